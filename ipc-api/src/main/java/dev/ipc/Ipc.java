@@ -1,0 +1,164 @@
+package dev.ipc;
+
+import dev.ipc.spi.Suitability;
+import dev.ipc.spi.Transport;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.ServiceLoader;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The entry point: listens on and connects to endpoints through the transport that suits them.
+ *
+ * <pre>{@code
+ * try (Listener listener = Ipc.listen(Endpoint.parse("unix:/run/app/app.sock"));
+ *      Connection connection = listener.accept()) {
+ *     connection.send(connection.receive());
+ * }
+ * }</pre>
+ *
+ * <p>Transports are found once with {@link ServiceLoader}. For each endpoint the available transports
+ * of its scheme are ranked ({@link Transport#suitability}), and the highest ranked that is available
+ * serves; the choice and its reason are logged once
+ * at debug level.
+ */
+public final class Ipc {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Ipc.class);
+    private static final Set<String> LOGGED_CHOICES = ConcurrentHashMap.newKeySet();
+
+    private Ipc() {
+    }
+
+    /** Binds {@code endpoint} with the default options (and those in its query). */
+    public static Listener listen(Endpoint endpoint) throws IOException {
+        return listen(endpoint, IpcOptions.defaults());
+    }
+
+    /**
+     * Binds {@code endpoint} and listens on it.
+     *
+     * @param options the options; those in the endpoint's query override them
+     * @throws IllegalArgumentException if the query holds an unknown or invalid option
+     * @throws IllegalStateException if no available transport serves the endpoint; the message lists the
+     *     schemes and transports there are
+     * @throws IOException if binding fails; the message names the endpoint and the cause
+     */
+    public static Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
+        IpcOptions effective = IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options"));
+        return transportFor(endpoint, effective).listen(endpoint, effective);
+    }
+
+    /** Connects to {@code endpoint} with the default options (and those in its query). */
+    public static Connection connect(Endpoint endpoint) throws IOException {
+        return connect(endpoint, IpcOptions.defaults());
+    }
+
+    /**
+     * Connects to {@code endpoint}.
+     *
+     * @param options the options; those in the endpoint's query override them
+     * @throws IllegalArgumentException if the query holds an unknown or invalid option
+     * @throws IllegalStateException if no available transport serves the endpoint
+     * @throws java.net.ConnectException if nobody listens there; the message names the endpoint
+     * @throws java.net.SocketTimeoutException if the connect timeout passed
+     * @throws IOException if connecting fails otherwise
+     */
+    public static Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+        IpcOptions effective = IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options"));
+        return transportFor(endpoint, effective).connect(endpoint, effective);
+    }
+
+    /** Every transport found, available or not, in {@link ServiceLoader} order. */
+    public static List<Transport> transports() {
+        return Providers.ALL;
+    }
+
+    /**
+     * The transport that {@link #listen} and {@link #connect} would use.
+     *
+     * @param options the effective options (see {@link IpcOptions#fromEndpoint})
+     * @throws IllegalStateException if none suits; the message gives each candidate's reason, or the
+     *     schemes that are available
+     */
+    public static Transport transportFor(Endpoint endpoint, IpcOptions options) {
+        Objects.requireNonNull(endpoint, "endpoint");
+        Objects.requireNonNull(options, "options");
+        List<Transport> candidates = new ArrayList<>();
+        List<Suitability> ranks = new ArrayList<>();
+        List<String> refusals = new ArrayList<>();
+        for (Transport transport : Providers.ALL) {
+            if (!transport.scheme().equals(endpoint.scheme())) {
+                continue;
+            }
+            Suitability suitability = transport.suitability(endpoint, options);
+            if (!suitability.isSuitable()) {
+                refusals.add(transport.id() + " can't: " + suitability.reason());
+                continue;
+            }
+            int at = 0;
+            while (at < ranks.size() && ranks.get(at).rank() >= suitability.rank()) {
+                at++;
+            }
+            candidates.add(at, transport);
+            ranks.add(at, suitability);
+        }
+        // Availability is asked in rank order only, so a backend that loads native code to find out is
+        // not loaded when a better one serves.
+        Transport best = null;
+        Suitability bestSuitability = null;
+        for (int i = 0; i < candidates.size() && best == null; i++) {
+            Transport transport = candidates.get(i);
+            if (transport.isAvailable()) {
+                best = transport;
+                bestSuitability = ranks.get(i);
+            } else {
+                refusals.add(transport.id() + " is unavailable: "
+                        + transport.unavailabilityCause().map(Ipc::describe).orElse("no reason given"));
+            }
+        }
+        if (best == null) {
+            if (refusals.isEmpty()) {
+                throw new IllegalStateException("no transport for scheme '" + endpoint.scheme() + "' (endpoint "
+                        + endpoint + "); schemes available: " + availableSchemes()
+                        + " (add the module that serves it, such as ipc-unix or ipc-tcp, to the class path)");
+            }
+            throw new IllegalStateException("no transport can serve " + endpoint + ": " + String.join("; ", refusals));
+        }
+        if (LOG.isDebugEnabled() && LOGGED_CHOICES.add(best.id() + ' ' + bestSuitability.reason())) {
+            LOG.debug("{} endpoints use transport {}: {}", endpoint.scheme(), best.id(), bestSuitability.reason());
+        }
+        return best;
+    }
+
+    private static Set<String> availableSchemes() {
+        Set<String> schemes = new TreeSet<>();
+        for (Transport transport : Providers.ALL) {
+            schemes.add(transport.scheme());
+        }
+        return schemes;
+    }
+
+    private static String describe(Throwable cause) {
+        return cause.getMessage() == null ? cause.toString() : cause.getClass().getSimpleName() + ": " + cause.getMessage();
+    }
+
+    /** Holds the providers, loaded on first use. */
+    private static final class Providers {
+        static final List<Transport> ALL = load();
+
+        private static List<Transport> load() {
+            List<Transport> found = new ArrayList<>();
+            for (Transport transport : ServiceLoader.load(Transport.class, Ipc.class.getClassLoader())) {
+                found.add(transport);
+            }
+            return List.copyOf(found);
+        }
+    }
+}

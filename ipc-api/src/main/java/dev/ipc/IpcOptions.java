@@ -1,0 +1,326 @@
+package dev.ipc;
+
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Settings for listeners and connections: timeouts, limits and the choice of backend.
+ *
+ * <p>Immutable; every value is checked when {@link Builder#build()} runs. A zero {@link Duration}
+ * means "no timeout". The same settings can be written in an endpoint's query, so one configuration
+ * string carries them all; {@link #fromEndpoint(Endpoint, IpcOptions)} reads them:
+ * <pre>
+ *   unix:/run/app.sock?backend=junixsocket&amp;readTimeout=30s&amp;maxFrameSize=16MiB
+ * </pre>
+ * Durations there are written {@code 250ms}, {@code 5s}, {@code 2m}, {@code 1h} or in ISO-8601
+ * ({@code PT5S}); sizes in bytes, optionally with {@code KiB}, {@code MiB} or {@code GiB}.
+ */
+public final class IpcOptions {
+
+    /** The default maximum message size: 4 MiB. */
+    public static final int DEFAULT_MAX_FRAME_SIZE = 4 * 1024 * 1024;
+    /** The default listen backlog: 511, as Redis and nginx use. */
+    public static final int DEFAULT_BACKLOG = 511;
+    /** The default connect timeout: 10 seconds. */
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
+    private static final IpcOptions DEFAULTS = new Builder().build();
+
+    /** Which implementation carries {@code unix:} endpoints. */
+    public enum UnixBackend {
+        /** The JDK's channels, unless the endpoint needs a feature only junixsocket has, or the JDK lacks them. */
+        AUTO,
+        /** The JDK's {@code UnixDomainSocketAddress} channels (no native code). */
+        JDK,
+        /** junixsocket (native code; abstract namespace, peer pid). */
+        JUNIXSOCKET;
+
+        /** The name used in endpoint queries: {@code auto}, {@code jdk} or {@code junixsocket}. */
+        public String configName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    private final Duration connectTimeout;
+    private final Duration readTimeout;
+    private final Duration acceptTimeout;
+    private final int maxFrameSize;
+    private final int backlog;
+    private final UnixBackend unixBackend;
+
+    private IpcOptions(Builder builder) {
+        this.connectTimeout = builder.connectTimeout;
+        this.readTimeout = builder.readTimeout;
+        this.acceptTimeout = builder.acceptTimeout;
+        this.maxFrameSize = builder.maxFrameSize;
+        this.backlog = builder.backlog;
+        this.unixBackend = builder.unixBackend;
+    }
+
+    /** The defaults: connect timeout 10 s, no read or accept timeout, 4 MiB frames, backlog 511, backend auto. */
+    public static IpcOptions defaults() {
+        return DEFAULTS;
+    }
+
+    /** A builder that starts from the defaults. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder that starts from these options. */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /**
+     * The options that {@code base} gives, overridden by those in the endpoint's query.
+     *
+     * <p>The query is the deployment's word, so it wins over the program's defaults.
+     *
+     * @throws IllegalArgumentException naming the endpoint and the parameter if a parameter is unknown
+     *     or its value is not valid
+     */
+    public static IpcOptions fromEndpoint(Endpoint endpoint, IpcOptions base) {
+        Objects.requireNonNull(endpoint, "endpoint");
+        Objects.requireNonNull(base, "base");
+        if (endpoint.parameters().isEmpty()) {
+            return base;
+        }
+        Builder builder = base.toBuilder();
+        for (Map.Entry<String, String> parameter : endpoint.parameters().entrySet()) {
+            String key = parameter.getKey();
+            String value = parameter.getValue();
+            try {
+                switch (key) {
+                    case "connectTimeout":
+                        builder.connectTimeout(parseDuration(value));
+                        break;
+                    case "readTimeout":
+                        builder.readTimeout(parseDuration(value));
+                        break;
+                    case "acceptTimeout":
+                        builder.acceptTimeout(parseDuration(value));
+                        break;
+                    case "maxFrameSize":
+                        builder.maxFrameSize(parseSize(value));
+                        break;
+                    case "backlog":
+                        builder.backlog(parseSize(value));
+                        break;
+                    case "backend":
+                        builder.unixBackend(parseBackend(value));
+                        break;
+                    default:
+                        throw new IllegalArgumentException("unknown option '" + key + "' (known: connectTimeout, "
+                                + "readTimeout, acceptTimeout, maxFrameSize, backlog, backend)");
+                }
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("endpoint '" + endpoint + "': " + e.getMessage(), e);
+            }
+        }
+        return builder.build();
+    }
+
+    /** How long a connect may take before it fails with {@link java.net.SocketTimeoutException}; zero for no limit. */
+    public Duration connectTimeout() {
+        return connectTimeout;
+    }
+
+    /** How long a read may wait for data before it fails with {@link java.net.SocketTimeoutException}; zero for no limit. */
+    public Duration readTimeout() {
+        return readTimeout;
+    }
+
+    /** How long {@link Listener#accept()} waits before it fails with {@link java.net.SocketTimeoutException}; zero for no limit. */
+    public Duration acceptTimeout() {
+        return acceptTimeout;
+    }
+
+    /** The largest message, in bytes, that may be sent or received. */
+    public int maxFrameSize() {
+        return maxFrameSize;
+    }
+
+    /** The listen backlog: how many connections the OS queues before {@code accept()} takes them. */
+    public int backlog() {
+        return backlog;
+    }
+
+    /** Which implementation carries {@code unix:} endpoints. */
+    public UnixBackend unixBackend() {
+        return unixBackend;
+    }
+
+    @Override
+    public boolean equals(Object other) {
+        if (this == other) {
+            return true;
+        }
+        if (!(other instanceof IpcOptions)) {
+            return false;
+        }
+        IpcOptions that = (IpcOptions) other;
+        return connectTimeout.equals(that.connectTimeout) && readTimeout.equals(that.readTimeout)
+                && acceptTimeout.equals(that.acceptTimeout) && maxFrameSize == that.maxFrameSize
+                && backlog == that.backlog && unixBackend == that.unixBackend;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(connectTimeout, readTimeout, acceptTimeout, maxFrameSize, backlog, unixBackend);
+    }
+
+    @Override
+    public String toString() {
+        return "IpcOptions{connectTimeout=" + connectTimeout + ", readTimeout=" + readTimeout
+                + ", acceptTimeout=" + acceptTimeout + ", maxFrameSize=" + maxFrameSize
+                + ", backlog=" + backlog + ", backend=" + unixBackend.configName() + "}";
+    }
+
+    static Duration parseDuration(String text) {
+        String value = text.trim();
+        try {
+            if (value.startsWith("P") || value.startsWith("p")) {
+                return Duration.parse(value);
+            }
+            if (value.endsWith("ms")) {
+                return Duration.ofMillis(Long.parseLong(value.substring(0, value.length() - 2)));
+            }
+            long amount = Long.parseLong(value.substring(0, Math.max(0, value.length() - 1)));
+            switch (value.isEmpty() ? ' ' : value.charAt(value.length() - 1)) {
+                case 's':
+                    return Duration.ofSeconds(amount);
+                case 'm':
+                    return Duration.ofMinutes(amount);
+                case 'h':
+                    return Duration.ofHours(amount);
+                default:
+                    break;
+            }
+        } catch (NumberFormatException | DateTimeParseException e) {
+            // fall through to the message below
+        }
+        throw new IllegalArgumentException("'" + text + "' is not a duration (write 250ms, 5s, 2m, 1h or PT5S)");
+    }
+
+    static int parseSize(String text) {
+        String value = text.trim();
+        long unit = 1;
+        for (String[] suffix : new String[][] {{"KiB", "1024"}, {"MiB", "1048576"}, {"GiB", "1073741824"}}) {
+            if (value.endsWith(suffix[0])) {
+                unit = Long.parseLong(suffix[1]);
+                value = value.substring(0, value.length() - suffix[0].length());
+                break;
+            }
+        }
+        try {
+            long size = Math.multiplyExact(Long.parseLong(value), unit);
+            if (size > Integer.MAX_VALUE || size < Integer.MIN_VALUE) {
+                throw new IllegalArgumentException("'" + text + "' is over " + Integer.MAX_VALUE);
+            }
+            return (int) size;
+        } catch (NumberFormatException | ArithmeticException e) {
+            throw new IllegalArgumentException("'" + text + "' is not a size (write 4096, 64KiB or 16MiB)", e);
+        }
+    }
+
+    private static UnixBackend parseBackend(String text) {
+        for (UnixBackend backend : UnixBackend.values()) {
+            if (backend.configName().equals(text)) {
+                return backend;
+            }
+        }
+        throw new IllegalArgumentException("backend must be auto, jdk or junixsocket, was '" + text + "'");
+    }
+
+    /** Builds {@link IpcOptions}; not thread-safe. */
+    public static final class Builder {
+        private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
+        private Duration readTimeout = Duration.ZERO;
+        private Duration acceptTimeout = Duration.ZERO;
+        private int maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+        private int backlog = DEFAULT_BACKLOG;
+        private UnixBackend unixBackend = UnixBackend.AUTO;
+
+        private Builder() {
+        }
+
+        private Builder(IpcOptions options) {
+            this.connectTimeout = options.connectTimeout;
+            this.readTimeout = options.readTimeout;
+            this.acceptTimeout = options.acceptTimeout;
+            this.maxFrameSize = options.maxFrameSize;
+            this.backlog = options.backlog;
+            this.unixBackend = options.unixBackend;
+        }
+
+        /** See {@link IpcOptions#connectTimeout()}; zero for none. */
+        public Builder connectTimeout(Duration timeout) {
+            this.connectTimeout = Objects.requireNonNull(timeout, "connectTimeout");
+            return this;
+        }
+
+        /** See {@link IpcOptions#readTimeout()}; zero for none. */
+        public Builder readTimeout(Duration timeout) {
+            this.readTimeout = Objects.requireNonNull(timeout, "readTimeout");
+            return this;
+        }
+
+        /** See {@link IpcOptions#acceptTimeout()}; zero for none. */
+        public Builder acceptTimeout(Duration timeout) {
+            this.acceptTimeout = Objects.requireNonNull(timeout, "acceptTimeout");
+            return this;
+        }
+
+        /** See {@link IpcOptions#maxFrameSize()}; 1 to {@link Integer#MAX_VALUE}. */
+        public Builder maxFrameSize(int bytes) {
+            this.maxFrameSize = bytes;
+            return this;
+        }
+
+        /** See {@link IpcOptions#backlog()}; 1 to 65535. */
+        public Builder backlog(int backlog) {
+            this.backlog = backlog;
+            return this;
+        }
+
+        /** See {@link IpcOptions#unixBackend()}. */
+        public Builder unixBackend(UnixBackend backend) {
+            this.unixBackend = Objects.requireNonNull(backend, "unixBackend");
+            return this;
+        }
+
+        /**
+         * The options.
+         *
+         * @throws IllegalArgumentException naming the field, its bounds and its value, if one is out of bounds
+         */
+        public IpcOptions build() {
+            checkDuration("connectTimeout", connectTimeout);
+            checkDuration("readTimeout", readTimeout);
+            checkDuration("acceptTimeout", acceptTimeout);
+            if (maxFrameSize < 1) {
+                throw new IllegalArgumentException(
+                        "maxFrameSize must be between 1 and " + Integer.MAX_VALUE + ", was " + maxFrameSize);
+            }
+            if (backlog < 1 || backlog > 65535) {
+                throw new IllegalArgumentException("backlog must be between 1 and 65535, was " + backlog);
+            }
+            return new IpcOptions(this);
+        }
+
+        private static void checkDuration(String field, Duration value) {
+            if (value.isNegative()) {
+                throw new IllegalArgumentException(field + " must be zero (none) or positive, was " + value);
+            }
+            try {
+                value.toNanos();
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException(field + " must be at most 292 years, was " + value, e);
+            }
+        }
+    }
+}

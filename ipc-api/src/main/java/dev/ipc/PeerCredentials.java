@@ -1,0 +1,99 @@
+package dev.ipc;
+
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * What the operating system says about the process on the other side of a connection.
+ *
+ * <p>Each value is present only where the transport can tell: Unix sockets through the JDK give the
+ * user and group names, through junixsocket the numeric uid, gid and the pid as well; TCP gives none.
+ * An absent value is absent, never zero.
+ */
+public final class PeerCredentials {
+
+    private static final PeerCredentials UNKNOWN = new PeerCredentials(null, null, null, null, null);
+
+    private final Long uid;
+    private final Long gid;
+    private final Long pid;
+    private final String user;
+    private final String group;
+
+    private PeerCredentials(Long uid, Long gid, Long pid, String user, String group) {
+        this.uid = uid;
+        this.gid = gid;
+        this.pid = pid;
+        this.user = user;
+        this.group = group;
+    }
+
+    /** Credentials with nothing known, as for TCP. */
+    public static PeerCredentials unknown() {
+        return UNKNOWN;
+    }
+
+    /** Numeric credentials, as {@code SO_PEERCRED} gives them; a negative value means "not known". */
+    public static PeerCredentials ofIds(long uid, long gid, long pid) {
+        return new PeerCredentials(uid < 0 ? null : uid, gid < 0 ? null : gid, pid <= 0 ? null : pid, null, null);
+    }
+
+    /** Credentials known by name only; either name may be null for "not known". */
+    public static PeerCredentials ofNames(String user, String group) {
+        return new PeerCredentials(null, null, null, user, group);
+    }
+
+    /** The peer's user id. */
+    public OptionalLong uid() {
+        return uid == null ? OptionalLong.empty() : OptionalLong.of(uid);
+    }
+
+    /** The peer's primary group id. */
+    public OptionalLong gid() {
+        return gid == null ? OptionalLong.empty() : OptionalLong.of(gid);
+    }
+
+    /** The peer's process id, as of when it connected. */
+    public OptionalLong pid() {
+        return pid == null ? OptionalLong.empty() : OptionalLong.of(pid);
+    }
+
+    /** The peer's user name, where the transport gives names. */
+    public Optional<String> user() {
+        return Optional.ofNullable(user);
+    }
+
+    /** The peer's primary group name, where the transport gives names. */
+    public Optional<String> group() {
+        return Optional.ofNullable(group);
+    }
+
+    @Override
+    public boolean equals(Object other) {
+        if (!(other instanceof PeerCredentials)) {
+            return false;
+        }
+        PeerCredentials that = (PeerCredentials) other;
+        return Objects.equals(uid, that.uid) && Objects.equals(gid, that.gid) && Objects.equals(pid, that.pid)
+                && Objects.equals(user, that.user) && Objects.equals(group, that.group);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(uid, gid, pid, user, group);
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder out = new StringBuilder("PeerCredentials{");
+        String separator = "";
+        for (Object[] part : new Object[][] {{"uid", uid}, {"gid", gid}, {"pid", pid}, {"user", user}, {"group", group}}) {
+            if (part[1] != null) {
+                out.append(separator).append(part[0]).append('=').append(part[1]);
+                separator = ", ";
+            }
+        }
+        return out.append(separator.isEmpty() ? "unknown}" : "}").toString();
+    }
+}

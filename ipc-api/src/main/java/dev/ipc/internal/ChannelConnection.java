@@ -1,0 +1,509 @@
+package dev.ipc.internal;
+
+import dev.ipc.Connection;
+import dev.ipc.Endpoint;
+import dev.ipc.IpcOptions;
+import dev.ipc.PeerCredentials;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ProtocolException;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A {@link Connection} over a connected {@link SocketChannel}: the one implementation that the JDK Unix,
+ * junixsocket and TCP transports share.
+ *
+ * <p>Hot path: a message that fits the send buffer goes out in one {@code write} (length and payload
+ * copied together); a receive reads as much as has arrived into a buffer, so a small message costs
+ * one {@code read}. Without a read timeout the channel stays in blocking mode; with one, it is
+ * non-blocking and waits in a selector only when no data has arrived yet.
+ */
+public final class ChannelConnection implements Connection {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ChannelConnection.class);
+
+    /** Size of each direct buffer; messages up to this size less 4 go out in one copy and one write. */
+    static final int BUFFER_SIZE = 32 * 1024;
+    /** Largest slice of a heap array handed to the channel at once, bounding the JDK's temporary direct buffers. */
+    private static final int CHUNK = 1024 * 1024;
+
+    private final SocketChannel channel;
+    private final Endpoint localEndpoint;
+    private final PeerCredentials peer;
+    private final String label;
+    private final int maxFrameSize;
+    private final long readTimeoutNanos;
+    private final boolean timed;
+    private final boolean emptyReadWhenReadyIsEnd;
+
+    private final ReentrantLock readLock = new ReentrantLock();
+    private final ReentrantLock writeLock = new ReentrantLock();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final ReadinessWaiter readWaiter;
+    private final ReadinessWaiter writeWaiter;
+
+    // Guarded by readLock. readBuffer is kept in read mode: the unread bytes lie between position and limit.
+    private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(BUFFER_SIZE).limit(0);
+    private int pendingLength = -1;
+    private byte[] pendingMessage;
+    private int pendingFilled;
+
+    // Guarded by writeLock.
+    private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(BUFFER_SIZE);
+    private final ByteBuffer header = ByteBuffer.allocateDirect(4);
+    private final ByteBuffer[] frame = new ByteBuffer[2];
+    private final ByteBuffer oneByte = ByteBuffer.allocate(1);
+
+    private final InputStream input = new ConnectionInput();
+    private final OutputStream output = new ConnectionOutput();
+
+    /**
+     * Wraps a connected channel, which this connection then owns.
+     *
+     * @param label how the connection is named in messages and logs, such as {@code unix:/run/a.sock (unix/jdk)}
+     */
+    public ChannelConnection(SocketChannel channel, Endpoint localEndpoint, PeerCredentials peer,
+            IpcOptions options, String label) throws IOException {
+        this(channel, localEndpoint, peer, options, label, false);
+    }
+
+    /**
+     * Wraps a connected channel whose non-blocking reads may return 0, not -1, at the end of the stream.
+     *
+     * @param emptyReadWhenReadyIsEnd true for junixsocket's channels: a read that finds nothing right
+     *     after the selector reported the channel ready then means the end of the stream
+     */
+    public ChannelConnection(SocketChannel channel, Endpoint localEndpoint, PeerCredentials peer,
+            IpcOptions options, String label, boolean emptyReadWhenReadyIsEnd) throws IOException {
+        this.emptyReadWhenReadyIsEnd = emptyReadWhenReadyIsEnd;
+        this.channel = Objects.requireNonNull(channel, "channel");
+        this.localEndpoint = Objects.requireNonNull(localEndpoint, "localEndpoint");
+        this.peer = Objects.requireNonNull(peer, "peer");
+        this.label = Objects.requireNonNull(label, "label");
+        this.maxFrameSize = options.maxFrameSize();
+        this.readTimeoutNanos = options.readTimeout().toNanos();
+        this.timed = readTimeoutNanos > 0;
+        channel.configureBlocking(!timed);
+        this.readWaiter = new ReadinessWaiter(channel, SelectionKey.OP_READ);
+        this.writeWaiter = new ReadinessWaiter(channel, SelectionKey.OP_WRITE);
+        LOG.debug("connection open: {}, peer {}", label, peer);
+    }
+
+    @Override
+    public void send(byte[] message) throws IOException {
+        send(message, 0, message.length);
+    }
+
+    @Override
+    public void send(byte[] message, int offset, int length) throws IOException {
+        Objects.checkFromIndexSize(offset, length, message.length);
+        send(ByteBuffer.wrap(message, offset, length));
+    }
+
+    @Override
+    public void send(ByteBuffer message) throws IOException {
+        int length = message.remaining();
+        if (length > maxFrameSize) {
+            throw new IllegalArgumentException("message of " + length + " bytes is over maxFrameSize "
+                    + maxFrameSize + " on " + label + "; nothing was sent");
+        }
+        writeLock.lock();
+        try {
+            ensureOpen();
+            writeFrame(message, length);
+        } catch (IOException e) {
+            // Part of a frame may be out: the stream can't be trusted any more.
+            throw fail(e);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    private void writeFrame(ByteBuffer payload, int length) throws IOException {
+        if (length <= writeBuffer.capacity() - 4) {
+            writeBuffer.clear();
+            writeBuffer.putInt(length).put(payload).flip();
+            writeFully(writeBuffer);
+            return;
+        }
+        header.clear();
+        header.putInt(length).flip();
+        int limit = payload.limit();
+        try {
+            if (!payload.isDirect()) {
+                payload.limit(payload.position() + Math.min(CHUNK, length));
+            }
+            frame[0] = header;
+            frame[1] = payload;
+            // Hand over only buffers with bytes left: junixsocket's gathering write writes just the
+            // first buffer it is given, even an empty one.
+            for (int first = 0; first < frame.length; ) {
+                long written = channel.write(frame, first, frame.length - first);
+                while (first < frame.length && !frame[first].hasRemaining()) {
+                    first++;
+                }
+                if (written == 0 && first < frame.length) {
+                    writeWaiter.await(0);
+                }
+            }
+            while (payload.limit() < limit) {
+                payload.limit(payload.position() + Math.min(CHUNK, limit - payload.position()));
+                writeFully(payload);
+            }
+        } finally {
+            frame[1] = null;
+            payload.limit(limit);
+        }
+    }
+
+    private void writeFully(ByteBuffer source) throws IOException {
+        while (source.hasRemaining()) {
+            if (channel.write(source) == 0) {
+                writeWaiter.await(0);
+            }
+        }
+    }
+
+    @Override
+    public byte[] receive() throws IOException {
+        readLock.lock();
+        try {
+            ensureOpen();
+            int length = nextLength();
+            if (length < 0) {
+                return null;
+            }
+            byte[] message;
+            if (length <= readBuffer.capacity()) {
+                fillTo(length);
+                message = new byte[length];
+                readBuffer.get(message);
+            } else {
+                message = readLarge();
+            }
+            pendingLength = -1;
+            return message;
+        } catch (IOException e) {
+            throw e instanceof SocketTimeoutException ? e : fail(e);
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    @Override
+    public int receive(ByteBuffer destination) throws IOException {
+        readLock.lock();
+        try {
+            ensureOpen();
+            int length = nextLength();
+            if (length < 0) {
+                return -1;
+            }
+            if (length > destination.remaining()) {
+                throw new IllegalArgumentException("the next message on " + label + " is " + length
+                        + " bytes, over the buffer's " + destination.remaining()
+                        + " remaining; it stays pending for a call with room for it");
+            }
+            if (length <= readBuffer.capacity()) {
+                fillTo(length);
+                int limit = readBuffer.limit();
+                readBuffer.limit(readBuffer.position() + length);
+                destination.put(readBuffer);
+                readBuffer.limit(limit);
+            } else {
+                destination.put(readLarge());
+            }
+            pendingLength = -1;
+            return length;
+        } catch (IOException e) {
+            throw e instanceof SocketTimeoutException ? e : fail(e);
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    /** The length of the next frame, reading its header if not yet read; -1 at a clean end of stream. */
+    private int nextLength() throws IOException {
+        if (pendingLength >= 0) {
+            return pendingLength;
+        }
+        while (readBuffer.remaining() < 4) {
+            int had = readBuffer.remaining();
+            if (readSome() < 0) {
+                if (had == 0) {
+                    return -1;
+                }
+                throw new EOFException("connection " + label + " ended inside a frame: after " + had
+                        + " of 4 length bytes");
+            }
+        }
+        int length = readBuffer.getInt();
+        if (length < 0) {
+            throw new ProtocolException("frame on " + label + " declares a negative length ("
+                    + length + ", 0x" + Integer.toHexString(length) + "); the limit is maxFrameSize "
+                    + maxFrameSize);
+        }
+        if (length > maxFrameSize) {
+            throw new ProtocolException("frame on " + label + " declares " + length
+                    + " bytes, over maxFrameSize " + maxFrameSize);
+        }
+        pendingLength = length;
+        return length;
+    }
+
+    /** Reads until the buffer holds {@code length} unread bytes; {@code length} fits its capacity. */
+    private void fillTo(int length) throws IOException {
+        while (readBuffer.remaining() < length) {
+            int had = readBuffer.remaining();
+            if (readSome() < 0) {
+                throw truncated(had, length);
+            }
+        }
+    }
+
+    /** Reads a frame larger than the buffer into an array of its own, resuming after a timeout. */
+    private byte[] readLarge() throws IOException {
+        if (pendingMessage == null) {
+            pendingMessage = new byte[pendingLength];
+            pendingFilled = 0;
+        }
+        while (pendingFilled < pendingLength) {
+            if (readBuffer.hasRemaining()) {
+                int count = Math.min(readBuffer.remaining(), pendingLength - pendingFilled);
+                readBuffer.get(pendingMessage, pendingFilled, count);
+                pendingFilled += count;
+                continue;
+            }
+            int count = readInto(ByteBuffer.wrap(pendingMessage, pendingFilled,
+                    Math.min(CHUNK, pendingLength - pendingFilled)));
+            if (count < 0) {
+                throw truncated(pendingFilled, pendingLength);
+            }
+            pendingFilled += count;
+        }
+        byte[] message = pendingMessage;
+        pendingMessage = null;
+        return message;
+    }
+
+    private EOFException truncated(int got, int length) {
+        return new EOFException("connection " + label + " ended inside a frame: after " + got + " of "
+                + length + " payload bytes");
+    }
+
+    /** Reads once into the buffer, keeping its unread bytes; the count, or -1 at end of stream. */
+    private int readSome() throws IOException {
+        readBuffer.compact();
+        try {
+            return readInto(readBuffer);
+        } finally {
+            readBuffer.flip();
+        }
+    }
+
+    /** One read that waits at most the read timeout for data; the count, or -1 at end of stream. */
+    private int readInto(ByteBuffer destination) throws IOException {
+        if (!timed) {
+            return checkNotClosed(channel.read(destination));
+        }
+        long deadline = System.nanoTime() + readTimeoutNanos;
+        boolean ready = false;
+        while (true) {
+            int count = channel.read(destination);
+            if (count != 0) {
+                return checkNotClosed(count);
+            }
+            if (ready && emptyReadWhenReadyIsEnd && destination.hasRemaining()) {
+                return checkNotClosed(-1);
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                throw new SocketTimeoutException("no data on " + label + " within readTimeout "
+                        + java.time.Duration.ofNanos(readTimeoutNanos));
+            }
+            ready = readWaiter.await(left);
+        }
+    }
+
+    /** Passes a read's count on, unless this side was closed meanwhile (some channels then read an end of stream). */
+    private int checkNotClosed(int count) throws IOException {
+        if (count < 0 && closed.get()) {
+            throw new AsynchronousCloseException();
+        }
+        return count;
+    }
+
+    @Override
+    public InputStream input() {
+        return input;
+    }
+
+    @Override
+    public OutputStream output() {
+        return output;
+    }
+
+    @Override
+    public void shutdownOutput() throws IOException {
+        ensureOpen();
+        channel.shutdownOutput();
+    }
+
+    @Override
+    public void shutdownInput() throws IOException {
+        ensureOpen();
+        channel.shutdownInput();
+    }
+
+    @Override
+    public PeerCredentials peer() {
+        return peer;
+    }
+
+    @Override
+    public Endpoint localEndpoint() {
+        return localEndpoint;
+    }
+
+    @Override
+    public boolean isOpen() {
+        return !closed.get() && channel.isOpen();
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        LOG.debug("connection closed: {}", label);
+        // Selectors first: a channel still registered with one may put off closing its descriptor, and
+        // the peer would not see the end of stream.
+        new Closer().close(readWaiter).close(writeWaiter).close(channel).rethrow();
+    }
+
+    @Override
+    public String toString() {
+        return "Connection[" + label + (isOpen() ? "" : ", closed") + "]";
+    }
+
+    private void ensureOpen() throws SocketException {
+        if (closed.get()) {
+            throw new SocketException("connection " + label + " is closed");
+        }
+    }
+
+    /** Closes this connection after a fault that leaves its stream unusable, and returns the fault. */
+    private IOException fail(IOException fault) {
+        if (!closed.get()) {
+            LOG.debug("connection {} failed: {}", label, fault.toString());
+        }
+        Closer.closeQuietly(this, fault);
+        return fault;
+    }
+
+    private final class ConnectionInput extends InputStream {
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            int count = read(one, 0, 1);
+            return count < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] bytes, int offset, int length) throws IOException {
+            Objects.checkFromIndexSize(offset, length, bytes.length);
+            if (length == 0) {
+                return 0;
+            }
+            readLock.lock();
+            try {
+                ensureOpen();
+                if (pendingLength >= 0) {
+                    throw new IllegalStateException("a message on " + label
+                            + " is half received; finish it with receive() before reading raw bytes");
+                }
+                if (!readBuffer.hasRemaining()) {
+                    if (length >= readBuffer.capacity()) {
+                        return readInto(ByteBuffer.wrap(bytes, offset, Math.min(length, CHUNK)));
+                    }
+                    if (readSome() < 0) {
+                        return -1;
+                    }
+                }
+                int count = Math.min(length, readBuffer.remaining());
+                readBuffer.get(bytes, offset, count);
+                return count;
+            } finally {
+                readLock.unlock();
+            }
+        }
+
+        @Override
+        public int available() throws IOException {
+            readLock.lock();
+            try {
+                ensureOpen();
+                return readBuffer.remaining();
+            } finally {
+                readLock.unlock();
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (isOpen()) {
+                channel.shutdownInput();
+            }
+        }
+    }
+
+    private final class ConnectionOutput extends OutputStream {
+        @Override
+        public void write(int b) throws IOException {
+            writeLock.lock();
+            try {
+                ensureOpen();
+                oneByte.clear();
+                oneByte.put((byte) b).flip();
+                writeFully(oneByte);
+            } finally {
+                writeLock.unlock();
+            }
+        }
+
+        @Override
+        public void write(byte[] bytes, int offset, int length) throws IOException {
+            Objects.checkFromIndexSize(offset, length, bytes.length);
+            writeLock.lock();
+            try {
+                ensureOpen();
+                for (int done = 0; done < length; ) {
+                    int count = Math.min(CHUNK, length - done);
+                    writeFully(ByteBuffer.wrap(bytes, offset + done, count));
+                    done += count;
+                }
+            } finally {
+                writeLock.unlock();
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (isOpen()) {
+                channel.shutdownOutput();
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+package dev.ipc.internal;
+
+import dev.ipc.Connection;
+import dev.ipc.Endpoint;
+import dev.ipc.IpcOptions;
+import dev.ipc.Listener;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A {@link Listener} over a bound {@link ServerSocketChannel}, shared by every transport.
+ *
+ * <p>The channel is non-blocking and {@link #accept()} waits in a selector, which gives the accept
+ * timeout and lets {@link #close()} wake a waiting thread on every backend alike.
+ */
+public final class ChannelListener implements Listener {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ChannelListener.class);
+
+    /** Turns an accepted channel into a connection: options, peer credentials, labels. */
+    @FunctionalInterface
+    public interface Acceptor {
+        /** Wraps {@code accepted}; on failure the listener closes it. */
+        Connection wrap(SocketChannel accepted) throws IOException;
+    }
+
+    private final ServerSocketChannel channel;
+    private final Endpoint endpoint;
+    private final long acceptTimeoutNanos;
+    private final Acceptor acceptor;
+    private final Closer.Action release;
+    private final ReadinessWaiter waiter;
+    private final ReentrantLock acceptLock = new ReentrantLock();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    /**
+     * Takes ownership of a bound channel.
+     *
+     * @param release run once on close, after the channel is closed (to remove a socket file, say)
+     */
+    public ChannelListener(ServerSocketChannel channel, Endpoint endpoint, IpcOptions options, Acceptor acceptor,
+            Closer.Action release) throws IOException {
+        this.channel = Objects.requireNonNull(channel, "channel");
+        this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
+        this.acceptTimeoutNanos = options.acceptTimeout().toNanos();
+        this.acceptor = Objects.requireNonNull(acceptor, "acceptor");
+        this.release = Objects.requireNonNull(release, "release");
+        channel.configureBlocking(false);
+        this.waiter = new ReadinessWaiter(channel, SelectionKey.OP_ACCEPT);
+        LOG.debug("listening on {}", endpoint);
+    }
+
+    @Override
+    public Connection accept() throws IOException {
+        acceptLock.lock();
+        try {
+            long deadline = System.nanoTime() + acceptTimeoutNanos;
+            while (true) {
+                if (closed.get()) {
+                    throw new ClosedChannelException();
+                }
+                SocketChannel accepted;
+                try {
+                    accepted = channel.accept();
+                } catch (ClosedChannelException e) {
+                    throw closed.get() ? new AsynchronousCloseException() : e;
+                }
+                if (accepted != null) {
+                    return wrap(accepted);
+                }
+                long left = acceptTimeoutNanos == 0 ? 0 : deadline - System.nanoTime();
+                if (acceptTimeoutNanos > 0 && left <= 0) {
+                    throw new SocketTimeoutException("no connection on " + endpoint + " within acceptTimeout "
+                            + Duration.ofNanos(acceptTimeoutNanos));
+                }
+                waiter.await(left);
+            }
+        } finally {
+            acceptLock.unlock();
+        }
+    }
+
+    private Connection wrap(SocketChannel accepted) throws IOException {
+        try {
+            return acceptor.wrap(accepted);
+        } catch (IOException | RuntimeException | Error e) {
+            Closer.closeQuietly(accepted, e);
+            throw e;
+        }
+    }
+
+    @Override
+    public Endpoint endpoint() {
+        return endpoint;
+    }
+
+    @Override
+    public boolean isOpen() {
+        return !closed.get();
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        LOG.debug("closing listener on {}", endpoint);
+        new Closer().close(waiter).close(channel).run(release).rethrow();
+    }
+
+    @Override
+    public String toString() {
+        return "Listener[" + endpoint + (isOpen() ? "" : ", closed") + "]";
+    }
+}

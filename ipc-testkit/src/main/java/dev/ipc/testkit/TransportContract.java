@@ -1,0 +1,682 @@
+package dev.ipc.testkit;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.ipc.Connection;
+import dev.ipc.Endpoint;
+import dev.ipc.Ipc;
+import dev.ipc.IpcOptions;
+import dev.ipc.Listener;
+import dev.ipc.PeerCredentials;
+import java.io.BufferedReader;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.BindException;
+import java.net.ConnectException;
+import java.net.ProtocolException;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The behaviour every transport must have, tested once: a backend's test is a small subclass that
+ * says which endpoint to listen on and what the backend can do.
+ *
+ * <p>Capabilities a backend lacks skip their tests with the reason. After the class, the suite checks
+ * that no descriptor, thread or socket file was leaked.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+public abstract class TransportContract {
+
+    private static final Random RANDOM = new Random(20261124);
+
+    private Path classDirectory;
+
+    private Path directory;
+    private int testNumber;
+    private final ExecutorService threads = Executors.newCachedThreadPool(new NamedThreads("ipc-test-contract"));
+    private long descriptorBaseline;
+    private Set<Thread> threadBaseline;
+
+    /**
+     * A fresh endpoint to listen on, under {@code directory} for socket files, carrying in its query
+     * whatever selects the backend under test.
+     */
+    protected abstract Endpoint newEndpoint(Path directory);
+
+    /** The id of the transport under test, as {@link dev.ipc.spi.Transport#id()} gives it. */
+    protected abstract String transportId();
+
+    /** Whether listening creates a socket file (and so has a path-length limit and a file to clean up). */
+    protected boolean usesSocketFiles() {
+        Endpoint endpoint = newEndpoint(Path.of("/tmp"));
+        return endpoint.isUnix() && !endpoint.isAbstract();
+    }
+
+    /** Checks the peer credentials that the backend gives for a peer in this very process. */
+    protected abstract void checkPeerIsThisProcess(PeerCredentials peer);
+
+    /** A fresh per-test directory, short enough for socket paths. */
+    protected final Path directory() {
+        return directory;
+    }
+
+    @BeforeAll
+    void recordBaseline() throws Exception {
+        // One full exchange first, so that classes, native libraries and JDK-internal descriptors that
+        // stay for the life of the JVM are already there when the baseline is taken.
+        // Short, so that socket paths stay far below the 108-byte limit.
+        classDirectory = Files.createTempDirectory("ipc");
+        directory = Files.createDirectory(classDirectory.resolve("warmup"));
+        try (Listener listener = listen(IpcOptions.defaults());
+                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+                Connection server = listener.accept()) {
+            client.send(new byte[] {1});
+            assertArrayEquals(new byte[] {1}, server.receive());
+        }
+        descriptorBaseline = OpenDescriptors.count();
+        threadBaseline = Thread.getAllStackTraces().keySet();
+    }
+
+    @BeforeEach
+    void newDirectory() throws IOException {
+        directory = Files.createDirectory(classDirectory.resolve("t" + ++testNumber));
+    }
+
+    @AfterEach
+    void noSocketFileLeftBehind() throws IOException {
+        try (Stream<Path> files = Files.walk(directory)) {
+            List<Path> left = files.filter(path -> !Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS))
+                    .filter(path -> !path.getFileName().toString().startsWith("keep-"))
+                    .collect(Collectors.toList());
+            assertEquals(List.of(), left, "files left behind after the test");
+        }
+    }
+
+    @AfterAll
+    void nothingLeaked() throws Exception {
+        try (Stream<Path> files = Files.walk(classDirectory)) {
+            for (Path path : files.sorted(java.util.Comparator.reverseOrder()).collect(Collectors.toList())) {
+                Files.delete(path);
+            }
+        }
+        threads.shutdown();
+        assertTrue(threads.awaitTermination(10, TimeUnit.SECONDS), "test threads did not stop");
+        for (Thread thread : Thread.getAllStackTraces().keySet()) {
+            if (!threadBaseline.contains(thread) && thread.getName().startsWith("ipc-")) {
+                thread.join(5000);
+                assertFalse(thread.isAlive(), "thread left running: " + thread.getName());
+            }
+        }
+        long descriptors = OpenDescriptors.count();
+        assertTrue(descriptors <= descriptorBaseline + 2, "open descriptors went from " + descriptorBaseline
+                + " to " + descriptors + ": " + OpenDescriptors.describe());
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------
+
+    /** Listens on a fresh endpoint. */
+    protected final Listener listen(IpcOptions options) throws IOException {
+        return Ipc.listen(newEndpoint(directory), options);
+    }
+
+    /** Connects to {@code endpoint}. */
+    protected final Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+        return Ipc.connect(endpoint, options);
+    }
+
+    private static byte[] randomBytes(int size) {
+        byte[] bytes = new byte[size];
+        RANDOM.nextBytes(bytes);
+        return bytes;
+    }
+
+    private static byte[] header(long length) {
+        return ByteBuffer.allocate(4).putInt((int) length).array();
+    }
+
+    // ---- choosing the transport -------------------------------------------------------------------
+
+    @Test
+    void choosesTheTransportUnderTest() {
+        Endpoint endpoint = newEndpoint(directory);
+        assertEquals(transportId(), Ipc.transportFor(endpoint,
+                IpcOptions.fromEndpoint(endpoint, IpcOptions.defaults())).id());
+    }
+
+    @Test
+    void listenerEndpointRoundTripsAndCanBeConnectedTo() throws Exception {
+        try (Listener listener = listen(IpcOptions.defaults())) {
+            Endpoint bound = listener.endpoint();
+            assertEquals(bound, Endpoint.parse(bound.toString()));
+            if (bound.isInet()) {
+                assertNotEquals(0, bound.port(), "a listener on port 0 reports the port it bound");
+            }
+            try (Connection client = connect(Endpoint.parse(bound.toString()), IpcOptions.defaults());
+                    Connection server = listener.accept()) {
+                assertEquals(bound, server.localEndpoint());
+                assertTrue(client.isOpen() && server.isOpen());
+            }
+        }
+    }
+
+    // ---- messages -------------------------------------------------------------------------------
+
+    @Test
+    void echoesMessagesOfEverySize() throws Exception {
+        IpcOptions options = IpcOptions.builder().maxFrameSize(17 * 1024 * 1024).build();
+        try (EchoServer server = EchoServer.start(listen(options));
+                Connection client = connect(server.listener().endpoint(), options)) {
+            for (int size : new int[] {0, 1, 4, 64 * 1024, 16 * 1024 * 1024, 3}) {
+                byte[] message = randomBytes(size);
+                Future<?> sent = threads.submit(() -> {
+                    client.send(message);
+                    return null;
+                });
+                assertArrayEquals(message, client.receive(), "echo of " + size + " bytes");
+                sent.get();
+            }
+            assertEquals(List.of(), server.failures());
+        }
+    }
+
+    @Test
+    void carriesByteBufferMessages() throws Exception {
+        try (Listener listener = listen(IpcOptions.defaults());
+                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+                Connection server = listener.accept()) {
+            ByteBuffer direct = ByteBuffer.allocateDirect(100);
+            direct.put("direct".getBytes(UTF_8)).flip();
+            client.send(direct);
+            assertFalse(direct.hasRemaining(), "send advances the buffer");
+            client.send(ByteBuffer.wrap("xxheapxx".getBytes(UTF_8), 2, 4));
+            client.send("slice!".getBytes(UTF_8), 0, 5);
+
+            ByteBuffer into = ByteBuffer.allocate(64);
+            assertEquals(6, server.receive(into));
+            assertEquals(4, server.receive(into));
+            into.flip();
+            assertEquals("directheap", UTF_8.decode(into).toString());
+            assertEquals("slice", new String(server.receive(), UTF_8));
+        }
+    }
+
+    @Test
+    void keepsAMessagePendingWhenTheBufferIsTooSmall() throws Exception {
+        try (Listener listener = listen(IpcOptions.defaults());
+                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+                Connection server = listener.accept()) {
+            client.send(new byte[] {1, 2, 3, 4, 5});
+            IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class,
+                    () -> server.receive(ByteBuffer.allocate(3)));
+            assertTrue(tooSmall.getMessage().contains("5 bytes"), tooSmall.getMessage());
+            ByteBuffer bigEnough = ByteBuffer.allocate(5);
+            assertEquals(5, server.receive(bigEnough));
+            assertArrayEquals(new byte[] {1, 2, 3, 4, 5}, bigEnough.array());
+        }
+    }
+
+    @Test
+    void servesAHundredConcurrentConnections() throws Exception {
+        int clients = 100;
+        int messages = 20;
+        try (EchoServer server = EchoServer.start(listen(IpcOptions.defaults()))) {
+            CountDownLatch allConnected = new CountDownLatch(clients);
+            List<Future<Integer>> results = new ArrayList<>();
+            for (int c = 0; c < clients; c++) {
+                int id = c;
+                results.add(threads.submit(() -> {
+                    try (Connection client = connect(server.listener().endpoint(), IpcOptions.defaults())) {
+                        allConnected.countDown();
+                        allConnected.await();
+                        int echoed = 0;
+                        for (int m = 0; m < messages; m++) {
+                            byte[] message = (id + ":" + m).getBytes(UTF_8);
+                            client.send(message);
+                            assertArrayEquals(message, client.receive());
+                            echoed++;
+                        }
+                        return echoed;
+                    }
+                }));
+            }
+            for (Future<Integer> result : results) {
+                assertEquals(messages, result.get());
+            }
+            assertEquals(List.of(), server.failures());
+        }
+    }
+
+    @Test
+    void carriesRawBytesBothWays() throws Exception {
+        try (Listener listener = listen(IpcOptions.defaults());
+                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+                Connection server = listener.accept()) {
+            byte[] request = randomBytes(200_000);
+            Future<?> writer = threads.submit(() -> {
+                OutputStream out = client.output();
+                out.write(request, 0, 1000);
+                out.write(request[1000]);
+                out.write(request, 1001, request.length - 1001);
+                out.close(); // half-close: the server reads to the end
+                return null;
+            });
+            assertArrayEquals(request, server.input().readAllBytes());
+            writer.get();
+            server.output().write("reply".getBytes(UTF_8));
+            server.send("and a message".getBytes(UTF_8));
+            server.close();
+            byte[] reply = new byte[5];
+            InputStream in = client.input();
+            for (int read = 0; read < reply.length; ) {
+                read += in.read(reply, read, reply.length - read);
+            }
+            assertEquals("reply", new String(reply, UTF_8));
+            assertEquals("and a message", new String(client.receive(), UTF_8));
+            assertEquals(-1, in.read());
+        }
+    }
+
+    @Test
+    void halfCloseLetsThePeerFinishItsReply() throws Exception {
+        try (Listener listener = listen(IpcOptions.defaults());
+                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+                Connection server = listener.accept()) {
+            for (int i = 0; i < 3; i++) {
+                client.send(new byte[] {(byte) i});
+            }
+            client.shutdownOutput();
+            int received = 0;
+            for (byte[] message = server.receive(); message != null; message = server.receive()) {
+                assertArrayEquals(new byte[] {(byte) received++}, message);
+            }
+            assertEquals(3, received);
+            assertNull(server.receive(), "the end of stream stays an end of stream");
+            server.send("done".getBytes(UTF_8));
+            assertEquals("done", new String(client.receive(), UTF_8));
+        }
+    }
+
+    // ---- bad input ------------------------------------------------------------------------------
+
+    @Test
+    void reportsAnEndOfStreamInsideAFrameAndClosesOnlyThatConnection() throws Exception {
+        try (Listener listener = listen(IpcOptions.defaults());
+                Connection healthy = connect(listener.endpoint(), IpcOptions.defaults());
+                Connection healthyServer = listener.accept()) {
+            for (byte[] partial : List.of(Arrays.copyOf(header(100), 2), concat(header(100), new byte[10]))) {
+                try (Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+                        Connection server = listener.accept()) {
+                    client.output().write(partial);
+                    client.shutdownOutput();
+                    EOFException eof = assertThrows(EOFException.class, server::receive);
+                    String expected = partial.length == 2 ? "after 2 of 4 length bytes" : "after 10 of 100 payload bytes";
+                    assertTrue(eof.getMessage().contains(expected), eof.getMessage());
+                    assertFalse(server.isOpen(), "a broken frame closes the connection");
+                }
+            }
+            healthy.send("still here".getBytes(UTF_8));
+            assertEquals("still here", new String(healthyServer.receive(), UTF_8));
+        }
+    }
+
+    @Test
+    void rejectsBadLengthsBeforeAllocatingAndClosesOnlyThatConnection() throws Exception {
+        int limit = 1024;
+        IpcOptions options = IpcOptions.builder().maxFrameSize(limit).build();
+        try (Listener listener = listen(options);
+                Connection healthy = connect(listener.endpoint(), options);
+                Connection healthyServer = listener.accept()) {
+            for (long length : new long[] {limit + 1, 0x7fffffffL, 0xffffffffL, 0x80000000L}) {
+                try (Connection client = connect(listener.endpoint(), options);
+                        Connection server = listener.accept()) {
+                    client.output().write(concat(header(length), new byte[16]));
+                    ProtocolException bad = assertThrows(ProtocolException.class, server::receive);
+                    String expected = length > Integer.MAX_VALUE ? "negative" : "declares " + length + " bytes";
+                    assertTrue(bad.getMessage().contains(expected), bad.getMessage());
+                    assertTrue(bad.getMessage().contains(String.valueOf(limit)), bad.getMessage());
+                    assertFalse(server.isOpen());
+                }
+            }
+            healthy.send(new byte[limit]);
+            assertEquals(limit, healthyServer.receive().length);
+        }
+    }
+
+    @Test
+    void refusesToSendAMessageOverTheLimitAndStaysUsable() throws Exception {
+        IpcOptions options = IpcOptions.builder().maxFrameSize(16).build();
+        try (Listener listener = listen(options);
+                Connection client = connect(listener.endpoint(), options);
+                Connection server = listener.accept()) {
+            IllegalArgumentException tooBig = assertThrows(IllegalArgumentException.class,
+                    () -> client.send(new byte[17]));
+            assertTrue(tooBig.getMessage().contains("17 bytes") && tooBig.getMessage().contains("16"),
+                    tooBig.getMessage());
+            client.send(new byte[16]);
+            assertEquals(16, server.receive().length);
+        }
+    }
+
+    // ---- timeouts and closing -----------------------------------------------------------------------
+
+    @Test
+    void readTimeoutThrowsAndLeavesTheConnectionUsable() throws Exception {
+        IpcOptions timed = IpcOptions.builder().readTimeout(Duration.ofMillis(150)).build();
+        try (Listener listener = listen(IpcOptions.defaults());
+                Connection client = connect(listener.endpoint(), timed);
+                Connection server = listener.accept()) {
+            SocketTimeoutException timeout = assertThrows(SocketTimeoutException.class, client::receive);
+            assertTrue(timeout.getMessage().contains("readTimeout"), timeout.getMessage());
+            assertTrue(client.isOpen());
+
+            // Half a frame, a timeout, then the rest: the message arrives whole.
+            byte[] message = randomBytes(100_000);
+            byte[] frame = concat(header(message.length), message);
+            server.output().write(frame, 0, 50_000);
+            assertThrows(SocketTimeoutException.class, client::receive);
+            server.output().write(frame, 50_000, frame.length - 50_000);
+            assertArrayEquals(message, client.receive());
+
+            server.send("small".getBytes(UTF_8));
+            assertEquals("small", new String(client.receive(), UTF_8));
+            assertThrows(SocketTimeoutException.class, () -> client.input().read());
+        }
+    }
+
+    @Test
+    void acceptTimeoutThrows() throws Exception {
+        IpcOptions options = IpcOptions.builder().acceptTimeout(Duration.ofMillis(150)).build();
+        try (Listener listener = listen(options)) {
+            SocketTimeoutException timeout = assertThrows(SocketTimeoutException.class, listener::accept);
+            assertTrue(timeout.getMessage().contains(listener.endpoint().toString()), timeout.getMessage());
+            try (Connection client = connect(listener.endpoint(), options);
+                    Connection server = listener.accept()) {
+                assertTrue(server.isOpen(), "the listener still accepts after a timeout");
+            }
+        }
+    }
+
+    @Test
+    void closeUnblocksAWaitingAccept() throws Exception {
+        Listener listener = listen(IpcOptions.defaults());
+        Future<Connection> accepting = startBlockingCall(listener::accept);
+        listener.close();
+        Throwable failure = assertThrows(Exception.class, () -> accepting.get(10, TimeUnit.SECONDS)).getCause();
+        assertTrue(failure instanceof IOException, String.valueOf(failure));
+        assertFalse(listener.isOpen());
+        listener.close(); // idempotent
+        assertThrows(IOException.class, listener::accept);
+    }
+
+    @Test
+    void closeUnblocksAWaitingReceive() throws Exception {
+        for (IpcOptions options : List.of(IpcOptions.defaults(),
+                IpcOptions.builder().readTimeout(Duration.ofSeconds(30)).build())) {
+            try (Listener listener = listen(options);
+                    Connection client = connect(listener.endpoint(), options);
+                    Connection server = listener.accept()) {
+                Future<byte[]> receiving = startBlockingCall(client::receive);
+                client.close();
+                Throwable failure = assertThrows(Exception.class, () -> receiving.get(10, TimeUnit.SECONDS)).getCause();
+                assertTrue(failure instanceof IOException, String.valueOf(failure));
+                assertFalse(client.isOpen());
+                client.close(); // idempotent
+                assertThrows(IOException.class, () -> client.send(new byte[1]));
+                assertNull(server.receive(), "the peer sees the end of stream");
+            }
+        }
+    }
+
+    /**
+     * Runs {@code call} on a suite thread and returns once that thread is blocked inside the socket
+     * call (its stack shows it in the channel implementation) or the call has ended.
+     */
+    private <T> Future<T> startBlockingCall(java.util.concurrent.Callable<T> call) throws InterruptedException {
+        java.util.concurrent.atomic.AtomicReference<Thread> runner = new java.util.concurrent.atomic.AtomicReference<>();
+        CountDownLatch started = new CountDownLatch(1);
+        Future<T> task = threads.submit(() -> {
+            runner.set(Thread.currentThread());
+            started.countDown();
+            return call.call();
+        });
+        assertTrue(started.await(10, TimeUnit.SECONDS));
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!task.isDone() && !isInsideSocketCall(runner.get()) && System.nanoTime() < until) {
+            Thread.yield();
+        }
+        return task;
+    }
+
+    private static boolean isInsideSocketCall(Thread thread) {
+        StackTraceElement[] stack = thread.getStackTrace();
+        if (stack.length == 0) {
+            return false;
+        }
+        String top = stack[0].getClassName();
+        return top.startsWith("sun.nio.ch.") || top.startsWith("org.newsclub.") || stack[0].isNativeMethod();
+    }
+
+    @Test
+    void connectTimeoutHoldsWhenTheBacklogIsFull() throws Exception {
+        IpcOptions options = IpcOptions.builder().backlog(1).connectTimeout(Duration.ofMillis(300)).build();
+        List<Connection> queued = new ArrayList<>();
+        try (Listener listener = listen(options)) {
+            SocketTimeoutException timeout = null;
+            for (int attempt = 0; attempt < 64 && timeout == null; attempt++) {
+                try {
+                    queued.add(connect(listener.endpoint(), options));
+                } catch (SocketTimeoutException e) {
+                    timeout = e;
+                }
+            }
+            assertTrue(timeout != null, "a connect to a listener that never accepts timed out");
+            assertTrue(timeout.getMessage().contains("connectTimeout"), timeout.getMessage());
+        } finally {
+            for (Connection connection : queued) {
+                connection.close();
+            }
+        }
+    }
+
+    // ---- binding ------------------------------------------------------------------------------------
+
+    @Test
+    void refusesToBindWhereAnotherListenerIs() throws Exception {
+        try (Listener first = listen(IpcOptions.defaults())) {
+            BindException conflict = assertThrows(BindException.class,
+                    () -> Ipc.listen(first.endpoint(), IpcOptions.defaults()).close());
+            assertTrue(conflict.getMessage().contains(first.endpoint().toString()), conflict.getMessage());
+            try (Connection client = connect(first.endpoint(), IpcOptions.defaults());
+                    Connection server = first.accept()) {
+                client.send(new byte[] {7});
+                assertArrayEquals(new byte[] {7}, server.receive(), "the first listener is untouched");
+            }
+        }
+    }
+
+    @Test
+    void connectingWhereNobodyListensFailsWithTheEndpointInTheMessage() throws Exception {
+        Endpoint nobody;
+        try (Listener listener = listen(IpcOptions.defaults())) {
+            nobody = listener.endpoint();
+        }
+        ConnectException refused = assertThrows(ConnectException.class,
+                () -> connect(nobody, IpcOptions.defaults()).close());
+        assertTrue(refused.getMessage().contains(nobody.withoutParameters().toString()), refused.getMessage());
+    }
+
+    @Test
+    void removesTheSocketFileOnCloseButNotAFileThatReplacedIt() throws Exception {
+        assumeTrue(usesSocketFiles(), "this transport creates no socket file");
+        Listener listener = listen(IpcOptions.defaults());
+        Path path = listener.endpoint().path().orElseThrow();
+        assertTrue(Files.exists(path, LinkOption.NOFOLLOW_LINKS));
+        listener.close();
+        assertFalse(Files.exists(path, LinkOption.NOFOLLOW_LINKS), "socket file removed on close");
+
+        Listener second = listen(IpcOptions.defaults());
+        Path secondPath = second.endpoint().path().orElseThrow();
+        Files.delete(secondPath);
+        Files.writeString(secondPath, "another process's file");
+        second.close();
+        assertEquals("another process's file", Files.readString(secondPath), "a file that is not ours stays");
+        Files.delete(secondPath);
+    }
+
+    @Test
+    void refusesToBindOverAnExistingFile() throws Exception {
+        assumeTrue(usesSocketFiles(), "this transport creates no socket file");
+        Endpoint endpoint = newEndpoint(directory);
+        Path path = endpoint.path().orElseThrow();
+        Files.writeString(path, "data");
+        try {
+            BindException inTheWay = assertThrows(BindException.class, () -> Ipc.listen(endpoint).close());
+            assertTrue(inTheWay.getMessage().contains("a regular file already exists at " + path), inTheWay.getMessage());
+            assertEquals("data", Files.readString(path), "the file in the way is untouched");
+        } finally {
+            Files.delete(path);
+        }
+    }
+
+    @Test
+    void rejectsASocketPathOverThePlatformLimitBeforeCreatingAnything() throws Exception {
+        assumeTrue(usesSocketFiles(), "this transport creates no socket file");
+        Endpoint sample = newEndpoint(directory);
+        String longName = "x".repeat(120) + ".sock";
+        Endpoint tooLong = Endpoint.parse(sample.toString().replace(
+                sample.path().orElseThrow().getFileName().toString(), longName));
+        Path path = tooLong.path().orElseThrow();
+        for (Runnable attempt : List.<Runnable>of(() -> expectTooLong(() -> Ipc.listen(tooLong).close()),
+                () -> expectTooLong(() -> Ipc.connect(tooLong).close()))) {
+            attempt.run();
+            assertFalse(Files.exists(path, LinkOption.NOFOLLOW_LINKS), "nothing created at " + path);
+        }
+    }
+
+    private static void expectTooLong(org.junit.jupiter.api.function.Executable attempt) {
+        SocketException tooLong = assertThrows(SocketException.class, attempt);
+        String message = tooLong.getMessage();
+        assertTrue(message.contains("bytes long") && message.contains("limit") && message.contains("xxxx.sock"), message);
+    }
+
+    // ---- peers and processes --------------------------------------------------------------------------
+
+    @Test
+    void peerCredentialsDescribeTheOtherSide() throws Exception {
+        try (Listener listener = listen(IpcOptions.defaults());
+                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+                Connection server = listener.accept()) {
+            checkPeerIsThisProcess(server.peer());
+            checkPeerIsThisProcess(client.peer());
+        }
+    }
+
+    @Test
+    void talksToASecondProcess() throws Exception {
+        Process peer = startEchoPeer(newEndpoint(directory));
+        try {
+            BufferedReader lines = new BufferedReader(new InputStreamReader(peer.getInputStream(), UTF_8));
+            // A pipe read can't be interrupted: read on a suite thread so that a silent peer fails the test.
+            String ready = threads.submit(lines::readLine).get(30, TimeUnit.SECONDS);
+            if (ready == null || !ready.startsWith("READY ")) {
+                peer.destroyForcibly();
+                fail("first line of the peer: " + ready + "; stderr: "
+                        + new String(peer.getErrorStream().readAllBytes(), UTF_8));
+            }
+            Endpoint endpoint = Endpoint.parse(ready.substring("READY ".length()));
+            try (Connection connection = connect(endpoint, IpcOptions.defaults())) {
+                for (int size : new int[] {0, 64, 100_000}) {
+                    byte[] message = randomBytes(size);
+                    connection.send(message);
+                    assertArrayEquals(message, connection.receive());
+                }
+                connection.shutdownOutput();
+                assertNull(connection.receive());
+            }
+            assertTrue(threads.submit(lines::readLine).get(30, TimeUnit.SECONDS).startsWith("PEER "));
+            assertEquals("DONE", threads.submit(lines::readLine).get(30, TimeUnit.SECONDS));
+            assertTrue(peer.waitFor(20, TimeUnit.SECONDS), "the peer exits");
+            assertEquals(0, peer.exitValue());
+        } finally {
+            peer.destroyForcibly();
+            peer.waitFor(10, TimeUnit.SECONDS);
+            peer.getInputStream().close();
+            peer.getErrorStream().close();
+            peer.getOutputStream().close();
+        }
+    }
+
+    private static Process startEchoPeer(Endpoint endpoint) throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        if (Runtime.version().feature() >= 24) {
+            command.add("--enable-native-access=ALL-UNNAMED");
+        }
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(EchoPeer.class.getName());
+        command.add(endpoint.toString());
+        return new ProcessBuilder(command).start();
+    }
+
+    private static byte[] concat(byte[] first, byte[] second) {
+        byte[] both = Arrays.copyOf(first, first.length + second.length);
+        System.arraycopy(second, 0, both, first.length, second.length);
+        return both;
+    }
+
+    /** Names the suite's threads so that the leak check can find them. */
+    private static final class NamedThreads implements java.util.concurrent.ThreadFactory {
+        private final String prefix;
+        private final AtomicInteger count = new AtomicInteger();
+
+        NamedThreads(String prefix) {
+            this.prefix = prefix;
+        }
+
+        @Override
+        public Thread newThread(Runnable task) {
+            Thread thread = new Thread(task, prefix + "-" + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        }
+    }
+}

@@ -1,0 +1,134 @@
+package dev.ipc.unix;
+
+import dev.ipc.Connection;
+import dev.ipc.Endpoint;
+import dev.ipc.IpcOptions;
+import dev.ipc.IpcOptions.UnixBackend;
+import dev.ipc.Listener;
+import dev.ipc.PeerCredentials;
+import dev.ipc.internal.ChannelConnection;
+import dev.ipc.internal.Closer;
+import dev.ipc.spi.Suitability;
+import dev.ipc.spi.Transport;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.Optional;
+import jdk.net.ExtendedSocketOptions;
+import jdk.net.UnixDomainPrincipal;
+
+/**
+ * Unix domain sockets through the JDK's own channels ({@link UnixDomainSocketAddress}, JDK 16+): the
+ * default backend for {@code unix:} socket-file endpoints, with no native code of ours.
+ *
+ * <p>Peer credentials carry the user and group names ({@code SO_PEERCRED} through
+ * {@link ExtendedSocketOptions#SO_PEERCRED}); the JDK gives no pid. Abstract-namespace endpoints
+ * are left to {@link JunixsocketUnixTransport}.
+ *
+ * @implNote The JDK leaves a socket file behind when its channel closes; the listener removes it, if
+ *     the file at the path is still the one it bound.
+ */
+public final class JdkUnixTransport implements Transport {
+
+    /** Public for {@link java.util.ServiceLoader}. */
+    public JdkUnixTransport() {
+    }
+
+    @Override
+    public String scheme() {
+        return Endpoint.UNIX;
+    }
+
+    @Override
+    public String name() {
+        return "jdk";
+    }
+
+    @Override
+    public boolean isAvailable() {
+        return Probe.CAUSE == null;
+    }
+
+    @Override
+    public Optional<Throwable> unavailabilityCause() {
+        return Optional.ofNullable(Probe.CAUSE);
+    }
+
+    @Override
+    public Suitability suitability(Endpoint endpoint, IpcOptions options) {
+        if (options.unixBackend() == UnixBackend.JUNIXSOCKET) {
+            return Suitability.unsuitable("backend=junixsocket was asked for");
+        }
+        if (endpoint.isAbstract()) {
+            return Suitability.unsuitable("the JDK's channels have no abstract namespace (unix:@name)");
+        }
+        if (options.unixBackend() == UnixBackend.JDK) {
+            return Suitability.suitable(Suitability.FORCED, "backend=jdk was asked for");
+        }
+        return Suitability.suitable(Suitability.PREFERRED, "the JDK's Unix channels are the default: no native code");
+    }
+
+    @Override
+    public Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
+        UnixDomainSocketAddress address = UnixDomainSocketAddress.of(endpoint.path().orElseThrow());
+        return SocketFiles.listen(endpoint, options, backlog -> {
+            ServerSocketChannel channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            try {
+                return channel.bind(address, backlog);
+            } catch (IOException | RuntimeException e) {
+                Closer.closeQuietly(channel, e);
+                throw e;
+            }
+        }, accepted -> wrap(accepted, endpoint, options, "server"));
+    }
+
+    @Override
+    public Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+        SocketFiles.checkLength(endpoint);
+        UnixDomainSocketAddress address = UnixDomainSocketAddress.of(endpoint.path().orElseThrow());
+        SocketChannel channel = SocketFiles.connect(endpoint,
+                () -> SocketChannel.open(StandardProtocolFamily.UNIX), address, options.connectTimeout());
+        try {
+            return wrap(channel, endpoint, options, "client");
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(channel, e);
+            throw e;
+        }
+    }
+
+    private Connection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String side)
+            throws IOException {
+        return new ChannelConnection(channel, endpoint, peerOf(channel), options,
+                SocketFiles.label(endpoint, id(), side));
+    }
+
+    private static PeerCredentials peerOf(SocketChannel channel) {
+        try {
+            UnixDomainPrincipal principal = channel.getOption(ExtendedSocketOptions.SO_PEERCRED);
+            return PeerCredentials.ofNames(principal.user().getName(), principal.group().getName());
+        } catch (IOException | UnsupportedOperationException e) {
+            return PeerCredentials.unknown();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return id();
+    }
+
+    /** Finds out once whether this runtime can open Unix domain channels. */
+    private static final class Probe {
+        static final Throwable CAUSE = probe();
+
+        private static Throwable probe() {
+            try {
+                SocketChannel.open(StandardProtocolFamily.UNIX).close();
+                return null;
+            } catch (IOException | UnsupportedOperationException e) {
+                return e;
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+package dev.ipc.unix;
+
+import dev.ipc.Connection;
+import dev.ipc.Endpoint;
+import dev.ipc.IpcOptions;
+import dev.ipc.Listener;
+import dev.ipc.PeerCredentials;
+import dev.ipc.internal.ChannelConnection;
+import dev.ipc.internal.Closer;
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+import org.newsclub.net.unix.AFUNIXServerSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
+
+/** The only class that names junixsocket's types, loaded when the junixsocket transport is used. */
+final class JunixsocketChannels {
+
+    private JunixsocketChannels() {
+    }
+
+    /** Null if junixsocket works here; otherwise why not. Loads the native library. */
+    static Throwable unavailabilityCause() {
+        try {
+            if (AFUNIXSocket.isSupported()) {
+                return null;
+            }
+            return new UnsupportedOperationException("junixsocket has no native library for "
+                    + System.getProperty("os.name") + "/" + System.getProperty("os.arch"));
+        } catch (RuntimeException e) {
+            return e;
+        }
+    }
+
+    static Listener listen(Endpoint endpoint, IpcOptions options, String transportId) throws IOException {
+        SocketFiles.checkLength(endpoint);
+        AFUNIXSocketAddress address = addressOf(endpoint);
+        return SocketFiles.listen(endpoint, options, backlog -> {
+            AFUNIXServerSocketChannel channel = AFUNIXServerSocketChannel.open();
+            try {
+                // Off, or a bind would take over a path a live listener is using.
+                channel.socket().setReuseAddress(false);
+                channel.setDeleteOnClose(false);
+                channel.bind(address, backlog);
+                return channel;
+            } catch (IOException | RuntimeException e) {
+                Closer.closeQuietly(channel, e);
+                throw e;
+            }
+        }, accepted -> wrap(accepted, endpoint, options, transportId, "server"));
+    }
+
+    static Connection connect(Endpoint endpoint, IpcOptions options, String transportId) throws IOException {
+        SocketFiles.checkLength(endpoint);
+        SocketChannel channel = SocketFiles.connect(endpoint, AFUNIXSocketChannel::open, addressOf(endpoint),
+                options.connectTimeout());
+        try {
+            return wrap(channel, endpoint, options, transportId, "client");
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(channel, e);
+            throw e;
+        }
+    }
+
+    private static AFUNIXSocketAddress addressOf(Endpoint endpoint) throws IOException {
+        if (endpoint.isAbstract()) {
+            return AFUNIXSocketAddress.inAbstractNamespace(endpoint.abstractName().orElseThrow());
+        }
+        return AFUNIXSocketAddress.of(endpoint.path().orElseThrow());
+    }
+
+    private static Connection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String transportId,
+            String side) throws IOException {
+        return new ChannelConnection(channel, endpoint, peerOf(channel), options,
+                SocketFiles.label(endpoint, transportId, side), true);
+    }
+
+    private static PeerCredentials peerOf(SocketChannel channel) {
+        try {
+            AFUNIXSocketCredentials credentials = ((AFUNIXSocketChannel) channel).getPeerCredentials();
+            return credentials == null ? PeerCredentials.unknown()
+                    : PeerCredentials.ofIds(credentials.getUid(), credentials.getGid(), credentials.getPid());
+        } catch (IOException | UnsupportedOperationException e) {
+            return PeerCredentials.unknown();
+        }
+    }
+}

@@ -1,0 +1,335 @@
+package dev.ipc.unix;
+
+import dev.ipc.Endpoint;
+import dev.ipc.IpcOptions;
+import dev.ipc.Listener;
+import dev.ipc.internal.ChannelListener;
+import dev.ipc.internal.Closer;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.ConnectException;
+import java.net.SocketAddress;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * What both Unix backends do alike: the path-length check, the socket file's lifecycle, connecting
+ * with a timeout, and errors that name the path and the cause.
+ */
+final class SocketFiles {
+
+    /**
+     * The longest socket path, in bytes: {@code sun_path} holds 108 bytes on Linux and 104 on the BSDs
+     * and macOS, including the terminating NUL.
+     */
+    static final int MAX_PATH_BYTES = isBsdLike() ? 103 : 107;
+
+    private static final long S_IFMT = 0170000;
+    private static final long S_IFSOCK = 0140000;
+
+    private SocketFiles() {
+    }
+
+    private static boolean isBsdLike() {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        return os.contains("mac") || os.contains("bsd") || os.contains("darwin");
+    }
+
+    /**
+     * Fails, before anything is created, if the endpoint's path or abstract name is over the platform's limit.
+     *
+     * @throws SocketException naming the path, its length in bytes and the limit
+     */
+    static void checkLength(Endpoint endpoint) throws SocketException {
+        if (endpoint.isAbstract()) {
+            int bytes = endpoint.abstractName().orElseThrow().getBytes(StandardCharsets.UTF_8).length;
+            if (bytes > MAX_PATH_BYTES) {
+                throw new SocketException("abstract socket name of " + endpoint + " is " + bytes
+                        + " bytes long; the limit on this platform is " + MAX_PATH_BYTES + " bytes");
+            }
+            return;
+        }
+        Path path = endpoint.path().orElseThrow();
+        int bytes = path.toString().getBytes(nativeCharset()).length;
+        if (bytes > MAX_PATH_BYTES) {
+            throw new SocketException("socket path " + path + " is " + bytes + " bytes long; the limit on this "
+                    + "platform is " + MAX_PATH_BYTES + " bytes (sun_path holds " + (MAX_PATH_BYTES + 1)
+                    + " with the terminating NUL): use a shorter path or a relative one");
+        }
+    }
+
+    private static Charset nativeCharset() {
+        String name = System.getProperty("sun.jnu.encoding");
+        try {
+            return name == null ? Charset.defaultCharset() : Charset.forName(name);
+        } catch (IllegalArgumentException e) {
+            return Charset.defaultCharset();
+        }
+    }
+
+    /**
+     * Fails if a file is in the way of binding {@code path}; a stale socket file is not yet taken over.
+     *
+     * @throws BindException naming the path and what is there
+     */
+    static void refuseExisting(Endpoint endpoint, Path path) throws IOException {
+        String what = describe(path);
+        if (what != null) {
+            throw new BindException("cannot listen on " + endpoint + ": " + what + " already exists at " + path
+                    + (what.equals("a socket file")
+                            ? "; another process may be listening there, or a crashed one left it behind"
+                            : "; remove it or choose another path"));
+        }
+    }
+
+    /** What is at {@code path}: "a socket file", "a directory" and so on; null if nothing is. */
+    private static String describe(Path path) {
+        try {
+            BasicFileAttributes attributes = Files.readAttributes(path, BasicFileAttributes.class,
+                    LinkOption.NOFOLLOW_LINKS);
+            if (attributes.isDirectory()) {
+                return "a directory";
+            }
+            if (attributes.isSymbolicLink()) {
+                return "a symbolic link";
+            }
+            if (attributes.isRegularFile()) {
+                return "a regular file";
+            }
+            return isSocket(path) ? "a socket file" : "a special file";
+        } catch (NoSuchFileException e) {
+            return null;
+        } catch (IOException | UnsupportedOperationException e) {
+            return "a file";
+        }
+    }
+
+    private static boolean isSocket(Path path) {
+        try {
+            Object mode = Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            return mode instanceof Integer && (((Integer) mode) & S_IFMT) == S_IFSOCK;
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return true;
+        }
+    }
+
+    /**
+     * Fails if a socket is already bound to the endpoint's abstract name, as Linux's
+     * {@code /proc/net/unix} shows it.
+     *
+     * <p>Checked before binding because junixsocket, when a bind finds the name taken, connects to the
+     * live listener to find out, and that listener would accept an empty connection.
+     */
+    static void refuseTakenAbstractName(Endpoint endpoint) throws IOException {
+        Path table = Path.of("/proc/net/unix");
+        if (!Files.isReadable(table)) {
+            return;
+        }
+        String wanted = "@" + endpoint.abstractName().orElseThrow();
+        try (java.util.stream.Stream<String> lines = Files.lines(table, StandardCharsets.UTF_8)) {
+            // Columns: Num RefCount Protocol Flags Type St Inode Path; the path is the rest of the line.
+            boolean taken = lines.skip(1).map(line -> line.trim().split("\\s+", 8))
+                    .anyMatch(columns -> columns.length == 8 && columns[7].equals(wanted));
+            if (taken) {
+                throw new BindException("cannot listen on " + endpoint + ": another socket is bound to that "
+                        + "abstract name");
+            }
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    /** The identity (device and inode) of the file at {@code path}, to recognise it later. */
+    static Object identity(Path path) throws IOException {
+        Object key = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+        return key == null ? Files.getLastModifiedTime(path, LinkOption.NOFOLLOW_LINKS) : key;
+    }
+
+    /**
+     * Removes the socket file a listener created, if the file at the path is still that one: a file that
+     * another process has since put there is left alone.
+     */
+    static void removeIfOurs(Path path, Object identity) throws IOException {
+        try {
+            if (identity.equals(identity(path))) {
+                Files.delete(path);
+            }
+        } catch (NoSuchFileException e) {
+            // Already gone: nothing to release.
+        }
+    }
+
+    /** Maps a failed bind to an exception that names the endpoint and the cause. */
+    static IOException bindFailure(Endpoint endpoint, IOException e) {
+        if (endpoint.isAbstract()) {
+            return withCause(new BindException("cannot listen on " + endpoint + ": "
+                    + ("Address already in use".equals(e.getMessage())
+                            ? "another socket is bound to that abstract name" : e.getMessage())), e);
+        }
+        Path path = endpoint.path().orElseThrow();
+        Path parent = path.toAbsolutePath().getParent();
+        String what = describe(path);
+        if (what != null) {
+            return withCause(new BindException("cannot listen on " + endpoint + ": " + what
+                    + " appeared at " + path + " while binding"), e);
+        }
+        if (parent != null && !Files.isDirectory(parent)) {
+            return withCause(new NoSuchFileException(parent.toString(), null,
+                    "cannot listen on " + endpoint + ": the directory does not exist"), e);
+        }
+        if (parent != null && !Files.isWritable(parent)) {
+            return withCause(new AccessDeniedException(parent.toString(), null,
+                    "cannot listen on " + endpoint + ": this user may not create files in the directory"), e);
+        }
+        return withCause(new BindException("cannot listen on " + endpoint + ": " + e.getMessage()), e);
+    }
+
+    /** Maps a failed connect to an exception that names the endpoint and the likely cause. */
+    static IOException connectFailure(Endpoint endpoint, IOException e) {
+        if (e instanceof SocketTimeoutException) {
+            return e;
+        }
+        String message = String.valueOf(e.getMessage());
+        if (endpoint.isAbstract()) {
+            return withCause(new ConnectException("cannot connect to " + endpoint + ": "
+                    + (message.contains("refused") ? "nobody listens on that abstract name" : message)), e);
+        }
+        Path path = endpoint.path().orElseThrow();
+        String what = describe(path);
+        if (what == null) {
+            return withCause(new ConnectException("cannot connect to " + endpoint + ": no socket file at "
+                    + path + " (is the server running?)"), e);
+        }
+        if (!what.equals("a socket file")) {
+            return withCause(new ConnectException("cannot connect to " + endpoint + ": " + path + " is "
+                    + what + ", not a socket"), e);
+        }
+        if (message.contains("Permission denied") || message.contains("Operation not permitted")) {
+            return withCause(new AccessDeniedException(path.toString(), null, "cannot connect to " + endpoint
+                    + ": permission denied for this user (check the socket file's mode and group)"), e);
+        }
+        if (message.contains("refused")) {
+            return withCause(new ConnectException("cannot connect to " + endpoint + ": connection refused: "
+                    + "the socket file exists but no process listens on it (left by a crashed server?)"), e);
+        }
+        return withCause(new ConnectException("cannot connect to " + endpoint + ": " + message), e);
+    }
+
+    private static <T extends IOException> T withCause(T exception, IOException cause) {
+        exception.initCause(cause);
+        return exception;
+    }
+
+    /** Opens an unconnected channel, for {@link #connect}. */
+    @FunctionalInterface
+    interface ChannelOpener {
+        SocketChannel open() throws IOException;
+    }
+
+    /**
+     * Connects a new channel to {@code address} within {@code timeout}.
+     *
+     * <p>A Unix stream connect completes at once or fails; when the listener's backlog is full, Linux
+     * fails a non-blocking connect with EAGAIN instead of blocking, so that case is retried, with
+     * pauses growing from 100 µs to 50 ms, until the timeout.
+     */
+    static SocketChannel connect(Endpoint endpoint, ChannelOpener opener, SocketAddress address, Duration timeout)
+            throws IOException {
+        long timeoutNanos = timeout.toNanos();
+        long deadline = System.nanoTime() + timeoutNanos;
+        long pauseNanos = TimeUnit.MICROSECONDS.toNanos(100);
+        while (true) {
+            SocketChannel channel = opener.open();
+            try {
+                channel.configureBlocking(false);
+                if (channel.connect(address)) {
+                    return channel;
+                }
+                // A Unix stream connect never legitimately goes "in progress": false means the backlog
+                // is full (junixsocket reports EAGAIN so, and then claims the connect finished).
+                throw new SocketException("Resource temporarily unavailable (the listener's backlog is full)");
+            } catch (IOException e) {
+                Closer.closeQuietly(channel, e);
+                if (!isBacklogFull(e)) {
+                    throw connectFailure(endpoint, e);
+                }
+                long left = deadline - System.nanoTime();
+                if (timeoutNanos > 0 && left <= 0) {
+                    throw timedOut(endpoint, timeout, "the listener's backlog stayed full");
+                }
+                if (Thread.currentThread().isInterrupted()) {
+                    throw new java.io.InterruptedIOException("interrupted while connecting to " + endpoint);
+                }
+                LockSupport.parkNanos(timeoutNanos > 0 ? Math.min(pauseNanos, left) : pauseNanos);
+                pauseNanos = Math.min(pauseNanos * 2, TimeUnit.MILLISECONDS.toNanos(50));
+            }
+        }
+    }
+
+    private static boolean isBacklogFull(IOException e) {
+        String message = e.getMessage();
+        return message != null && (message.contains("Resource temporarily unavailable")
+                || message.contains("EAGAIN") || message.contains("would block"));
+    }
+
+    private static SocketTimeoutException timedOut(Endpoint endpoint, Duration timeout, String why) {
+        return new SocketTimeoutException("connect to " + endpoint + " timed out after connectTimeout "
+                + timeout + ": " + why);
+    }
+
+    /** The label of a connection in messages and logs. */
+    static String label(Endpoint endpoint, String transportId, String side) {
+        return endpoint.withoutParameters() + " (" + transportId + ", " + side + ")";
+    }
+
+    /** Opens a server channel and binds it, for {@link #listen}; closes it if binding fails. */
+    @FunctionalInterface
+    interface Binder {
+        ServerSocketChannel bind(int backlog) throws IOException;
+    }
+
+    /**
+     * Binds a Unix endpoint through {@code binder} and wraps it in a listener that removes the socket
+     * file it created when it closes.
+     */
+    static Listener listen(Endpoint endpoint, IpcOptions options, Binder binder, ChannelListener.Acceptor acceptor)
+            throws IOException {
+        checkLength(endpoint);
+        Path path = endpoint.path().orElse(null);
+        if (path != null) {
+            refuseExisting(endpoint, path);
+        } else {
+            refuseTakenAbstractName(endpoint);
+        }
+        ServerSocketChannel channel;
+        try {
+            channel = binder.bind(options.backlog());
+        } catch (IOException e) {
+            throw bindFailure(endpoint, e);
+        }
+        try {
+            if (path == null) {
+                return new ChannelListener(channel, endpoint, options, acceptor, () -> { });
+            }
+            Object identity = identity(path);
+            return new ChannelListener(channel, endpoint, options, acceptor, () -> removeIfOurs(path, identity));
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(channel, e);
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package dev.ipc.unix;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import dev.ipc.Endpoint;
+import dev.ipc.PeerCredentials;
+import dev.ipc.testkit.TransportContract;
+import java.nio.file.Path;
+
+class JdkUnixContractTest extends TransportContract {
+
+    @Override
+    protected Endpoint newEndpoint(Path directory) {
+        return Endpoint.unix(directory.resolve("s.sock")).withParameter("backend", "jdk");
+    }
+
+    @Override
+    protected String transportId() {
+        return "unix/jdk";
+    }
+
+    @Override
+    protected void checkPeerIsThisProcess(PeerCredentials peer) {
+        assertEquals(System.getProperty("user.name"), peer.user().orElseThrow());
+        assertFalse(peer.pid().isPresent(), "the JDK gives no pid, and absent is not zero");
+    }
+}
