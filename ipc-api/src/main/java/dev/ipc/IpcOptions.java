@@ -121,7 +121,11 @@ public final class IpcOptions {
                 throw new IllegalArgumentException("endpoint '" + endpoint + "': " + e.getMessage(), e);
             }
         }
-        return builder.build();
+        try {
+            return builder.build();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("endpoint '" + endpoint + "': " + e.getMessage(), e);
+        }
     }
 
     /** How long a connect may take before it fails with {@link java.net.SocketTimeoutException}; zero for no limit. */

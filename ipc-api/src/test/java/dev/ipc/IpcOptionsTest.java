@@ -1,0 +1,98 @@
+package dev.ipc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ipc.IpcOptions.UnixBackend;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class IpcOptionsTest {
+
+    @Test
+    void hasTheDocumentedDefaults() {
+        IpcOptions options = IpcOptions.defaults();
+        assertEquals(Duration.ofSeconds(10), options.connectTimeout());
+        assertEquals(Duration.ZERO, options.readTimeout());
+        assertEquals(Duration.ZERO, options.acceptTimeout());
+        assertEquals(4 * 1024 * 1024, options.maxFrameSize());
+        assertEquals(511, options.backlog());
+        assertEquals(UnixBackend.AUTO, options.unixBackend());
+        assertEquals(options, IpcOptions.builder().build());
+        assertEquals(options, options.toBuilder().build());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "maxFrameSize|0|maxFrameSize must be between 1 and 2147483647, was 0",
+        "maxFrameSize|-5|maxFrameSize must be between 1 and 2147483647, was -5",
+        "backlog|0|backlog must be between 1 and 65535, was 0",
+        "backlog|70000|backlog must be between 1 and 65535, was 70000",
+        "readTimeout|-1|readTimeout must be zero (none) or positive, was PT-0.001S",
+        "connectTimeout|-1|connectTimeout must be zero (none) or positive, was PT-0.001S",
+        "acceptTimeout|-1|acceptTimeout must be zero (none) or positive, was PT-0.001S",
+    })
+    void rejectsValuesOutOfBoundsNamingFieldBoundAndValue(String field, int value, String message) {
+        IpcOptions.Builder builder = IpcOptions.builder();
+        switch (field) {
+            case "maxFrameSize":
+                builder.maxFrameSize(value);
+                break;
+            case "backlog":
+                builder.backlog(value);
+                break;
+            case "readTimeout":
+                builder.readTimeout(Duration.ofMillis(value));
+                break;
+            case "connectTimeout":
+                builder.connectTimeout(Duration.ofMillis(value));
+                break;
+            default:
+                builder.acceptTimeout(Duration.ofMillis(value));
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, builder::build);
+        assertEquals(message, e.getMessage());
+    }
+
+    @Test
+    void readsOptionsFromTheEndpointQueryOverTheBase() {
+        IpcOptions base = IpcOptions.builder().readTimeout(Duration.ofSeconds(1)).backlog(7).build();
+        Endpoint endpoint = Endpoint.parse("unix:/a.sock?backend=junixsocket&readTimeout=250ms"
+                + "&connectTimeout=PT2S&acceptTimeout=1m&maxFrameSize=16MiB&backlog=64");
+        IpcOptions options = IpcOptions.fromEndpoint(endpoint, base);
+        assertEquals(UnixBackend.JUNIXSOCKET, options.unixBackend());
+        assertEquals(Duration.ofMillis(250), options.readTimeout());
+        assertEquals(Duration.ofSeconds(2), options.connectTimeout());
+        assertEquals(Duration.ofMinutes(1), options.acceptTimeout());
+        assertEquals(16 * 1024 * 1024, options.maxFrameSize());
+        assertEquals(64, options.backlog());
+        assertSame(base, IpcOptions.fromEndpoint(Endpoint.parse("unix:/a.sock"), base));
+        assertEquals(Duration.ofHours(1), IpcOptions.fromEndpoint(Endpoint.parse("tcp://h:1?readTimeout=1h"), base)
+                .readTimeout());
+        assertEquals(65536, IpcOptions.fromEndpoint(Endpoint.parse("tcp://h:1?maxFrameSize=64KiB"), base)
+                .maxFrameSize());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "unix:/a?colour=blue|unknown option 'colour'",
+        "unix:/a?backend=netty|backend must be auto, jdk or junixsocket, was 'netty'",
+        "unix:/a?readTimeout=soon|'soon' is not a duration",
+        "unix:/a?readTimeout=5|'5' is not a duration",
+        "unix:/a?readTimeout=-5s|readTimeout must be zero (none) or positive",
+        "unix:/a?maxFrameSize=big|'big' is not a size",
+        "unix:/a?maxFrameSize=0|maxFrameSize must be between 1 and 2147483647, was 0",
+        "unix:/a?maxFrameSize=4GiB|is over 2147483647",
+        "unix:/a?backlog=99999|backlog must be between 1 and 65535, was 99999",
+    })
+    void rejectsBadQueryOptionsNamingTheEndpoint(String text, String reason) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> IpcOptions.fromEndpoint(Endpoint.parse(text), IpcOptions.defaults()));
+        assertTrue(e.getMessage().contains(text), e.getMessage());
+        assertTrue(e.getMessage().contains(reason), e.getMessage());
+    }
+}
