@@ -32,7 +32,7 @@ class ModulePathTest {
         String testClasses = classPath.stream().filter(entry -> entry.endsWith("test-classes")).findFirst().orElseThrow();
 
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        if (Runtime.version().feature() >= 24) {
+        if (junixsocketPresent && Runtime.version().feature() >= 24) {
             command.add("--enable-native-access=org.newsclub.net.unix");
         }
         command.addAll(List.of("--module-path", String.join(File.pathSeparator, modulePath),
