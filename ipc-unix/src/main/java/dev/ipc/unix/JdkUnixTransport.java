@@ -86,16 +86,9 @@ public final class JdkUnixTransport implements Transport {
 
     @Override
     public Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
-        SocketFiles.checkLength(endpoint);
-        UnixDomainSocketAddress address = UnixDomainSocketAddress.of(endpoint.path().orElseThrow());
-        SocketChannel channel = SocketFiles.connect(endpoint,
-                () -> SocketChannel.open(StandardProtocolFamily.UNIX), address, options.connectTimeout());
-        try {
-            return wrap(channel, endpoint, options, "client");
-        } catch (IOException | RuntimeException e) {
-            Closer.closeQuietly(channel, e);
-            throw e;
-        }
+        return SocketFiles.connect(endpoint, options, () -> SocketChannel.open(StandardProtocolFamily.UNIX),
+                UnixDomainSocketAddress.of(endpoint.path().orElseThrow()),
+                channel -> wrap(channel, endpoint, options, "client"));
     }
 
     private Connection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String side)

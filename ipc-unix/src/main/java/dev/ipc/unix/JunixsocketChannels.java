@@ -53,15 +53,9 @@ final class JunixsocketChannels {
     }
 
     static Connection connect(Endpoint endpoint, IpcOptions options, String transportId) throws IOException {
-        SocketFiles.checkLength(endpoint);
-        SocketChannel channel = SocketFiles.connect(endpoint, AFUNIXSocketChannel::open, addressOf(endpoint),
-                options.connectTimeout());
-        try {
-            return wrap(channel, endpoint, options, transportId, "client");
-        } catch (IOException | RuntimeException e) {
-            Closer.closeQuietly(channel, e);
-            throw e;
-        }
+        SocketFiles.checkLength(endpoint); // before junixsocket builds an address, which fails less clearly
+        return SocketFiles.connect(endpoint, options, AFUNIXSocketChannel::open, addressOf(endpoint),
+                channel -> wrap(channel, endpoint, options, transportId, "client"));
     }
 
     private static AFUNIXSocketAddress addressOf(Endpoint endpoint) throws IOException {

@@ -1,5 +1,6 @@
 package dev.ipc.unix;
 
+import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
@@ -241,13 +242,29 @@ final class SocketFiles {
     }
 
     /**
+     * Checks the path length, connects within the connect timeout, and wraps the channel; the channel
+     * is closed if wrapping fails.
+     */
+    static Connection connect(Endpoint endpoint, IpcOptions options, ChannelOpener opener, SocketAddress address,
+            ChannelListener.Acceptor wrapper) throws IOException {
+        checkLength(endpoint);
+        SocketChannel channel = connect(endpoint, opener, address, options.connectTimeout());
+        try {
+            return wrapper.wrap(channel);
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(channel, e);
+            throw e;
+        }
+    }
+
+    /**
      * Connects a new channel to {@code address} within {@code timeout}.
      *
      * <p>A Unix stream connect completes at once or fails; when the listener's backlog is full, Linux
      * fails a non-blocking connect with EAGAIN instead of blocking, so that case is retried, with
      * pauses growing from 100 µs to 50 ms, until the timeout.
      */
-    static SocketChannel connect(Endpoint endpoint, ChannelOpener opener, SocketAddress address, Duration timeout)
+    private static SocketChannel connect(Endpoint endpoint, ChannelOpener opener, SocketAddress address, Duration timeout)
             throws IOException {
         long timeoutNanos = timeout.toNanos();
         long deadline = System.nanoTime() + timeoutNanos;
