@@ -1,5 +1,6 @@
 package dev.ipc;
 
+import dev.ipc.internal.UnixPaths;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -21,6 +22,8 @@ import java.util.Optional;
  *   tcp://[::1]:4477              TCP on an IPv6 address
  *   tcp://localhost:0             TCP on a host name; port 0 picks a free port when listening
  *   tls://host:4477               TCP with TLS
+ *   systemd:                      the first socket systemd passed to this process (socket activation)
+ *   systemd:api                   the socket systemd passed under that name ({@code FileDescriptorName=})
  * </pre>
  * Any form may end in a query that carries options, {@code unix:/run/app.sock?backend=jdk&readTimeout=5s}
  * (see {@link IpcOptions#fromEndpoint(Endpoint, IpcOptions)}). In a path or a query value, {@code %}
@@ -39,13 +42,15 @@ public final class Endpoint {
     public static final String TCP = "tcp";
     /** The scheme of TCP endpoints secured with TLS. */
     public static final String TLS = "tls";
+    /** The scheme of sockets inherited from systemd (or as {@link System#inheritedChannel()}). */
+    public static final String SYSTEMD = "systemd";
 
     private static final String EXAMPLES =
-            "valid examples: unix:/run/app/app.sock, unix:@app, tcp://127.0.0.1:4477, tcp://[::1]:0";
+            "valid examples: unix:/run/app/app.sock, unix:@app, tcp://127.0.0.1:4477, tcp://[::1]:0, systemd:";
 
     private final String scheme;
     private final String path;      // unix socket file, as written; null otherwise
-    private final String name;      // unix abstract name; null otherwise
+    private final String name;      // unix abstract name, or systemd socket name; null otherwise
     private final String host;      // tcp/tls host without brackets; null otherwise
     private final int port;         // tcp/tls port; -1 otherwise
     private final Map<String, String> parameters;
@@ -82,8 +87,10 @@ public final class Endpoint {
             case TCP:
             case TLS:
                 return parseInet(text, scheme, body, parameters);
+            case SYSTEMD:
+                return parseSystemd(text, body, parameters);
             default:
-                throw invalid(text, "unknown scheme '" + scheme + "' (known: unix, tcp, tls)");
+                throw invalid(text, "unknown scheme '" + scheme + "' (known: unix, tcp, tls, systemd)");
         }
     }
 
@@ -95,6 +102,42 @@ public final class Endpoint {
             throw new IllegalArgumentException("path must not be empty");
         }
         return unixPath(text, Map.of());
+    }
+
+    /**
+     * The conventional socket file for a daemon named {@code app}: {@code $XDG_RUNTIME_DIR/app/app.sock}
+     * where that variable names a directory, else {@code app-USER/app.sock} under the temp directory.
+     * The listener creates the directory, private to its user, if it is missing.
+     *
+     * @throws IllegalArgumentException if {@code app} is not a plain name (letters, digits, {@code . _ -})
+     * @throws IllegalStateException if the path is over the platform's socket path limit
+     */
+    public static Endpoint runtime(String app) {
+        Objects.requireNonNull(app, "app");
+        if (!app.matches("[A-Za-z0-9_][A-Za-z0-9._-]*")) {
+            throw new IllegalArgumentException("app name must be letters, digits, '.', '_' or '-', was '" + app + "'");
+        }
+        String runtimeDirectory = System.getenv("XDG_RUNTIME_DIR");
+        Path directory = runtimeDirectory != null && !runtimeDirectory.isEmpty()
+                && Path.of(runtimeDirectory).isAbsolute() && java.nio.file.Files.isDirectory(Path.of(runtimeDirectory))
+                ? Path.of(runtimeDirectory, app)
+                : Path.of(System.getProperty("java.io.tmpdir"), app + "-" + System.getProperty("user.name"));
+        Path path = directory.resolve(app + ".sock");
+        int bytes = UnixPaths.byteLength(path);
+        if (bytes > UnixPaths.MAX_PATH_BYTES) {
+            throw new IllegalStateException("the runtime socket path " + path + " is " + bytes
+                    + " bytes long; the limit on this platform is " + UnixPaths.MAX_PATH_BYTES + " bytes");
+        }
+        return unix(path);
+    }
+
+    /** A systemd socket-activation endpoint: {@code systemd:} for the first socket, or {@code systemd:NAME}. */
+    public static Endpoint systemd(String name) {
+        if (name != null && !isSystemdName(name)) {
+            throw new IllegalArgumentException("systemd socket names are letters, digits, '.', '_' or '-', was '"
+                    + name + "'");
+        }
+        return new Endpoint(SYSTEMD, null, name == null || name.isEmpty() ? null : name, null, -1, Map.of());
     }
 
     /** A Linux abstract-namespace endpoint ({@code unix:@name}); no file is created for it. */
@@ -133,7 +176,7 @@ public final class Endpoint {
         return new Endpoint(scheme, null, null, host, port, Map.of());
     }
 
-    /** The scheme: {@value #UNIX}, {@value #TCP} or {@value #TLS}. */
+    /** The scheme: {@value #UNIX}, {@value #TCP}, {@value #TLS} or {@value #SYSTEMD}. */
     public String scheme() {
         return scheme;
     }
@@ -145,7 +188,7 @@ public final class Endpoint {
 
     /** Whether this is a Linux abstract-namespace endpoint ({@code unix:@name}). */
     public boolean isAbstract() {
-        return name != null;
+        return isUnix() && name != null;
     }
 
     /** Whether this is a TCP endpoint, with or without TLS. */
@@ -160,7 +203,17 @@ public final class Endpoint {
 
     /** The abstract-namespace name, without the {@code @}; empty unless an abstract endpoint. */
     public Optional<String> abstractName() {
-        return Optional.ofNullable(name);
+        return isUnix() ? Optional.ofNullable(name) : Optional.empty();
+    }
+
+    /** Whether this is a socket inherited from systemd ({@code systemd:} or {@code systemd:NAME}). */
+    public boolean isSystemd() {
+        return SYSTEMD.equals(scheme);
+    }
+
+    /** The systemd socket's name; empty for {@code systemd:} (the first socket) and other schemes. */
+    public Optional<String> systemdName() {
+        return isSystemd() ? Optional.ofNullable(name) : Optional.empty();
     }
 
     /**
@@ -248,6 +301,8 @@ public final class Endpoint {
         StringBuilder out = new StringBuilder(scheme).append(':');
         if (path != null) {
             escape(path, "?", out);
+        } else if (isSystemd()) {
+            out.append(name == null ? "" : name);
         } else if (name != null) {
             out.append('@');
             escape(name, "?", out);
@@ -282,6 +337,18 @@ public final class Endpoint {
             return new Endpoint(UNIX, null, abstractName, null, -1, parameters);
         }
         return unixPath(unescape(text, body), parameters, text);
+    }
+
+    private static Endpoint parseSystemd(String text, String body, Map<String, String> parameters) {
+        if (!body.isEmpty() && !isSystemdName(body)) {
+            throw invalid(text, "a systemd socket name is letters, digits, '.', '_' or '-' (as in systemd:api), "
+                    + "was '" + body + "'");
+        }
+        return new Endpoint(SYSTEMD, null, body.isEmpty() ? null : body, null, -1, parameters);
+    }
+
+    private static boolean isSystemdName(String name) {
+        return name.matches("[A-Za-z0-9._-]+");
     }
 
     private static Endpoint unixPath(String path, Map<String, String> parameters) {

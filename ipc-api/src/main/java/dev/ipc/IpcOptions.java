@@ -5,6 +5,7 @@ import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Settings for listeners and connections: timeouts, limits and the choice of backend.
@@ -14,6 +15,7 @@ import java.util.Objects;
  * string carries them all; {@link #fromEndpoint(Endpoint, IpcOptions)} reads them:
  * <pre>
  *   unix:/run/app.sock?backend=junixsocket&amp;readTimeout=30s&amp;maxFrameSize=16MiB
+ *   unix:/run/app/app.sock?mode=0660&amp;group=ops&amp;access=gid:1001
  * </pre>
  * Durations there are written {@code 250ms}, {@code 5s}, {@code 2m}, {@code 1h} or in ISO-8601
  * ({@code PT5S}); sizes in bytes, optionally with {@code KiB}, {@code MiB} or {@code GiB}.
@@ -50,6 +52,9 @@ public final class IpcOptions {
     private final int maxFrameSize;
     private final int backlog;
     private final UnixBackend unixBackend;
+    private final int socketFileMode;
+    private final String socketFileGroup;
+    private final AccessPolicy accessPolicy;
 
     private IpcOptions(Builder builder) {
         this.connectTimeout = builder.connectTimeout;
@@ -58,6 +63,9 @@ public final class IpcOptions {
         this.maxFrameSize = builder.maxFrameSize;
         this.backlog = builder.backlog;
         this.unixBackend = builder.unixBackend;
+        this.socketFileMode = builder.socketFileMode;
+        this.socketFileGroup = builder.socketFileGroup;
+        this.accessPolicy = builder.accessPolicy;
     }
 
     /** The defaults: connect timeout 10 s, no read or accept timeout, 4 MiB frames, backlog 511, backend auto. */
@@ -113,9 +121,18 @@ public final class IpcOptions {
                     case "backend":
                         builder.unixBackend(parseBackend(value));
                         break;
+                    case "mode":
+                        builder.socketFileMode(parseMode(value));
+                        break;
+                    case "group":
+                        builder.socketFileGroup(value);
+                        break;
+                    case "access":
+                        builder.accessPolicy(parseAccess(value));
+                        break;
                     default:
                         throw new IllegalArgumentException("unknown option '" + key + "' (known: connectTimeout, "
-                                + "readTimeout, acceptTimeout, maxFrameSize, backlog, backend)");
+                                + "readTimeout, acceptTimeout, maxFrameSize, backlog, backend, mode, group, access)");
                 }
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("endpoint '" + endpoint + "': " + e.getMessage(), e);
@@ -158,6 +175,24 @@ public final class IpcOptions {
         return unixBackend;
     }
 
+    /** The permission bits of a socket file a listener creates, such as {@code 0600} (the default) or {@code 0660}. */
+    public int socketFileMode() {
+        return socketFileMode;
+    }
+
+    /** The group a listener gives its socket file, by name; empty to keep the process's group. */
+    public Optional<String> socketFileGroup() {
+        return Optional.ofNullable(socketFileGroup);
+    }
+
+    /**
+     * Who may connect to a listener; empty for the transport's default ({@link AccessPolicy#sameUser()}
+     * on Unix sockets, {@link AccessPolicy#anyone()} on TCP).
+     */
+    public Optional<AccessPolicy> accessPolicy() {
+        return Optional.ofNullable(accessPolicy);
+    }
+
     @Override
     public boolean equals(Object other) {
         if (this == other) {
@@ -169,19 +204,25 @@ public final class IpcOptions {
         IpcOptions that = (IpcOptions) other;
         return connectTimeout.equals(that.connectTimeout) && readTimeout.equals(that.readTimeout)
                 && acceptTimeout.equals(that.acceptTimeout) && maxFrameSize == that.maxFrameSize
-                && backlog == that.backlog && unixBackend == that.unixBackend;
+                && backlog == that.backlog && unixBackend == that.unixBackend
+                && socketFileMode == that.socketFileMode && Objects.equals(socketFileGroup, that.socketFileGroup)
+                && Objects.equals(accessPolicy, that.accessPolicy);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(connectTimeout, readTimeout, acceptTimeout, maxFrameSize, backlog, unixBackend);
+        return Objects.hash(connectTimeout, readTimeout, acceptTimeout, maxFrameSize, backlog, unixBackend,
+                socketFileMode, socketFileGroup, accessPolicy);
     }
 
     @Override
     public String toString() {
         return "IpcOptions{connectTimeout=" + connectTimeout + ", readTimeout=" + readTimeout
                 + ", acceptTimeout=" + acceptTimeout + ", maxFrameSize=" + maxFrameSize
-                + ", backlog=" + backlog + ", backend=" + unixBackend.configName() + "}";
+                + ", backlog=" + backlog + ", backend=" + unixBackend.configName()
+                + ", mode=0" + Integer.toOctalString(socketFileMode)
+                + (socketFileGroup == null ? "" : ", group=" + socketFileGroup)
+                + (accessPolicy == null ? "" : ", access=" + accessPolicy) + "}";
     }
 
     static Duration parseDuration(String text) {
@@ -231,6 +272,28 @@ public final class IpcOptions {
         }
     }
 
+    private static int parseMode(String text) {
+        if (!text.matches("0?[0-7]{3}")) {
+            throw new IllegalArgumentException("mode must be three octal digits such as 0600 or 0660, was '" + text + "'");
+        }
+        return Integer.parseInt(text, 8);
+    }
+
+    private static AccessPolicy parseAccess(String text) {
+        if (text.equals("same-user")) {
+            return AccessPolicy.sameUser();
+        }
+        if (text.equals("anyone")) {
+            return AccessPolicy.anyone();
+        }
+        if (text.matches("(uid|gid):[0-9]+(,[0-9]+)*")) {
+            long[] ids = java.util.Arrays.stream(text.substring(4).split(",")).mapToLong(Long::parseLong).toArray();
+            return text.startsWith("uid") ? AccessPolicy.uids(ids) : AccessPolicy.gids(ids);
+        }
+        throw new IllegalArgumentException("access must be same-user, anyone, uid:N[,N...] or gid:N[,N...], was '"
+                + text + "'");
+    }
+
     private static UnixBackend parseBackend(String text) {
         for (UnixBackend backend : UnixBackend.values()) {
             if (backend.configName().equals(text)) {
@@ -248,6 +311,9 @@ public final class IpcOptions {
         private int maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
         private int backlog = DEFAULT_BACKLOG;
         private UnixBackend unixBackend = UnixBackend.AUTO;
+        private int socketFileMode = 0600;
+        private String socketFileGroup;
+        private AccessPolicy accessPolicy;
 
         private Builder() {
         }
@@ -259,6 +325,9 @@ public final class IpcOptions {
             this.maxFrameSize = options.maxFrameSize;
             this.backlog = options.backlog;
             this.unixBackend = options.unixBackend;
+            this.socketFileMode = options.socketFileMode;
+            this.socketFileGroup = options.socketFileGroup;
+            this.accessPolicy = options.accessPolicy;
         }
 
         /** See {@link IpcOptions#connectTimeout()}; zero for none. */
@@ -297,6 +366,24 @@ public final class IpcOptions {
             return this;
         }
 
+        /** See {@link IpcOptions#socketFileMode()}; permission bits from {@code 0} to {@code 0777}. */
+        public Builder socketFileMode(int mode) {
+            this.socketFileMode = mode;
+            return this;
+        }
+
+        /** See {@link IpcOptions#socketFileGroup()}; null to keep the process's group. */
+        public Builder socketFileGroup(String group) {
+            this.socketFileGroup = group;
+            return this;
+        }
+
+        /** See {@link IpcOptions#accessPolicy()}; null for the transport's default. */
+        public Builder accessPolicy(AccessPolicy policy) {
+            this.accessPolicy = policy;
+            return this;
+        }
+
         /**
          * The options.
          *
@@ -312,6 +399,17 @@ public final class IpcOptions {
             }
             if (backlog < 1 || backlog > 65535) {
                 throw new IllegalArgumentException("backlog must be between 1 and 65535, was " + backlog);
+            }
+            if (socketFileMode < 0 || socketFileMode > 0777) {
+                throw new IllegalArgumentException("socketFileMode must be between 0 and 0777, was 0"
+                        + Integer.toOctalString(socketFileMode));
+            }
+            if ((socketFileMode & 0600) != 0600) {
+                throw new IllegalArgumentException("socketFileMode must let the owner read and write (0600), was 0"
+                        + Integer.toOctalString(socketFileMode));
+            }
+            if (socketFileGroup != null && socketFileGroup.isEmpty()) {
+                throw new IllegalArgumentException("socketFileGroup must not be empty");
             }
             return new IpcOptions(this);
         }

@@ -1,5 +1,6 @@
 package dev.ipc.internal;
 
+import dev.ipc.AccessPolicy;
 import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
@@ -21,7 +22,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A {@link Listener} over a bound {@link ServerSocketChannel}, shared by every transport.
  *
- * <p>The channel is non-blocking and {@link #accept()} waits in a selector, which gives the accept
+ * <p>Each accepted connection is checked against the {@link AccessPolicy} before it is returned, so a
+ * refused peer never reaches the caller. The channel is non-blocking and {@link #accept()} waits in a selector, which gives the accept
  * timeout and lets {@link #close()} wake a waiting thread on every backend alike.
  */
 public final class ChannelListener implements Listener {
@@ -39,6 +41,7 @@ public final class ChannelListener implements Listener {
     private final Endpoint endpoint;
     private final long acceptTimeoutNanos;
     private final Acceptor acceptor;
+    private final AccessPolicy policy;
     private final Closer.Action release;
     private final ReadinessWaiter waiter;
     private final ReentrantLock acceptLock = new ReentrantLock();
@@ -47,10 +50,12 @@ public final class ChannelListener implements Listener {
     /**
      * Takes ownership of a bound channel.
      *
+     * @param policy checked on each accepted connection before it is returned; a refused one is closed
      * @param release run once on close, after the channel is closed (to remove a socket file, say)
      */
     public ChannelListener(ServerSocketChannel channel, Endpoint endpoint, IpcOptions options, Acceptor acceptor,
-            Closer.Action release) throws IOException {
+            AccessPolicy policy, Closer.Action release) throws IOException {
+        this.policy = Objects.requireNonNull(policy, "policy");
         this.channel = Objects.requireNonNull(channel, "channel");
         this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
         this.acceptTimeoutNanos = options.acceptTimeout().toNanos();
@@ -77,7 +82,14 @@ public final class ChannelListener implements Listener {
                     throw closed.get() ? new AsynchronousCloseException() : e;
                 }
                 if (accepted != null) {
-                    return wrap(accepted);
+                    Connection connection = wrap(accepted);
+                    if (policy.permits(connection.peer())) {
+                        return connection;
+                    }
+                    LOG.info("refused a connection on {} from {}: the access policy ({}) does not permit it",
+                            endpoint, connection.peer(), policy);
+                    Closer.closeQuietly(connection, null);
+                    continue;
                 }
                 long left = acceptTimeoutNanos == 0 ? 0 : deadline - System.nanoTime();
                 if (acceptTimeoutNanos > 0 && left <= 0) {

@@ -1,5 +1,6 @@
 package dev.ipc.tcp;
 
+import dev.ipc.AccessPolicy;
 import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
@@ -84,7 +85,7 @@ public final class TcpTransport implements Transport {
             int port = ((InetSocketAddress) channel.getLocalAddress()).getPort();
             Endpoint bound = endpoint.withPort(port);
             return new ChannelListener(channel, bound, options, accepted -> wrap(accepted, bound, options, "server"),
-                    () -> { });
+                    options.accessPolicy().orElse(AccessPolicy.anyone()), () -> { });
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(channel, e);
             throw e;

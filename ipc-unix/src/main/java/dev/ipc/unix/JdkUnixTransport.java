@@ -1,5 +1,6 @@
 package dev.ipc.unix;
 
+import dev.ipc.AccessPolicy;
 import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
@@ -15,6 +16,7 @@ import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
 import java.util.Optional;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
@@ -64,6 +66,9 @@ public final class JdkUnixTransport implements Transport {
         if (endpoint.isAbstract()) {
             return Suitability.unsuitable("the JDK's channels have no abstract namespace (unix:@name)");
         }
+        if (options.accessPolicy().map(AccessPolicy::needsNumericIds).orElse(false)) {
+            return Suitability.unsuitable("the JDK gives peer names only, and the access policy needs numeric ids");
+        }
         if (options.unixBackend() == UnixBackend.JDK) {
             return Suitability.suitable(Suitability.FORCED, "backend=jdk was asked for");
         }
@@ -72,29 +77,41 @@ public final class JdkUnixTransport implements Transport {
 
     @Override
     public Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
-        UnixDomainSocketAddress address = UnixDomainSocketAddress.of(endpoint.path().orElseThrow());
-        return SocketFiles.listen(endpoint, options, backlog -> {
-            ServerSocketChannel channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-            try {
-                return channel.bind(address, backlog);
-            } catch (IOException | RuntimeException e) {
-                Closer.closeQuietly(channel, e);
-                throw e;
+        return SocketFiles.listen(endpoint, options, new SocketFiles.Binder() {
+            @Override
+            public ServerSocketChannel bind(Path path, int backlog) throws IOException {
+                ServerSocketChannel channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+                try {
+                    return channel.bind(UnixDomainSocketAddress.of(path), backlog);
+                } catch (IOException | RuntimeException e) {
+                    Closer.closeQuietly(channel, e);
+                    throw e;
+                }
             }
-        }, accepted -> wrap(accepted, endpoint, options, "server"));
+
+            @Override
+            public boolean needsBoundPath() {
+                return false;
+            }
+        }, JdkUnixTransport::openChannel, accepted -> wrap(accepted, endpoint, options, "server"));
+    }
+
+    private static SocketChannel openChannel() throws IOException {
+        return SocketChannel.open(StandardProtocolFamily.UNIX);
     }
 
     @Override
     public Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
-        return SocketFiles.connect(endpoint, options, () -> SocketChannel.open(StandardProtocolFamily.UNIX),
+        return SocketFiles.connect(endpoint, options, JdkUnixTransport::openChannel,
                 UnixDomainSocketAddress.of(endpoint.path().orElseThrow()),
                 channel -> wrap(channel, endpoint, options, "client"));
     }
 
-    private Connection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String side)
+    /** Wraps a connected JDK Unix channel; also for sockets inherited from systemd. */
+    static Connection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String side)
             throws IOException {
         return new ChannelConnection(channel, endpoint, peerOf(channel), options,
-                SocketFiles.label(endpoint, id(), side));
+                SocketFiles.label(endpoint, "unix/jdk", side));
     }
 
     private static PeerCredentials peerOf(SocketChannel channel) {

@@ -8,7 +8,9 @@ import dev.ipc.PeerCredentials;
 import dev.ipc.internal.ChannelConnection;
 import dev.ipc.internal.Closer;
 import java.io.IOException;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
 import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -36,20 +38,27 @@ final class JunixsocketChannels {
 
     static Listener listen(Endpoint endpoint, IpcOptions options, String transportId) throws IOException {
         SocketFiles.checkLength(endpoint);
-        AFUNIXSocketAddress address = addressOf(endpoint);
-        return SocketFiles.listen(endpoint, options, backlog -> {
-            AFUNIXServerSocketChannel channel = AFUNIXServerSocketChannel.open();
-            try {
-                // Off, or a bind would take over a path a live listener is using.
-                channel.socket().setReuseAddress(false);
-                channel.setDeleteOnClose(false);
-                channel.bind(address, backlog);
-                return channel;
-            } catch (IOException | RuntimeException e) {
-                Closer.closeQuietly(channel, e);
-                throw e;
+        return SocketFiles.listen(endpoint, options, new SocketFiles.Binder() {
+            @Override
+            public ServerSocketChannel bind(Path path, int backlog) throws IOException {
+                AFUNIXServerSocketChannel channel = AFUNIXServerSocketChannel.open();
+                try {
+                    // Off, or a bind would take over a path a live listener is using.
+                    channel.socket().setReuseAddress(false);
+                    channel.setDeleteOnClose(false);
+                    channel.bind(path == null ? addressOf(endpoint) : AFUNIXSocketAddress.of(path), backlog);
+                    return channel;
+                } catch (IOException | RuntimeException e) {
+                    Closer.closeQuietly(channel, e);
+                    throw e;
+                }
             }
-        }, accepted -> wrap(accepted, endpoint, options, transportId, "server"));
+
+            @Override
+            public boolean needsBoundPath() {
+                return true;
+            }
+        }, AFUNIXSocketChannel::open, accepted -> wrap(accepted, endpoint, options, transportId, "server"));
     }
 
     static Connection connect(Endpoint endpoint, IpcOptions options, String transportId) throws IOException {
@@ -65,7 +74,8 @@ final class JunixsocketChannels {
         return AFUNIXSocketAddress.of(endpoint.path().orElseThrow());
     }
 
-    private static Connection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String transportId,
+    /** Wraps a connected junixsocket channel; also for sockets inherited from systemd. */
+    static Connection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String transportId,
             String side) throws IOException {
         return new ChannelConnection(channel, endpoint, peerOf(channel), options,
                 SocketFiles.label(endpoint, transportId, side), true);

@@ -60,6 +60,9 @@ public final class JunixsocketUnixTransport implements Transport {
         if (endpoint.isAbstract()) {
             return Suitability.suitable(Suitability.PREFERRED, "the abstract namespace needs junixsocket");
         }
+        if (options.accessPolicy().map(dev.ipc.AccessPolicy::needsNumericIds).orElse(false)) {
+            return Suitability.suitable(Suitability.PREFERRED, "the access policy needs the peer's numeric ids");
+        }
         return Suitability.suitable(Suitability.FALLBACK, "fallback where the JDK's Unix channels are missing");
     }
 

@@ -1,10 +1,12 @@
 package dev.ipc.unix;
 
+import dev.ipc.AccessPolicy;
 import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
 import dev.ipc.internal.ChannelListener;
+import dev.ipc.internal.UnixPaths;
 import dev.ipc.internal.Closer;
 import java.io.IOException;
 import java.net.BindException;
@@ -12,9 +14,10 @@ import java.net.ConnectException;
 import java.net.SocketAddress;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
-import java.nio.charset.Charset;
+import java.net.UnixDomainSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -23,7 +26,6 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -33,21 +35,14 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class SocketFiles {
 
-    /**
-     * The longest socket path, in bytes: {@code sun_path} holds 108 bytes on Linux and 104 on the BSDs
-     * and macOS, including the terminating NUL.
-     */
-    static final int MAX_PATH_BYTES = isBsdLike() ? 103 : 107;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SocketFiles.class);
+
+    static final int MAX_PATH_BYTES = UnixPaths.MAX_PATH_BYTES;
 
     private static final long S_IFMT = 0170000;
     private static final long S_IFSOCK = 0140000;
 
     private SocketFiles() {
-    }
-
-    private static boolean isBsdLike() {
-        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
-        return os.contains("mac") || os.contains("bsd") || os.contains("darwin");
     }
 
     /**
@@ -65,20 +60,11 @@ final class SocketFiles {
             return;
         }
         Path path = endpoint.path().orElseThrow();
-        int bytes = path.toString().getBytes(nativeCharset()).length;
+        int bytes = UnixPaths.byteLength(path);
         if (bytes > MAX_PATH_BYTES) {
             throw new SocketException("socket path " + path + " is " + bytes + " bytes long; the limit on this "
                     + "platform is " + MAX_PATH_BYTES + " bytes (sun_path holds " + (MAX_PATH_BYTES + 1)
                     + " with the terminating NUL): use a shorter path or a relative one");
-        }
-    }
-
-    private static Charset nativeCharset() {
-        String name = System.getProperty("sun.jnu.encoding");
-        try {
-            return name == null ? Charset.defaultCharset() : Charset.forName(name);
-        } catch (IllegalArgumentException e) {
-            return Charset.defaultCharset();
         }
     }
 
@@ -314,39 +300,163 @@ final class SocketFiles {
     }
 
     /** Opens a server channel and binds it, for {@link #listen}; closes it if binding fails. */
-    @FunctionalInterface
     interface Binder {
-        ServerSocketChannel bind(int backlog) throws IOException;
+        /** Binds {@code path}, or the endpoint's abstract name when {@code path} is null. */
+        ServerSocketChannel bind(Path path, int backlog) throws IOException;
+
+        /**
+         * Whether the path the socket was bound at must stay while it listens: junixsocket closes a
+         * listener whose bound file has gone, so its private bind directory is kept until close.
+         */
+        boolean needsBoundPath();
     }
 
     /**
-     * Binds a Unix endpoint through {@code binder} and wraps it in a listener that removes the socket
-     * file it created when it closes.
+     * Binds a Unix endpoint the way a daemon needs it, and wraps it in a listener.
+     *
+     * <p>For a socket file: the directory is created private (0700) if missing and refused if unsafe;
+     * the lock file beside the socket is taken; a stale socket file is removed, a live listener left
+     * alone; the socket is bound inside a fresh private directory, given its mode and group, and only
+     * then linked into place, so nobody can connect before its permissions are final. On close, the
+     * socket file and the lock file are removed if they are still this listener's.
+     *
+     * @param prober opens a client channel, to find out whether an existing socket file is live
      */
-    static Listener listen(Endpoint endpoint, IpcOptions options, Binder binder, ChannelListener.Acceptor acceptor)
-            throws IOException {
+    static Listener listen(Endpoint endpoint, IpcOptions options, Binder binder, ChannelOpener prober,
+            ChannelListener.Acceptor acceptor) throws IOException {
         checkLength(endpoint);
-        Path path = endpoint.path().orElse(null);
-        if (path != null) {
-            refuseExisting(endpoint, path);
-        } else {
+        if (endpoint.isAbstract()) {
+            AccessPolicy policy = options.accessPolicy().orElseThrow(() -> new IllegalArgumentException(
+                    "cannot listen on " + endpoint + ": an abstract-namespace socket has no file permissions, so "
+                    + "anyone on this host could connect; give it an access policy (IpcOptions.accessPolicy, or "
+                    + "access=same-user in the endpoint)"));
             refuseTakenAbstractName(endpoint);
+            ServerSocketChannel channel;
+            try {
+                channel = binder.bind(null, options.backlog());
+            } catch (IOException e) {
+                throw bindFailure(endpoint, e);
+            }
+            return listener(channel, endpoint, options, acceptor, policy, () -> { });
+        }
+        Path path = endpoint.path().orElseThrow().toAbsolutePath();
+        Directories.prepare(endpoint, path.getParent());
+        SocketLock lock = SocketLock.acquire(endpoint, SocketLock.pathFor(path));
+        try {
+            reclaimStale(endpoint, path, prober);
+            Path privateDirectory = Directories.createPrivate(path.getParent());
+            ServerSocketChannel channel;
+            Object identity;
+            try {
+                channel = bindPrivately(endpoint, path, privateDirectory.resolve("s"), options, binder);
+                try {
+                    identity = identity(path);
+                } catch (IOException | RuntimeException e) {
+                    Closer.closeQuietly(channel, e);
+                    throw e;
+                }
+            } catch (IOException | RuntimeException e) {
+                Closer.closeQuietly(() -> removePrivate(privateDirectory), e);
+                throw e;
+            }
+            if (!binder.needsBoundPath()) {
+                removePrivate(privateDirectory);
+            }
+            return listener(channel, endpoint, options, acceptor, options.accessPolicy().orElse(AccessPolicy.sameUser()),
+                    () -> new Closer().run(() -> removeIfOurs(path, identity)).run(() -> removePrivate(privateDirectory))
+                            .run(lock::release).rethrow());
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(lock::release, e);
+            throw e;
+        }
+    }
+
+    private static Listener listener(ServerSocketChannel channel, Endpoint endpoint, IpcOptions options,
+            ChannelListener.Acceptor acceptor, AccessPolicy policy, Closer.Action release) throws IOException {
+        try {
+            return new ChannelListener(channel, endpoint, options, acceptor, policy, release);
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(channel, e);
+            Closer.closeQuietly(release::run, e);
+            throw e;
+        }
+    }
+
+    /**
+     * Removes a stale socket file at {@code path}, one that nobody listens on any more; fails if a live
+     * listener is there, or if the file is not a socket.
+     */
+    private static void reclaimStale(Endpoint endpoint, Path path, ChannelOpener prober) throws IOException {
+        String what = describe(path);
+        if (what == null) {
+            return;
+        }
+        if (!what.equals("a socket file")) {
+            refuseExisting(endpoint, path);
+        }
+        SocketChannel probe = prober.open();
+        boolean live;
+        try {
+            probe.configureBlocking(false);
+            // Connected, or "in progress" (a full backlog): someone is listening.
+            probe.connect(UnixDomainSocketAddress.of(path));
+            live = true;
+        } catch (IOException e) {
+            String message = String.valueOf(e.getMessage());
+            if (message.contains("refused")) {
+                live = false;
+            } else if (isBacklogFull(e)) {
+                live = true;
+            } else {
+                throw withCause(new BindException("cannot listen on " + endpoint + ": cannot tell whether the "
+                        + "socket file at " + path + " is in use: " + message), e);
+            }
+        } finally {
+            probe.close();
+        }
+        if (live) {
+            throw new BindException("cannot listen on " + endpoint + ": another process is listening on " + path);
+        }
+        Files.deleteIfExists(path);
+        LOG.info("removed the stale socket file {}: nobody listened on it", path);
+    }
+
+    /** Binds inside a fresh private directory, sets mode and group, then links the socket into place. */
+    private static ServerSocketChannel bindPrivately(Endpoint endpoint, Path path, Path temporary, IpcOptions options,
+            Binder binder) throws IOException {
+        int bytes = UnixPaths.byteLength(temporary);
+        if (bytes > UnixPaths.MAX_PATH_BYTES) {
+            throw new SocketException("cannot listen on " + endpoint + ": the socket is bound first at " + temporary
+                    + " so that nobody can connect before its mode is set, and that path is " + bytes
+                    + " bytes, over the limit of " + UnixPaths.MAX_PATH_BYTES + "; shorten the path by "
+                    + (bytes - UnixPaths.MAX_PATH_BYTES) + " bytes");
         }
         ServerSocketChannel channel;
         try {
-            channel = binder.bind(options.backlog());
+            channel = binder.bind(temporary, options.backlog());
         } catch (IOException e) {
             throw bindFailure(endpoint, e);
         }
         try {
-            if (path == null) {
-                return new ChannelListener(channel, endpoint, options, acceptor, () -> { });
+            Files.setPosixFilePermissions(temporary, Directories.permissions(options.socketFileMode()));
+            if (options.socketFileGroup().isPresent()) {
+                Directories.setGroup(endpoint, temporary, options.socketFileGroup().get());
             }
-            Object identity = identity(path);
-            return new ChannelListener(channel, endpoint, options, acceptor, () -> removeIfOurs(path, identity));
+            try {
+                Files.createLink(path, temporary);
+            } catch (FileAlreadyExistsException e) {
+                throw withCause(new BindException("cannot listen on " + endpoint + ": " + describe(path)
+                        + " appeared at " + path + " while binding"), e);
+            }
+            return channel;
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(channel, e);
             throw e;
         }
+    }
+
+    private static void removePrivate(Path privateDirectory) throws IOException {
+        Files.deleteIfExists(privateDirectory.resolve("s"));
+        Files.deleteIfExists(privateDirectory);
     }
 }

@@ -14,7 +14,7 @@ class JunixsocketAbstractContractTest extends TransportContract {
 
     @Override
     protected Endpoint newEndpoint(Path directory) {
-        return Endpoint.unixAbstract("ipc-test-" + UUID.randomUUID());
+        return Endpoint.unixAbstract("ipc-test-" + UUID.randomUUID()).withParameter("access", "same-user");
     }
 
     @Override
