@@ -1,0 +1,384 @@
+package dev.ipc.unix;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.ipc.AccessPolicy;
+import dev.ipc.Connection;
+import dev.ipc.Endpoint;
+import dev.ipc.Ipc;
+import dev.ipc.IpcOptions;
+import dev.ipc.Listener;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.BindException;
+import java.net.SocketTimeoutException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** What a daemon serving a socket file expects, on both Unix backends. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class DaemonSocketTest {
+
+    private Path directory;
+    private final ExecutorService threads = Executors.newCachedThreadPool();
+
+    @BeforeEach
+    void createDirectory() throws IOException {
+        directory = Files.createTempDirectory("ipcd");
+    }
+
+    @AfterEach
+    void removeDirectory() throws Exception {
+        threads.shutdownNow();
+        assertTrue(threads.awaitTermination(10, TimeUnit.SECONDS));
+        try (Stream<Path> files = Files.walk(directory)) {
+            for (Path path : files.sorted(java.util.Comparator.reverseOrder()).collect(Collectors.toList())) {
+                if (!Files.isSymbolicLink(path)) {
+                    Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rwx------"));
+                }
+                Files.delete(path);
+            }
+        }
+    }
+
+    private static Endpoint at(Path path, String backend) {
+        return Endpoint.unix(path).withParameter("backend", backend);
+    }
+
+    private static String mode(Path path) throws IOException {
+        int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        return "0" + Integer.toOctalString(mode & 0777);
+    }
+
+    private static void assertServes(Listener listener) throws IOException {
+        try (Connection client = Ipc.connect(listener.endpoint());
+                Connection server = listener.accept()) {
+            client.send("ping".getBytes(UTF_8));
+            assertEquals("ping", new String(server.receive(), UTF_8));
+        }
+    }
+
+    // ---- the socket file and its directory ----------------------------------------------------------
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void createsAPrivateDirectoryAndAnOwnerOnlySocketFile(String backend) throws IOException {
+        Path path = directory.resolve("run/app/app.sock");
+        try (Listener listener = Ipc.listen(at(path, backend))) {
+            assertEquals("0700", mode(path.getParent()));
+            assertEquals("0600", mode(path));
+            assertTrue(Files.exists(SocketLock.pathFor(path)), "the lock file is held beside the socket");
+            assertServes(listener);
+        }
+        assertFalse(Files.exists(path, LinkOption.NOFOLLOW_LINKS), "socket file removed on close");
+        assertFalse(Files.exists(SocketLock.pathFor(path)), "lock file removed on close");
+        try (Stream<Path> left = Files.list(path.getParent())) {
+            assertEquals(List.of(), left.collect(Collectors.toList()), "nothing left in the directory");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void givesTheSocketFileTheModeAndGroupAsked(String backend) throws IOException {
+        String group = Files.readAttributes(directory, java.nio.file.attribute.PosixFileAttributes.class).group().getName();
+        Endpoint endpoint = Endpoint.parse(at(directory.resolve("g.sock"), backend) + "&mode=0660&group=" + group);
+        try (Listener listener = Ipc.listen(endpoint)) {
+            Path path = directory.resolve("g.sock");
+            assertEquals("0660", mode(path));
+            assertEquals(group, Files.readAttributes(path, java.nio.file.attribute.PosixFileAttributes.class,
+                    LinkOption.NOFOLLOW_LINKS).group().getName());
+            assertServes(listener);
+        }
+        IllegalArgumentException noGroup = assertThrows(IllegalArgumentException.class, () -> Ipc.listen(
+                Endpoint.parse(at(directory.resolve("n.sock"), backend) + "&group=no-such-group-here")).close());
+        assertTrue(noGroup.getMessage().contains("no group named 'no-such-group-here'"), noGroup.getMessage());
+        assertFalse(Files.exists(directory.resolve("n.sock"), LinkOption.NOFOLLOW_LINKS));
+        try (Stream<Path> left = Files.list(directory)) {
+            assertEquals(List.of(), left.collect(Collectors.toList()), "a failed start leaves nothing behind");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void refusesUnsafeDirectories(String backend) throws IOException {
+        Path real = Files.createDirectory(directory.resolve("real"));
+        Path link = Files.createSymbolicLink(directory.resolve("link"), real);
+        AccessDeniedException symlink = assertThrows(AccessDeniedException.class,
+                () -> Ipc.listen(at(link.resolve("s.sock"), backend)).close());
+        assertTrue(symlink.getMessage().contains("is a symbolic link"), symlink.getMessage());
+        assertEquals(link.toString(), symlink.getFile());
+
+        Path open = Files.createDirectory(directory.resolve("open"));
+        Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxrwx"));
+        AccessDeniedException worldWritable = assertThrows(AccessDeniedException.class,
+                () -> Ipc.listen(at(open.resolve("s.sock"), backend)).close());
+        assertTrue(worldWritable.getMessage().contains("others may write to it (mode 0777) and it has no sticky bit"),
+                worldWritable.getMessage());
+
+        Files.setAttribute(open, "unix:mode", 01777); // like /tmp: sticky, so others can't replace our file
+        try (Listener listener = Ipc.listen(at(open.resolve("s.sock"), backend))) {
+            assertServes(listener);
+        }
+
+        assumeTrue(isRoot(), "changing a directory's owner needs root");
+        Path foreign = Files.createDirectory(directory.resolve("foreign"));
+        Files.setAttribute(foreign, "unix:uid", 65534);
+        AccessDeniedException owned = assertThrows(AccessDeniedException.class,
+                () -> Ipc.listen(at(foreign.resolve("s.sock"), backend)).close());
+        assertTrue(owned.getMessage().contains("owned by uid 65534"), owned.getMessage());
+    }
+
+    // ---- stale files and live daemons -------------------------------------------------------------------
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void reclaimsAStaleSocketFile(String backend) throws IOException {
+        Path path = directory.resolve("stale.sock");
+        try (ServerSocketChannel crashed = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            crashed.bind(UnixDomainSocketAddress.of(path));
+        } // the JDK leaves the file behind, as a crashed daemon would
+        Object staleInode = Files.readAttributes(path, "unix:ino", LinkOption.NOFOLLOW_LINKS);
+        try (Listener listener = Ipc.listen(at(path, backend))) {
+            assertFalse(staleInode.equals(Files.readAttributes(path, "unix:ino", LinkOption.NOFOLLOW_LINKS)));
+            assertServes(listener);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void neverDisturbsALiveDaemonInThisProcess(String backend) throws IOException {
+        Path path = directory.resolve("live.sock");
+        try (Listener live = Ipc.listen(at(path, backend));
+                Connection client = Ipc.connect(live.endpoint());
+                Connection server = live.accept()) {
+            Object inode = Files.getAttribute(path, "unix:ino", LinkOption.NOFOLLOW_LINKS);
+            BindException second = assertThrows(BindException.class, () -> Ipc.listen(at(path, backend)).close());
+            assertTrue(second.getMessage().contains("another process is listening there"), second.getMessage());
+            client.send("still".getBytes(UTF_8));
+            assertEquals("still", new String(server.receive(), UTF_8));
+            assertEquals(inode, Files.getAttribute(path, "unix:ino", LinkOption.NOFOLLOW_LINKS));
+            assertServes(live);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void neverDisturbsALiveDaemonInAnotherProcess(String backend) throws Exception {
+        Path path = directory.resolve("other.sock");
+        try (Listener live = Ipc.listen(at(path, backend));
+                Connection client = Ipc.connect(live.endpoint());
+                Connection server = live.accept()) {
+            Object inode = Files.getAttribute(path, "unix:ino", LinkOption.NOFOLLOW_LINKS);
+            Process second = new ProcessBuilder(javaCommand(dev.ipc.testkit.EchoPeer.class.getName(),
+                    live.endpoint().toString())).redirectErrorStream(true).start();
+            try {
+                assertTrue(second.waitFor(30, TimeUnit.SECONDS));
+                String output = new String(second.getInputStream().readAllBytes(), UTF_8);
+                assertEquals(1, second.exitValue(), output);
+                assertTrue(output.contains("another process is listening there"), output);
+            } finally {
+                second.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            client.send("still".getBytes(UTF_8));
+            assertEquals("still", new String(server.receive(), UTF_8));
+            assertEquals(inode, Files.getAttribute(path, "unix:ino", LinkOption.NOFOLLOW_LINKS));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void neverDisturbsALiveListenerThatTakesNoLock(String backend) throws IOException {
+        Path path = directory.resolve("foreign.sock");
+        try (ServerSocketChannel foreign = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            foreign.bind(UnixDomainSocketAddress.of(path));
+            BindException e = assertThrows(BindException.class, () -> Ipc.listen(at(path, backend)).close());
+            assertTrue(e.getMessage().contains("another process is listening on " + path), e.getMessage());
+            try (SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
+                assertTrue(client.isConnected(), "the foreign listener still serves");
+            }
+            Files.delete(path);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void twentyConcurrentStartersOnAStalePathGiveOneWinner(String backend) throws Exception {
+        Path path = directory.resolve("race.sock");
+        try (ServerSocketChannel crashed = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            crashed.bind(UnixDomainSocketAddress.of(path));
+        }
+        int starters = 20;
+        CountDownLatch go = new CountDownLatch(1);
+        List<Future<Listener>> attempts = new ArrayList<>();
+        for (int i = 0; i < starters; i++) {
+            attempts.add(threads.submit(() -> {
+                go.await();
+                return Ipc.listen(at(path, backend));
+            }));
+        }
+        go.countDown();
+        List<Listener> winners = new ArrayList<>();
+        int refused = 0;
+        for (Future<Listener> attempt : attempts) {
+            try {
+                winners.add(attempt.get(30, TimeUnit.SECONDS));
+            } catch (java.util.concurrent.ExecutionException e) {
+                assertTrue(e.getCause() instanceof BindException, String.valueOf(e.getCause()));
+                refused++;
+            }
+        }
+        try {
+            assertEquals(1, winners.size(), "exactly one starter wins");
+            assertEquals(starters - 1, refused);
+            assertServes(winners.get(0));
+        } finally {
+            for (Listener winner : winners) {
+                winner.close();
+            }
+        }
+    }
+
+    // ---- access policy ----------------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void aRefusedPeerNeverReachesAccept(String backend) throws IOException {
+        IpcOptions options = IpcOptions.builder().acceptTimeout(Duration.ofMillis(300))
+                .accessPolicy(AccessPolicy.matching("nobody", false, peer -> false)).build();
+        try (Listener listener = Ipc.listen(at(directory.resolve("p.sock"), backend), options);
+                Connection refused = Ipc.connect(listener.endpoint())) {
+            assertThrows(SocketTimeoutException.class, listener::accept, "the refused connection is not handed out");
+            assertNull(refused.receive(), "the refused peer sees its connection closed");
+        }
+    }
+
+    @Test
+    void aPolicyOnNumericIdsChoosesABackendThatHasThem() throws IOException {
+        long uid = ((Number) Files.getAttribute(directory, "unix:uid")).longValue();
+        IpcOptions options = IpcOptions.builder().accessPolicy(AccessPolicy.uids(uid)).build();
+        Endpoint endpoint = Endpoint.unix(directory.resolve("ids.sock"));
+        assertEquals("unix/junixsocket", Ipc.transportFor(endpoint, options).id());
+        try (Listener listener = Ipc.listen(endpoint, options)) {
+            assertServes(listener);
+        }
+        IllegalStateException forced = assertThrows(IllegalStateException.class,
+                () -> Ipc.listen(Endpoint.parse(endpoint + "?backend=jdk"), options));
+        assertTrue(forced.getMessage().contains("the JDK gives peer names only"), forced.getMessage());
+    }
+
+    @Test
+    void anAbstractSocketNeedsAnAccessPolicy() throws IOException {
+        Endpoint endpoint = Endpoint.unixAbstract("ipc-test-policy-" + ProcessHandle.current().pid());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Ipc.listen(endpoint).close());
+        assertTrue(e.getMessage().contains("has no file permissions"), e.getMessage());
+        try (Listener listener = Ipc.listen(Endpoint.parse(endpoint + "?access=same-user"))) {
+            assertServes(listener);
+        }
+    }
+
+    // ---- another user -----------------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void anotherUserIsRefusedByTheFileModeAndThenByThePolicy(String backend) throws Exception {
+        assumeTrue(isRoot() && Files.isExecutable(Path.of("/usr/bin/setpriv")),
+                "switching to uid 65534 needs root and setpriv (util-linux)");
+        Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path client = directory.resolve("OtherUserClient.java");
+        try (InputStream source = getClass().getResourceAsStream("/OtherUserClient.java")) {
+            Files.copy(source, client);
+        }
+        Path path = directory.resolve("o.sock");
+        try (Listener listener = Ipc.listen(at(path, backend))) {
+            String denied = runAsNobody(client, path);
+            assertTrue(denied.startsWith("DENIED") && denied.contains("Permission denied"), denied);
+        }
+        IpcOptions open = IpcOptions.builder().socketFileMode(0666).acceptTimeout(Duration.ofSeconds(1)).build();
+        try (Listener listener = Ipc.listen(at(path, backend), open)) {
+            Future<String> nobody = threads.submit(() -> runAsNobody(client, path));
+            assertThrows(SocketTimeoutException.class, listener::accept, "uid 65534 never reaches accept()");
+            assertEquals("EOF", nobody.get(60, TimeUnit.SECONDS), "the kernel let it in; the policy closed it");
+        }
+    }
+
+    private static String runAsNobody(Path client, Path socket) throws Exception {
+        List<String> command = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                "--clear-groups", Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:-UsePerfData", "-Xshare:auto", "-Duser.home=/tmp", client.toString(), socket.toString()));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try {
+            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the other user's client finished");
+            return new String(process.getInputStream().readAllBytes(), UTF_8).trim();
+        } finally {
+            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    // ---- the default place ------------------------------------------------------------------------------
+
+    @Test
+    void theRuntimeEndpointIsPrivateAndServes() throws IOException {
+        String app = "ipc-test-" + ProcessHandle.current().pid();
+        Endpoint endpoint = Endpoint.runtime(app);
+        Path path = endpoint.path().orElseThrow();
+        assertEquals(app + ".sock", path.getFileName().toString());
+        assertTrue(path.getParent().getFileName().toString().startsWith(app), path.toString());
+        try (Listener listener = Ipc.listen(endpoint)) {
+            assertEquals("0700", mode(path.getParent()));
+            assertServes(listener);
+        } finally {
+            Files.deleteIfExists(path.getParent());
+        }
+        assertThrows(IllegalArgumentException.class, () -> Endpoint.runtime("../escape"));
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------------------
+
+    private static boolean isRoot() {
+        return dev.ipc.internal.UnixPaths.ownUid().orElse(-1) == 0;
+    }
+
+    private static List<String> javaCommand(String mainClass, String... args) {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        if (Runtime.version().feature() >= 24) {
+            command.add("--enable-native-access=ALL-UNNAMED");
+        }
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
+        command.addAll(List.of(args));
+        return command;
+    }
+
+    @Test
+    void theLockFileNameSitsBesideTheSocket() {
+        assertEquals(Path.of("/run/app/app.sock.lock"), SocketLock.pathFor(Path.of("/run/app/app.sock")));
+    }
+}
