@@ -7,5 +7,6 @@ module dev.ipc.unix {
     requires org.slf4j;
     requires static org.newsclub.net.unix;
 
-    provides dev.ipc.spi.Transport with dev.ipc.unix.JdkUnixTransport, dev.ipc.unix.JunixsocketUnixTransport;
+    provides dev.ipc.spi.Transport
+            with dev.ipc.unix.JdkUnixTransport, dev.ipc.unix.JunixsocketUnixTransport, dev.ipc.unix.SystemdTransport;
 }

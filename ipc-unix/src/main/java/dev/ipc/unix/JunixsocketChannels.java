@@ -16,6 +16,7 @@ import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
+import org.newsclub.net.unix.FileDescriptorCast;
 
 /** The only class that names junixsocket's types, loaded when the junixsocket transport is used. */
 final class JunixsocketChannels {
@@ -65,6 +66,13 @@ final class JunixsocketChannels {
         SocketFiles.checkLength(endpoint); // before junixsocket builds an address, which fails less clearly
         return SocketFiles.connect(endpoint, options, AFUNIXSocketChannel::open, addressOf(endpoint),
                 channel -> wrap(channel, endpoint, options, transportId, "client"));
+    }
+
+    /** A listening socket this process inherited as descriptor {@code fd} (from systemd). */
+    static ServerSocketChannel inheritedListener(int fd) throws IOException {
+        AFUNIXServerSocketChannel channel = FileDescriptorCast.unsafeUsing(fd).as(AFUNIXServerSocketChannel.class);
+        channel.setDeleteOnClose(false); // the file is systemd's
+        return channel;
     }
 
     private static AFUNIXSocketAddress addressOf(Endpoint endpoint) throws IOException {

@@ -51,7 +51,7 @@ class TransportChoiceTest {
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> Ipc.connect(Endpoint.parse("tls://127.0.0.1:1")));
         assertTrue(e.getMessage().contains("no transport for scheme 'tls'"), e.getMessage());
-        assertTrue(e.getMessage().contains("schemes available: [unix]"), e.getMessage());
+        assertTrue(e.getMessage().contains("schemes available: [systemd, unix]"), e.getMessage());
     }
 
     @Test
