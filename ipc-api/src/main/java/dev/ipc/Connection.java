@@ -1,10 +1,12 @@
 package dev.ipc;
 
 import java.io.Closeable;
+import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.util.List;
 
 /**
  * One open, bidirectional connection between two processes.
@@ -63,6 +65,30 @@ public interface Connection extends Closeable {
      * @throws IOException as {@link #receive()} does
      */
     int receive(ByteBuffer destination) throws IOException;
+
+    /**
+     * Sends one message with open file descriptors attached ({@code SCM_RIGHTS}): the peer receives its
+     * own copies of them, usable after this side closes its own.
+     *
+     * @throws UnsupportedOperationException if this connection can't pass descriptors (see
+     *     {@link #canPassDescriptors()}); the message says why, and nothing is sent
+     * @throws IOException as {@link #send(byte[])} does
+     */
+    void sendWithDescriptors(byte[] message, FileDescriptor... descriptors) throws IOException;
+
+    /**
+     * Takes the file descriptors that arrived with what was received so far, oldest first, and clears
+     * them. They arrive with the first bytes of the message they were sent with. The caller owns them and
+     * must close them (for example through {@code new FileInputStream(descriptor).close()}); those not
+     * taken are closed with the connection.
+     */
+    List<FileDescriptor> takeReceivedDescriptors();
+
+    /**
+     * Whether this connection can pass file descriptors: Unix sockets through junixsocket can; the
+     * JDK's Unix channels and TCP cannot.
+     */
+    boolean canPassDescriptors();
 
     /**
      * The bytes that arrive, for a protocol of the user's own.

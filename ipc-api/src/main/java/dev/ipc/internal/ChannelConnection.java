@@ -5,6 +5,8 @@ import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
 import dev.ipc.PeerCredentials;
 import java.io.EOFException;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -15,6 +17,9 @@ import java.nio.ByteBuffer;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
@@ -47,6 +52,8 @@ public final class ChannelConnection implements Connection {
     private final long readTimeoutNanos;
     private final boolean timed;
     private final boolean emptyReadWhenReadyIsEnd;
+    private final ChannelTraits.DescriptorPassing descriptorPassing;
+    private final String whyNoDescriptors;
 
     private final ReentrantLock readLock = new ReentrantLock();
     private final ReentrantLock writeLock = new ReentrantLock();
@@ -56,6 +63,7 @@ public final class ChannelConnection implements Connection {
 
     // Guarded by readLock. readBuffer is kept in read mode: the unread bytes lie between position and limit.
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(BUFFER_SIZE).limit(0);
+    private final List<FileDescriptor> receivedDescriptors = new ArrayList<>();
     private int pendingLength = -1;
     private byte[] pendingMessage;
     private int pendingFilled;
@@ -73,21 +81,13 @@ public final class ChannelConnection implements Connection {
      * Wraps a connected channel, which this connection then owns.
      *
      * @param label how the connection is named in messages and logs, such as {@code unix:/run/a.sock (unix/jdk)}
+     * @param traits what the backend's channels do differently
      */
     public ChannelConnection(SocketChannel channel, Endpoint localEndpoint, PeerCredentials peer,
-            IpcOptions options, String label) throws IOException {
-        this(channel, localEndpoint, peer, options, label, false);
-    }
-
-    /**
-     * Wraps a connected channel whose non-blocking reads may return 0, not -1, at the end of the stream.
-     *
-     * @param emptyReadWhenReadyIsEnd true for junixsocket's channels: a read that finds nothing right
-     *     after the selector reported the channel ready then means the end of the stream
-     */
-    public ChannelConnection(SocketChannel channel, Endpoint localEndpoint, PeerCredentials peer,
-            IpcOptions options, String label, boolean emptyReadWhenReadyIsEnd) throws IOException {
-        this.emptyReadWhenReadyIsEnd = emptyReadWhenReadyIsEnd;
+            IpcOptions options, String label, ChannelTraits traits) throws IOException {
+        this.emptyReadWhenReadyIsEnd = traits.emptyReadWhenReadyIsEnd;
+        this.descriptorPassing = traits.descriptorPassing;
+        this.whyNoDescriptors = traits.whyNoDescriptors;
         this.channel = Objects.requireNonNull(channel, "channel");
         this.localEndpoint = Objects.requireNonNull(localEndpoint, "localEndpoint");
         this.peer = Objects.requireNonNull(peer, "peer");
@@ -129,6 +129,44 @@ public final class ChannelConnection implements Connection {
         } finally {
             writeLock.unlock();
         }
+    }
+
+    @Override
+    public void sendWithDescriptors(byte[] message, FileDescriptor... descriptors) throws IOException {
+        if (descriptorPassing == null) {
+            throw new UnsupportedOperationException("cannot pass file descriptors on " + label + ": " + whyNoDescriptors);
+        }
+        if (message.length > maxFrameSize) {
+            throw new IllegalArgumentException("message of " + message.length + " bytes is over maxFrameSize "
+                    + maxFrameSize + " on " + label + "; nothing was sent");
+        }
+        writeLock.lock();
+        try {
+            ensureOpen();
+            descriptorPassing.attach(descriptors.clone());
+            writeFrame(ByteBuffer.wrap(message), message.length);
+        } catch (IOException e) {
+            throw fail(e);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    @Override
+    public List<FileDescriptor> takeReceivedDescriptors() {
+        readLock.lock();
+        try {
+            List<FileDescriptor> taken = List.copyOf(receivedDescriptors);
+            receivedDescriptors.clear();
+            return taken;
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    @Override
+    public boolean canPassDescriptors() {
+        return descriptorPassing != null;
     }
 
     private void writeFrame(ByteBuffer payload, int length) throws IOException {
@@ -315,9 +353,17 @@ public final class ChannelConnection implements Connection {
 
     /** One read that waits at most the read timeout for data; the count, or -1 at end of stream. */
     private int readInto(ByteBuffer destination) throws IOException {
-        if (!timed) {
-            return checkNotClosed(channel.read(destination));
+        int count = timed ? timedRead(destination) : checkNotClosed(channel.read(destination));
+        if (descriptorPassing != null && count > 0) {
+            FileDescriptor[] arrived = descriptorPassing.takeReceived();
+            if (arrived != null) {
+                receivedDescriptors.addAll(Arrays.asList(arrived));
+            }
         }
+        return count;
+    }
+
+    private int timedRead(ByteBuffer destination) throws IOException {
         long deadline = System.nanoTime() + readTimeoutNanos;
         boolean ready = false;
         while (true) {
@@ -388,9 +434,20 @@ public final class ChannelConnection implements Connection {
             return;
         }
         LOG.debug("connection closed: {}", label);
+        Closer closer = new Closer();
+        if (readLock.tryLock()) {
+            try {
+                for (FileDescriptor untaken : receivedDescriptors) {
+                    closer.close(new FileInputStream(untaken));
+                }
+                receivedDescriptors.clear();
+            } finally {
+                readLock.unlock();
+            }
+        }
         // Selectors first: a channel still registered with one may put off closing its descriptor, and
         // the peer would not see the end of stream.
-        new Closer().close(readWaiter).close(writeWaiter).close(channel).rethrow();
+        closer.close(readWaiter).close(writeWaiter).close(channel).rethrow();
     }
 
     @Override

@@ -36,7 +36,8 @@ public final class ModuleCheck {
             require(junixsocket.getClass().getModule().getName().equals("dev.ipc.unix"), "provided by dev.ipc.unix");
             if (junixsocketPresent) {
                 require(junixsocket.isAvailable(), "junixsocket available: " + junixsocket.unavailabilityCause());
-                echo(Endpoint.unixAbstract("ipc-module-check-" + ProcessHandle.current().pid()));
+                echo(Endpoint.unixAbstract("ipc-module-check-" + ProcessHandle.current().pid())
+                        .withParameter("access", "same-user"));
             } else {
                 require(!junixsocket.isAvailable(), "junixsocket unavailable when absent");
                 require(junixsocket.unavailabilityCause().orElseThrow() instanceof LinkageError,

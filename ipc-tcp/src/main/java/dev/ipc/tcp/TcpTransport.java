@@ -8,6 +8,7 @@ import dev.ipc.Listener;
 import dev.ipc.PeerCredentials;
 import dev.ipc.internal.ChannelConnection;
 import dev.ipc.internal.ChannelListener;
+import dev.ipc.internal.ChannelTraits;
 import dev.ipc.internal.Closer;
 import dev.ipc.internal.ReadinessWaiter;
 import dev.ipc.spi.Suitability;
@@ -37,6 +38,9 @@ import java.util.Optional;
  * timeout. Peer credentials are unknown over TCP.
  */
 public final class TcpTransport implements Transport {
+
+    private static final ChannelTraits NO_DESCRIPTORS =
+            ChannelTraits.plain("file descriptors pass only over Unix sockets, not TCP");
 
     /** Public for {@link java.util.ServiceLoader}. */
     public TcpTransport() {
@@ -143,7 +147,7 @@ public final class TcpTransport implements Transport {
             throws IOException {
         channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
         return new ChannelConnection(channel, local, PeerCredentials.unknown(), options,
-                local.withoutParameters() + " (" + id() + ", " + side + ")");
+                local.withoutParameters() + " (" + id() + ", " + side + ")", NO_DESCRIPTORS);
     }
 
     private static InetAddress[] resolve(Endpoint endpoint) throws UnknownHostException {

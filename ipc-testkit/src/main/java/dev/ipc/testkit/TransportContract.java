@@ -596,6 +596,45 @@ public abstract class TransportContract {
         assertTrue(message.contains("bytes long") && message.contains("limit") && message.contains("xxxx.sock"), message);
     }
 
+    // ---- file descriptors ---------------------------------------------------------------------------
+
+    @Test
+    void passesOpenFileDescriptorsWhereTheBackendCan() throws Exception {
+        Path file = Files.writeString(directory.resolve("shared.txt"), "handed over");
+        try (Listener listener = listen(IpcOptions.defaults());
+                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+                Connection server = listener.accept();
+                java.io.FileInputStream open = new java.io.FileInputStream(file.toFile())) {
+            assumeTrue(client.canPassDescriptors(), transportId() + " cannot pass file descriptors");
+            client.send("before".getBytes(UTF_8));
+            client.sendWithDescriptors("with".getBytes(UTF_8), open.getFD());
+            assertEquals("before", new String(server.receive(), UTF_8));
+            assertEquals("with", new String(server.receive(), UTF_8));
+            List<java.io.FileDescriptor> received = server.takeReceivedDescriptors();
+            assertEquals(1, received.size());
+            assertEquals(List.of(), server.takeReceivedDescriptors(), "taking clears them");
+            try (java.io.FileInputStream copy = new java.io.FileInputStream(received.get(0))) {
+                assertEquals("handed over", new String(copy.readAllBytes(), UTF_8));
+            }
+        } finally {
+            Files.delete(file);
+        }
+    }
+
+    @Test
+    void saysWhyItCannotPassFileDescriptors() throws Exception {
+        try (Listener listener = listen(IpcOptions.defaults());
+                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+                Connection server = listener.accept()) {
+            assumeTrue(!client.canPassDescriptors(), transportId() + " can pass file descriptors");
+            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+                    () -> client.sendWithDescriptors(new byte[1], java.io.FileDescriptor.in));
+            assertTrue(e.getMessage().contains("cannot pass file descriptors"), e.getMessage());
+            client.send(new byte[] {9});
+            assertArrayEquals(new byte[] {9}, server.receive(), "nothing was sent by the refused call");
+        }
+    }
+
     // ---- peers and processes --------------------------------------------------------------------------
 
     @Test

@@ -8,6 +8,7 @@ import dev.ipc.IpcOptions.UnixBackend;
 import dev.ipc.Listener;
 import dev.ipc.PeerCredentials;
 import dev.ipc.internal.ChannelConnection;
+import dev.ipc.internal.ChannelTraits;
 import dev.ipc.internal.Closer;
 import dev.ipc.spi.Suitability;
 import dev.ipc.spi.Transport;
@@ -33,6 +34,9 @@ import jdk.net.UnixDomainPrincipal;
  *     the file at the path is still the one it bound.
  */
 public final class JdkUnixTransport implements Transport {
+
+    private static final ChannelTraits NO_DESCRIPTORS = ChannelTraits.plain(
+            "the JDK's Unix channels cannot send SCM_RIGHTS; use the junixsocket backend (backend=junixsocket)");
 
     /** Public for {@link java.util.ServiceLoader}. */
     public JdkUnixTransport() {
@@ -111,7 +115,7 @@ public final class JdkUnixTransport implements Transport {
     static Connection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String side)
             throws IOException {
         return new ChannelConnection(channel, endpoint, peerOf(channel), options,
-                SocketFiles.label(endpoint, "unix/jdk", side));
+                SocketFiles.label(endpoint, "unix/jdk", side), NO_DESCRIPTORS);
     }
 
     private static PeerCredentials peerOf(SocketChannel channel) {

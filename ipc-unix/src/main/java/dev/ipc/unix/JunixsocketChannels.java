@@ -6,7 +6,9 @@ import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
 import dev.ipc.PeerCredentials;
 import dev.ipc.internal.ChannelConnection;
+import dev.ipc.internal.ChannelTraits;
 import dev.ipc.internal.Closer;
+import java.io.FileDescriptor;
 import java.io.IOException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -20,6 +22,9 @@ import org.newsclub.net.unix.FileDescriptorCast;
 
 /** The only class that names junixsocket's types, loaded when the junixsocket transport is used. */
 final class JunixsocketChannels {
+
+    /** Room for the ancillary data of about 250 descriptors per read. */
+    private static final int ANCILLARY_BUFFER_SIZE = 1024;
 
     private JunixsocketChannels() {
     }
@@ -85,8 +90,21 @@ final class JunixsocketChannels {
     /** Wraps a connected junixsocket channel; also for sockets inherited from systemd. */
     static Connection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String transportId,
             String side) throws IOException {
+        AFUNIXSocketChannel unix = (AFUNIXSocketChannel) channel;
+        unix.setAncillaryReceiveBufferSize(ANCILLARY_BUFFER_SIZE);
+        // junixsocket's non-blocking reads return 0, not -1, at the end of the stream (the 'true').
         return new ChannelConnection(channel, endpoint, peerOf(channel), options,
-                SocketFiles.label(endpoint, transportId, side), true);
+                SocketFiles.label(endpoint, transportId, side), ChannelTraits.passing(new ChannelTraits.DescriptorPassing() {
+                    @Override
+                    public void attach(FileDescriptor[] descriptors) throws IOException {
+                        unix.setOutboundFileDescriptors(descriptors);
+                    }
+
+                    @Override
+                    public FileDescriptor[] takeReceived() throws IOException {
+                        return unix.getReceivedFileDescriptors();
+                    }
+                }, true));
     }
 
     private static PeerCredentials peerOf(SocketChannel channel) {
