@@ -35,6 +35,9 @@ class EndpointTest {
         "tls://host:4477",
         "tcp://0.0.0.0:7000?backlog=128&connectTimeout=250ms",
         "unix:/x?key=a%26b%3Dc",
+        "systemd:",
+        "systemd:api",
+        "systemd:api?readTimeout=5s",
     })
     void parsesAndGivesTheStringBack(String text) {
         Endpoint endpoint = Endpoint.parse(text);
@@ -67,6 +70,32 @@ class EndpointTest {
 
         Endpoint percent = Endpoint.parse("unix:/tmp/pct%25and%3Fquestion.sock");
         assertEquals(Path.of("/tmp/pct%and?question.sock"), percent.path().orElseThrow());
+    }
+
+    @Test
+    void systemdEndpointsNameTheirSocket() {
+        assertTrue(Endpoint.parse("systemd:").isSystemd());
+        assertTrue(Endpoint.parse("systemd:").systemdName().isEmpty());
+        assertEquals("api", Endpoint.parse("systemd:api").systemdName().orElseThrow());
+        assertEquals(Endpoint.parse("systemd:api"), Endpoint.systemd("api"));
+        assertEquals(Endpoint.parse("systemd:"), Endpoint.systemd(null));
+        assertFalse(Endpoint.parse("systemd:api").isUnix());
+        assertTrue(Endpoint.parse("systemd:api").abstractName().isEmpty());
+    }
+
+    @Test
+    void theRuntimeEndpointFollowsTheConvention() {
+        Path path = Endpoint.runtime("kv").path().orElseThrow();
+        assertEquals("kv.sock", path.getFileName().toString());
+        String xdg = System.getenv("XDG_RUNTIME_DIR");
+        if (xdg != null && java.nio.file.Files.isDirectory(Path.of(xdg))) {
+            assertEquals(Path.of(xdg, "kv", "kv.sock"), path);
+        } else {
+            assertEquals(Path.of(System.getProperty("java.io.tmpdir"), "kv-" + System.getProperty("user.name"),
+                    "kv.sock"), path);
+        }
+        assertThrows(IllegalArgumentException.class, () -> Endpoint.runtime("a/b"));
+        assertThrows(IllegalArgumentException.class, () -> Endpoint.runtime(""));
     }
 
     @Test
@@ -121,6 +150,8 @@ class EndpointTest {
         "tcp://h:1/path|no path",
         "tcp://bad host:1|contains ' '",
         "tls://h|port is missing",
+        "systemd:a:b|systemd socket name",
+        "systemd:/run/x|systemd socket name",
     })
     void rejectsBadStringsWithTheStringAndAnExample(String text, String reason) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Endpoint.parse(text));

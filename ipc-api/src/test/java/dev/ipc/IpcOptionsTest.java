@@ -77,8 +77,37 @@ class IpcOptionsTest {
                 .maxFrameSize());
     }
 
+    @Test
+    void readsDaemonOptionsFromTheQuery() {
+        IpcOptions options = IpcOptions.fromEndpoint(
+                Endpoint.parse("unix:/a.sock?mode=0660&group=ops&access=gid:5,6"), IpcOptions.defaults());
+        assertEquals(0660, options.socketFileMode());
+        assertEquals("ops", options.socketFileGroup().orElseThrow());
+        AccessPolicy policy = options.accessPolicy().orElseThrow();
+        assertTrue(policy.needsNumericIds());
+        assertTrue(policy.permits(PeerCredentials.ofIds(1000, 6, 42)));
+        assertTrue(!policy.permits(PeerCredentials.ofIds(1000, 7, 42)));
+        assertTrue(!policy.permits(PeerCredentials.ofNames("someone", "ops")), "no gid, no entry");
+        assertEquals(AccessPolicy.anyone(), IpcOptions.fromEndpoint(Endpoint.parse("unix:/a?access=anyone"),
+                IpcOptions.defaults()).accessPolicy().orElseThrow());
+        assertEquals(0600, IpcOptions.defaults().socketFileMode());
+        assertTrue(IpcOptions.defaults().accessPolicy().isEmpty(), "the transport's default applies");
+    }
+
+    @Test
+    void socketFileModeMustKeepTheOwnersAccess() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> IpcOptions.builder().socketFileMode(0060).build());
+        assertEquals("socketFileMode must let the owner read and write (0600), was 060", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> IpcOptions.builder().socketFileMode(01777).build());
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
+        "unix:/a?mode=rw|mode must be three octal digits",
+        "unix:/a?mode=0800|mode must be three octal digits",
+        "unix:/a?access=friends|access must be same-user, anyone, uid:N[,N...] or gid:N[,N...]",
+        "unix:/a?access=uid:|access must be same-user",
         "unix:/a?colour=blue|unknown option 'colour'",
         "unix:/a?backend=netty|backend must be auto, jdk or junixsocket, was 'netty'",
         "unix:/a?readTimeout=soon|'soon' is not a duration",
