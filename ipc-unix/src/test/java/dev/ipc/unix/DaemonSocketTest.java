@@ -175,6 +175,35 @@ class DaemonSocketTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"jdk", "junixsocket"})
+    void reclaimsTheFileOfADaemonKilledWithSigkill(String backend) throws Exception {
+        Path path = directory.resolve("killed.sock");
+        Process daemon = new ProcessBuilder(javaCommand(dev.ipc.testkit.EchoPeer.class.getName(),
+                at(path, backend).toString())).start();
+        try {
+            java.io.BufferedReader lines = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(daemon.getInputStream(), UTF_8));
+            String ready = threads.submit(lines::readLine).get(30, TimeUnit.SECONDS);
+            assertTrue(ready != null && ready.startsWith("READY"), String.valueOf(ready));
+        } finally {
+            daemon.destroyForcibly(); // SIGKILL: no shutdown hook, no cleanup
+            assertTrue(daemon.waitFor(10, TimeUnit.SECONDS));
+        }
+        assertTrue(Files.exists(path, LinkOption.NOFOLLOW_LINKS), "the killed daemon left its socket file");
+        try (Listener listener = Ipc.listen(at(path, backend))) {
+            assertServes(listener);
+        }
+        // junixsocket's private bind directory is what a killed junixsocket daemon leaves besides.
+        try (Stream<Path> left = Files.list(directory)) {
+            for (Path leftover : left.collect(Collectors.toList())) {
+                assertTrue(leftover.getFileName().toString().startsWith(".ipc"), "left: " + leftover);
+                Files.deleteIfExists(leftover.resolve("s"));
+                Files.delete(leftover);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
     void neverDisturbsALiveDaemonInThisProcess(String backend) throws IOException {
         Path path = directory.resolve("live.sock");
         try (Listener live = Ipc.listen(at(path, backend));
