@@ -55,6 +55,15 @@ public final class IpcOptions {
     private final int socketFileMode;
     private final String socketFileGroup;
     private final AccessPolicy accessPolicy;
+    private final Duration handshakeTimeout;
+    private final Duration idleTimeout;
+    private final Duration frameTimeout;
+    private final Duration shutdownTimeout;
+    private final Duration callTimeout;
+    private final Duration reconnectTimeout;
+    private final int maxConnections;
+    private final int maxConnectionsPerPeer;
+    private final int maxInFlight;
 
     private IpcOptions(Builder builder) {
         this.connectTimeout = builder.connectTimeout;
@@ -66,6 +75,15 @@ public final class IpcOptions {
         this.socketFileMode = builder.socketFileMode;
         this.socketFileGroup = builder.socketFileGroup;
         this.accessPolicy = builder.accessPolicy;
+        this.handshakeTimeout = builder.handshakeTimeout;
+        this.idleTimeout = builder.idleTimeout;
+        this.frameTimeout = builder.frameTimeout;
+        this.shutdownTimeout = builder.shutdownTimeout;
+        this.callTimeout = builder.callTimeout;
+        this.reconnectTimeout = builder.reconnectTimeout;
+        this.maxConnections = builder.maxConnections;
+        this.maxConnectionsPerPeer = builder.maxConnectionsPerPeer;
+        this.maxInFlight = builder.maxInFlight;
     }
 
     /** The defaults: connect timeout 10 s, no read or accept timeout, 4 MiB frames, backlog 511, backend auto. */
@@ -130,9 +148,38 @@ public final class IpcOptions {
                     case "access":
                         builder.accessPolicy(parseAccess(value));
                         break;
+                    case "handshakeTimeout":
+                        builder.handshakeTimeout(parseDuration(value));
+                        break;
+                    case "idleTimeout":
+                        builder.idleTimeout(parseDuration(value));
+                        break;
+                    case "frameTimeout":
+                        builder.frameTimeout(parseDuration(value));
+                        break;
+                    case "shutdownTimeout":
+                        builder.shutdownTimeout(parseDuration(value));
+                        break;
+                    case "callTimeout":
+                        builder.callTimeout(parseDuration(value));
+                        break;
+                    case "reconnectTimeout":
+                        builder.reconnectTimeout(parseDuration(value));
+                        break;
+                    case "maxConnections":
+                        builder.maxConnections(parseSize(value));
+                        break;
+                    case "maxConnectionsPerPeer":
+                        builder.maxConnectionsPerPeer(parseSize(value));
+                        break;
+                    case "maxInFlight":
+                        builder.maxInFlight(parseSize(value));
+                        break;
                     default:
                         throw new IllegalArgumentException("unknown option '" + key + "' (known: connectTimeout, "
-                                + "readTimeout, acceptTimeout, maxFrameSize, backlog, backend, mode, group, access)");
+                                + "readTimeout, acceptTimeout, maxFrameSize, backlog, backend, mode, group, access, "
+                                + "handshakeTimeout, idleTimeout, frameTimeout, shutdownTimeout, callTimeout, "
+                                + "reconnectTimeout, maxConnections, maxConnectionsPerPeer, maxInFlight)");
                 }
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("endpoint '" + endpoint + "': " + e.getMessage(), e);
@@ -193,6 +240,51 @@ public final class IpcOptions {
         return Optional.ofNullable(accessPolicy);
     }
 
+    /** How long a server waits for a new connection's hello, and a client for the answer; zero for no limit. Query key handshakeTimeout, default 5s. */
+    public Duration handshakeTimeout() {
+        return handshakeTimeout;
+    }
+
+    /** How long a server keeps a connection that has no request in flight and sends nothing; zero for no limit. Query key idleTimeout, default 0. */
+    public Duration idleTimeout() {
+        return idleTimeout;
+    }
+
+    /** How long a server waits for the rest of a frame that has begun to arrive (slow-loris); zero for no limit. Query key frameTimeout, default 30s. */
+    public Duration frameTimeout() {
+        return frameTimeout;
+    }
+
+    /** How long a closing server lets requests in flight finish before it closes their connections. Query key shutdownTimeout, default 10s. */
+    public Duration shutdownTimeout() {
+        return shutdownTimeout;
+    }
+
+    /** How long a client call waits for its reply; zero for no limit. Query key callTimeout, default 30s. */
+    public Duration callTimeout() {
+        return callTimeout;
+    }
+
+    /** How long a client keeps retrying, with backoff, to reconnect for a call; zero to try once. Query key reconnectTimeout, default 5s. */
+    public Duration reconnectTimeout() {
+        return reconnectTimeout;
+    }
+
+    /** How many connections a server holds at once; more are refused with an error frame. Query key maxConnections, default 1024. */
+    public int maxConnections() {
+        return maxConnections;
+    }
+
+    /** How many connections one peer user (uid, on Unix sockets) may hold; 0 for no limit. Query key maxConnectionsPerPeer, default 0. */
+    public int maxConnectionsPerPeer() {
+        return maxConnectionsPerPeer;
+    }
+
+    /** How many requests one connection may have in flight; more are answered TOO_MANY_REQUESTS. Query key maxInFlight, default 128. */
+    public int maxInFlight() {
+        return maxInFlight;
+    }
+
     @Override
     public boolean equals(Object other) {
         if (this == other) {
@@ -206,13 +298,19 @@ public final class IpcOptions {
                 && acceptTimeout.equals(that.acceptTimeout) && maxFrameSize == that.maxFrameSize
                 && backlog == that.backlog && unixBackend == that.unixBackend
                 && socketFileMode == that.socketFileMode && Objects.equals(socketFileGroup, that.socketFileGroup)
-                && Objects.equals(accessPolicy, that.accessPolicy);
+                && Objects.equals(accessPolicy, that.accessPolicy)
+                && handshakeTimeout.equals(that.handshakeTimeout)
+                && idleTimeout.equals(that.idleTimeout)
+                && frameTimeout.equals(that.frameTimeout)
+                && shutdownTimeout.equals(that.shutdownTimeout)
+                && callTimeout.equals(that.callTimeout)
+                && reconnectTimeout.equals(that.reconnectTimeout) && maxConnections == that.maxConnections && maxConnectionsPerPeer == that.maxConnectionsPerPeer && maxInFlight == that.maxInFlight;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(connectTimeout, readTimeout, acceptTimeout, maxFrameSize, backlog, unixBackend,
-                socketFileMode, socketFileGroup, accessPolicy);
+                socketFileMode, socketFileGroup, accessPolicy, handshakeTimeout, idleTimeout, frameTimeout, shutdownTimeout, callTimeout, reconnectTimeout, maxConnections, maxConnectionsPerPeer, maxInFlight);
     }
 
     @Override
@@ -222,7 +320,16 @@ public final class IpcOptions {
                 + ", backlog=" + backlog + ", backend=" + unixBackend.configName()
                 + ", mode=0" + Integer.toOctalString(socketFileMode)
                 + (socketFileGroup == null ? "" : ", group=" + socketFileGroup)
-                + (accessPolicy == null ? "" : ", access=" + accessPolicy) + "}";
+                + (accessPolicy == null ? "" : ", access=" + accessPolicy)
+                + ", handshakeTimeout=" + handshakeTimeout
+                + ", idleTimeout=" + idleTimeout
+                + ", frameTimeout=" + frameTimeout
+                + ", shutdownTimeout=" + shutdownTimeout
+                + ", callTimeout=" + callTimeout
+                + ", reconnectTimeout=" + reconnectTimeout
+                + ", maxConnections=" + maxConnections
+                + ", maxConnectionsPerPeer=" + maxConnectionsPerPeer
+                + ", maxInFlight=" + maxInFlight + "}";
     }
 
     static Duration parseDuration(String text) {
@@ -314,6 +421,15 @@ public final class IpcOptions {
         private int socketFileMode = 0600;
         private String socketFileGroup;
         private AccessPolicy accessPolicy;
+        private Duration handshakeTimeout = Duration.ofSeconds(5);
+        private Duration idleTimeout = Duration.ZERO;
+        private Duration frameTimeout = Duration.ofSeconds(30);
+        private Duration shutdownTimeout = Duration.ofSeconds(10);
+        private Duration callTimeout = Duration.ofSeconds(30);
+        private Duration reconnectTimeout = Duration.ofSeconds(5);
+        private int maxConnections = 1024;
+        private int maxConnectionsPerPeer = 0;
+        private int maxInFlight = 128;
 
         private Builder() {
         }
@@ -328,6 +444,15 @@ public final class IpcOptions {
             this.socketFileMode = options.socketFileMode;
             this.socketFileGroup = options.socketFileGroup;
             this.accessPolicy = options.accessPolicy;
+            this.handshakeTimeout = options.handshakeTimeout;
+            this.idleTimeout = options.idleTimeout;
+            this.frameTimeout = options.frameTimeout;
+            this.shutdownTimeout = options.shutdownTimeout;
+            this.callTimeout = options.callTimeout;
+            this.reconnectTimeout = options.reconnectTimeout;
+            this.maxConnections = options.maxConnections;
+            this.maxConnectionsPerPeer = options.maxConnectionsPerPeer;
+            this.maxInFlight = options.maxInFlight;
         }
 
         /** See {@link IpcOptions#connectTimeout()}; zero for none. */
@@ -384,6 +509,60 @@ public final class IpcOptions {
             return this;
         }
 
+        /** See {@link IpcOptions#handshakeTimeout()}. */
+        public Builder handshakeTimeout(Duration timeout) {
+            this.handshakeTimeout = Objects.requireNonNull(timeout, "handshakeTimeout");
+            return this;
+        }
+
+        /** See {@link IpcOptions#idleTimeout()}. */
+        public Builder idleTimeout(Duration timeout) {
+            this.idleTimeout = Objects.requireNonNull(timeout, "idleTimeout");
+            return this;
+        }
+
+        /** See {@link IpcOptions#frameTimeout()}. */
+        public Builder frameTimeout(Duration timeout) {
+            this.frameTimeout = Objects.requireNonNull(timeout, "frameTimeout");
+            return this;
+        }
+
+        /** See {@link IpcOptions#shutdownTimeout()}. */
+        public Builder shutdownTimeout(Duration timeout) {
+            this.shutdownTimeout = Objects.requireNonNull(timeout, "shutdownTimeout");
+            return this;
+        }
+
+        /** See {@link IpcOptions#callTimeout()}. */
+        public Builder callTimeout(Duration timeout) {
+            this.callTimeout = Objects.requireNonNull(timeout, "callTimeout");
+            return this;
+        }
+
+        /** See {@link IpcOptions#reconnectTimeout()}. */
+        public Builder reconnectTimeout(Duration timeout) {
+            this.reconnectTimeout = Objects.requireNonNull(timeout, "reconnectTimeout");
+            return this;
+        }
+
+        /** See {@link IpcOptions#maxConnections()}; 1 to 1000000. */
+        public Builder maxConnections(int value) {
+            this.maxConnections = value;
+            return this;
+        }
+
+        /** See {@link IpcOptions#maxConnectionsPerPeer()}; 0 to 1000000. */
+        public Builder maxConnectionsPerPeer(int value) {
+            this.maxConnectionsPerPeer = value;
+            return this;
+        }
+
+        /** See {@link IpcOptions#maxInFlight()}; 1 to 1000000. */
+        public Builder maxInFlight(int value) {
+            this.maxInFlight = value;
+            return this;
+        }
+
         /**
          * The options.
          *
@@ -407,6 +586,21 @@ public final class IpcOptions {
             if ((socketFileMode & 0600) != 0600) {
                 throw new IllegalArgumentException("socketFileMode must let the owner read and write (0600), was 0"
                         + Integer.toOctalString(socketFileMode));
+            }
+            checkDuration("handshakeTimeout", handshakeTimeout);
+            checkDuration("idleTimeout", idleTimeout);
+            checkDuration("frameTimeout", frameTimeout);
+            checkDuration("shutdownTimeout", shutdownTimeout);
+            checkDuration("callTimeout", callTimeout);
+            checkDuration("reconnectTimeout", reconnectTimeout);
+            if (maxConnections < 1 || maxConnections > 1000000) {
+                throw new IllegalArgumentException("maxConnections must be between 1 and 1000000, was " + maxConnections);
+            }
+            if (maxConnectionsPerPeer < 0 || maxConnectionsPerPeer > 1000000) {
+                throw new IllegalArgumentException("maxConnectionsPerPeer must be between 0 and 1000000, was " + maxConnectionsPerPeer);
+            }
+            if (maxInFlight < 1 || maxInFlight > 1000000) {
+                throw new IllegalArgumentException("maxInFlight must be between 1 and 1000000, was " + maxInFlight);
             }
             if (socketFileGroup != null && socketFileGroup.isEmpty()) {
                 throw new IllegalArgumentException("socketFileGroup must not be empty");

@@ -65,6 +65,8 @@ public final class ChannelConnection implements Connection {
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(BUFFER_SIZE).limit(0);
     private final List<FileDescriptor> receivedDescriptors = new ArrayList<>();
     private int pendingLength = -1;
+    /** When the first byte of a frame not yet complete arrived (System.nanoTime()), or 0; read by watchdogs. */
+    private volatile long partialSince;
     private byte[] pendingMessage;
     private int pendingFilled;
 
@@ -232,6 +234,7 @@ public final class ChannelConnection implements Connection {
                 message = readLarge();
             }
             pendingLength = -1;
+            frameDone();
             return message;
         } catch (IOException e) {
             throw e instanceof SocketTimeoutException ? e : fail(e);
@@ -264,6 +267,7 @@ public final class ChannelConnection implements Connection {
                 destination.put(readLarge());
             }
             pendingLength = -1;
+            frameDone();
             return length;
         } catch (IOException e) {
             throw e instanceof SocketTimeoutException ? e : fail(e);
@@ -344,11 +348,30 @@ public final class ChannelConnection implements Connection {
     /** Reads once into the buffer, keeping its unread bytes; the count, or -1 at end of stream. */
     private int readSome() throws IOException {
         readBuffer.compact();
+        int count;
         try {
-            return readInto(readBuffer);
+            count = readInto(readBuffer);
         } finally {
             readBuffer.flip();
         }
+        if (count > 0 && partialSince == 0) {
+            partialSince = System.nanoTime();
+        }
+        return count;
+    }
+
+    /** Marks the end of a frame: bytes already buffered belong to the next one, which starts now. */
+    private void frameDone() {
+        partialSince = readBuffer.hasRemaining() ? System.nanoTime() : 0;
+    }
+
+    /**
+     * When the first byte of a frame that has not yet arrived whole came in ({@link System#nanoTime()}),
+     * or 0 if none is half-received; for watchdogs that cut off a peer that stops mid-frame. Zero for
+     * connections of other kinds.
+     */
+    public static long partialFrameSince(Connection connection) {
+        return connection instanceof ChannelConnection ? ((ChannelConnection) connection).partialSince : 0;
     }
 
     /** One read that waits at most the read timeout for data; the count, or -1 at end of stream. */
@@ -501,6 +524,7 @@ public final class ChannelConnection implements Connection {
                 }
                 int count = Math.min(length, readBuffer.remaining());
                 readBuffer.get(bytes, offset, count);
+                partialSince = 0; // raw bytes have no frames to time
                 return count;
             } finally {
                 readLock.unlock();

@@ -15,6 +15,8 @@ import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
 import dev.ipc.IpcOptions;
+import dev.ipc.IpcClient;
+import dev.ipc.IpcServer;
 import dev.ipc.Listener;
 import dev.ipc.PeerCredentials;
 import java.io.BufferedReader;
@@ -701,20 +703,11 @@ public abstract class TransportContract {
         return both;
     }
 
-    /** Names the suite's threads so that the leak check can find them. */
-    private static final class NamedThreads implements java.util.concurrent.ThreadFactory {
-        private final String prefix;
-        private final AtomicInteger count = new AtomicInteger();
-
-        NamedThreads(String prefix) {
-            this.prefix = prefix;
-        }
-
-        @Override
-        public Thread newThread(Runnable task) {
-            Thread thread = new Thread(task, prefix + "-" + count.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
+    /** The runtime's contract ({@link IpcServer}, {@link IpcClient}) on the same transport. */
+    @org.junit.jupiter.api.Nested
+    class ServerAndClient extends RuntimeContract {
+        ServerAndClient() {
+            super(TransportContract.this);
         }
     }
 }

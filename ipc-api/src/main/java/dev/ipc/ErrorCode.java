@@ -1,0 +1,44 @@
+package dev.ipc;
+
+/** Why a server refused a request or a connection; the code travels in the protocol's ERROR frame. */
+public enum ErrorCode {
+    /** The peer broke the protocol: a bad hello, an unknown frame type, a frame too short. */
+    PROTOCOL_ERROR(1),
+    /** The client asked for a protocol version this server does not speak. */
+    UNSUPPORTED_VERSION(2),
+    /** The handler threw or its future failed; the message says what. */
+    HANDLER_FAILED(3),
+    /** The server is shutting down and takes no new requests. */
+    SHUTTING_DOWN(4),
+    /** The connection has as many requests in flight as the server allows. */
+    TOO_MANY_REQUESTS(5),
+    /** The server, or this peer's user, has as many connections as allowed. */
+    TOO_MANY_CONNECTIONS(6),
+    /** A frame was longer than the server's maxFrameSize. */
+    FRAME_TOO_LARGE(7),
+    /** The hello did not come in time, a frame stopped half way, or the connection sat idle too long. */
+    TIMEOUT(8),
+    /** A code this version of the library does not know. */
+    UNKNOWN(0);
+
+    private final int code;
+
+    ErrorCode(int code) {
+        this.code = code;
+    }
+
+    /** The number on the wire. */
+    public int code() {
+        return code;
+    }
+
+    /** The constant for a number on the wire; {@link #UNKNOWN} for numbers not known here. */
+    public static ErrorCode of(int code) {
+        for (ErrorCode value : values()) {
+            if (value.code == code) {
+                return value;
+            }
+        }
+        return UNKNOWN;
+    }
+}

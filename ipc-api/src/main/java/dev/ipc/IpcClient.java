@@ -1,0 +1,392 @@
+package dev.ipc;
+
+import dev.ipc.internal.Closer;
+import dev.ipc.internal.Protocol;
+import dev.ipc.internal.Threads;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.ProtocolException;
+import java.net.SocketTimeoutException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A client of an {@link IpcServer}: requests out, replies back, many calls in flight on one connection.
+ *
+ * <pre>{@code
+ * try (IpcClient client = IpcClient.connect(Endpoint.parse("unix:/run/kv/kv.sock"))) {
+ *     byte[] reply = client.call("status".getBytes(UTF_8));
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safe: any number of threads may call at once. When the connection drops, every call in
+ * flight fails at once with {@link ConnectionLostException} (none hangs, none is resent: it may or may
+ * not have run); the next call reconnects, retrying with exponential backoff and jitter for up to
+ * {@link IpcOptions#reconnectTimeout()}. An error reply fails its call with {@link RemoteException}.
+ */
+public final class IpcClient implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(IpcClient.class);
+    private static final AtomicInteger CLIENTS = new AtomicInteger();
+
+    private final Endpoint endpoint;
+    private final IpcOptions options;
+    private final String name = "ipc-client-" + CLIENTS.incrementAndGet();
+    private final ReentrantLock connectLock = new ReentrantLock();
+    private final AtomicInteger ids = new AtomicInteger();
+    private volatile Session session;
+    private volatile boolean closed;
+
+    private IpcClient(Endpoint endpoint, IpcOptions options) {
+        this.endpoint = endpoint;
+        this.options = options;
+    }
+
+    /** Connects with the default options (and those in the endpoint's query). */
+    public static IpcClient connect(Endpoint endpoint) throws IOException {
+        return connect(endpoint, IpcOptions.defaults());
+    }
+
+    /**
+     * Connects and shakes hands at once, so that a wrong endpoint fails here rather than at the first call.
+     *
+     * @throws java.net.ConnectException if nobody listens there
+     * @throws RemoteException if the server refused the connection (too many connections, version)
+     * @throws IOException if connecting or the handshake fails otherwise
+     */
+    public static IpcClient connect(Endpoint endpoint, IpcOptions options) throws IOException {
+        Objects.requireNonNull(endpoint, "endpoint");
+        IpcClient client = new IpcClient(endpoint, IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options,
+                "options")));
+        client.session = client.open();
+        return client;
+    }
+
+    /** Calls with the default call timeout ({@link IpcOptions#callTimeout()}). */
+    public byte[] call(byte[] request) throws IOException {
+        return call(request, options.callTimeout());
+    }
+
+    /**
+     * Sends a request and waits for its reply.
+     *
+     * @param timeout how long to wait for the reply; zero for no limit
+     * @throws SocketTimeoutException if no reply came in time (a late reply is dropped)
+     * @throws RemoteException if the server answered with an error
+     * @throws ConnectionLostException if the connection dropped while the call was in flight
+     * @throws IllegalArgumentException if the request is over the server's maxFrameSize; nothing is sent
+     */
+    public byte[] call(byte[] request, Duration timeout) throws IOException {
+        Pending pending = start(request);
+        try {
+            return timeout.isZero() ? pending.future.get()
+                    : pending.future.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            pending.abandon();
+            throw new SocketTimeoutException("no reply from " + endpoint + " within " + timeout);
+        } catch (InterruptedException e) {
+            pending.abandon();
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for a reply from " + endpoint);
+        } catch (ExecutionException e) {
+            throw rethrowable(e.getCause());
+        }
+    }
+
+    /**
+     * Sends a request; the future completes with the reply, or fails as {@link #call(byte[], Duration)}
+     * would, within the default call timeout.
+     */
+    public CompletableFuture<byte[]> callAsync(byte[] request) {
+        Pending pending;
+        try {
+            pending = start(request);
+        } catch (IOException | RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<byte[]> future = pending.future;
+        Duration timeout = options.callTimeout();
+        if (!timeout.isZero()) {
+            CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS).execute(() -> {
+                if (future.completeExceptionally(new SocketTimeoutException("no reply from " + endpoint + " within "
+                        + timeout))) {
+                    pending.abandon();
+                }
+            });
+        }
+        return future;
+    }
+
+    private static IOException rethrowable(Throwable cause) {
+        if (cause instanceof IOException) {
+            return (IOException) cause;
+        }
+        if (cause instanceof RuntimeException) {
+            throw (RuntimeException) cause;
+        }
+        return new IOException(cause);
+    }
+
+    private Pending start(byte[] request) throws IOException {
+        Objects.requireNonNull(request, "request");
+        Session current = usableSession();
+        if (request.length > current.maxPayload) {
+            throw new IllegalArgumentException("request of " + request.length + " bytes is over the server's maxFrameSize "
+                    + current.maxPayload + "; nothing was sent");
+        }
+        int id = ids.updateAndGet(last -> last == Integer.MAX_VALUE ? 1 : last + 1);
+        Pending pending = new Pending(current, id);
+        current.pending.put(id, pending.future);
+        try {
+            current.connection.send(Protocol.call(Protocol.REQUEST, id, request));
+        } catch (IOException e) {
+            current.lost(e);
+        }
+        if (current.dead) {
+            // Lost while this call was being registered: fail it too, rather than let it wait for nothing.
+            current.lost(new java.net.SocketException("the connection dropped"));
+        }
+        return pending;
+    }
+
+    /** The current session, or a new one when it has dropped or been told to go away. */
+    private Session usableSession() throws IOException {
+        Session current = session;
+        if (current != null && current.usable()) {
+            return current;
+        }
+        connectLock.lock();
+        try {
+            if (closed) {
+                throw new java.net.SocketException("client of " + endpoint + " is closed");
+            }
+            current = session;
+            if (current != null && current.usable()) {
+                return current;
+            }
+            session = reconnect();
+            return session;
+        } finally {
+            connectLock.unlock();
+        }
+    }
+
+    private Session reconnect() throws IOException {
+        long deadline = System.nanoTime() + options.reconnectTimeout().toNanos();
+        long pauseNanos = TimeUnit.MILLISECONDS.toNanos(10);
+        while (true) {
+            try {
+                Session fresh = open();
+                LOG.debug("reconnected to {}", endpoint);
+                return fresh;
+            } catch (IOException e) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || e instanceof RemoteException && ((RemoteException) e).code() == ErrorCode.UNSUPPORTED_VERSION) {
+                    throw e;
+                }
+                long jittered = pauseNanos / 2 + ThreadLocalRandom.current().nextLong(pauseNanos / 2 + 1);
+                LockSupport.parkNanos(Math.min(jittered, left));
+                if (Thread.currentThread().isInterrupted()) {
+                    throw new InterruptedIOException("interrupted while reconnecting to " + endpoint);
+                }
+                pauseNanos = Math.min(pauseNanos * 2, TimeUnit.SECONDS.toNanos(1));
+            }
+        }
+    }
+
+    /** Connects and shakes hands, within the handshake timeout. */
+    private Session open() throws IOException {
+        int frameLimit = options.maxFrameSize() > Integer.MAX_VALUE - Protocol.OVERHEAD ? Integer.MAX_VALUE
+                : options.maxFrameSize() + Protocol.OVERHEAD;
+        IpcOptions connectionOptions = options.toBuilder().readTimeout(Duration.ZERO).maxFrameSize(Math.max(frameLimit,
+                Protocol.MAX_HELLO + 1024)).build();
+        Connection connection = Ipc.connect(endpoint.withoutParameters(), connectionOptions);
+        CompletableFuture<Void> handshake = new CompletableFuture<>();
+        if (!options.handshakeTimeout().isZero()) {
+            CompletableFuture.delayedExecutor(options.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS).execute(() -> {
+                if (handshake.complete(null)) {
+                    Closer.closeQuietly(connection, null);
+                }
+            });
+        }
+        try {
+            connection.send(Protocol.hello(Protocol.VERSION));
+            byte[] answer = connection.receive();
+            if (answer == null) {
+                throw new ConnectionLostException("the server at " + endpoint + " closed the connection during the "
+                        + "handshake", null);
+            }
+            if (Protocol.type(answer) == Protocol.ERROR) {
+                throw new RemoteException(Protocol.errorCode(answer), Protocol.errorMessage(answer));
+            }
+            int[] welcome = Protocol.welcomeFields(answer);
+            if (!handshake.complete(null)) {
+                throw new SocketTimeoutException("no answer to the hello from " + endpoint + " within handshakeTimeout "
+                        + options.handshakeTimeout());
+            }
+            Session fresh = new Session(connection, Math.min(welcome[1], options.maxFrameSize()));
+            fresh.reader = Threads.start(name + "-reader", fresh::read);
+            return fresh;
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(connection, e);
+            if (!handshake.complete(null) && !(e instanceof RemoteException)) {
+                SocketTimeoutException timeout = new SocketTimeoutException("no answer to the hello from " + endpoint
+                        + " within handshakeTimeout " + options.handshakeTimeout());
+                timeout.initCause(e);
+                throw timeout;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Closes the connection; calls in flight fail with {@link ConnectionLostException}. Idempotent.
+     */
+    @Override
+    public void close() throws IOException {
+        connectLock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        } finally {
+            connectLock.unlock();
+        }
+        Session current = session;
+        if (current != null) {
+            current.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "IpcClient[" + endpoint + (closed ? ", closed" : "") + "]";
+    }
+
+    /** A call waiting for its reply. */
+    private static final class Pending {
+        final Session session;
+        final int id;
+        final CompletableFuture<byte[]> future = new CompletableFuture<>();
+
+        Pending(Session session, int id) {
+            this.session = session;
+            this.id = id;
+        }
+
+        void abandon() {
+            session.pending.remove(id, future);
+        }
+    }
+
+    /** One connection and the calls in flight on it. */
+    private final class Session {
+        final Connection connection;
+        final int maxPayload;
+        final Map<Integer, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
+        volatile boolean goingAway;
+        volatile boolean dead;
+        Thread reader;
+
+        Session(Connection connection, int maxPayload) {
+            this.connection = connection;
+            this.maxPayload = maxPayload;
+        }
+
+        boolean usable() {
+            return !dead && !goingAway && connection.isOpen();
+        }
+
+        void read() {
+            try {
+                for (byte[] frame = connection.receive(); frame != null; frame = connection.receive()) {
+                    switch (Protocol.type(frame)) {
+                        case Protocol.RESPONSE:
+                            complete(Protocol.id(frame), Protocol.payload(frame), null);
+                            break;
+                        case Protocol.ERROR:
+                            int id = Protocol.id(frame);
+                            RemoteException error = new RemoteException(Protocol.errorCode(frame),
+                                    Protocol.errorMessage(frame));
+                            if (id == 0) {
+                                throw error;
+                            }
+                            complete(id, null, error);
+                            break;
+                        case Protocol.GOAWAY:
+                            goingAway = true;
+                            LOG.debug("{} is going away: {}", endpoint, Protocol.goawayMessage(frame));
+                            if (pending.isEmpty()) {
+                                close();
+                                return;
+                            }
+                            break;
+                        default:
+                            throw new ProtocolException("unknown frame type " + frame[0] + " from " + endpoint);
+                    }
+                }
+                lost(new java.io.EOFException("the server closed the connection"));
+            } catch (IOException e) {
+                lost(e);
+            }
+        }
+
+        private void complete(int id, byte[] reply, IOException error) {
+            CompletableFuture<byte[]> future = pending.remove(id);
+            if (future != null) {
+                if (error == null) {
+                    future.complete(reply);
+                } else {
+                    future.completeExceptionally(error);
+                }
+            }
+            if (goingAway && pending.isEmpty()) {
+                close();
+            }
+        }
+
+        /** Fails every call in flight at once; the next call reconnects. */
+        void lost(IOException cause) {
+            dead = true;
+            Closer.closeQuietly(connection, cause);
+            if (!pending.isEmpty()) {
+                LOG.debug("connection to {} lost with {} calls in flight: {}", endpoint, pending.size(), cause.toString());
+            }
+            for (Integer id : pending.keySet()) {
+                CompletableFuture<byte[]> future = pending.remove(id);
+                if (future != null) {
+                    future.completeExceptionally(cause instanceof RemoteException ? cause
+                            : new ConnectionLostException("the connection to " + endpoint + " was lost before the reply: "
+                                    + cause.getMessage(), cause));
+                }
+            }
+        }
+
+        void close() {
+            dead = true;
+            Closer.closeQuietly(connection, null);
+            Thread current = reader;
+            if (current != null && current != Thread.currentThread()) {
+                try {
+                    current.join(5000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            lost(new java.net.SocketException("the client was closed"));
+        }
+    }
+}

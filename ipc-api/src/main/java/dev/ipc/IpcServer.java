@@ -1,0 +1,572 @@
+package dev.ipc;
+
+import dev.ipc.internal.ChannelConnection;
+import dev.ipc.internal.Closer;
+import dev.ipc.internal.Protocol;
+import dev.ipc.internal.Threads;
+import java.io.IOException;
+import java.net.ProtocolException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A server that answers requests on an endpoint: bytes in, bytes out, many requests in flight on each
+ * connection, over any transport.
+ *
+ * <pre>{@code
+ * try (IpcServer server = IpcServer.builder(Endpoint.parse("unix:/run/kv/kv.sock"))
+ *         .handler(request -> handle(request))
+ *         .build()) {
+ *     server.serve(); // until close() from another thread, or the JVM's shutdown
+ * }
+ * }</pre>
+ *
+ * <p>Each connection is read on a thread of its own (virtual on JDK 21 and later, else from a pool
+ * bounded by {@link IpcOptions#maxConnections()}); each request runs its handler on a worker, so
+ * replies may leave in any order. The limits in {@link IpcOptions} (connections in all and per peer
+ * user, requests in flight, frame size, hello, idle and mid-frame timeouts) are enforced with an error
+ * frame or a close, never a hang. A handler that throws fails its request with a HANDLER_FAILED error
+ * reply; the connection and the server go on.
+ *
+ * <p>{@link #close()} is graceful: the endpoint is released at once, connections are told GOAWAY,
+ * requests in flight may finish within {@link IpcOptions#shutdownTimeout()}, new ones are answered
+ * SHUTTING_DOWN, then what is left is closed. The wire protocol is in {@code docs/PROTOCOL.md}.
+ */
+public final class IpcServer implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(IpcServer.class);
+    private static final AtomicInteger SERVERS = new AtomicInteger();
+
+    /** Answers one request; runs on a worker thread, many at once. */
+    @FunctionalInterface
+    public interface Handler {
+        /** The reply to {@code request}; throwing fails this request only. */
+        byte[] handle(byte[] request) throws Exception;
+    }
+
+    /** Answers one request when it is ready, without holding a thread meanwhile. */
+    @FunctionalInterface
+    public interface AsyncHandler {
+        /** The reply to {@code request}, later; a failed stage fails this request only. */
+        CompletionStage<byte[]> handle(byte[] request);
+    }
+
+    private enum State { NEW, RUNNING, CLOSING, CLOSED }
+
+    private final Endpoint endpoint;
+    private final IpcOptions options;
+    private final AsyncHandler handler;
+    private final String name = "ipc-server-" + SERVERS.incrementAndGet();
+    private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
+    private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    private final Map<String, AtomicInteger> perPeer = new ConcurrentHashMap<>();
+    private final ReentrantLock inFlightLock = new ReentrantLock();
+    private final Condition allDone = inFlightLock.newCondition();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private int inFlight;
+
+    private Listener listener;
+    private ExecutorService readers;
+    private ExecutorService workers;
+    private ScheduledExecutorService watchdog;
+    private Thread acceptor;
+
+    private IpcServer(Builder builder) {
+        this.endpoint = builder.endpoint;
+        this.options = builder.options;
+        this.handler = builder.handler;
+    }
+
+    /** A builder for a server on {@code endpoint}. */
+    public static Builder builder(Endpoint endpoint) {
+        return new Builder(Objects.requireNonNull(endpoint, "endpoint"));
+    }
+
+    /**
+     * Binds the endpoint and starts serving on background threads; returns at once.
+     *
+     * @throws IllegalStateException if started before or closed
+     * @throws IOException if the endpoint can't be bound; the message names it and the cause
+     */
+    public IpcServer start() throws IOException {
+        if (!state.compareAndSet(State.NEW, State.RUNNING)) {
+            throw new IllegalStateException("server on " + endpoint + " was already started");
+        }
+        IpcOptions effective = IpcOptions.fromEndpoint(endpoint, options);
+        int frameLimit = effective.maxFrameSize() > Integer.MAX_VALUE - Protocol.OVERHEAD ? Integer.MAX_VALUE
+                : effective.maxFrameSize() + Protocol.OVERHEAD;
+        IpcOptions connectionOptions = effective.toBuilder().readTimeout(Duration.ZERO).acceptTimeout(Duration.ZERO)
+                .maxFrameSize(frameLimit).build();
+        try {
+            listener = Ipc.listen(endpoint.withoutParameters(), connectionOptions);
+        } catch (IOException | RuntimeException e) {
+            state.set(State.CLOSED);
+            stopped.countDown();
+            throw e;
+        }
+        readers = Threads.perTask(name + "-connection", effective.maxConnections());
+        workers = Threads.workers(name + "-worker", Math.max(8, 4 * Runtime.getRuntime().availableProcessors()));
+        watchdog = Executors.newSingleThreadScheduledExecutor(Threads.daemons(name + "-watchdog"));
+        long tick = watchdogTick(effective);
+        watchdog.scheduleWithFixedDelay(this::enforceTimeouts, tick, tick, TimeUnit.MILLISECONDS);
+        acceptor = new Thread(this::acceptLoop, name + "-accept");
+        acceptor.setDaemon(true);
+        acceptor.start();
+        LOG.info("serving on {} ({} threads)", listener.endpoint(), Threads.haveVirtualThreads() ? "virtual" : "pooled");
+        return this;
+    }
+
+    private long watchdogTick(IpcOptions effective) {
+        long shortest = Long.MAX_VALUE;
+        for (Duration timeout : new Duration[] {effective.handshakeTimeout(), effective.idleTimeout(),
+                effective.frameTimeout()}) {
+            if (!timeout.isZero()) {
+                shortest = Math.min(shortest, timeout.toMillis());
+            }
+        }
+        return Math.max(10, Math.min(1000, shortest / 4));
+    }
+
+    /** Starts if not started, then blocks until {@link #close()} has finished. */
+    public void serve() throws IOException, InterruptedException {
+        if (state.get() == State.NEW) {
+            start();
+        }
+        stopped.await();
+    }
+
+    /**
+     * The bound endpoint: for {@code tcp://host:0}, with the real port.
+     *
+     * @throws IllegalStateException if not started
+     */
+    public Endpoint endpoint() {
+        if (listener == null) {
+            throw new IllegalStateException("server on " + endpoint + " is not started");
+        }
+        Endpoint bound = listener.endpoint();
+        for (Map.Entry<String, String> parameter : endpoint.parameters().entrySet()) {
+            bound = bound.withParameter(parameter.getKey(), parameter.getValue());
+        }
+        return bound;
+    }
+
+    private void acceptLoop() {
+        long pauseMillis = 1;
+        while (state.get() == State.RUNNING) {
+            Connection connection;
+            try {
+                connection = listener.accept();
+                pauseMillis = 1;
+            } catch (IOException e) {
+                if (state.get() != State.RUNNING || !listener.isOpen()) {
+                    return;
+                }
+                // Most often out of descriptors: back off instead of spinning, keep the listener.
+                LOG.warn("accepting on {} failed ({}); trying again in {} ms", listener.endpoint(), e.getMessage(),
+                        pauseMillis);
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(pauseMillis));
+                pauseMillis = Math.min(pauseMillis * 2, 1000);
+                continue;
+            }
+            admit(connection);
+        }
+    }
+
+    private void admit(Connection connection) {
+        IpcOptions effective = IpcOptions.fromEndpoint(endpoint, options);
+        String peer = peerKey(connection.peer());
+        if (sessions.size() >= effective.maxConnections()) {
+            refuse(connection, ErrorCode.TOO_MANY_CONNECTIONS, "the server holds its maximum of "
+                    + effective.maxConnections() + " connections");
+            return;
+        }
+        if (peer != null && effective.maxConnectionsPerPeer() > 0) {
+            AtomicInteger count = perPeer.computeIfAbsent(peer, key -> new AtomicInteger());
+            if (count.incrementAndGet() > effective.maxConnectionsPerPeer()) {
+                count.decrementAndGet();
+                refuse(connection, ErrorCode.TOO_MANY_CONNECTIONS, "peer " + peer + " holds its maximum of "
+                        + effective.maxConnectionsPerPeer() + " connections");
+                return;
+            }
+        }
+        Session session = new Session(connection, effective, peer);
+        sessions.add(session);
+        try {
+            readers.execute(session::run);
+        } catch (RuntimeException e) {
+            session.finish();
+            refuse(connection, ErrorCode.TOO_MANY_CONNECTIONS, "the server has no thread for another connection");
+        }
+    }
+
+    private static String peerKey(PeerCredentials peer) {
+        if (peer.uid().isPresent()) {
+            return "uid " + peer.uid().getAsLong();
+        }
+        return peer.user().map(user -> "user " + user).orElse(null);
+    }
+
+    /** Tells the peer why, then closes, giving it a moment to read the error first. */
+    private void refuse(Connection connection, ErrorCode code, String why) {
+        LOG.debug("refused a connection on {}: {}", endpoint, why);
+        try {
+            connection.send(Protocol.error(0, code, why));
+            connection.shutdownOutput();
+        } catch (IOException e) {
+            // The peer is gone already.
+        }
+        try {
+            watchdog.schedule(() -> Closer.closeQuietly(connection, null), 200, TimeUnit.MILLISECONDS);
+        } catch (RuntimeException e) {
+            Closer.closeQuietly(connection, null);
+        }
+    }
+
+    private void enforceTimeouts() {
+        long now = System.nanoTime();
+        for (Session session : sessions) {
+            session.enforceTimeouts(now);
+        }
+    }
+
+    private void requestStarted() {
+        inFlightLock.lock();
+        try {
+            inFlight++;
+        } finally {
+            inFlightLock.unlock();
+        }
+    }
+
+    private void requestDone() {
+        inFlightLock.lock();
+        try {
+            if (--inFlight == 0) {
+                allDone.signalAll();
+            }
+        } finally {
+            inFlightLock.unlock();
+        }
+    }
+
+    /**
+     * Shuts down gracefully: releases the endpoint at once, lets requests in flight finish within the
+     * shutdown timeout, answers new ones SHUTTING_DOWN, then closes what is left. Idempotent; blocks
+     * until done.
+     */
+    @Override
+    public void close() throws IOException {
+        if (state.compareAndSet(State.NEW, State.CLOSED)) {
+            stopped.countDown();
+            return;
+        }
+        if (!state.compareAndSet(State.RUNNING, State.CLOSING)) {
+            awaitStopped();
+            return;
+        }
+        IpcOptions effective = IpcOptions.fromEndpoint(endpoint, options);
+        Closer closer = new Closer();
+        closer.close(listener);
+        for (Session session : sessions) {
+            session.goAway();
+        }
+        boolean drained = awaitInFlight(effective.shutdownTimeout());
+        for (Session session : sessions) {
+            closer.close(session.connection);
+        }
+        closer.run(() -> acceptor.join(10_000));
+        closer.run(() -> shutDown(readers));
+        closer.run(() -> shutDown(workers));
+        closer.run(() -> shutDown(watchdog));
+        state.set(State.CLOSED);
+        stopped.countDown();
+        LOG.info("stopped serving on {}{}", listener.endpoint(), drained ? "" : " (requests still in flight were cut off)");
+        closer.rethrow();
+    }
+
+    private void awaitStopped() {
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private boolean awaitInFlight(Duration timeout) {
+        long left = timeout.toNanos();
+        inFlightLock.lock();
+        try {
+            while (inFlight > 0 && left > 0) {
+                left = allDone.awaitNanos(left);
+            }
+            return inFlight == 0;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } finally {
+            inFlightLock.unlock();
+        }
+    }
+
+    private static void shutDown(ExecutorService executor) throws InterruptedException {
+        executor.shutdownNow();
+        if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
+            LOG.warn("server threads did not stop within 10 s");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "IpcServer[" + (listener == null ? endpoint : listener.endpoint()) + ", " + state.get() + "]";
+    }
+
+    /** One connection: its handshake, its requests, its timeouts. */
+    private final class Session {
+        final Connection connection;
+        private final IpcOptions limits;
+        private final String peer;
+        private final AtomicInteger requests = new AtomicInteger();
+        private final long acceptedAt = System.nanoTime();
+        private volatile boolean welcomed;
+        private volatile boolean draining;
+        private volatile long lastActivity = System.nanoTime();
+        private final java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();
+
+        Session(Connection connection, IpcOptions limits, String peer) {
+            this.connection = connection;
+            this.limits = limits;
+            this.peer = peer;
+        }
+
+        void run() {
+            try {
+                int version = Protocol.readHello(connection.input());
+                if (version != Protocol.VERSION) {
+                    connection.send(Protocol.error(0, ErrorCode.UNSUPPORTED_VERSION, "protocol version " + version
+                            + " is not spoken here; this server speaks version " + Protocol.VERSION));
+                    return;
+                }
+                connection.send(Protocol.welcome(Protocol.VERSION, limits.maxFrameSize()));
+                welcomed = true;
+                if (draining) {
+                    // close() began while the WELCOME was going out, and may have skipped the GOAWAY.
+                    sendQuietly(Protocol.goaway("the server is shutting down"));
+                }
+                lastActivity = System.nanoTime();
+                for (byte[] frame = connection.receive(); frame != null; frame = connection.receive()) {
+                    lastActivity = System.nanoTime();
+                    if (Protocol.type(frame) != Protocol.REQUEST) {
+                        // Requests already taken still get their replies, then the error, then the close.
+                        awaitOwnRequests();
+                        connection.send(Protocol.error(0, ErrorCode.PROTOCOL_ERROR, "a client sends REQUEST frames "
+                                + "(type 3) after the hello, not type " + frame[0]));
+                        return;
+                    }
+                    dispatch(Protocol.id(frame), frame);
+                }
+                awaitOwnRequests();
+            } catch (ProtocolException e) {
+                LOG.debug("closing {}: {}", connection, e.getMessage());
+                sendQuietly(Protocol.error(0, ErrorCode.PROTOCOL_ERROR, e.getMessage()));
+            } catch (IOException e) {
+                LOG.debug("connection {} ended: {}", connection, e.toString());
+            } finally {
+                Closer.closeQuietly(connection, null);
+                finish();
+            }
+        }
+
+        private void dispatch(int id, byte[] frame) throws IOException {
+            if (draining) {
+                connection.send(Protocol.error(id, ErrorCode.SHUTTING_DOWN, "the server is shutting down"));
+                return;
+            }
+            if (requests.get() >= limits.maxInFlight()) {
+                connection.send(Protocol.error(id, ErrorCode.TOO_MANY_REQUESTS, "this connection has its maximum of "
+                        + limits.maxInFlight() + " requests in flight"));
+                return;
+            }
+            requests.incrementAndGet();
+            requestStarted();
+            byte[] payload = Protocol.payload(frame);
+            try {
+                workers.execute(() -> {
+                    CompletionStage<byte[]> reply;
+                    try {
+                        reply = handler.handle(payload);
+                    } catch (Throwable t) {
+                        reply = CompletableFuture.failedFuture(t);
+                    }
+                    (reply == null ? CompletableFuture.<byte[]>completedFuture(null) : reply)
+                            .whenComplete((answer, failure) -> reply(id, answer, failure));
+                });
+            } catch (RuntimeException e) {
+                reply(id, null, e);
+            }
+        }
+
+        private void reply(int id, byte[] answer, Throwable failure) {
+            try {
+                byte[] frame;
+                if (failure != null) {
+                    Throwable cause = failure instanceof java.util.concurrent.CompletionException
+                            && failure.getCause() != null ? failure.getCause() : failure;
+                    LOG.debug("handler failed request {} on {}", id, connection, cause);
+                    frame = Protocol.error(id, ErrorCode.HANDLER_FAILED, String.valueOf(cause));
+                } else if (answer == null) {
+                    frame = Protocol.error(id, ErrorCode.HANDLER_FAILED, "the handler returned no reply (null)");
+                } else if (answer.length > limits.maxFrameSize()) {
+                    frame = Protocol.error(id, ErrorCode.FRAME_TOO_LARGE, "the reply of " + answer.length
+                            + " bytes is over maxFrameSize " + limits.maxFrameSize());
+                } else {
+                    frame = Protocol.call(Protocol.RESPONSE, id, answer);
+                }
+                sendQuietly(frame);
+                lastActivity = System.nanoTime();
+            } finally {
+                requests.decrementAndGet();
+                requestDone();
+                synchronized (this) {
+                    notifyAll();
+                }
+            }
+        }
+
+        private void sendQuietly(byte[] frame) {
+            try {
+                connection.send(frame);
+            } catch (IOException | RuntimeException e) {
+                LOG.debug("could not send to {}: {}", connection, e.toString());
+                Closer.closeQuietly(connection, null);
+            }
+        }
+
+        /** After the peer's end of stream: its replies still go out, then the connection closes. */
+        private void awaitOwnRequests() {
+            long deadline = System.nanoTime() + limits.shutdownTimeout().toNanos();
+            synchronized (this) {
+                while (requests.get() > 0 && connection.isOpen()) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        return;
+                    }
+                    try {
+                        wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+            }
+        }
+
+        void goAway() {
+            draining = true;
+            if (welcomed) {
+                sendQuietly(Protocol.goaway("the server is shutting down"));
+            }
+        }
+
+        void enforceTimeouts(long now) {
+            if (!welcomed) {
+                if (expired(limits.handshakeTimeout(), acceptedAt, now)) {
+                    timeOut("no hello within handshakeTimeout " + limits.handshakeTimeout());
+                }
+                return;
+            }
+            long partial = ChannelConnection.partialFrameSince(connection);
+            if (partial != 0 && expired(limits.frameTimeout(), partial, now)) {
+                timeOut("a frame stopped arriving half way for frameTimeout " + limits.frameTimeout());
+            } else if (partial == 0 && requests.get() == 0 && expired(limits.idleTimeout(), lastActivity, now)) {
+                timeOut("idle for idleTimeout " + limits.idleTimeout());
+            }
+        }
+
+        private boolean expired(Duration timeout, long since, long now) {
+            return !timeout.isZero() && now - since > timeout.toNanos();
+        }
+
+        private void timeOut(String why) {
+            LOG.debug("closing {}: {}", connection, why);
+            sendQuietly(Protocol.error(0, ErrorCode.TIMEOUT, why));
+            Closer.closeQuietly(connection, null);
+        }
+
+        void finish() {
+            if (finished.compareAndSet(false, true)) {
+                sessions.remove(this);
+                if (peer != null && limits.maxConnectionsPerPeer() > 0) {
+                    perPeer.computeIfPresent(peer, (key, count) -> count.decrementAndGet() == 0 ? null : count);
+                }
+            }
+        }
+    }
+
+    /** Builds an {@link IpcServer}; not thread-safe. */
+    public static final class Builder {
+        private final Endpoint endpoint;
+        private IpcOptions options = IpcOptions.defaults();
+        private AsyncHandler handler;
+
+        private Builder(Endpoint endpoint) {
+            this.endpoint = endpoint;
+        }
+
+        /** The options; those in the endpoint's query override them. */
+        public Builder options(IpcOptions options) {
+            this.options = Objects.requireNonNull(options, "options");
+            return this;
+        }
+
+        /** The handler that answers each request on a worker thread. */
+        public Builder handler(Handler handler) {
+            Objects.requireNonNull(handler, "handler");
+            this.handler = request -> {
+                try {
+                    return CompletableFuture.completedFuture(handler.handle(request));
+                } catch (Exception e) {
+                    return CompletableFuture.failedFuture(e);
+                }
+            };
+            return this;
+        }
+
+        /** A handler that answers later, through a {@link CompletionStage}. */
+        public Builder asyncHandler(AsyncHandler handler) {
+            this.handler = Objects.requireNonNull(handler, "handler");
+            return this;
+        }
+
+        /**
+         * The server, not yet started.
+         *
+         * @throws IllegalStateException if no handler was given
+         * @throws IllegalArgumentException if the endpoint's query holds an invalid option
+         */
+        public IpcServer build() {
+            if (handler == null) {
+                throw new IllegalStateException("an IpcServer needs a handler: call handler(...) or asyncHandler(...)");
+            }
+            IpcOptions.fromEndpoint(endpoint, options); // fail fast on a bad query
+            return new IpcServer(this);
+        }
+    }
+}

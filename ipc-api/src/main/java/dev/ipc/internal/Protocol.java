@@ -1,0 +1,156 @@
+package dev.ipc.internal;
+
+import dev.ipc.ErrorCode;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ProtocolException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The wire protocol of {@code IpcServer} and {@code IpcClient}, as {@code docs/PROTOCOL.md} describes it.
+ *
+ * <p>Every frame is a {@code u32} big-endian length, then that many bytes: a one-byte type, then the
+ * type's fields, all big-endian. The first frame from the client is a HELLO, at most
+ * {@link #MAX_HELLO} bytes; the server answers WELCOME or ERROR.
+ */
+public final class Protocol {
+
+    /** The protocol version this library speaks. */
+    public static final int VERSION = 1;
+    /** The magic at the start of a HELLO: "IPC" in ASCII. */
+    public static final int MAGIC = 0x495043;
+    /** The largest HELLO body a server reads. */
+    public static final int MAX_HELLO = 64;
+    /** Bytes a REQUEST or RESPONSE adds around its payload: type and request id. */
+    public static final int OVERHEAD = 5;
+
+    public static final byte HELLO = 1;
+    public static final byte WELCOME = 2;
+    public static final byte REQUEST = 3;
+    public static final byte RESPONSE = 4;
+    public static final byte ERROR = 5;
+    public static final byte GOAWAY = 6;
+
+    private Protocol() {
+    }
+
+    /** HELLO: type, magic (3 bytes), version (u16). */
+    public static byte[] hello(int version) {
+        return ByteBuffer.allocate(6).put(HELLO).put((byte) (MAGIC >> 16)).put((byte) (MAGIC >> 8)).put((byte) MAGIC)
+                .putShort((short) version).array();
+    }
+
+    /** WELCOME: type, version (u16), the server's maxFrameSize for payloads (u32). */
+    public static byte[] welcome(int version, int maxPayload) {
+        return ByteBuffer.allocate(7).put(WELCOME).putShort((short) version).putInt(maxPayload).array();
+    }
+
+    /** REQUEST or RESPONSE: type, request id (u32), payload. */
+    public static byte[] call(byte type, int id, byte[] payload) {
+        return ByteBuffer.allocate(OVERHEAD + payload.length).put(type).putInt(id).put(payload).array();
+    }
+
+    /** ERROR: type, request id (u32, 0 for the connection), code (u16), UTF-8 message. */
+    public static byte[] error(int id, ErrorCode code, String message) {
+        byte[] text = message.getBytes(StandardCharsets.UTF_8);
+        return ByteBuffer.allocate(7 + text.length).put(ERROR).putInt(id).putShort((short) code.code()).put(text).array();
+    }
+
+    /** GOAWAY: type, UTF-8 message. */
+    public static byte[] goaway(String message) {
+        byte[] text = message.getBytes(StandardCharsets.UTF_8);
+        return ByteBuffer.allocate(1 + text.length).put(GOAWAY).put(text).array();
+    }
+
+    /**
+     * Reads the client's HELLO from a fresh connection's raw stream and returns the version it asks for.
+     *
+     * @throws ProtocolException naming what is wrong if it is not a HELLO
+     * @throws EOFException if the stream ends first
+     */
+    public static int readHello(InputStream in) throws IOException {
+        byte[] header = readFully(in, 4, "the hello's length");
+        int length = ByteBuffer.wrap(header).getInt();
+        if (length < 6 || length > MAX_HELLO) {
+            throw new ProtocolException("bad hello: its length is " + Integer.toUnsignedString(length)
+                    + " (bytes " + hex(header) + "), not 6 to " + MAX_HELLO + "; is the client speaking this protocol?");
+        }
+        ByteBuffer body = ByteBuffer.wrap(readFully(in, length, "the hello"));
+        byte type = body.get();
+        int magic = (body.get() & 0xff) << 16 | (body.get() & 0xff) << 8 | (body.get() & 0xff);
+        if (type != HELLO || magic != MAGIC) {
+            throw new ProtocolException("bad hello: it starts with " + hex(java.util.Arrays.copyOf(body.array(), 4))
+                    + ", not 01 49 50 43 (HELLO, \"IPC\")");
+        }
+        return body.getShort() & 0xffff;
+    }
+
+    private static byte[] readFully(InputStream in, int length, String what) throws IOException {
+        byte[] bytes = in.readNBytes(length);
+        if (bytes.length < length) {
+            throw new EOFException("the connection ended inside " + what + ": after " + bytes.length + " of " + length
+                    + " bytes");
+        }
+        return bytes;
+    }
+
+    private static String hex(byte[] bytes) {
+        StringBuilder out = new StringBuilder();
+        for (byte b : bytes) {
+            out.append(out.length() == 0 ? "" : " ").append(String.format("%02x", b & 0xff));
+        }
+        return out.toString();
+    }
+
+    /** The type of a frame, checking it has one. */
+    public static byte type(byte[] frame) throws ProtocolException {
+        if (frame.length == 0) {
+            throw new ProtocolException("empty frame: every frame starts with its type");
+        }
+        return frame[0];
+    }
+
+    /** The request id of a REQUEST, RESPONSE or ERROR frame. */
+    public static int id(byte[] frame) throws ProtocolException {
+        if (frame.length < OVERHEAD) {
+            throw new ProtocolException("frame of type " + frame[0] + " is " + frame.length
+                    + " bytes, too short for its request id");
+        }
+        return ByteBuffer.wrap(frame, 1, 4).getInt();
+    }
+
+    /** The payload of a REQUEST or RESPONSE frame. */
+    public static byte[] payload(byte[] frame) {
+        return java.util.Arrays.copyOfRange(frame, OVERHEAD, frame.length);
+    }
+
+    /** The code of an ERROR frame. */
+    public static ErrorCode errorCode(byte[] frame) throws ProtocolException {
+        if (frame.length < 7) {
+            throw new ProtocolException("ERROR frame of " + frame.length + " bytes, too short for its code");
+        }
+        return ErrorCode.of(ByteBuffer.wrap(frame, 5, 2).getShort() & 0xffff);
+    }
+
+    /** The message of an ERROR frame. */
+    public static String errorMessage(byte[] frame) {
+        return new String(frame, 7, Math.max(0, frame.length - 7), StandardCharsets.UTF_8);
+    }
+
+    /** The message of a GOAWAY frame. */
+    public static String goawayMessage(byte[] frame) {
+        return new String(frame, 1, frame.length - 1, StandardCharsets.UTF_8);
+    }
+
+    /** The WELCOME's fields: version and the server's payload limit. */
+    public static int[] welcomeFields(byte[] frame) throws ProtocolException {
+        if (frame.length < 7 || frame[0] != WELCOME) {
+            throw new ProtocolException("expected a WELCOME frame (type 2, 7 bytes), got type "
+                    + (frame.length == 0 ? "none" : frame[0]) + " of " + frame.length + " bytes");
+        }
+        ByteBuffer body = ByteBuffer.wrap(frame, 1, 6);
+        return new int[] {body.getShort() & 0xffff, body.getInt()};
+    }
+}

@@ -1,0 +1,554 @@
+package dev.ipc.testkit;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.ipc.Connection;
+import dev.ipc.ConnectionLostException;
+import dev.ipc.Endpoint;
+import dev.ipc.ErrorCode;
+import dev.ipc.Ipc;
+import dev.ipc.IpcClient;
+import dev.ipc.IpcOptions;
+import dev.ipc.IpcServer;
+import dev.ipc.RemoteException;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The behaviour of {@link IpcServer} and {@link IpcClient}, run on every transport as a nested part of
+ * {@link TransportContract}.
+ */
+public abstract class RuntimeContract {
+
+    private static final byte[] WRONG_VERSION_HELLO = {1, 0x49, 0x50, 0x43, 0, 9};
+    private static final byte[] HELLO = {1, 0x49, 0x50, 0x43, 0, 1};
+
+    private final TransportContract contract;
+    private final List<AutoCloseable> resources = new ArrayList<>();
+    private final ExecutorService threads = Executors.newCachedThreadPool(new NamedThreads("ipc-test-runtime"));
+    private final AtomicInteger handled = new AtomicInteger();
+
+    protected RuntimeContract(TransportContract contract) {
+        this.contract = contract;
+    }
+
+    @AfterEach
+    void closeEverything() throws Exception {
+        Collections.reverse(resources);
+        for (AutoCloseable resource : resources) {
+            resource.close();
+        }
+        threads.shutdownNow();
+        assertTrue(threads.awaitTermination(10, TimeUnit.SECONDS));
+    }
+
+    private <T extends AutoCloseable> T closing(T resource) {
+        resources.add(resource);
+        return resource;
+    }
+
+    private IpcServer echoServer(IpcOptions options) throws IOException {
+        return closing(IpcServer.builder(contract.newEndpoint(contract.directory())).options(options)
+                .handler(request -> {
+                    handled.incrementAndGet();
+                    if (new String(request, UTF_8).equals("boom")) {
+                        throw new IllegalStateException("the handler broke on purpose");
+                    }
+                    return request;
+                }).build().start());
+    }
+
+    private IpcClient client(IpcServer server, IpcOptions options) throws IOException {
+        return closing(IpcClient.connect(server.endpoint(), options));
+    }
+
+    /** A raw connection that has said hello and read the WELCOME. */
+    private Connection welcomed(IpcServer server) throws IOException {
+        Connection raw = closing(Ipc.connect(server.endpoint()));
+        raw.send(HELLO);
+        byte[] welcome = raw.receive();
+        assertEquals(2, welcome[0], "WELCOME");
+        return raw;
+    }
+
+    private static byte[] request(int id, byte[] payload) {
+        return ByteBuffer.allocate(5 + payload.length).put((byte) 3).putInt(id).put(payload).array();
+    }
+
+    private static byte[] lengthPrefixed(byte[] body) {
+        return ByteBuffer.allocate(4 + body.length).putInt(body.length).put(body).array();
+    }
+
+    /** Reads frames until the server closes; returns the ERROR frames' codes and messages seen. */
+    private static List<String> untilClosed(Connection raw) {
+        List<String> errors = new ArrayList<>();
+        try {
+            for (byte[] frame = raw.receive(); frame != null; frame = raw.receive()) {
+                if (frame[0] == 5) {
+                    errors.add(ErrorCode.of(ByteBuffer.wrap(frame, 5, 2).getShort()) + " "
+                            + new String(frame, 7, frame.length - 7, UTF_8));
+                }
+            }
+        } catch (IOException e) {
+            // The server may cut the connection with data unread: a reset is a close too.
+        }
+        return errors;
+    }
+
+    // ---- calls ------------------------------------------------------------------------------------------
+
+    @Test
+    void callsAndRepliesOfEverySize() throws Exception {
+        IpcOptions options = IpcOptions.builder().maxFrameSize(2 * 1024 * 1024).build();
+        IpcServer server = echoServer(options);
+        IpcClient client = client(server, options);
+        for (int size : new int[] {0, 1, 64 * 1024, 2 * 1024 * 1024}) {
+            byte[] request = new byte[size];
+            Arrays.fill(request, (byte) size);
+            assertArrayEquals(request, client.call(request), size + " bytes");
+        }
+        IllegalArgumentException tooBig = assertThrows(IllegalArgumentException.class,
+                () -> client.call(new byte[2 * 1024 * 1024 + 1]));
+        assertTrue(tooBig.getMessage().contains("over the server's maxFrameSize"), tooBig.getMessage());
+    }
+
+    @Test
+    void manyCallsInFlightOnOneConnectionRepliedInAnyOrder() throws Exception {
+        int calls = 50;
+        List<CompletableFuture<byte[]>> held = Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch allArrived = new CountDownLatch(calls);
+        IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .asyncHandler(request -> {
+                    CompletableFuture<byte[]> reply = new CompletableFuture<>();
+                    CompletableFuture<byte[]> echo = reply.thenApply(ignored -> request);
+                    held.add(reply);
+                    allArrived.countDown();
+                    return echo;
+                }).build().start());
+        IpcClient client = client(server, IpcOptions.defaults());
+        List<CompletableFuture<byte[]>> replies = new ArrayList<>();
+        for (int i = 0; i < calls; i++) {
+            replies.add(client.callAsync(("call " + i).getBytes(UTF_8)));
+        }
+        assertTrue(allArrived.await(30, TimeUnit.SECONDS), "all calls in flight at once");
+        for (int i = held.size() - 1; i >= 0; i--) {
+            held.get(i).complete(null); // answer in reverse order of arrival
+        }
+        for (int i = 0; i < calls; i++) {
+            assertEquals("call " + i, new String(replies.get(i).get(30, TimeUnit.SECONDS), UTF_8));
+        }
+    }
+
+    @Test
+    void aHandlerThatThrowsFailsOnlyItsRequest() throws Exception {
+        IpcServer server = echoServer(IpcOptions.defaults());
+        IpcClient client = client(server, IpcOptions.defaults());
+        RemoteException failed = assertThrows(RemoteException.class, () -> client.call("boom".getBytes(UTF_8)));
+        assertEquals(ErrorCode.HANDLER_FAILED, failed.code());
+        assertTrue(failed.getMessage().contains("the handler broke on purpose"), failed.getMessage());
+        assertEquals("fine", new String(client.call("fine".getBytes(UTF_8)), UTF_8));
+    }
+
+    @Test
+    void callsFromManyThreadsAndClientsAllGetTheirOwnReplies() throws Exception {
+        IpcServer server = echoServer(IpcOptions.defaults());
+        List<Future<Integer>> results = new ArrayList<>();
+        for (int c = 0; c < 4; c++) {
+            IpcClient client = client(server, IpcOptions.defaults());
+            for (int t = 0; t < 4; t++) {
+                String prefix = c + "/" + t + "/";
+                results.add(threads.submit(() -> {
+                    for (int i = 0; i < 250; i++) {
+                        byte[] request = (prefix + i).getBytes(UTF_8);
+                        assertArrayEquals(request, client.call(request));
+                    }
+                    return 250;
+                }));
+            }
+        }
+        for (Future<Integer> result : results) {
+            assertEquals(250, result.get(60, TimeUnit.SECONDS));
+        }
+    }
+
+    // ---- bad input --------------------------------------------------------------------------------------
+
+    @Test
+    void aGarbageHelloGetsAnErrorFrameAndAClose() throws Exception {
+        IpcServer server = echoServer(IpcOptions.defaults());
+        Connection raw = closing(Ipc.connect(server.endpoint()));
+        raw.output().write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(UTF_8));
+        List<String> errors = untilClosed(raw);
+        assertEquals(1, errors.size(), errors.toString());
+        assertTrue(errors.get(0).startsWith("PROTOCOL_ERROR bad hello"), errors.toString());
+
+        Connection wrongVersion = closing(Ipc.connect(server.endpoint()));
+        wrongVersion.send(WRONG_VERSION_HELLO);
+        List<String> refused = untilClosed(wrongVersion);
+        assertTrue(refused.get(0).contains("UNSUPPORTED_VERSION protocol version 9 is not spoken here"),
+                refused.toString());
+        assertEquals(0, handled.get());
+    }
+
+    @Test
+    void badLengthsCloseOnlyThatConnectionAndNeverReachTheHandler() throws Exception {
+        int limit = 1024;
+        IpcServer server = echoServer(IpcOptions.builder().maxFrameSize(limit).build());
+        IpcClient good = client(server, IpcOptions.defaults());
+        for (long length : new long[] {0x7fffffffL, 0xffffffffL, limit + 5 + 1}) {
+            Connection raw = welcomed(server);
+            raw.output().write(ByteBuffer.allocate(8).putInt((int) length).putInt(0).array());
+            assertTrue(untilClosed(raw).isEmpty());
+            assertEquals("ok", new String(good.call("ok".getBytes(UTF_8)), UTF_8), "other connections go on");
+        }
+        assertEquals(3, handled.get(), "only the good calls reached the handler");
+    }
+
+    @Test
+    void aFrameCutAtEveryOffsetNeverReachesTheHandler() throws Exception {
+        IpcServer server = echoServer(IpcOptions.defaults());
+        byte[] frame = lengthPrefixed(request(1, new byte[1024]));
+        for (int cut = 0; cut < frame.length; cut++) {
+            try (Connection raw = Ipc.connect(server.endpoint())) {
+                raw.send(HELLO);
+                raw.receive();
+                raw.output().write(frame, 0, cut);
+                raw.shutdownOutput();
+                assertTrue(untilClosed(raw).isEmpty(), "cut at " + cut);
+            }
+        }
+        assertEquals(0, handled.get(), "no partial frame reached the handler");
+        IpcClient good = client(server, IpcOptions.defaults());
+        assertEquals("after", new String(good.call("after".getBytes(UTF_8)), UTF_8));
+    }
+
+    @Test
+    void aValidFrameFollowedByGarbageIsAnsweredThenClosed() throws Exception {
+        IpcServer server = echoServer(IpcOptions.defaults());
+        Connection raw = welcomed(server);
+        raw.output().write(lengthPrefixed(request(7, "valid".getBytes(UTF_8))));
+        raw.output().write(lengthPrefixed(new byte[] {99, 1, 2, 3}));
+        byte[] reply = raw.receive();
+        assertEquals(4, reply[0], "RESPONSE");
+        assertEquals(7, ByteBuffer.wrap(reply, 1, 4).getInt());
+        List<String> errors = untilClosed(raw);
+        assertTrue(errors.size() == 1 && errors.get(0).startsWith("PROTOCOL_ERROR"), errors.toString());
+        assertEquals(1, handled.get());
+    }
+
+    @Test
+    void aThousandMalformedConnectionsDoNotHurtGoodClients() throws Exception {
+        IpcServer server = echoServer(IpcOptions.defaults());
+        Future<?> attack = threads.submit(() -> {
+            for (int i = 0; i < 1000; i++) {
+                try (Connection raw = Ipc.connect(server.endpoint())) {
+                    raw.output().write(i % 2 == 0 ? new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff}
+                            : "garbage!".getBytes(UTF_8));
+                    untilClosed(raw);
+                }
+            }
+            return null;
+        });
+        List<Future<Integer>> good = new ArrayList<>();
+        for (int c = 0; c < 10; c++) {
+            IpcClient client = client(server, IpcOptions.defaults());
+            good.add(threads.submit(() -> {
+                for (int i = 0; i < 1000; i++) {
+                    byte[] request = ("call " + i).getBytes(UTF_8);
+                    assertArrayEquals(request, client.call(request));
+                }
+                return 1000;
+            }));
+        }
+        for (Future<Integer> calls : good) {
+            assertEquals(1000, calls.get(120, TimeUnit.SECONDS));
+        }
+        attack.get(120, TimeUnit.SECONDS);
+        assertEquals(10_000, handled.get());
+    }
+
+    // ---- limits -----------------------------------------------------------------------------------------
+
+    @Test
+    void refusesConnectionsOverTheLimitWithAnErrorFrame() throws Exception {
+        IpcServer server = echoServer(IpcOptions.builder().maxConnections(2).build());
+        client(server, IpcOptions.defaults());
+        client(server, IpcOptions.defaults());
+        RemoteException refused = assertThrows(RemoteException.class,
+                () -> IpcClient.connect(server.endpoint(), IpcOptions.builder().reconnectTimeout(Duration.ZERO).build()));
+        assertEquals(ErrorCode.TOO_MANY_CONNECTIONS, refused.code());
+        assertTrue(refused.getMessage().contains("maximum of 2 connections"), refused.getMessage());
+    }
+
+    @Test
+    void refusesRequestsOverTheInFlightLimit() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch twoArrived = new CountDownLatch(2);
+        IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .options(IpcOptions.builder().maxInFlight(2).build())
+                .asyncHandler(request -> {
+                    twoArrived.countDown();
+                    return CompletableFuture.supplyAsync(() -> {
+                        awaitQuietly(release);
+                        return request;
+                    });
+                }).build().start());
+        IpcClient client = client(server, IpcOptions.defaults());
+        CompletableFuture<byte[]> first = client.callAsync(new byte[] {1});
+        CompletableFuture<byte[]> second = client.callAsync(new byte[] {2});
+        assertTrue(twoArrived.await(30, TimeUnit.SECONDS));
+        RemoteException third = assertThrows(RemoteException.class, () -> client.call(new byte[] {3}));
+        assertEquals(ErrorCode.TOO_MANY_REQUESTS, third.code());
+        release.countDown();
+        assertArrayEquals(new byte[] {1}, first.get(30, TimeUnit.SECONDS));
+        assertArrayEquals(new byte[] {2}, second.get(30, TimeUnit.SECONDS));
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Test
+    void cutsOffSilentHalfFramedAndIdleConnections() throws Exception {
+        IpcServer server = echoServer(IpcOptions.builder().handshakeTimeout(Duration.ofMillis(200))
+                .frameTimeout(Duration.ofMillis(200)).idleTimeout(Duration.ofMillis(400)).build());
+        Connection silent = closing(Ipc.connect(server.endpoint()));
+        assertEquals(List.of("TIMEOUT no hello within handshakeTimeout PT0.2S"), untilClosed(silent));
+
+        Connection slow = welcomed(server);
+        slow.output().write(lengthPrefixed(request(1, new byte[100])), 0, 50);
+        List<String> slowErrors = untilClosed(slow);
+        assertTrue(slowErrors.get(0).startsWith("TIMEOUT a frame stopped arriving half way"), slowErrors.toString());
+
+        Connection idle = welcomed(server);
+        List<String> idleErrors = untilClosed(idle);
+        assertTrue(idleErrors.get(0).startsWith("TIMEOUT idle"), idleErrors.toString());
+
+        IpcClient client = client(server, IpcOptions.defaults());
+        assertEquals("a", new String(client.call("a".getBytes(UTF_8)), UTF_8));
+        assertEquals("b", new String(client.call("b".getBytes(UTF_8)), UTF_8));
+        assertEquals(0, handled.get() - 2, "no partial frame reached the handler");
+    }
+
+    // ---- shutdown, death and restart ---------------------------------------------------------------------
+
+    @Test
+    void gracefulShutdownLetsAHundredCallsInFlightFinish() throws Exception {
+        int calls = 100;
+        CountDownLatch allArrived = new CountDownLatch(calls);
+        CountDownLatch release = new CountDownLatch(1);
+        IpcServer server = IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .options(IpcOptions.builder().maxInFlight(calls).build())
+                .asyncHandler(request -> {
+                    allArrived.countDown();
+                    return CompletableFuture.supplyAsync(() -> {
+                        awaitQuietly(release);
+                        return request;
+                    }, threads);
+                }).build().start();
+        IpcClient client = client(server, IpcOptions.builder().reconnectTimeout(Duration.ZERO).build());
+        List<CompletableFuture<byte[]>> replies = new ArrayList<>();
+        for (int i = 0; i < calls; i++) {
+            replies.add(client.callAsync(("in flight " + i).getBytes(UTF_8)));
+        }
+        assertTrue(allArrived.await(30, TimeUnit.SECONDS));
+        Endpoint endpoint = server.endpoint();
+        Future<?> closing = threads.submit(() -> {
+            server.close();
+            return null;
+        });
+        Connection late = awaitRefusedOrShuttingDown(endpoint);
+        if (late != null) {
+            late.close();
+        }
+        release.countDown();
+        for (int i = 0; i < calls; i++) {
+            assertEquals("in flight " + i, new String(replies.get(i).get(30, TimeUnit.SECONDS), UTF_8));
+        }
+        closing.get(30, TimeUnit.SECONDS);
+        assertThrows(IOException.class, () -> client.call(new byte[1]), "the server is gone");
+    }
+
+    /** Once close() has begun, the endpoint refuses new connections; returns null when it does. */
+    private static Connection awaitRefusedOrShuttingDown(Endpoint endpoint) {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (System.nanoTime() < until) {
+            try {
+                Connection probe = Ipc.connect(endpoint);
+                probe.close();
+            } catch (IOException e) {
+                return null; // released at once, while calls are still in flight
+            }
+            Thread.onSpinWait();
+        }
+        throw new AssertionError("the endpoint was not released while calls were in flight");
+    }
+
+    @Test
+    void aServerKilledWithCallsInFlightFailsThemWithinASecond() throws Exception {
+        Process peer = startPeer(ServerPeer.class, contract.newEndpoint(contract.directory()));
+        try {
+            Endpoint endpoint = Endpoint.parse(readyLine(peer));
+            IpcClient client = closing(IpcClient.connect(endpoint,
+                    IpcOptions.builder().reconnectTimeout(Duration.ofMillis(200)).build()));
+            assertEquals("alive", new String(client.call("alive".getBytes(UTF_8)), UTF_8));
+            CompletableFuture<byte[]> hanging = client.callAsync("hang".getBytes(UTF_8));
+            peer.destroyForcibly();
+            long killed = System.nanoTime();
+            ExecutionException lost = assertThrows(ExecutionException.class, () -> hanging.get(5, TimeUnit.SECONDS));
+            long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
+            assertTrue(lost.getCause() instanceof ConnectionLostException, String.valueOf(lost.getCause()));
+            assertTrue(tookMillis < 1000, "the call failed " + tookMillis + " ms after the kill");
+            assertThrows(IOException.class, () -> client.call(new byte[1]), "nobody to reconnect to");
+        } finally {
+            reap(peer);
+            cleanUpAfterKilledServer();
+        }
+    }
+
+    @Test
+    void aClientKilledMidFrameCostsTheServerOnlyThatConnection() throws Exception {
+        IpcServer server = echoServer(IpcOptions.defaults());
+        Process peer = startPeer(RawPeer.class, server.endpoint());
+        try {
+            assertEquals("SENT", readLine(peer));
+            peer.destroyForcibly();
+            assertTrue(peer.waitFor(10, TimeUnit.SECONDS));
+            IpcClient client = client(server, IpcOptions.defaults());
+            assertEquals("still serving", new String(client.call("still serving".getBytes(UTF_8)), UTF_8));
+            assertEquals(1, handled.get(), "the half frame never reached the handler");
+        } finally {
+            reap(peer);
+        }
+    }
+
+    @Test
+    void theClientReconnectsToARestartedServer() throws Exception {
+        IpcServer first = echoServer(IpcOptions.defaults());
+        IpcClient client = client(first, IpcOptions.builder().reconnectTimeout(Duration.ofSeconds(10)).build());
+        assertEquals("one", new String(client.call("one".getBytes(UTF_8)), UTF_8));
+        Endpoint bound = first.endpoint();
+        first.close();
+        IpcServer second = closing(IpcServer.builder(bound).handler(request -> request).build().start());
+        assertEquals(bound.withoutParameters(), second.endpoint().withoutParameters());
+        assertEquals("two", new String(client.call("two".getBytes(UTF_8)), UTF_8));
+    }
+
+    // ---- other languages ----------------------------------------------------------------------------------
+
+    @Test
+    void aPythonClientSpeaksTheProtocol() throws Exception {
+        Path python = Path.of("/usr/bin/python3");
+        assumeTrue(Files.isExecutable(python), "python3 is not installed at /usr/bin/python3");
+        IpcServer server = echoServer(IpcOptions.defaults());
+        Path script = contract.directory().resolve("ipc_client.py");
+        try (InputStream source = RuntimeContract.class.getResourceAsStream("/ipc_client.py")) {
+            Files.copy(source, script);
+        }
+        try {
+            Process process = new ProcessBuilder(python.toString(), script.toString(), server.endpoint().toString(),
+                    "hello from python", "boom", "bye").redirectErrorStream(true).start();
+            try {
+                assertTrue(process.waitFor(30, TimeUnit.SECONDS));
+                String output = new String(process.getInputStream().readAllBytes(), UTF_8);
+                assertEquals(0, process.exitValue(), output);
+                String[] lines = output.split("\n");
+                assertEquals("hello from python", lines[0]);
+                assertTrue(lines[1].startsWith("error 3: java.lang.IllegalStateException"), lines[1]);
+                assertEquals("bye", lines[2]);
+            } finally {
+                reap(process);
+            }
+        } finally {
+            Files.delete(script);
+        }
+    }
+
+    // ---- processes -----------------------------------------------------------------------------------------
+
+    private static Process startPeer(Class<?> main, Endpoint endpoint) throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        if (Runtime.version().feature() >= 24) {
+            command.add("--enable-native-access=ALL-UNNAMED");
+        }
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), main.getName(), endpoint.toString()));
+        return new ProcessBuilder(command).start();
+    }
+
+    private String readLine(Process process) throws Exception {
+        BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), UTF_8));
+        return threads.submit(lines::readLine).get(30, TimeUnit.SECONDS);
+    }
+
+    private String readyLine(Process process) throws Exception {
+        String line = readLine(process);
+        assertTrue(line != null && line.startsWith("READY "), String.valueOf(line));
+        return line.substring("READY ".length());
+    }
+
+    private static void reap(Process process) throws InterruptedException, IOException {
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+        process.getInputStream().close();
+        process.getErrorStream().close();
+        process.getOutputStream().close();
+    }
+
+    /** A server killed with SIGKILL leaves its socket and lock files: remove them as a restart would. */
+    private void cleanUpAfterKilledServer() throws IOException {
+        try (java.util.stream.Stream<Path> files = Files.walk(contract.directory())) {
+            List<Path> left = new ArrayList<>();
+            files.filter(path -> !path.equals(contract.directory())).forEach(left::add);
+            Collections.reverse(left);
+            for (Path path : left) {
+                Files.delete(path);
+            }
+        }
+    }
+
+    @Test
+    void aStoppedServerSaysSo() throws Exception {
+        IpcServer server = echoServer(IpcOptions.defaults());
+        Connection raw = welcomed(server);
+        server.close();
+        List<String> seen = new ArrayList<>();
+        try {
+            for (byte[] frame = raw.receive(); frame != null; frame = raw.receive()) {
+                seen.add(String.valueOf(frame[0]));
+            }
+        } catch (IOException e) {
+            // closed under us: fine
+        }
+        assertTrue(seen.contains("6"), "a GOAWAY frame came before the close: " + seen);
+    }
+}
