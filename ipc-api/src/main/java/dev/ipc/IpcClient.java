@@ -1,5 +1,6 @@
 package dev.ipc;
 
+import dev.ipc.internal.ChannelConnection;
 import dev.ipc.internal.Closer;
 import dev.ipc.internal.Protocol;
 import dev.ipc.internal.Threads;
@@ -150,7 +151,12 @@ public final class IpcClient implements AutoCloseable {
         Pending pending = new Pending(current, id);
         current.pending.put(id, pending.future);
         try {
-            current.connection.send(Protocol.call(Protocol.REQUEST, id, request));
+            byte[] frame = Protocol.call(Protocol.REQUEST, id, request);
+            if (!ChannelConnection.suitsVirtualThreads(current.connection) && Threads.isVirtual(Thread.currentThread())) {
+                sendFromPlatformThread(current.connection, frame);
+            } else {
+                current.connection.send(frame);
+            }
         } catch (IOException e) {
             current.lost(e);
         }
@@ -159,6 +165,28 @@ public final class IpcClient implements AutoCloseable {
             current.lost(new java.net.SocketException("the connection dropped"));
         }
         return pending;
+    }
+
+    /** junixsocket's channels stall when written from a virtual thread; such writes go through a platform one. */
+    private static void sendFromPlatformThread(Connection connection, byte[] frame) throws IOException {
+        try {
+            PlatformSenders.POOL.submit(() -> {
+                connection.send(frame);
+                return null;
+            }).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while sending to " + connection);
+        } catch (ExecutionException e) {
+            throw rethrowable(e.getCause());
+        }
+    }
+
+    /** Platform threads for {@link #sendFromPlatformThread}, made on first need, gone a second after the last use. */
+    private static final class PlatformSenders {
+        static final java.util.concurrent.ExecutorService POOL = new java.util.concurrent.ThreadPoolExecutor(0, 8,
+                1, TimeUnit.SECONDS, new java.util.concurrent.SynchronousQueue<>(), Threads.daemons("ipc-client-sender"),
+                new java.util.concurrent.ThreadPoolExecutor.CallerRunsPolicy());
     }
 
     /** The current session, or a new one when it has dropped or been told to go away. */
@@ -237,7 +265,7 @@ public final class IpcClient implements AutoCloseable {
                         + options.handshakeTimeout());
             }
             Session fresh = new Session(connection, Math.min(welcome[1], options.maxFrameSize()));
-            fresh.reader = Threads.start(name + "-reader", fresh::read);
+            fresh.reader = Threads.start(name + "-reader", ChannelConnection.suitsVirtualThreads(connection), fresh::read);
             return fresh;
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(connection, e);

@@ -38,8 +38,8 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p>Each connection is read on a thread of its own (virtual on JDK 21 and later, else from a pool
- * bounded by {@link IpcOptions#maxConnections()}); each request runs its handler on a worker, so
+ * <p>Each connection is read on a thread of its own (virtual on JDK 21 and later, except for
+ * junixsocket's channels, else from a pool bounded by {@link IpcOptions#maxConnections()}); each request runs its handler on a worker, so
  * replies may leave in any order. The limits in {@link IpcOptions} (connections in all and per peer
  * user, requests in flight, frame size, hello, idle and mid-frame timeouts) are enforced with an error
  * frame or a close, never a hang. A handler that throws fails its request with a HANDLER_FAILED error
@@ -84,6 +84,8 @@ public final class IpcServer implements AutoCloseable {
 
     private Listener listener;
     private ExecutorService readers;
+    private ExecutorService platformReaders;
+    private ExecutorService platformSenders;
     private ExecutorService workers;
     private ScheduledExecutorService watchdog;
     private Thread acceptor;
@@ -122,6 +124,10 @@ public final class IpcServer implements AutoCloseable {
             throw e;
         }
         readers = Threads.perTask(name + "-connection", effective.maxConnections());
+        platformReaders = Threads.haveVirtualThreads()
+                ? Threads.bounded(name + "-connection", effective.maxConnections()) : readers;
+        platformSenders = Threads.haveVirtualThreads()
+                ? Executors.newFixedThreadPool(4, Threads.daemons(name + "-sender")) : null;
         workers = Threads.workers(name + "-worker", Math.max(8, 4 * Runtime.getRuntime().availableProcessors()));
         watchdog = Executors.newSingleThreadScheduledExecutor(Threads.daemons(name + "-watchdog"));
         long tick = watchdogTick(effective);
@@ -210,7 +216,7 @@ public final class IpcServer implements AutoCloseable {
         Session session = new Session(connection, effective, peer);
         sessions.add(session);
         try {
-            readers.execute(session::run);
+            (ChannelConnection.suitsVirtualThreads(connection) ? readers : platformReaders).execute(session::run);
         } catch (RuntimeException e) {
             session.finish();
             refuse(connection, ErrorCode.TOO_MANY_CONNECTIONS, "the server has no thread for another connection");
@@ -294,6 +300,10 @@ public final class IpcServer implements AutoCloseable {
         }
         closer.run(() -> acceptor.join(10_000));
         closer.run(() -> shutDown(readers));
+        closer.run(() -> shutDown(platformReaders));
+        if (platformSenders != null) {
+            closer.run(() -> shutDown(platformSenders));
+        }
         closer.run(() -> shutDown(workers));
         closer.run(() -> shutDown(watchdog));
         state.set(State.CLOSED);
@@ -350,7 +360,11 @@ public final class IpcServer implements AutoCloseable {
         private volatile long lastActivity = System.nanoTime();
         private final java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();
 
+        /** Where replies are sent from: null for on the completing thread; platform threads for junixsocket. */
+        private final java.util.concurrent.Executor sender;
+
         Session(Connection connection, IpcOptions limits, String peer) {
+            this.sender = ChannelConnection.suitsVirtualThreads(connection) ? null : platformSenders;
             this.connection = connection;
             this.limits = limits;
             this.peer = peer;
@@ -415,8 +429,12 @@ public final class IpcServer implements AutoCloseable {
                     } catch (Throwable t) {
                         reply = CompletableFuture.failedFuture(t);
                     }
-                    (reply == null ? CompletableFuture.<byte[]>completedFuture(null) : reply)
-                            .whenComplete((answer, failure) -> reply(id, answer, failure));
+                    CompletionStage<byte[]> answered = reply == null ? CompletableFuture.completedFuture(null) : reply;
+                    if (sender == null) {
+                        answered.whenComplete((answer, failure) -> reply(id, answer, failure));
+                    } else {
+                        answered.whenCompleteAsync((answer, failure) -> reply(id, answer, failure), sender);
+                    }
                 });
             } catch (RuntimeException e) {
                 reply(id, null, e);

@@ -52,6 +52,7 @@ public final class ChannelConnection implements Connection {
     private final long readTimeoutNanos;
     private final boolean timed;
     private final boolean emptyReadWhenReadyIsEnd;
+    private final boolean virtualThreads;
     private final ChannelTraits.DescriptorPassing descriptorPassing;
     private final String whyNoDescriptors;
 
@@ -88,6 +89,7 @@ public final class ChannelConnection implements Connection {
     public ChannelConnection(SocketChannel channel, Endpoint localEndpoint, PeerCredentials peer,
             IpcOptions options, String label, ChannelTraits traits) throws IOException {
         this.emptyReadWhenReadyIsEnd = traits.emptyReadWhenReadyIsEnd;
+        this.virtualThreads = traits.virtualThreads;
         this.descriptorPassing = traits.descriptorPassing;
         this.whyNoDescriptors = traits.whyNoDescriptors;
         this.channel = Objects.requireNonNull(channel, "channel");
@@ -363,6 +365,11 @@ public final class ChannelConnection implements Connection {
     /** Marks the end of a frame: bytes already buffered belong to the next one, which starts now. */
     private void frameDone() {
         partialSince = readBuffer.hasRemaining() ? System.nanoTime() : 0;
+    }
+
+    /** Whether a connection may block in a virtual thread; false for junixsocket's and unknown kinds. */
+    public static boolean suitsVirtualThreads(Connection connection) {
+        return connection instanceof ChannelConnection && ((ChannelConnection) connection).virtualThreads;
     }
 
     /**

@@ -16,23 +16,29 @@ public final class ChannelTraits {
         FileDescriptor[] takeReceived() throws IOException;
     }
 
-    /** Plain channels: read -1 at the end of the stream, and pass no descriptors. */
+    /** The JDK's channels: read -1 at the end of the stream, block virtual threads well, pass no descriptors. */
     public static ChannelTraits plain(String whyNoDescriptors) {
-        return new ChannelTraits(false, null, Objects.requireNonNull(whyNoDescriptors, "whyNoDescriptors"));
+        return new ChannelTraits(false, true, null, Objects.requireNonNull(whyNoDescriptors, "whyNoDescriptors"));
     }
 
-    /** Channels that pass descriptors through {@code passing}. */
-    public static ChannelTraits passing(DescriptorPassing passing, boolean emptyReadWhenReadyIsEnd) {
-        return new ChannelTraits(emptyReadWhenReadyIsEnd, Objects.requireNonNull(passing, "passing"), null);
+    /**
+     * junixsocket's channels: they pass descriptors through {@code passing}, read 0 rather than -1 at the
+     * end of the stream when non-blocking, and are served on platform threads: their blocking calls
+     * stall in virtual threads (seen on JDK 25).
+     */
+    public static ChannelTraits junixsocket(DescriptorPassing passing) {
+        return new ChannelTraits(true, false, Objects.requireNonNull(passing, "passing"), null);
     }
 
     final boolean emptyReadWhenReadyIsEnd;
+    final boolean virtualThreads;
     final DescriptorPassing descriptorPassing;
     final String whyNoDescriptors;
 
-    private ChannelTraits(boolean emptyReadWhenReadyIsEnd, DescriptorPassing descriptorPassing,
+    private ChannelTraits(boolean emptyReadWhenReadyIsEnd, boolean virtualThreads, DescriptorPassing descriptorPassing,
             String whyNoDescriptors) {
         this.emptyReadWhenReadyIsEnd = emptyReadWhenReadyIsEnd;
+        this.virtualThreads = virtualThreads;
         this.descriptorPassing = descriptorPassing;
         this.whyNoDescriptors = whyNoDescriptors;
     }

@@ -17,6 +17,15 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Threads {
 
     private static final Method[] VIRTUAL = lookUpVirtualThreads();
+    private static final Method IS_VIRTUAL = lookUpIsVirtual();
+
+    private static Method lookUpIsVirtual() {
+        try {
+            return Thread.class.getMethod("isVirtual");
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return null;
+        }
+    }
 
     private Threads() {
     }
@@ -37,6 +46,18 @@ public final class Threads {
         }
     }
 
+    /** Whether {@code thread} is a virtual thread. */
+    public static boolean isVirtual(Thread thread) {
+        if (IS_VIRTUAL == null) {
+            return false;
+        }
+        try {
+            return (Boolean) IS_VIRTUAL.invoke(thread);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** Whether this JVM has virtual threads. */
     public static boolean haveVirtualThreads() {
         return VIRTUAL != null;
@@ -48,9 +69,11 @@ public final class Threads {
      */
     public static ExecutorService perTask(String name, int limit) {
         ExecutorService virtual = virtualPerTask(name);
-        if (virtual != null) {
-            return virtual;
-        }
+        return virtual != null ? virtual : bounded(name, limit);
+    }
+
+    /** Up to {@code limit} daemon platform threads named {@code name-N}, one per task, kept 30 s when idle. */
+    public static ExecutorService bounded(String name, int limit) {
         return new ThreadPoolExecutor(0, limit, 30, TimeUnit.SECONDS, new SynchronousQueue<>(), daemons(name));
     }
 
@@ -60,9 +83,9 @@ public final class Threads {
         return virtual != null ? virtual : Executors.newFixedThreadPool(size, daemons(name));
     }
 
-    /** Starts {@code task} on a new thread: virtual where available, else a daemon platform thread. */
-    public static Thread start(String name, Runnable task) {
-        if (VIRTUAL != null) {
+    /** Starts {@code task} on a new thread: virtual if asked and available, else a daemon platform thread. */
+    public static Thread start(String name, boolean virtual, Runnable task) {
+        if (virtual && VIRTUAL != null) {
             try {
                 Object builder = VIRTUAL[1].invoke(VIRTUAL[0].invoke(null), name, 0L);
                 Thread thread = ((ThreadFactory) VIRTUAL[2].invoke(builder)).newThread(task);

@@ -113,6 +113,11 @@ public abstract class TransportContract {
             client.send(new byte[] {1});
             assertArrayEquals(new byte[] {1}, server.receive());
         }
+        // The runtime too: on JDK 21+ its virtual threads start the JDK's pollers, which stay for good.
+        try (IpcServer server = IpcServer.builder(newEndpoint(directory)).handler(request -> request).build().start();
+                IpcClient client = IpcClient.connect(server.endpoint())) {
+            assertArrayEquals(new byte[] {2}, client.call(new byte[] {2}));
+        }
         descriptorBaseline = OpenDescriptors.count();
         threadBaseline = Thread.getAllStackTraces().keySet();
     }

@@ -92,9 +92,8 @@ final class JunixsocketChannels {
             String side) throws IOException {
         AFUNIXSocketChannel unix = (AFUNIXSocketChannel) channel;
         unix.setAncillaryReceiveBufferSize(ANCILLARY_BUFFER_SIZE);
-        // junixsocket's non-blocking reads return 0, not -1, at the end of the stream (the 'true').
         return new ChannelConnection(channel, endpoint, peerOf(channel), options,
-                SocketFiles.label(endpoint, transportId, side), ChannelTraits.passing(new ChannelTraits.DescriptorPassing() {
+                SocketFiles.label(endpoint, transportId, side), ChannelTraits.junixsocket(new ChannelTraits.DescriptorPassing() {
                     @Override
                     public void attach(FileDescriptor[] descriptors) throws IOException {
                         unix.setOutboundFileDescriptors(descriptors);
@@ -104,7 +103,7 @@ final class JunixsocketChannels {
                     public FileDescriptor[] takeReceived() throws IOException {
                         return unix.getReceivedFileDescriptors();
                     }
-                }, true));
+                }));
     }
 
     private static PeerCredentials peerOf(SocketChannel channel) {
