@@ -39,6 +39,13 @@ public final class PeerCredentials {
         return new PeerCredentials(uid < 0 ? null : uid, gid < 0 ? null : gid, pid <= 0 ? null : pid, null, null);
     }
 
+    /**
+     * Credentials with whatever is known: a negative id or a null name means "not known".
+     */
+    public static PeerCredentials of(long uid, long gid, long pid, String user, String group) {
+        return new PeerCredentials(uid < 0 ? null : uid, gid < 0 ? null : gid, pid <= 0 ? null : pid, user, group);
+    }
+
     /** Credentials known by name only; either name may be null for "not known". */
     public static PeerCredentials ofNames(String user, String group) {
         return new PeerCredentials(null, null, null, user, group);

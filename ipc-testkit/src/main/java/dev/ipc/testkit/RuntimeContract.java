@@ -436,6 +436,65 @@ public abstract class RuntimeContract {
     }
 
     @Test
+    void theAcceptLoopOutlivesRunningOutOfDescriptors() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/bin/bash")), "needs bash for ulimit");
+        List<String> javaCommand = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString()));
+        if (Runtime.version().feature() >= 24) {
+            javaCommand.add("--enable-native-access=ALL-UNNAMED");
+        }
+        javaCommand.addAll(List.of("-cp", System.getProperty("java.class.path"), ServerPeer.class.getName(),
+                contract.newEndpoint(contract.directory()).toString()));
+        String command = "ulimit -n 128 && exec " + javaCommand.stream().map(arg -> "'" + arg + "'")
+                .collect(java.util.stream.Collectors.joining(" "));
+        Process peer = new ProcessBuilder("/bin/bash", "-c", command).start();
+        List<Connection> flood = new ArrayList<>();
+        try {
+            Endpoint endpoint = Endpoint.parse(readyLine(peer));
+            BufferedReader log = new BufferedReader(new InputStreamReader(peer.getErrorStream(), UTF_8));
+            List<String> printed = Collections.synchronizedList(new ArrayList<>());
+            Future<String> outOfDescriptors = threads.submit(() -> {
+                for (String line = log.readLine(); line != null; line = log.readLine()) {
+                    printed.add(line);
+                    if (line.contains("accepting on") && line.contains("failed")) {
+                        return line;
+                    }
+                }
+                return null;
+            });
+            for (int i = 0; i < 200 && !outOfDescriptors.isDone(); i++) {
+                Connection raw = Ipc.connect(endpoint);
+                flood.add(raw);
+                raw.send(HELLO);
+            }
+            String warning;
+            try {
+                warning = outOfDescriptors.get(30, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new AssertionError("no accept failure after " + flood.size() + " connections; the server said: "
+                        + printed, e);
+            }
+            assertTrue(warning != null && warning.contains("trying again"), String.valueOf(warning));
+            for (Connection raw : flood) {
+                raw.close();
+            }
+            flood.clear();
+            try (IpcClient client = IpcClient.connect(endpoint,
+                    IpcOptions.builder().reconnectTimeout(Duration.ofSeconds(10)).build())) {
+                assertEquals("back", new String(client.call("back".getBytes(UTF_8)), UTF_8),
+                        "the listener stayed open and service resumed");
+            }
+            assertTrue(peer.isAlive());
+        } finally {
+            for (Connection raw : flood) {
+                raw.close();
+            }
+            reap(peer);
+            cleanUpAfterKilledServer();
+        }
+    }
+
+    @Test
     void aClientKilledMidFrameCostsTheServerOnlyThatConnection() throws Exception {
         IpcServer server = echoServer(IpcOptions.defaults());
         Process peer = startPeer(RawPeer.class, server.endpoint());

@@ -121,10 +121,22 @@ public final class JdkUnixTransport implements Transport {
     private static PeerCredentials peerOf(SocketChannel channel) {
         try {
             UnixDomainPrincipal principal = channel.getOption(ExtendedSocketOptions.SO_PEERCRED);
-            return PeerCredentials.ofNames(principal.user().getName(), principal.group().getName());
+            String user = principal.user().getName();
+            String group = principal.group().getName();
+            // The JDK names ids it can't look up by their number (as when the process is out of
+            // descriptors and can't read /etc/passwd): then the number is the id, and no name is known.
+            return PeerCredentials.of(numeric(user), numeric(group), -1, numeric(user) < 0 ? user : null,
+                    numeric(group) < 0 ? group : null);
         } catch (IOException | UnsupportedOperationException e) {
             return PeerCredentials.unknown();
         }
+    }
+
+    private static long numeric(String name) {
+        if (name.isEmpty() || name.length() > 10 || !name.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            return -1;
+        }
+        return Long.parseLong(name);
     }
 
     @Override
