@@ -306,6 +306,21 @@ public abstract class RuntimeContract {
     }
 
     @Test
+    void refusesAPeerUserOverItsConnectionLimit() throws Exception {
+        IpcServer server = echoServer(IpcOptions.builder().maxConnectionsPerPeer(1).build());
+        IpcClient first = client(server, IpcOptions.defaults());
+        Connection probe = closing(Ipc.connect(server.endpoint()));
+        assumeTrue(probe.peer().uid().isPresent() || probe.peer().user().isPresent(),
+                contract.transportId() + " tells nothing of the peer, so there is no peer user to limit");
+        probe.close();
+        RemoteException refused = assertThrows(RemoteException.class,
+                () -> IpcClient.connect(server.endpoint(), IpcOptions.builder().reconnectTimeout(Duration.ZERO).build()));
+        assertEquals(ErrorCode.TOO_MANY_CONNECTIONS, refused.code());
+        assertTrue(refused.getMessage().contains("holds its maximum of 1 connections"), refused.getMessage());
+        assertEquals("first", new String(first.call("first".getBytes(UTF_8)), UTF_8));
+    }
+
+    @Test
     void refusesRequestsOverTheInFlightLimit() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch twoArrived = new CountDownLatch(2);
