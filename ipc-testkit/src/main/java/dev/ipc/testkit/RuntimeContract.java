@@ -453,13 +453,8 @@ public abstract class RuntimeContract {
     @Test
     void theAcceptLoopOutlivesRunningOutOfDescriptors() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/bin/bash")), "needs bash for ulimit");
-        List<String> javaCommand = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString()));
-        if (Runtime.version().feature() >= 24) {
-            javaCommand.add("--enable-native-access=ALL-UNNAMED");
-        }
-        javaCommand.addAll(List.of("-cp", System.getProperty("java.class.path"), ServerPeer.class.getName(),
-                contract.newEndpoint(contract.directory()).toString()));
+        List<String> javaCommand = JavaProcesses.command(ServerPeer.class.getName(),
+                contract.newEndpoint(contract.directory()).toString());
         String command = "ulimit -n 128 && exec " + javaCommand.stream().map(arg -> "'" + arg + "'")
                 .collect(java.util.stream.Collectors.joining(" "));
         Process peer = new ProcessBuilder("/bin/bash", "-c", command).start();
@@ -570,13 +565,7 @@ public abstract class RuntimeContract {
     // ---- processes -----------------------------------------------------------------------------------------
 
     private static Process startPeer(Class<?> main, Endpoint endpoint) throws IOException {
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        if (Runtime.version().feature() >= 24) {
-            command.add("--enable-native-access=ALL-UNNAMED");
-        }
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), main.getName(), endpoint.toString()));
-        return new ProcessBuilder(command).start();
+        return new ProcessBuilder(JavaProcesses.command(main.getName(), endpoint.toString())).start();
     }
 
     private String readLine(Process process) throws Exception {
@@ -591,11 +580,7 @@ public abstract class RuntimeContract {
     }
 
     private static void reap(Process process) throws InterruptedException, IOException {
-        process.destroyForcibly();
-        process.waitFor(10, TimeUnit.SECONDS);
-        process.getInputStream().close();
-        process.getErrorStream().close();
-        process.getOutputStream().close();
+        JavaProcesses.reap(process);
     }
 
     /** A server killed with SIGKILL leaves its socket and lock files: remove them as a restart would. */

@@ -681,25 +681,12 @@ public abstract class TransportContract {
             assertTrue(peer.waitFor(20, TimeUnit.SECONDS), "the peer exits");
             assertEquals(0, peer.exitValue());
         } finally {
-            peer.destroyForcibly();
-            peer.waitFor(10, TimeUnit.SECONDS);
-            peer.getInputStream().close();
-            peer.getErrorStream().close();
-            peer.getOutputStream().close();
+            JavaProcesses.reap(peer);
         }
     }
 
     private static Process startEchoPeer(Endpoint endpoint) throws IOException {
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        if (Runtime.version().feature() >= 24) {
-            command.add("--enable-native-access=ALL-UNNAMED");
-        }
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(EchoPeer.class.getName());
-        command.add(endpoint.toString());
-        return new ProcessBuilder(command).start();
+        return new ProcessBuilder(JavaProcesses.command(EchoPeer.class.getName(), endpoint.toString())).start();
     }
 
     private static byte[] concat(byte[] first, byte[] second) {

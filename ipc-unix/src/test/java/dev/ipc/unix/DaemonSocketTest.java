@@ -365,7 +365,7 @@ class DaemonSocketTest {
 
     private static String runAsNobody(Path client, Path socket) throws Exception {
         List<String> command = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
-                "--clear-groups", Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--clear-groups", dev.ipc.testkit.JavaProcesses.java(),
                 "-XX:-UsePerfData", "-Xshare:auto", "-Duser.home=/tmp", client.toString(), socket.toString()));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         try {
@@ -401,13 +401,7 @@ class DaemonSocketTest {
     }
 
     private static List<String> javaCommand(String mainClass, String... args) {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        if (Runtime.version().feature() >= 24) {
-            command.add("--enable-native-access=ALL-UNNAMED");
-        }
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
-        command.addAll(List.of(args));
-        return command;
+        return dev.ipc.testkit.JavaProcesses.command(mainClass, args);
     }
 
     @Test

@@ -44,12 +44,8 @@ class SystemdActivationTest {
     void servesOnTheSocketSystemdPasses(String endpoint) throws Exception {
         assumeTrue(Files.isExecutable(ACTIVATOR), "systemd-socket-activate (package systemd) is not installed");
         Path path = directory.resolve("activated.sock");
-        List<String> command = new ArrayList<>(List.of(ACTIVATOR.toString(), "-l", path.toString(), "--fdname=api",
-                Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        if (Runtime.version().feature() >= 24) {
-            command.add("--enable-native-access=ALL-UNNAMED");
-        }
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), EchoPeer.class.getName(), endpoint));
+        List<String> command = new ArrayList<>(List.of(ACTIVATOR.toString(), "-l", path.toString(), "--fdname=api"));
+        command.addAll(dev.ipc.testkit.JavaProcesses.command(EchoPeer.class.getName(), endpoint));
         Process activator = new ProcessBuilder(command).start();
         try {
             BufferedReader log = new BufferedReader(new InputStreamReader(activator.getErrorStream(), UTF_8));
