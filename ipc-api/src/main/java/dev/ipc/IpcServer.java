@@ -71,6 +71,7 @@ public final class IpcServer implements AutoCloseable {
     private enum State { NEW, RUNNING, CLOSING, CLOSED }
 
     private final Endpoint endpoint;
+    /** The builder's options with the endpoint's query applied. */
     private final IpcOptions options;
     private final AsyncHandler handler;
     private final String name = "ipc-server-" + SERVERS.incrementAndGet();
@@ -92,7 +93,7 @@ public final class IpcServer implements AutoCloseable {
 
     private IpcServer(Builder builder) {
         this.endpoint = builder.endpoint;
-        this.options = builder.options;
+        this.options = IpcOptions.fromEndpoint(builder.endpoint, builder.options);
         this.handler = builder.handler;
     }
 
@@ -111,7 +112,7 @@ public final class IpcServer implements AutoCloseable {
         if (!state.compareAndSet(State.NEW, State.RUNNING)) {
             throw new IllegalStateException("server on " + endpoint + " was already started");
         }
-        IpcOptions effective = IpcOptions.fromEndpoint(endpoint, options);
+        IpcOptions effective = options;
         int frameLimit = effective.maxFrameSize() > Integer.MAX_VALUE - Protocol.OVERHEAD ? Integer.MAX_VALUE
                 : effective.maxFrameSize() + Protocol.OVERHEAD;
         IpcOptions connectionOptions = effective.toBuilder().readTimeout(Duration.ZERO).acceptTimeout(Duration.ZERO)
@@ -197,7 +198,7 @@ public final class IpcServer implements AutoCloseable {
     }
 
     private void admit(Connection connection) {
-        IpcOptions effective = IpcOptions.fromEndpoint(endpoint, options);
+        IpcOptions effective = options;
         String peer = peerKey(connection.peer());
         if (sessions.size() >= effective.maxConnections()) {
             refuse(connection, ErrorCode.TOO_MANY_CONNECTIONS, "the server holds its maximum of "
@@ -288,7 +289,7 @@ public final class IpcServer implements AutoCloseable {
             awaitStopped();
             return;
         }
-        IpcOptions effective = IpcOptions.fromEndpoint(endpoint, options);
+        IpcOptions effective = options;
         Closer closer = new Closer();
         closer.close(listener);
         for (Session session : sessions) {
@@ -583,8 +584,7 @@ public final class IpcServer implements AutoCloseable {
             if (handler == null) {
                 throw new IllegalStateException("an IpcServer needs a handler: call handler(...) or asyncHandler(...)");
             }
-            IpcOptions.fromEndpoint(endpoint, options); // fail fast on a bad query
-            return new IpcServer(this);
+            return new IpcServer(this); // applies the endpoint's query: a bad one fails here
         }
     }
 }
