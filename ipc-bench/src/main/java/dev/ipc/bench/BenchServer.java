@@ -1,0 +1,130 @@
+package dev.ipc.bench;
+
+import dev.ipc.Connection;
+import dev.ipc.Endpoint;
+import dev.ipc.Ipc;
+import dev.ipc.Listener;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The server side of the benchmarks, in this JVM (a thread) or in its own (run as a main class):
+ * echoes every message, or drains them, on every connection, through the library or a raw channel.
+ *
+ * <p>As a process: {@code BenchServer lib|raw echo|drain ENDPOINT}; prints {@code READY <endpoint>}
+ * and serves until its standard input closes.
+ */
+final class BenchServer implements AutoCloseable {
+
+    private final AutoCloseable listener;
+    private final Endpoint endpoint;
+    private final Thread acceptor;
+
+    private BenchServer(AutoCloseable listener, Endpoint endpoint, Thread acceptor) {
+        this.listener = listener;
+        this.endpoint = endpoint;
+        this.acceptor = acceptor;
+    }
+
+    /** Starts serving on {@code endpoint} (port 0 for TCP) in this JVM. */
+    static BenchServer start(boolean raw, boolean echo, Endpoint endpoint) throws IOException {
+        if (raw) {
+            ServerSocketChannel server;
+            Endpoint bound;
+            if (endpoint.isUnix()) {
+                Path path = endpoint.path().orElseThrow();
+                Files.deleteIfExists(path);
+                server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+                server.bind(UnixDomainSocketAddress.of(path));
+                bound = endpoint;
+            } else {
+                server = ServerSocketChannel.open();
+                server.bind(new InetSocketAddress(endpoint.host(), endpoint.port()));
+                bound = endpoint.withPort(((InetSocketAddress) server.getLocalAddress()).getPort());
+            }
+            Thread acceptor = thread(() -> {
+                while (server.isOpen()) {
+                    SocketChannel channel = server.accept();
+                    if (channel.getLocalAddress() instanceof InetSocketAddress) {
+                        channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                    }
+                    thread(() -> serve(Exchange.raw(channel), echo));
+                }
+                return null;
+            });
+            return new BenchServer(() -> {
+                server.close();
+                if (endpoint.isUnix()) {
+                    Files.deleteIfExists(endpoint.path().orElseThrow());
+                }
+            }, bound, acceptor);
+        }
+        Listener listener = Ipc.listen(endpoint);
+        Thread acceptor = thread(() -> {
+            while (listener.isOpen()) {
+                Connection connection = listener.accept();
+                thread(() -> serve(Exchange.library(connection), echo));
+            }
+            return null;
+        });
+        return new BenchServer(listener, listener.endpoint(), acceptor);
+    }
+
+    private static Void serve(Exchange exchange, boolean echo) throws IOException {
+        try (exchange) {
+            for (byte[] message = exchange.receive(); message != null; message = exchange.receive()) {
+                if (echo) {
+                    exchange.send(message);
+                }
+            }
+        }
+        return null;
+    }
+
+    /** What a server thread runs. */
+    interface Body {
+        Void run() throws Exception;
+    }
+
+    private static Thread thread(Body body) {
+        Thread thread = new Thread(() -> {
+            try {
+                body.run();
+            } catch (Exception e) {
+                // The peer or the listener closed: this thread's work is over.
+            }
+        }, "ipc-bench-server");
+        thread.setDaemon(true);
+        thread.start();
+        return thread;
+    }
+
+    /** Where clients connect. */
+    Endpoint endpoint() {
+        return endpoint;
+    }
+
+    @Override
+    public void close() throws Exception {
+        listener.close();
+        acceptor.join(5000);
+    }
+
+    /** Runs the server as a process until standard input closes. */
+    public static void main(String[] args) throws Exception {
+        try (BenchServer server = start(args[0].equals("raw"), args[1].equals("echo"), Endpoint.parse(args[2]))) {
+            System.out.println("READY " + server.endpoint());
+            System.out.flush();
+            while (System.in.read() >= 0) {
+                // wait for the benchmark to close our standard input
+            }
+        }
+    }
+}
