@@ -64,17 +64,17 @@ interface Exchange extends AutoCloseable {
 
     /**
      * A blocking channel with the framing written by hand, the way a careful user would without a
-     * library: header and payload copied into one direct buffer and written at once; the header read,
-     * then the payload.
+     * library: header and payload copied into one direct buffer and written at once (one write per
+     * message, under a lock so that threads may share it); reads go through a buffer, so that many small
+     * messages cost one read.
      */
     static Exchange raw(SocketChannel channel) {
         return new Exchange() {
             private ByteBuffer out = ByteBuffer.allocateDirect(64 * 1024);
-            private ByteBuffer in = ByteBuffer.allocateDirect(64 * 1024);
-            private final ByteBuffer header = ByteBuffer.allocateDirect(4);
+            private ByteBuffer in = ByteBuffer.allocateDirect(64 * 1024).limit(0);
 
             @Override
-            public void send(byte[] message) throws IOException {
+            public synchronized void send(byte[] message) throws IOException {
                 if (out.capacity() < message.length + 4) {
                     out = ByteBuffer.allocateDirect(message.length + 4);
                 }
@@ -87,27 +87,36 @@ interface Exchange extends AutoCloseable {
 
             @Override
             public byte[] receive() throws IOException {
-                header.clear();
-                if (!readFully(header)) {
+                if (!fill(4)) {
                     return null;
                 }
-                int length = header.getInt(0);
-                if (in.capacity() < length) {
-                    in = ByteBuffer.allocateDirect(length);
-                }
-                in.clear().limit(length);
-                if (!readFully(in)) {
-                    throw new EOFException("end of stream inside a frame");
-                }
+                int length = in.getInt();
                 byte[] message = new byte[length];
-                in.flip().get(message);
+                int done = Math.min(length, in.remaining());
+                in.get(message, 0, done);
+                if (done < length) {
+                    ByteBuffer rest = ByteBuffer.wrap(message, done, length - done);
+                    while (rest.hasRemaining()) {
+                        if (channel.read(rest) < 0) {
+                            throw new EOFException("end of stream inside a frame");
+                        }
+                    }
+                }
                 return message;
             }
 
-            private boolean readFully(ByteBuffer buffer) throws IOException {
-                while (buffer.hasRemaining()) {
-                    if (channel.read(buffer) < 0) {
-                        return false;
+            /** Reads until {@code count} bytes are buffered; false at a clean end of stream. */
+            private boolean fill(int count) throws IOException {
+                while (in.remaining() < count) {
+                    int had = in.remaining();
+                    in.compact();
+                    int read = channel.read(in);
+                    in.flip();
+                    if (read < 0) {
+                        if (had == 0) {
+                            return false;
+                        }
+                        throw new EOFException("end of stream inside a frame");
                     }
                 }
                 return true;

@@ -42,8 +42,9 @@ public final class Runner implements Callable<Integer> {
     @Option(names = "--sizes", split = ",", description = "Message sizes in bytes (default: ${DEFAULT-VALUE}).")
     List<Integer> sizes = List.of(64, 1024, 65536, 1048576);
 
-    @Option(names = "--benchmarks", split = ",", description = "roundtrip, streaming (default: ${DEFAULT-VALUE}).")
-    List<String> benchmarks = List.of("roundtrip", "streaming");
+    @Option(names = "--benchmarks", split = ",", description = "roundtrip, streaming, streaming4 (four sending "
+            + "threads) (default: ${DEFAULT-VALUE}).")
+    List<String> benchmarks = List.of("roundtrip", "streaming", "streaming4");
 
     @Option(names = "--server", description = "Where the server runs: process (its own JVM) or thread "
             + "(default: ${DEFAULT-VALUE}).")
@@ -99,12 +100,23 @@ public final class Runner implements Callable<Integer> {
     }
 
     private RunResult run(String benchmark, String transport, int size) throws Exception {
-        Class<?> type = benchmark.equals("roundtrip") ? RoundTripBenchmark.class : StreamingBenchmark.class;
-        if (!benchmark.equals("roundtrip") && !benchmark.equals("streaming")) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "unknown benchmark '" + benchmark + "'");
+        String include;
+        switch (benchmark) {
+            case "roundtrip":
+                include = RoundTripBenchmark.class.getName() + ".roundTrip$";
+                break;
+            case "streaming":
+                include = StreamingBenchmark.class.getName() + ".send$";
+                break;
+            case "streaming4":
+                include = StreamingBenchmark.class.getName() + ".sendFromFourThreads$";
+                break;
+            default:
+                throw new CommandLine.ParameterException(new CommandLine(this), "unknown benchmark '" + benchmark
+                        + "' (known: roundtrip, streaming, streaming4)");
         }
         ChainedOptionsBuilder options = new OptionsBuilder()
-                .include(type.getName() + "\\.")
+                .include(include)
                 .param("transport", transport)
                 .param("size", String.valueOf(size))
                 .param("server", server)
@@ -167,7 +179,7 @@ public final class Runner implements Callable<Integer> {
     /** The Markdown table: one row per case, with the ratio to the fastest transport for the same size. */
     static String table(List<Measured> measured) {
         StringBuilder out = new StringBuilder();
-        for (String benchmark : List.of("roundtrip", "streaming")) {
+        for (String benchmark : List.of("roundtrip", "streaming", "streaming4")) {
             List<Measured> rows = measured.stream().filter(m -> m.benchmark.equals(benchmark)).collect(Collectors.toList());
             if (rows.isEmpty()) {
                 continue;
@@ -175,7 +187,8 @@ public final class Runner implements Callable<Integer> {
             boolean roundTrip = benchmark.equals("roundtrip");
             out.append(roundTrip ? "### Round trip (ping-pong), lower is better\n\n"
                     + "| size | transport | p50 (µs) | p99 (µs) | vs fastest |\n|---|---|---:|---:|---:|\n"
-                    : "### One-way streaming, higher is better\n\n"
+                    : "### One-way streaming" + (benchmark.equals("streaming4") ? ", four sending threads" : "")
+                    + ", higher is better\n\n"
                     + "| size | transport | msg/s | MB/s | vs fastest |\n|---|---|---:|---:|---:|\n");
             for (Measured m : rows) {
                 double best = rows.stream().filter(r -> r.size == m.size).mapToDouble(Measured::cost).min().orElse(1);
@@ -192,7 +205,7 @@ public final class Runner implements Callable<Integer> {
     }
 
     private static void chart(List<Measured> measured, Path folder) throws IOException {
-        for (String benchmark : List.of("roundtrip", "streaming")) {
+        for (String benchmark : List.of("roundtrip", "streaming", "streaming4")) {
             List<Measured> rows = measured.stream().filter(m -> m.benchmark.equals(benchmark)).collect(Collectors.toList());
             if (rows.isEmpty()) {
                 continue;

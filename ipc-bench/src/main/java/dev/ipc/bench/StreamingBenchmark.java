@@ -52,6 +52,16 @@ public class StreamingBenchmark {
         client.send(message);
     }
 
+    /**
+     * Four threads sending on one connection: where the library's write queue lets one system call
+     * carry many messages (the raw exchange writes each message on its own, under a lock).
+     */
+    @Benchmark
+    @org.openjdk.jmh.annotations.Threads(4)
+    public void sendFromFourThreads() throws Exception {
+        client.send(message);
+    }
+
     @TearDown
     public void stop() throws Exception {
         client.close();

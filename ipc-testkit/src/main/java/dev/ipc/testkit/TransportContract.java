@@ -291,6 +291,40 @@ public abstract class TransportContract {
     }
 
     @Test
+    void concurrentSendersOnOneConnectionLoseNothingAndKeepEachThreadsOrder() throws Exception {
+        int senders = 8;
+        int messages = 2000;
+        try (Listener listener = listen(IpcOptions.defaults());
+                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+                Connection server = listener.accept()) {
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<?>> sending = new ArrayList<>();
+            for (int t = 0; t < senders; t++) {
+                int thread = t;
+                sending.add(threads.submit(() -> {
+                    go.await();
+                    for (int i = 0; i < messages; i++) {
+                        client.send(ByteBuffer.allocate(8 + thread % 3 * 100).putInt(thread).putInt(i).array());
+                    }
+                    return null;
+                }));
+            }
+            go.countDown();
+            int[] next = new int[senders];
+            for (int received = 0; received < senders * messages; received++) {
+                ByteBuffer message = ByteBuffer.wrap(server.receive());
+                int thread = message.getInt();
+                assertEquals(next[thread]++, message.getInt(), "messages of thread " + thread + " in order");
+            }
+            for (Future<?> sender : sending) {
+                sender.get(30, TimeUnit.SECONDS);
+            }
+            client.shutdownOutput();
+            assertNull(server.receive(), "nothing more, nothing duplicated");
+        }
+    }
+
+    @Test
     void carriesRawBytesBothWays() throws Exception {
         try (Listener listener = listen(IpcOptions.defaults());
                 Connection client = connect(listener.endpoint(), IpcOptions.defaults());
