@@ -356,6 +356,7 @@ public final class IpcServer implements AutoCloseable {
         private final String peer;
         private final AtomicInteger requests = new AtomicInteger();
         private final long acceptedAt = System.nanoTime();
+        private final Object welcomeLock = new Object();
         private volatile boolean welcomed;
         private volatile boolean draining;
         private volatile long lastActivity = System.nanoTime();
@@ -379,11 +380,13 @@ public final class IpcServer implements AutoCloseable {
                             + " is not spoken here; this server speaks version " + Protocol.VERSION));
                     return;
                 }
-                connection.send(Protocol.welcome(Protocol.VERSION, limits.maxFrameSize()));
-                welcomed = true;
-                if (draining) {
-                    // close() began while the WELCOME was going out, and may have skipped the GOAWAY.
-                    sendQuietly(Protocol.goaway("the server is shutting down"));
+                synchronized (welcomeLock) {
+                    // With goAway(): a client that has its WELCOME always gets the GOAWAY of a closing server.
+                    connection.send(Protocol.welcome(Protocol.VERSION, limits.maxFrameSize()));
+                    welcomed = true;
+                    if (draining) {
+                        sendQuietly(Protocol.goaway("the server is shutting down"));
+                    }
                 }
                 lastActivity = System.nanoTime();
                 for (byte[] frame = connection.receive(); frame != null; frame = connection.receive()) {
@@ -498,9 +501,11 @@ public final class IpcServer implements AutoCloseable {
         }
 
         void goAway() {
-            draining = true;
-            if (welcomed) {
-                sendQuietly(Protocol.goaway("the server is shutting down"));
+            synchronized (welcomeLock) {
+                draining = true;
+                if (welcomed) {
+                    sendQuietly(Protocol.goaway("the server is shutting down"));
+                }
             }
         }
 

@@ -43,8 +43,25 @@ public final class Runner implements Callable<Integer> {
     List<Integer> sizes = List.of(64, 1024, 65536, 1048576);
 
     @Option(names = "--benchmarks", split = ",", description = "roundtrip, streaming, streaming4 (four sending "
-            + "threads) (default: ${DEFAULT-VALUE}).")
-    List<String> benchmarks = List.of("roundtrip", "streaming", "streaming4");
+            + "threads), clients8 (eight clients' round trips), connect (connect + one round trip, 64 B only) "
+            + "(default: ${DEFAULT-VALUE}).")
+    List<String> benchmarks = List.of("roundtrip", "streaming", "streaming4", "clients8", "connect");
+
+    /** Each benchmark's JMH method, whether it measures latency (else throughput), and its table's title. */
+    private static final java.util.Map<String, String[]> BENCHMARKS = new java.util.LinkedHashMap<>();
+
+    static {
+        BENCHMARKS.put("roundtrip", new String[] {RoundTripBenchmark.class.getName() + ".roundTrip$", "latency",
+            "Round trip (ping-pong), lower is better"});
+        BENCHMARKS.put("streaming", new String[] {StreamingBenchmark.class.getName() + ".send$", "throughput",
+            "One-way streaming, one sending thread, higher is better"});
+        BENCHMARKS.put("streaming4", new String[] {StreamingBenchmark.class.getName() + ".sendFromFourThreads$",
+            "throughput", "One-way streaming, four threads sending on one connection, higher is better"});
+        BENCHMARKS.put("clients8", new String[] {ConcurrentClientsBenchmark.class.getName() + ".roundTrip$",
+            "throughput", "Eight clients making round trips against one server (round trips/s), higher is better"});
+        BENCHMARKS.put("connect", new String[] {ConnectBenchmark.class.getName() + ".connectAndRoundTrip$", "latency",
+            "Connection setup: connect, one round trip, close; lower is better"});
+    }
 
     @Option(names = "--server", description = "Where the server runs: process (its own JVM) or thread "
             + "(default: ${DEFAULT-VALUE}).")
@@ -72,10 +89,10 @@ public final class Runner implements Callable<Integer> {
         Files.createDirectories(folder);
         List<Measured> measured = new ArrayList<>();
         List<RunResult> raw = new ArrayList<>();
-        int total = benchmarks.size() * transports.size() * sizes.size();
+        int total = benchmarks.stream().mapToInt(b -> b.equals("connect") ? 1 : sizes.size()).sum() * transports.size();
         int done = 0;
         for (String benchmark : benchmarks) {
-            for (int size : sizes) {
+            for (int size : benchmark.equals("connect") ? List.of(64) : sizes) {
                 for (String transport : transports) {
                     done++;
                     System.out.printf(Locale.ROOT, "[%d/%d] %s, %s, %s ... ", done, total, benchmark, sizeName(size),
@@ -100,21 +117,12 @@ public final class Runner implements Callable<Integer> {
     }
 
     private RunResult run(String benchmark, String transport, int size) throws Exception {
-        String include;
-        switch (benchmark) {
-            case "roundtrip":
-                include = RoundTripBenchmark.class.getName() + ".roundTrip$";
-                break;
-            case "streaming":
-                include = StreamingBenchmark.class.getName() + ".send$";
-                break;
-            case "streaming4":
-                include = StreamingBenchmark.class.getName() + ".sendFromFourThreads$";
-                break;
-            default:
-                throw new CommandLine.ParameterException(new CommandLine(this), "unknown benchmark '" + benchmark
-                        + "' (known: roundtrip, streaming, streaming4)");
+        String[] known = BENCHMARKS.get(benchmark);
+        if (known == null) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "unknown benchmark '" + benchmark
+                    + "' (known: " + String.join(", ", BENCHMARKS.keySet()) + ")");
         }
+        String include = known[0];
         ChainedOptionsBuilder options = new OptionsBuilder()
                 .include(include)
                 .param("transport", transport)
@@ -131,6 +139,10 @@ public final class Runner implements Callable<Integer> {
                     .measurementIterations(3).measurementTime(TimeValue.milliseconds(iterationMillis));
         }
         return new org.openjdk.jmh.runner.Runner(options.build()).runSingle();
+    }
+
+    static boolean isLatency(String benchmark) {
+        return "latency".equals(BENCHMARKS.get(benchmark)[1]);
     }
 
     static String sizeName(int size) {
@@ -157,7 +169,7 @@ public final class Runner implements Callable<Integer> {
 
         static Measured of(String benchmark, String transport, int size, RunResult run) {
             Result<?> primary = run.getPrimaryResult();
-            if (benchmark.equals("roundtrip")) {
+            if (isLatency(benchmark)) {
                 return new Measured(benchmark, transport, size, primary.getStatistics().getPercentile(50),
                         primary.getStatistics().getPercentile(99), Double.NaN);
             }
@@ -166,11 +178,11 @@ public final class Runner implements Callable<Integer> {
 
         /** Smaller is better for round trips, larger for streaming; as a cost to compare. */
         double cost() {
-            return benchmark.equals("roundtrip") ? p50 : 1 / perSecond;
+            return isLatency(benchmark) ? p50 : 1 / perSecond;
         }
 
         String headline() {
-            return benchmark.equals("roundtrip")
+            return isLatency(benchmark)
                     ? String.format(Locale.ROOT, "p50 %.1f us, p99 %.1f us", p50, p99)
                     : String.format(Locale.ROOT, "%,.0f msg/s, %.1f MB/s", perSecond, perSecond * size / 1e6);
         }
@@ -179,17 +191,16 @@ public final class Runner implements Callable<Integer> {
     /** The Markdown table: one row per case, with the ratio to the fastest transport for the same size. */
     static String table(List<Measured> measured) {
         StringBuilder out = new StringBuilder();
-        for (String benchmark : List.of("roundtrip", "streaming", "streaming4")) {
+        for (String benchmark : BENCHMARKS.keySet()) {
             List<Measured> rows = measured.stream().filter(m -> m.benchmark.equals(benchmark)).collect(Collectors.toList());
             if (rows.isEmpty()) {
                 continue;
             }
-            boolean roundTrip = benchmark.equals("roundtrip");
-            out.append(roundTrip ? "### Round trip (ping-pong), lower is better\n\n"
-                    + "| size | transport | p50 (µs) | p99 (µs) | vs fastest |\n|---|---|---:|---:|---:|\n"
-                    : "### One-way streaming" + (benchmark.equals("streaming4") ? ", four sending threads" : "")
-                    + ", higher is better\n\n"
-                    + "| size | transport | msg/s | MB/s | vs fastest |\n|---|---|---:|---:|---:|\n");
+            boolean roundTrip = isLatency(benchmark);
+            out.append("### ").append(BENCHMARKS.get(benchmark)[2]).append("\n\n");
+            out.append(roundTrip
+                    ? "| size | transport | p50 (µs) | p99 (µs) | vs fastest |\n|---|---|---:|---:|---:|\n"
+                    : "| size | transport | per second | MB/s | vs fastest |\n|---|---|---:|---:|---:|\n");
             for (Measured m : rows) {
                 double best = rows.stream().filter(r -> r.size == m.size).mapToDouble(Measured::cost).min().orElse(1);
                 String ratio = String.format(Locale.ROOT, "%.2fx", m.cost() / best);
@@ -205,16 +216,16 @@ public final class Runner implements Callable<Integer> {
     }
 
     private static void chart(List<Measured> measured, Path folder) throws IOException {
-        for (String benchmark : List.of("roundtrip", "streaming", "streaming4")) {
+        for (String benchmark : BENCHMARKS.keySet()) {
             List<Measured> rows = measured.stream().filter(m -> m.benchmark.equals(benchmark)).collect(Collectors.toList());
             if (rows.isEmpty()) {
                 continue;
             }
-            boolean roundTrip = benchmark.equals("roundtrip");
+            boolean roundTrip = isLatency(benchmark);
             // Ratios, not absolute figures: sizes differ by orders of magnitude, and the ratio is the comparison.
             CategoryChart chart = new CategoryChartBuilder().width(1000).height(560)
-                    .title(roundTrip ? "Round trip p50, relative to the fastest transport (lower is better)"
-                            : "Streaming time per message, relative to the fastest transport (lower is better)")
+                    .title(BENCHMARKS.get(benchmark)[2].replaceAll(",? (lower|higher) is better", "")
+                            + (roundTrip ? ": p50" : ": time per message") + " relative to the fastest (lower is better)")
                     .xAxisTitle("message size").yAxisTitle("x fastest").build();
             chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNW);
             List<String> sizes = rows.stream().map(m -> m.size).distinct().map(Runner::sizeName).collect(Collectors.toList());
