@@ -45,7 +45,7 @@ public final class Runner implements Callable<Integer> {
     @Option(names = "--benchmarks", split = ",", description = "roundtrip, streaming, streaming4 (four sending "
             + "threads), clients8 (eight clients' round trips), connect (connect + one round trip, 64 B only) "
             + "(default: ${DEFAULT-VALUE}).")
-    List<String> benchmarks = List.of("roundtrip", "streaming", "streaming4", "clients8", "connect");
+    List<String> benchmarks = List.of("roundtrip", "streaming", "streaming4");
 
     /** Each benchmark's JMH method, whether it measures latency (else throughput), and its table's title. */
     private static final java.util.Map<String, String[]> BENCHMARKS = new java.util.LinkedHashMap<>();
@@ -67,8 +67,9 @@ public final class Runner implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE}).")
     String server = "process";
 
-    @Option(names = "--time", description = "Milliseconds per measurement iteration (default: ${DEFAULT-VALUE}).")
-    int iterationMillis = 500;
+    @Option(names = "--time", description = "Milliseconds per warm-up and measurement iteration "
+            + "(default: ${DEFAULT-VALUE}).")
+    int iterationMillis = 300;
 
     @Option(names = "--full", description = "JMH's proper run: 3 warm-up and 5 measurement iterations of 2 s each.")
     boolean full;
