@@ -7,11 +7,8 @@ import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
-import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
@@ -25,26 +22,11 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
-public class StreamingBenchmark {
+public class StreamingBenchmark extends ClientServerState {
 
-    @Param({"unix-jdk", "unix-junixsocket", "tcp", "raw-unix", "raw-tcp"})
-    public String transport;
-
-    @Param({"64", "1024", "65536", "1048576"})
-    public int size;
-
-    @Param({"process", "thread"})
-    public String server;
-
-    private BenchPair pair;
-    private Exchange client;
-    private byte[] message;
-
-    @Setup
-    public void start() throws Exception {
-        pair = BenchPair.start(transport, server, false);
-        client = pair.connect();
-        message = new byte[size];
+    @Override
+    boolean echo() {
+        return false;
     }
 
     @Benchmark
@@ -60,11 +42,5 @@ public class StreamingBenchmark {
     @org.openjdk.jmh.annotations.Threads(4)
     public void sendFromFourThreads() throws Exception {
         client.send(message);
-    }
-
-    @TearDown
-    public void stop() throws Exception {
-        client.close();
-        pair.close();
     }
 }
