@@ -236,10 +236,9 @@ public final class IpcClient implements AutoCloseable {
 
     /** Connects and shakes hands, within the handshake timeout. */
     private Session open() throws IOException {
-        int frameLimit = options.maxFrameSize() > Integer.MAX_VALUE - Protocol.OVERHEAD ? Integer.MAX_VALUE
-                : options.maxFrameSize() + Protocol.OVERHEAD;
-        IpcOptions connectionOptions = options.toBuilder().readTimeout(Duration.ZERO).maxFrameSize(Math.max(frameLimit,
-                Protocol.MAX_HELLO + 1024)).build();
+        // Room for the server's ERROR frames too, whose messages may outgrow a tiny payload limit.
+        IpcOptions connectionOptions = options.toBuilder().readTimeout(Duration.ZERO)
+                .maxFrameSize(Math.max(Protocol.frameLimit(options.maxFrameSize()), Protocol.MAX_HELLO + 1024)).build();
         Connection connection = Ipc.connect(endpoint.withoutParameters(), connectionOptions);
         CompletableFuture<Void> handshake = new CompletableFuture<>();
         if (!options.handshakeTimeout().isZero()) {

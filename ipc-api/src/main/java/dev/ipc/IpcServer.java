@@ -113,10 +113,8 @@ public final class IpcServer implements AutoCloseable {
             throw new IllegalStateException("server on " + endpoint + " was already started");
         }
         IpcOptions effective = options;
-        int frameLimit = effective.maxFrameSize() > Integer.MAX_VALUE - Protocol.OVERHEAD ? Integer.MAX_VALUE
-                : effective.maxFrameSize() + Protocol.OVERHEAD;
         IpcOptions connectionOptions = effective.toBuilder().readTimeout(Duration.ZERO).acceptTimeout(Duration.ZERO)
-                .maxFrameSize(frameLimit).build();
+                .maxFrameSize(Protocol.frameLimit(effective.maxFrameSize())).build();
         try {
             listener = Ipc.listen(endpoint.withoutParameters(), connectionOptions);
         } catch (IOException | RuntimeException e) {

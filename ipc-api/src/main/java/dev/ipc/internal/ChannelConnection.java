@@ -77,6 +77,8 @@ public final class ChannelConnection implements Connection {
     private final ReentrantLock queueLock = new ReentrantLock();
     private ByteBuffer queue;
     private ByteBuffer draining;
+    /** Whether the queue holds frames; written under queueLock, read without it on the hot path. */
+    private volatile boolean queued;
 
     // Guarded by writeLock.
     private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(BUFFER_SIZE);
@@ -126,10 +128,7 @@ public final class ChannelConnection implements Connection {
     @Override
     public void send(ByteBuffer message) throws IOException {
         int length = message.remaining();
-        if (length > maxFrameSize) {
-            throw new IllegalArgumentException("message of " + length + " bytes is over maxFrameSize "
-                    + maxFrameSize + " on " + label + "; nothing was sent");
-        }
+        checkSendable(length);
         // A lone sender writes at once. A sender that finds another thread writing queues its frame, and
         // that thread writes everything queued in one go when its own write returns: many messages per
         // system call exactly when senders outpace the socket, and no added latency when they don't.
@@ -144,7 +143,6 @@ public final class ChannelConnection implements Connection {
             ensureOpen();
             writeQueued();
             writeFrame(message, length);
-            writeQueued();
         } catch (IOException e) {
             // Part of a frame may be out: the stream can't be trusted any more.
             throw fail(e);
@@ -170,33 +168,30 @@ public final class ChannelConnection implements Connection {
                 return false;
             }
             queue.putInt(length).put(message);
+            queued = true;
             return true;
         } finally {
             queueLock.unlock();
         }
     }
 
-    private boolean hasQueued() {
-        queueLock.lock();
-        try {
-            return queue != null && queue.position() > 0;
-        } finally {
-            queueLock.unlock();
+    private void checkSendable(int length) {
+        if (length > maxFrameSize) {
+            throw new IllegalArgumentException("message of " + length + " bytes is over maxFrameSize "
+                    + maxFrameSize + " on " + label + "; nothing was sent");
         }
     }
 
-    /** Writes what other senders queued; the caller holds the write lock. */
+    /** Writes what other senders queued; the caller holds the write lock. A no-op without a lock when none did. */
     private void writeQueued() throws IOException {
-        while (true) {
+        while (queued) {
             ByteBuffer batch;
             queueLock.lock();
             try {
-                if (queue == null || queue.position() == 0) {
-                    return;
-                }
                 batch = queue;
                 queue = draining;
                 draining = batch;
+                queued = false;
             } finally {
                 queueLock.unlock();
             }
@@ -211,7 +206,7 @@ public final class ChannelConnection implements Connection {
      * write them, unless another thread holds the lock again (it will).
      */
     private void drainIfIdle() throws IOException {
-        while (hasQueued() && writeLock.tryLock()) {
+        while (queued && writeLock.tryLock()) {
             try {
                 ensureOpen();
                 writeQueued();
@@ -228,10 +223,7 @@ public final class ChannelConnection implements Connection {
         if (descriptorPassing == null) {
             throw new UnsupportedOperationException("cannot pass file descriptors on " + label + ": " + whyNoDescriptors);
         }
-        if (message.length > maxFrameSize) {
-            throw new IllegalArgumentException("message of " + message.length + " bytes is over maxFrameSize "
-                    + maxFrameSize + " on " + label + "; nothing was sent");
-        }
+        checkSendable(message.length);
         writeLock.lock();
         try {
             ensureOpen();
@@ -560,7 +552,7 @@ public final class ChannelConnection implements Connection {
         }
         LOG.debug("connection closed: {}", label);
         Closer closer = new Closer();
-        if (hasQueued() && writeLock.tryLock()) {
+        if (queued && writeLock.tryLock()) {
             try {
                 closer.run(this::writeQueued); // frames already accepted by send() still go out
             } finally {

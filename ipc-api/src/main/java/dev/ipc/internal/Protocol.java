@@ -36,6 +36,11 @@ public final class Protocol {
     private Protocol() {
     }
 
+    /** The connection's frame limit for a payload limit: the payload plus type and id, at most 2^31 - 1. */
+    public static int frameLimit(int maxPayload) {
+        return maxPayload > Integer.MAX_VALUE - OVERHEAD ? Integer.MAX_VALUE : maxPayload + OVERHEAD;
+    }
+
     /** HELLO: type, magic (3 bytes), version (u16). */
     public static byte[] hello(int version) {
         return ByteBuffer.allocate(6).put(HELLO).put((byte) (MAGIC >> 16)).put((byte) (MAGIC >> 8)).put((byte) MAGIC)
