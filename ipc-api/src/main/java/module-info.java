@@ -4,6 +4,7 @@
 @SuppressWarnings("module") // the backend modules are compiled after this one
 module dev.ipc {
     requires org.slf4j;
+    requires java.naming; // LdapName, to read a certificate subject's CN
 
     exports dev.ipc;
     exports dev.ipc.spi;

@@ -2,17 +2,44 @@
 """A client of ipc's protocol (docs/PROTOCOL.md) in Python's standard library alone.
 
 Usage: ipc_client.py ENDPOINT MESSAGE...   Sends each MESSAGE as a request, prints each reply.
-ENDPOINT is unix:/path/to.sock, unix:@abstract-name or tcp://host:port.
+ENDPOINT is unix:/path/to.sock, unix:@abstract-name, tcp://host:port or tls://host:port; its query may
+name PEM files (trustCertificates, certificate, privateKey) for TLS and a shared secret (secretFile or
+secretEnv), as the Java library reads them.
 """
+import hashlib
+import hmac
+import os
+import secrets
 import socket
+import ssl
 import struct
 import sys
+import urllib.parse
 
 HELLO, WELCOME, REQUEST, RESPONSE, ERROR, GOAWAY = 1, 2, 3, 4, 5, 6
 
 
+AUTH_HELLO, AUTH_CHALLENGE, AUTH_PROOF, AUTH_OK = 7, 8, 9, 10
+
+
+def options(endpoint):
+    query = endpoint.split("?", 1)[1] if "?" in endpoint else ""
+    return {key: value for key, value in urllib.parse.parse_qsl(query)}
+
+
 def connect(endpoint):
+    settings = options(endpoint)
     endpoint = endpoint.split("?", 1)[0]
+    if endpoint.startswith("tls://"):
+        host, _, port = endpoint[6:].rpartition(":")
+        host = host.strip("[]")
+        context = ssl.create_default_context(cafile=settings.get("trustCertificates"))
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if "certificate" in settings:
+            context.load_cert_chain(settings["certificate"], settings["privateKey"])
+        raw = socket.create_connection((host, int(port)))
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return context.wrap_socket(raw, server_hostname=settings.get("serverName", host))
     if endpoint.startswith("unix:"):
         path = endpoint[5:]
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -45,8 +72,40 @@ def read_frame(sock):
     return read_exactly(sock, length)
 
 
+def read_secret(settings):
+    if "secretFile" in settings:
+        with open(settings["secretFile"], "rb") as file:
+            return file.read().rstrip(b"\r\n")
+    if "secretEnv" in settings:
+        return os.environb[settings["secretEnv"].encode()].rstrip(b"\r\n")
+    return None
+
+
+def prove_secret(sock, secret):
+    """The shared-secret handshake of docs/PROTOCOL.md, client side."""
+    client_nonce = secrets.token_bytes(32)
+    send_frame(sock, struct.pack(">B3sB", AUTH_HELLO, b"IPC", 1) + client_nonce)
+    challenge = read_frame(sock)
+    if challenge[0] == ERROR:
+        sys.exit("refused: " + challenge[7:].decode())
+    assert challenge[0] == AUTH_CHALLENGE and len(challenge) == 65, "expected AUTH_CHALLENGE"
+    server_nonce, server_proof = challenge[1:33], challenge[33:]
+    expected = hmac.new(secret, b"ipc-auth-1 server" + client_nonce + server_nonce, hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, server_proof):
+        sys.exit("the server does not know the shared secret")
+    proof = hmac.new(secret, b"ipc-auth-1 client" + client_nonce + server_nonce, hashlib.sha256).digest()
+    send_frame(sock, bytes([AUTH_PROOF]) + proof)
+    verdict = read_frame(sock)
+    if verdict[0] == ERROR:
+        sys.exit("refused: " + verdict[7:].decode())
+    assert verdict == bytes([AUTH_OK]), "expected AUTH_OK"
+
+
 def main():
     sock = connect(sys.argv[1])
+    secret = read_secret(options(sys.argv[1]))
+    if secret is not None:
+        prove_secret(sock, secret)
     send_frame(sock, struct.pack(">B3sH", HELLO, b"IPC", 1))
     frame = read_frame(sock)
     if frame[0] == ERROR:

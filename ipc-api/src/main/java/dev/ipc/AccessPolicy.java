@@ -8,9 +8,11 @@ import java.util.function.Predicate;
  * Who may connect to a listener: checked on every accepted connection, before a byte is read from it
  * or it reaches {@link Listener#accept()}'s caller.
  *
- * <p>A refused peer's connection is closed and logged at info level with its uid and pid. Unix
- * listeners default to {@link #sameUser()}; TCP listeners to {@link #anyone()}, since TCP tells
- * nothing of the peer.
+ * <p>A refused peer's connection is closed and logged at info level with its uid and pid (or its
+ * certificate subject). Unix listeners default to {@link #sameUser()}; TCP and TLS listeners to
+ * {@link #anyone()}, since TCP tells nothing of the peer: require a shared secret
+ * ({@link IpcOptions#secret()}) or client certificates ({@link TlsOptions.ClientAuth#REQUIRED}) there.
+ * Over TLS the policy runs after the handshake, on the certificate's subject.
  *
  * <p>Implementations must be thread-safe and fast: they run on the accepting thread.
  */
@@ -51,6 +53,16 @@ public interface AccessPolicy {
         Arrays.sort(allowed);
         return new AccessPolicies.Described("gid in " + Arrays.toString(allowed), true,
                 peer -> peer.gid().isPresent() && Arrays.binarySearch(allowed, peer.gid().getAsLong()) >= 0);
+    }
+
+    /**
+     * Peers whose TLS certificate has one of {@code names} as its common name (CN); for mutual TLS, where
+     * the certificate names the client as the uid does on a Unix socket.
+     */
+    static AccessPolicy commonNames(String... names) {
+        java.util.Set<String> allowed = java.util.Set.of(names.clone());
+        return new AccessPolicies.Described("certificate CN in " + new java.util.TreeSet<>(allowed), false,
+                peer -> peer.commonName().map(allowed::contains).orElse(false));
     }
 
     /**

@@ -18,6 +18,8 @@ public enum ErrorCode {
     FRAME_TOO_LARGE(7),
     /** The hello did not come in time, a frame stopped half way, or the connection sat idle too long. */
     TIMEOUT(8),
+    /** The client did not prove it knows the server's shared secret, or the server requires one it lacks. */
+    UNAUTHORIZED(9),
     /** A code this version of the library does not know. */
     UNKNOWN(0);
 

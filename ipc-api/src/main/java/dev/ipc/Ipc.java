@@ -1,5 +1,9 @@
 package dev.ipc;
 
+import dev.ipc.internal.Closer;
+import dev.ipc.internal.Deadline;
+import dev.ipc.internal.HandshakingListener;
+import dev.ipc.internal.SecretHandshake;
 import dev.ipc.spi.Suitability;
 import dev.ipc.spi.Transport;
 import java.io.IOException;
@@ -48,11 +52,19 @@ public final class Ipc {
      * @throws IllegalArgumentException if the query holds an unknown or invalid option
      * @throws IllegalStateException if no available transport serves the endpoint; the message lists the
      *     schemes and transports there are
-     * @throws IOException if binding fails; the message names the endpoint and the cause
+     * @throws IOException if binding fails, or the options' secret can't be read; the message names the
+     *     endpoint or the secret's source and the cause
      */
     public static Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
         IpcOptions effective = IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options"));
-        return transportFor(endpoint, effective).listen(endpoint, effective);
+        Transport transport = transportFor(endpoint, effective);
+        byte[] secret = readSecret(effective);
+        Listener listener = transport.listen(endpoint, effective);
+        if (secret == null || listener instanceof HandshakingListener) {
+            return listener; // a transport that shakes hands itself (TLS) checks the secret there too
+        }
+        // The transport's listener has checked the access policy already, on what the OS says of the peer.
+        return new HandshakingListener(listener, effective, AccessPolicy.anyone(), secret);
     }
 
     /** Connects to {@code endpoint} with the default options (and those in its query). */
@@ -68,11 +80,43 @@ public final class Ipc {
      * @throws IllegalStateException if no available transport serves the endpoint
      * @throws java.net.ConnectException if nobody listens there; the message names the endpoint
      * @throws java.net.SocketTimeoutException if the connect timeout passed
+     * @throws AuthenticationException if the options name a shared secret and the server does not know it,
+     *     refuses this side's proof, or asks for none
      * @throws IOException if connecting fails otherwise
      */
     public static Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
         IpcOptions effective = IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options"));
-        return transportFor(endpoint, effective).connect(endpoint, effective);
+        Transport transport = transportFor(endpoint, effective);
+        byte[] secret = readSecret(effective);
+        Connection connection = transport.connect(endpoint, effective);
+        if (secret != null) {
+            String peer = endpoint.withoutParameters().toString();
+            try (Deadline deadline = Deadline.closeAfter(effective.handshakeTimeout(), connection)) {
+                try {
+                    SecretHandshake.prove(connection, secret, peer);
+                } catch (IOException | RuntimeException e) {
+                    Closer.closeQuietly(connection, e);
+                    if (deadline.expired()) {
+                        java.net.SocketTimeoutException timeout = new java.net.SocketTimeoutException(peer
+                                + " did not finish the shared-secret handshake within handshakeTimeout "
+                                + effective.handshakeTimeout());
+                        timeout.initCause(e);
+                        throw timeout;
+                    }
+                    throw e;
+                }
+            }
+        }
+        return connection;
+    }
+
+    /** Reads the options' shared secret, if they name one; null if not. */
+    private static byte[] readSecret(IpcOptions options) throws IOException {
+        if (options.secret().isEmpty()) {
+            return null;
+        }
+        Secret source = options.secret().get();
+        return SecretHandshake.check(source.read(), source);
     }
 
     /** Every transport found, available or not, in {@link ServiceLoader} order. */

@@ -64,6 +64,9 @@ public final class IpcOptions {
     private final int maxConnections;
     private final int maxConnectionsPerPeer;
     private final int maxInFlight;
+    private final TlsOptions tls;
+    private final Secret secret;
+    private final boolean allowInsecurePlaintext;
 
     private IpcOptions(Builder builder) {
         this.connectTimeout = builder.connectTimeout;
@@ -84,6 +87,9 @@ public final class IpcOptions {
         this.maxConnections = builder.maxConnections;
         this.maxConnectionsPerPeer = builder.maxConnectionsPerPeer;
         this.maxInFlight = builder.maxInFlight;
+        this.tls = builder.tls;
+        this.secret = builder.secret;
+        this.allowInsecurePlaintext = builder.allowInsecurePlaintext;
     }
 
     /** The defaults: connect timeout 10 s, no read or accept timeout, 4 MiB frames, backlog 511, backend auto. */
@@ -116,10 +122,14 @@ public final class IpcOptions {
             return base;
         }
         Builder builder = base.toBuilder();
+        TlsOptions.Builder tls = base.tls.toBuilder();
         for (Map.Entry<String, String> parameter : endpoint.parameters().entrySet()) {
             String key = parameter.getKey();
             String value = parameter.getValue();
             try {
+                if (TlsOptions.apply(tls, key, value)) {
+                    continue;
+                }
                 switch (key) {
                     case "connectTimeout":
                         builder.connectTimeout(parseDuration(value));
@@ -175,18 +185,31 @@ public final class IpcOptions {
                     case "maxInFlight":
                         builder.maxInFlight(parseSize(value));
                         break;
+                    case "secretFile":
+                        builder.secret(Secret.fromFile(java.nio.file.Path.of(value)));
+                        break;
+                    case "secretEnv":
+                        builder.secret(Secret.fromEnv(value));
+                        break;
+                    case "secret":
+                        throw new IllegalArgumentException("a secret is never written in the endpoint; name where it "
+                                + "is with secretFile=PATH or secretEnv=VARIABLE");
+                    case "allowInsecurePlaintext":
+                        builder.allowInsecurePlaintext(parseBoolean(value));
+                        break;
                     default:
                         throw new IllegalArgumentException("unknown option '" + key + "' (known: connectTimeout, "
                                 + "readTimeout, acceptTimeout, maxFrameSize, backlog, backend, mode, group, access, "
                                 + "handshakeTimeout, idleTimeout, frameTimeout, shutdownTimeout, callTimeout, "
-                                + "reconnectTimeout, maxConnections, maxConnectionsPerPeer, maxInFlight)");
+                                + "reconnectTimeout, maxConnections, maxConnectionsPerPeer, maxInFlight, secretFile, "
+                                + "secretEnv, allowInsecurePlaintext, " + TlsOptions.KEYS + ")");
                 }
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("endpoint '" + endpoint + "': " + e.getMessage(), e);
             }
         }
         try {
-            return builder.build();
+            return builder.tls(tls.build()).build();
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("endpoint '" + endpoint + "': " + e.getMessage(), e);
         }
@@ -285,6 +308,30 @@ public final class IpcOptions {
         return maxInFlight;
     }
 
+    /** Keys and trust for {@code tls://} endpoints; see {@link TlsOptions} for the query keys. */
+    public TlsOptions tls() {
+        return tls;
+    }
+
+    /**
+     * The shared secret both sides must prove they know before any application byte passes (a mutual
+     * HMAC-SHA256 challenge-response, {@code docs/PROTOCOL.md}); empty for none. On any transport; on
+     * loopback TCP it keeps out the other local users that could otherwise connect. Query keys
+     * {@code secretFile} and {@code secretEnv}.
+     */
+    public Optional<Secret> secret() {
+        return Optional.ofNullable(secret);
+    }
+
+    /**
+     * Whether a {@code tcp://} listener may bind an address other than loopback, where traffic would
+     * cross a network unencrypted; refused unless this is true (and then logged at warn). Query key
+     * {@code allowInsecurePlaintext}, default false.
+     */
+    public boolean allowInsecurePlaintext() {
+        return allowInsecurePlaintext;
+    }
+
     @Override
     public boolean equals(Object other) {
         if (this == other) {
@@ -304,13 +351,16 @@ public final class IpcOptions {
                 && frameTimeout.equals(that.frameTimeout)
                 && shutdownTimeout.equals(that.shutdownTimeout)
                 && callTimeout.equals(that.callTimeout)
-                && reconnectTimeout.equals(that.reconnectTimeout) && maxConnections == that.maxConnections && maxConnectionsPerPeer == that.maxConnectionsPerPeer && maxInFlight == that.maxInFlight;
+                && reconnectTimeout.equals(that.reconnectTimeout) && maxConnections == that.maxConnections && maxConnectionsPerPeer == that.maxConnectionsPerPeer && maxInFlight == that.maxInFlight
+                && tls.equals(that.tls) && Objects.equals(secret, that.secret)
+                && allowInsecurePlaintext == that.allowInsecurePlaintext;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(connectTimeout, readTimeout, acceptTimeout, maxFrameSize, backlog, unixBackend,
-                socketFileMode, socketFileGroup, accessPolicy, handshakeTimeout, idleTimeout, frameTimeout, shutdownTimeout, callTimeout, reconnectTimeout, maxConnections, maxConnectionsPerPeer, maxInFlight);
+                socketFileMode, socketFileGroup, accessPolicy, handshakeTimeout, idleTimeout, frameTimeout, shutdownTimeout, callTimeout, reconnectTimeout, maxConnections, maxConnectionsPerPeer, maxInFlight, tls, secret,
+                allowInsecurePlaintext);
     }
 
     @Override
@@ -329,7 +379,10 @@ public final class IpcOptions {
                 + ", reconnectTimeout=" + reconnectTimeout
                 + ", maxConnections=" + maxConnections
                 + ", maxConnectionsPerPeer=" + maxConnectionsPerPeer
-                + ", maxInFlight=" + maxInFlight + "}";
+                + ", maxInFlight=" + maxInFlight
+                + (tls.equals(TlsOptions.none()) ? "" : ", tls=" + tls)
+                + (secret == null ? "" : ", secret=" + secret)
+                + (allowInsecurePlaintext ? ", allowInsecurePlaintext=true" : "") + "}";
     }
 
     static Duration parseDuration(String text) {
@@ -379,6 +432,13 @@ public final class IpcOptions {
         }
     }
 
+    private static boolean parseBoolean(String text) {
+        if (text.equals("true") || text.equals("false")) {
+            return Boolean.parseBoolean(text);
+        }
+        throw new IllegalArgumentException("must be true or false, was '" + text + "'");
+    }
+
     private static int parseMode(String text) {
         if (!text.matches("0?[0-7]{3}")) {
             throw new IllegalArgumentException("mode must be three octal digits such as 0600 or 0660, was '" + text + "'");
@@ -397,8 +457,11 @@ public final class IpcOptions {
             long[] ids = java.util.Arrays.stream(text.substring(4).split(",")).mapToLong(Long::parseLong).toArray();
             return text.startsWith("uid") ? AccessPolicy.uids(ids) : AccessPolicy.gids(ids);
         }
-        throw new IllegalArgumentException("access must be same-user, anyone, uid:N[,N...] or gid:N[,N...], was '"
-                + text + "'");
+        if (text.startsWith("cn:") && text.length() > 3) {
+            return AccessPolicy.commonNames(text.substring(3).split(","));
+        }
+        throw new IllegalArgumentException("access must be same-user, anyone, uid:N[,N...], gid:N[,N...] or "
+                + "cn:NAME[,NAME...], was '" + text + "'");
     }
 
     private static UnixBackend parseBackend(String text) {
@@ -430,6 +493,9 @@ public final class IpcOptions {
         private int maxConnections = 1024;
         private int maxConnectionsPerPeer = 0;
         private int maxInFlight = 128;
+        private TlsOptions tls = TlsOptions.none();
+        private Secret secret;
+        private boolean allowInsecurePlaintext;
 
         private Builder() {
         }
@@ -453,6 +519,9 @@ public final class IpcOptions {
             this.maxConnections = options.maxConnections;
             this.maxConnectionsPerPeer = options.maxConnectionsPerPeer;
             this.maxInFlight = options.maxInFlight;
+            this.tls = options.tls;
+            this.secret = options.secret;
+            this.allowInsecurePlaintext = options.allowInsecurePlaintext;
         }
 
         /** See {@link IpcOptions#connectTimeout()}; zero for none. */
@@ -560,6 +629,24 @@ public final class IpcOptions {
         /** See {@link IpcOptions#maxInFlight()}; 1 to 1000000. */
         public Builder maxInFlight(int value) {
             this.maxInFlight = value;
+            return this;
+        }
+
+        /** See {@link IpcOptions#tls()}. */
+        public Builder tls(TlsOptions tls) {
+            this.tls = Objects.requireNonNull(tls, "tls");
+            return this;
+        }
+
+        /** See {@link IpcOptions#secret()}; null for none. */
+        public Builder secret(Secret secret) {
+            this.secret = secret;
+            return this;
+        }
+
+        /** See {@link IpcOptions#allowInsecurePlaintext()}. */
+        public Builder allowInsecurePlaintext(boolean allow) {
+            this.allowInsecurePlaintext = allow;
             return this;
         }
 

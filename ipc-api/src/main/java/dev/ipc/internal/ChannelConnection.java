@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * one {@code read}. Without a read timeout the channel stays in blocking mode; with one, it is
  * non-blocking and waits in a selector only when no data has arrived yet.
  */
-public final class ChannelConnection implements Connection {
+public final class ChannelConnection implements Connection, ConnectionState {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChannelConnection.class);
 
@@ -450,7 +450,17 @@ public final class ChannelConnection implements Connection {
 
     /** Whether a connection may block in a virtual thread; false for junixsocket's and unknown kinds. */
     public static boolean suitsVirtualThreads(Connection connection) {
-        return connection instanceof ChannelConnection && ((ChannelConnection) connection).virtualThreads;
+        return connection instanceof ConnectionState && ((ConnectionState) connection).suitsVirtualThreads();
+    }
+
+    @Override
+    public boolean suitsVirtualThreads() {
+        return virtualThreads;
+    }
+
+    @Override
+    public long partialFrameSince() {
+        return partialSince;
     }
 
     /**
@@ -459,7 +469,7 @@ public final class ChannelConnection implements Connection {
      * connections of other kinds.
      */
     public static long partialFrameSince(Connection connection) {
-        return connection instanceof ChannelConnection ? ((ChannelConnection) connection).partialSince : 0;
+        return connection instanceof ConnectionState ? ((ConnectionState) connection).partialFrameSince() : 0;
     }
 
     /** One read that waits at most the read timeout for data; the count, or -1 at end of stream. */

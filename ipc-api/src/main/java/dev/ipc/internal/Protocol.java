@@ -85,6 +85,10 @@ public final class Protocol {
         ByteBuffer body = ByteBuffer.wrap(readFully(in, length, "the hello"));
         byte type = body.get();
         int magic = (body.get() & 0xff) << 16 | (body.get() & 0xff) << 8 | (body.get() & 0xff);
+        if (type == SecretHandshake.AUTH_HELLO && magic == MAGIC) {
+            throw new ProtocolException("the client wants to prove a shared secret, but this server has none "
+                    + "configured (set the same secretFile or secretEnv on both sides)");
+        }
         if (type != HELLO || magic != MAGIC) {
             throw new ProtocolException("bad hello: it starts with " + hex(java.util.Arrays.copyOf(body.array(), 4))
                     + ", not 01 49 50 43 (HELLO, \"IPC\")");

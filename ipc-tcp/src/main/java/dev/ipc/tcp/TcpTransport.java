@@ -28,17 +28,23 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * TCP through the JDK's channels, on loopback or across a network, for {@code tcp://host:port} endpoints.
  *
  * <p>Every connection has {@code TCP_NODELAY} on, so a small message leaves at once. A listener binds
  * only the address its endpoint names (a name is resolved to its first address); {@code 0.0.0.0} or
- * {@code [::]} bind every address. A client tries each address of a name in turn within the connect
+ * {@code [::]} bind every address. Plain TCP is for loopback: a listener on any other address is
+ * refused unless {@link IpcOptions#allowInsecurePlaintext()} says otherwise (use {@code tls://}
+ * there). Loopback is not private either, since every local user can connect: require a shared
+ * secret ({@link IpcOptions#secret()}) where that matters. A client tries each address of a name in turn within the connect
  * timeout. Peer credentials are unknown over TCP.
  */
 public final class TcpTransport implements Transport {
 
+    private static final Logger LOG = LoggerFactory.getLogger(TcpTransport.class);
     private static final ChannelTraits NO_DESCRIPTORS =
             ChannelTraits.plain("file descriptors pass only over Unix sockets, not TCP");
 
@@ -73,7 +79,47 @@ public final class TcpTransport implements Transport {
 
     @Override
     public Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
+        ServerSocketChannel channel = bind(endpoint, options, false);
+        try {
+            Endpoint bound = boundEndpoint(channel, endpoint);
+            return new ChannelListener(channel, bound, options, accepted -> wrap(accepted, bound, options, "server"),
+                    options.accessPolicy().orElse(AccessPolicy.anyone()), () -> { });
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(channel, e);
+            throw e;
+        }
+    }
+
+    @Override
+    public Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+        SocketChannel channel = open(endpoint, options, System.nanoTime() + options.connectTimeout().toNanos());
+        try {
+            return wrap(channel, localEndpointOf(channel), options, "client to " + endpoint.withoutParameters());
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(channel, e);
+            throw e;
+        }
+    }
+
+    /**
+     * Binds the address an endpoint names. Unless {@code encrypted}, an address other than loopback is
+     * refused without {@link IpcOptions#allowInsecurePlaintext()}, and warned of with it.
+     */
+    static ServerSocketChannel bind(Endpoint endpoint, IpcOptions options, boolean encrypted) throws IOException {
         InetAddress address = resolve(endpoint)[0];
+        if (!encrypted && !address.isLoopbackAddress()) {
+            String where = address.isAnyLocalAddress() ? "every address of this host" : address.getHostAddress();
+            if (!options.allowInsecurePlaintext()) {
+                throw new IllegalArgumentException("refusing to listen on " + endpoint.withoutParameters() + " ("
+                        + where + ") without TLS: anyone on the network could connect, read and change the traffic. "
+                        + "Use tls://" + endpoint.withoutParameters().toString().substring("tcp://".length())
+                        + " with a certificate, bind 127.0.0.1, or, to accept the risk, set allowInsecurePlaintext=true "
+                        + "in the endpoint's query (IpcOptions.Builder.allowInsecurePlaintext(true))");
+            }
+            LOG.warn("listening on {} ({}) without TLS, as allowInsecurePlaintext asks: traffic crosses the network "
+                    + "unencrypted{}", endpoint.withoutParameters(), where,
+                    options.secret().isPresent() ? "" : " and anyone who can reach the port may connect");
+        }
         ServerSocketChannel channel = ServerSocketChannel.open(familyOf(address));
         try {
             channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
@@ -86,20 +132,30 @@ public final class TcpTransport implements Transport {
                 named.initCause(e);
                 throw named;
             }
-            int port = ((InetSocketAddress) channel.getLocalAddress()).getPort();
-            Endpoint bound = endpoint.withPort(port);
-            return new ChannelListener(channel, bound, options, accepted -> wrap(accepted, bound, options, "server"),
-                    options.accessPolicy().orElse(AccessPolicy.anyone()), () -> { });
+            return channel;
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(channel, e);
             throw e;
         }
     }
 
-    @Override
-    public Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
-        long timeoutNanos = options.connectTimeout().toNanos();
-        long deadline = System.nanoTime() + timeoutNanos;
+    /** The endpoint with the port actually bound. */
+    static Endpoint boundEndpoint(ServerSocketChannel channel, Endpoint endpoint) throws IOException {
+        return endpoint.withPort(((InetSocketAddress) channel.getLocalAddress()).getPort());
+    }
+
+    /** The local end of a connected channel, as an endpoint. */
+    static Endpoint localEndpointOf(SocketChannel channel) throws IOException {
+        InetSocketAddress local = (InetSocketAddress) channel.getLocalAddress();
+        return Endpoint.tcp(local.getAddress().getHostAddress(), local.getPort());
+    }
+
+    /**
+     * Connects a channel to the endpoint, trying each of its addresses in turn until {@code deadline}
+     * ({@link System#nanoTime()}); the channel is left in non-blocking mode.
+     */
+    static SocketChannel open(Endpoint endpoint, IpcOptions options, long deadline) throws IOException {
+        boolean timed = !options.connectTimeout().isZero();
         IOException failure = null;
         for (InetAddress address : resolve(endpoint)) {
             SocketChannel channel = SocketChannel.open(familyOf(address));
@@ -109,18 +165,16 @@ public final class TcpTransport implements Transport {
                     try (ReadinessWaiter waiter = new ReadinessWaiter(channel, SelectionKey.OP_CONNECT)) {
                         while (!channel.finishConnect()) {
                             long left = deadline - System.nanoTime();
-                            if (timeoutNanos > 0 && left <= 0) {
+                            if (timed && left <= 0) {
                                 throw new SocketTimeoutException("connect to " + endpoint + " ("
                                         + address.getHostAddress() + ") timed out after connectTimeout "
                                         + options.connectTimeout());
                             }
-                            waiter.await(timeoutNanos > 0 ? left : 0);
+                            waiter.await(timed ? left : 0);
                         }
                     }
                 }
-                InetSocketAddress local = (InetSocketAddress) channel.getLocalAddress();
-                Endpoint localEndpoint = Endpoint.tcp(local.getAddress().getHostAddress(), local.getPort());
-                return wrap(channel, localEndpoint, options, "client to " + endpoint.withoutParameters());
+                return channel;
             } catch (SocketTimeoutException e) {
                 Closer.closeQuietly(channel, e);
                 throw e;
@@ -150,7 +204,7 @@ public final class TcpTransport implements Transport {
                 local.withoutParameters() + " (" + id() + ", " + side + ")", NO_DESCRIPTORS);
     }
 
-    private static InetAddress[] resolve(Endpoint endpoint) throws UnknownHostException {
+    static InetAddress[] resolve(Endpoint endpoint) throws UnknownHostException {
         try {
             return InetAddress.getAllByName(endpoint.host());
         } catch (UnknownHostException e) {

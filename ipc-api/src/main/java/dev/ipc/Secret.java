@@ -1,0 +1,142 @@
+package dev.ipc;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Where a secret comes from: a file or an environment variable, read when it is needed.
+ *
+ * <p>A secret is never written in an endpoint string, only where to find it
+ * ({@code secretFile=/etc/app/secret}, {@code secretEnv=APP_SECRET}). {@link #toString()} names the
+ * source, never the value. A file's trailing line break is not part of the secret, so
+ * {@code head -c 32 /dev/urandom | base64 > secret} gives a usable file.
+ */
+public final class Secret {
+
+    private final Path file;
+    private final String variable;
+    private final byte[] value;
+
+    private Secret(Path file, String variable, byte[] value) {
+        this.file = file;
+        this.variable = variable;
+        this.value = value;
+    }
+
+    /**
+     * The contents of {@code file}, which must not be readable or writable by others than its owner and
+     * group (mode {@code 0600} or {@code 0640}, as ssh asks of its keys).
+     */
+    public static Secret fromFile(Path file) {
+        return new Secret(Objects.requireNonNull(file, "file"), null, null);
+    }
+
+    /** The value of the environment variable {@code name}. */
+    public static Secret fromEnv(String name) {
+        Objects.requireNonNull(name, "name");
+        if (!name.matches("[A-Za-z_][A-Za-z0-9_]*")) {
+            throw new IllegalArgumentException("an environment variable name is letters, digits and '_', was '"
+                    + name + "'");
+        }
+        return new Secret(null, name, null);
+    }
+
+    /** A secret held by the program itself (from its own vault, say); the array is copied. */
+    public static Secret of(byte[] value) {
+        Objects.requireNonNull(value, "value");
+        return new Secret(null, null, value.clone());
+    }
+
+    /**
+     * Reads the secret's bytes.
+     *
+     * @throws IOException naming the file or variable if it is missing, empty, or a file open to others
+     */
+    public byte[] read() throws IOException {
+        byte[] bytes;
+        if (value != null) {
+            bytes = value.clone();
+        } else if (variable != null) {
+            String text = System.getenv(variable);
+            if (text == null) {
+                throw new IOException("the secret's environment variable " + variable + " is not set");
+            }
+            bytes = text.getBytes(StandardCharsets.UTF_8);
+        } else {
+            bytes = readFile();
+        }
+        int length = bytes.length;
+        while (length > 0 && (bytes[length - 1] == '\n' || bytes[length - 1] == '\r')) {
+            length--;
+        }
+        if (length == 0) {
+            throw new IOException(this + " is empty");
+        }
+        return length == bytes.length ? bytes : Arrays.copyOf(bytes, length);
+    }
+
+    private byte[] readFile() throws IOException {
+        try {
+            Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS);
+            if (permissions.contains(PosixFilePermission.OTHERS_READ)
+                    || permissions.contains(PosixFilePermission.OTHERS_WRITE)
+                    || permissions.contains(PosixFilePermission.GROUP_WRITE)) {
+                throw new IOException("the secret file " + file + " is open to other users (" + mode(permissions)
+                        + "); make it private with: chmod 600 " + file);
+            }
+            return Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new IOException("the secret file " + file + " does not exist", e);
+        } catch (UnsupportedOperationException e) {
+            return Files.readAllBytes(file);
+        }
+    }
+
+    private static String mode(Set<PosixFilePermission> permissions) {
+        int bits = 0;
+        for (PosixFilePermission permission : permissions) {
+            bits |= 1 << (8 - permission.ordinal());
+        }
+        return "mode 0" + Integer.toOctalString(bits);
+    }
+
+    /** The file, if the secret comes from one. */
+    public java.util.Optional<Path> file() {
+        return java.util.Optional.ofNullable(file);
+    }
+
+    /** The environment variable, if the secret comes from one. */
+    public java.util.Optional<String> variable() {
+        return java.util.Optional.ofNullable(variable);
+    }
+
+    @Override
+    public boolean equals(Object other) {
+        if (!(other instanceof Secret)) {
+            return false;
+        }
+        Secret that = (Secret) other;
+        return Objects.equals(file, that.file) && Objects.equals(variable, that.variable)
+                && Arrays.equals(value, that.value);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(file, variable, Arrays.hashCode(value));
+    }
+
+    /** The source, never the value: {@code secret file /etc/app/secret}, {@code secret from $APP_SECRET}. */
+    @Override
+    public String toString() {
+        return file != null ? "the secret file " + file
+                : variable != null ? "the secret in $" + variable : "the secret given by the program";
+    }
+}

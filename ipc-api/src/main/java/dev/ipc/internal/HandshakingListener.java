@@ -1,0 +1,220 @@
+package dev.ipc.internal;
+
+import dev.ipc.AccessPolicy;
+import dev.ipc.Connection;
+import dev.ipc.Endpoint;
+import dev.ipc.IpcOptions;
+import dev.ipc.Listener;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ClosedChannelException;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A {@link Listener} whose connections shake hands (TLS, a shared secret, or both) before
+ * {@link #accept()} returns them, each on its own thread, so one silent client can't hold up others.
+ *
+ * <p>A background thread, from construction to close, takes connections from the inner listener as long as fewer than
+ * {@code backlog} are accepted and not yet handed out; beyond that the kernel's backlog queues them as
+ * it would without handshakes. Each handshake must finish within {@link IpcOptions#handshakeTimeout()}.
+ * The access policy is checked on the credentials the handshake proved. A failed or refused connection
+ * is closed and logged at info level with its cause; it never reaches the caller.
+ */
+public final class HandshakingListener implements Listener {
+
+    private static final Logger LOG = LoggerFactory.getLogger(HandshakingListener.class);
+
+    private final Listener inner;
+    private final Duration handshakeTimeout;
+    private final long acceptTimeoutNanos;
+    private final AccessPolicy policy;
+    private final byte[] secret;
+    private final Semaphore room;
+    private final LinkedBlockingQueue<Connection> ready = new LinkedBlockingQueue<>();
+    private final Set<Connection> shaking = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final Thread acceptor;
+
+    /**
+     * Takes ownership of {@code inner}.
+     *
+     * @param policy checked on each connection after its handshake
+     * @param secret the shared secret clients must prove, or null for none
+     */
+    public HandshakingListener(Listener inner, IpcOptions options, AccessPolicy policy, byte[] secret) {
+        this.inner = Objects.requireNonNull(inner, "inner");
+        this.handshakeTimeout = options.handshakeTimeout();
+        this.acceptTimeoutNanos = options.acceptTimeout().toNanos();
+        this.policy = Objects.requireNonNull(policy, "policy");
+        this.secret = secret == null ? null : secret.clone();
+        this.room = new Semaphore(options.backlog());
+        // Handshakes start at once, not at the first accept(): a TLS client's connect waits for its
+        // handshake, and code that connects before it accepts is common.
+        Thread thread = new Thread(this::acceptLoop, "ipc-handshake-accept " + inner.endpoint());
+        thread.setDaemon(true);
+        acceptor = thread;
+        thread.start();
+    }
+
+    @Override
+    public Connection accept() throws IOException {
+        if (closed.get()) {
+            throw new ClosedChannelException();
+        }
+        long deadline = System.nanoTime() + acceptTimeoutNanos;
+        while (true) {
+            Connection connection;
+            try {
+                long left = acceptTimeoutNanos == 0 ? TimeUnit.MILLISECONDS.toNanos(100) : deadline - System.nanoTime();
+                connection = ready.poll(Math.max(0, Math.min(left, TimeUnit.MILLISECONDS.toNanos(100))),
+                        TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while accepting on " + endpoint());
+            }
+            if (connection != null) {
+                room.release();
+                if (closed.get()) {
+                    Closer.closeQuietly(connection, null);
+                    throw new AsynchronousCloseException();
+                }
+                return connection;
+            }
+            if (closed.get()) {
+                throw new AsynchronousCloseException();
+            }
+            if (acceptTimeoutNanos > 0 && deadline - System.nanoTime() <= 0) {
+                throw new SocketTimeoutException("no connection on " + endpoint() + " within acceptTimeout "
+                        + Duration.ofNanos(acceptTimeoutNanos));
+            }
+        }
+    }
+
+    private void acceptLoop() {
+        long pauseMillis = 1;
+        while (!closed.get()) {
+            try {
+                room.acquire();
+            } catch (InterruptedException e) {
+                return;
+            }
+            Connection raw;
+            try {
+                raw = inner.accept();
+                pauseMillis = 1;
+            } catch (IOException e) {
+                room.release();
+                if (closed.get() || !inner.isOpen()) {
+                    return;
+                }
+                // Most often out of descriptors: back off instead of spinning.
+                LOG.warn("accepting on {} failed ({}); trying again in {} ms", endpoint(), e.getMessage(), pauseMillis);
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(pauseMillis));
+                pauseMillis = Math.min(pauseMillis * 2, 1000);
+                continue;
+            }
+            shaking.add(raw);
+            try {
+                Threads.start("ipc-handshake " + endpoint(), ChannelConnection.suitsVirtualThreads(raw),
+                        () -> shakeHands(raw));
+            } catch (RuntimeException | Error e) {
+                shaking.remove(raw);
+                room.release();
+                Closer.closeQuietly(raw, e);
+                LOG.warn("no thread for a handshake on {}: {}", endpoint(), e.toString());
+            }
+        }
+    }
+
+    private void shakeHands(Connection connection) {
+        Handshaking tls = connection instanceof Handshaking ? (Handshaking) connection : null;
+        String peer = tls != null ? tls.remote() : connection.peer().toString();
+        boolean admitted = false;
+        try {
+            try (Deadline deadline = Deadline.closeAfter(handshakeTimeout, tls != null ? tls.abortHandle() : connection)) {
+                try {
+                    if (tls != null) {
+                        tls.handshake();
+                    }
+                    if (secret != null) {
+                        SecretHandshake.verify(connection, secret, peer);
+                    }
+                } catch (IOException | RuntimeException e) {
+                    if (deadline.expired()) {
+                        throw new SocketTimeoutException("the handshake did not finish within handshakeTimeout "
+                                + handshakeTimeout);
+                    }
+                    throw e;
+                }
+            }
+            if (!policy.permits(connection.peer())) {
+                LOG.info("refused a connection on {} from {}: the access policy ({}) does not permit {}", endpoint(),
+                        peer, policy, connection.peer());
+                return;
+            }
+            admitted = true;
+        } catch (IOException | RuntimeException e) {
+            LOG.info("refused a connection on {} from {}: {}", endpoint(), peer, describe(e));
+        } finally {
+            shaking.remove(connection);
+            if (admitted && !closed.get()) {
+                ready.add(connection);
+                if (closed.get() && ready.remove(connection)) {
+                    Closer.closeQuietly(connection, null);
+                }
+            } else {
+                room.release();
+                Closer.closeQuietly(connection, null);
+            }
+        }
+    }
+
+    private static String describe(Throwable e) {
+        String message = e.getMessage() == null ? e.toString() : e.getMessage();
+        Throwable cause = e.getCause();
+        return cause != null && cause.getMessage() != null && !message.contains(cause.getMessage())
+                ? message + " (" + cause.getMessage() + ")" : message;
+    }
+
+    @Override
+    public Endpoint endpoint() {
+        return inner.endpoint();
+    }
+
+    @Override
+    public boolean isOpen() {
+        return !closed.get();
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        Closer closer = new Closer().close(inner);
+        acceptor.interrupt();
+        for (Connection connection : shaking) {
+            closer.close(connection instanceof Handshaking ? ((Handshaking) connection).abortHandle() : connection);
+        }
+        for (Connection connection = ready.poll(); connection != null; connection = ready.poll()) {
+            closer.close(connection);
+        }
+        closer.rethrow();
+    }
+
+    @Override
+    public String toString() {
+        return "Listener[" + endpoint() + (isOpen() ? "" : ", closed") + "]";
+    }
+}

@@ -1,0 +1,211 @@
+package dev.ipc.internal;
+
+import dev.ipc.AuthenticationException;
+import dev.ipc.Connection;
+import dev.ipc.ErrorCode;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ProtocolException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * The shared-secret handshake: both sides prove with HMAC-SHA256 over fresh nonces that they know the
+ * secret, before any application frame, as {@code docs/PROTOCOL.md} describes.
+ *
+ * <pre>
+ *   client: AUTH_HELLO     7, "IPC", version 1, client nonce (32)
+ *   server: AUTH_CHALLENGE 8, server nonce (32), HMAC(secret, "ipc-auth-1 server" | client nonce | server nonce)
+ *   client: AUTH_PROOF     9, HMAC(secret, "ipc-auth-1 client" | client nonce | server nonce)
+ *   server: AUTH_OK        10                      (or ERROR with code UNAUTHORIZED, then close)
+ * </pre>
+ * Each frame is a u32 length and a body of at most {@link #MAX_FRAME} bytes; longer ones are refused
+ * before anything is allocated. Proofs are compared in constant time.
+ */
+public final class SecretHandshake {
+
+    /** The largest handshake frame body either side reads. */
+    public static final int MAX_FRAME = 256;
+    /** The shortest secret accepted, in bytes. */
+    public static final int MIN_SECRET = 16;
+
+    static final byte AUTH_HELLO = 7;
+    static final byte AUTH_CHALLENGE = 8;
+    static final byte AUTH_PROOF = 9;
+    static final byte AUTH_OK = 10;
+
+    private static final int NONCE = 32;
+    private static final int MAC = 32;
+    private static final int VERSION = 1;
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private SecretHandshake() {
+    }
+
+    /** Checks that a secret is long enough to be one; returns it. */
+    public static byte[] check(byte[] secret, Object source) {
+        if (secret.length < MIN_SECRET) {
+            throw new IllegalArgumentException(source + " is " + secret.length + " bytes; a shared secret must be at "
+                    + "least " + MIN_SECRET + " (make one with: head -c 32 /dev/urandom | base64)");
+        }
+        return secret;
+    }
+
+    /**
+     * The client's side: proves the secret and checks the server's proof.
+     *
+     * @throws AuthenticationException if the server refuses the proof, does not know the secret, or asks
+     *     for none
+     * @throws ProtocolException if the server's answer is malformed or oversized
+     * @throws EOFException if the server closes the connection part way
+     */
+    public static void prove(Connection connection, byte[] secret, String peer) throws IOException {
+        byte[] clientNonce = nonce();
+        ByteBuffer hello = ByteBuffer.allocate(5 + NONCE).put(AUTH_HELLO)
+                .put((byte) (Protocol.MAGIC >> 16)).put((byte) (Protocol.MAGIC >> 8)).put((byte) Protocol.MAGIC)
+                .put((byte) VERSION).put(clientNonce);
+        write(connection.output(), hello.array());
+        byte[] challenge = read(connection.input(), peer, "the server's challenge");
+        if (challenge[0] == Protocol.ERROR) {
+            throw refusedBy(peer, challenge);
+        }
+        if (challenge[0] != AUTH_CHALLENGE) {
+            throw new AuthenticationException(peer + " did not answer the shared-secret hello (its first frame is of "
+                    + "type " + challenge[0] + ", not AUTH_CHALLENGE " + AUTH_CHALLENGE + "): it has no secret "
+                    + "configured, or is not an ipc peer");
+        }
+        expectLength(challenge, 1 + NONCE + MAC, peer, "AUTH_CHALLENGE");
+        byte[] serverNonce = java.util.Arrays.copyOfRange(challenge, 1, 1 + NONCE);
+        byte[] serverProof = java.util.Arrays.copyOfRange(challenge, 1 + NONCE, challenge.length);
+        if (!MessageDigest.isEqual(serverProof, mac(secret, "server", clientNonce, serverNonce))) {
+            throw new AuthenticationException(peer + " does not know the shared secret (its proof is wrong): "
+                    + "check that both sides read the same secret");
+        }
+        write(connection.output(), ByteBuffer.allocate(1 + MAC).put(AUTH_PROOF)
+                .put(mac(secret, "client", clientNonce, serverNonce)).array());
+        byte[] verdict = read(connection.input(), peer, "the server's verdict");
+        if (verdict[0] == Protocol.ERROR) {
+            throw refusedBy(peer, verdict);
+        }
+        if (verdict[0] != AUTH_OK || verdict.length != 1) {
+            throw new ProtocolException(peer + " answered the shared-secret proof with a frame of type " + verdict[0]
+                    + " and " + verdict.length + " bytes, not AUTH_OK");
+        }
+    }
+
+    /**
+     * The server's side: checks the client's proof and proves the secret in turn. A client that fails
+     * is sent an ERROR with code UNAUTHORIZED before this throws.
+     *
+     * @throws AuthenticationException if the client's proof is wrong or it sent none
+     * @throws ProtocolException if the client's frames are malformed or oversized
+     * @throws EOFException if the client closes the connection part way
+     */
+    public static void verify(Connection connection, byte[] secret, String peer) throws IOException {
+        byte[] hello = read(connection.input(), peer, "the client's hello");
+        if (hello[0] != AUTH_HELLO) {
+            String why = hello[0] == Protocol.HELLO
+                    ? "it sent a plain HELLO: this server requires a shared secret (secretFile or secretEnv) and "
+                            + "the client has none configured"
+                    : "its first frame is of type " + hello[0] + ", not AUTH_HELLO " + AUTH_HELLO;
+            refuse(connection, "this server requires a shared secret; configure secretFile or secretEnv");
+            throw new AuthenticationException("client " + peer + " did not prove the shared secret: " + why);
+        }
+        expectLength(hello, 5 + NONCE, peer, "AUTH_HELLO");
+        int magic = (hello[1] & 0xff) << 16 | (hello[2] & 0xff) << 8 | (hello[3] & 0xff);
+        if (magic != Protocol.MAGIC || hello[4] != VERSION) {
+            refuse(connection, "unsupported shared-secret hello");
+            throw new ProtocolException("client " + peer + " sent an AUTH_HELLO with magic 0x"
+                    + Integer.toHexString(magic) + " and version " + hello[4] + ", not 0x495043 and " + VERSION);
+        }
+        byte[] clientNonce = java.util.Arrays.copyOfRange(hello, 5, hello.length);
+        byte[] serverNonce = nonce();
+        write(connection.output(), ByteBuffer.allocate(1 + NONCE + MAC).put(AUTH_CHALLENGE).put(serverNonce)
+                .put(mac(secret, "server", clientNonce, serverNonce)).array());
+        byte[] proof = read(connection.input(), peer, "the client's proof");
+        if (proof[0] != AUTH_PROOF) {
+            refuse(connection, "expected the shared-secret proof");
+            throw new AuthenticationException("client " + peer + " answered the challenge with a frame of type "
+                    + proof[0] + ", not AUTH_PROOF " + AUTH_PROOF);
+        }
+        expectLength(proof, 1 + MAC, peer, "AUTH_PROOF");
+        if (!MessageDigest.isEqual(java.util.Arrays.copyOfRange(proof, 1, proof.length),
+                mac(secret, "client", clientNonce, serverNonce))) {
+            refuse(connection, "wrong shared secret");
+            throw new AuthenticationException("client " + peer + " does not know the shared secret (its proof is "
+                    + "wrong)");
+        }
+        write(connection.output(), new byte[] {AUTH_OK});
+    }
+
+    private static AuthenticationException refusedBy(String peer, byte[] error) throws ProtocolException {
+        return new AuthenticationException(peer + " refused the connection (" + Protocol.errorCode(error) + "): "
+                + Protocol.errorMessage(error));
+    }
+
+    private static void refuse(Connection connection, String message) {
+        try {
+            write(connection.output(), Protocol.error(0, ErrorCode.UNAUTHORIZED, message));
+        } catch (IOException e) {
+            // The client is gone; the caller reports the failure.
+        }
+    }
+
+    private static void expectLength(byte[] frame, int length, String peer, String what) throws ProtocolException {
+        if (frame.length != length) {
+            throw new ProtocolException(peer + " sent an " + what + " of " + frame.length + " bytes, not " + length);
+        }
+    }
+
+    private static void write(OutputStream out, byte[] body) throws IOException {
+        byte[] frame = ByteBuffer.allocate(4 + body.length).putInt(body.length).put(body).array();
+        out.write(frame);
+        out.flush();
+    }
+
+    /** Reads one handshake frame, refusing a length over {@link #MAX_FRAME} before reading its body. */
+    private static byte[] read(InputStream in, String peer, String what) throws IOException {
+        byte[] header = readFully(in, 4, peer, what + "'s length");
+        int length = ByteBuffer.wrap(header).getInt();
+        if (length < 1 || length > MAX_FRAME) {
+            throw new ProtocolException(what + " from " + peer + " declares " + Integer.toUnsignedString(length)
+                    + " bytes; handshake frames are 1 to " + MAX_FRAME + " bytes");
+        }
+        return readFully(in, length, peer, what);
+    }
+
+    private static byte[] readFully(InputStream in, int length, String peer, String what) throws IOException {
+        byte[] bytes = in.readNBytes(length);
+        if (bytes.length < length) {
+            throw new EOFException(peer + " closed the connection inside " + what + ": after " + bytes.length + " of "
+                    + length + " bytes");
+        }
+        return bytes;
+    }
+
+    private static byte[] nonce() {
+        byte[] nonce = new byte[NONCE];
+        RANDOM.nextBytes(nonce);
+        return nonce;
+    }
+
+    private static byte[] mac(byte[] secret, String side, byte[] clientNonce, byte[] serverNonce) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(secret, "HmacSHA256"));
+            mac.update(("ipc-auth-1 " + side).getBytes(StandardCharsets.US_ASCII));
+            mac.update(clientNonce);
+            mac.update(serverNonce);
+            return mac.doFinal();
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 is missing from this JDK", e);
+        }
+    }
+}
