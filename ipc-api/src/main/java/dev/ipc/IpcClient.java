@@ -221,7 +221,7 @@ public final class IpcClient implements AutoCloseable {
                 return fresh;
             } catch (IOException e) {
                 long left = deadline - System.nanoTime();
-                if (left <= 0 || e instanceof RemoteException && ((RemoteException) e).code() == ErrorCode.UNSUPPORTED_VERSION) {
+                if (left <= 0 || isPermanent(e)) {
                     throw e;
                 }
                 long jittered = pauseNanos / 2 + ThreadLocalRandom.current().nextLong(pauseNanos / 2 + 1);
@@ -232,6 +232,15 @@ public final class IpcClient implements AutoCloseable {
                 pauseNanos = Math.min(pauseNanos * 2, TimeUnit.SECONDS.toNanos(1));
             }
         }
+    }
+
+    /** Whether a failure to connect would only repeat: the peer refused who or what this client is. */
+    private static boolean isPermanent(IOException e) {
+        if (e instanceof RemoteException) {
+            ErrorCode code = ((RemoteException) e).code();
+            return code == ErrorCode.UNSUPPORTED_VERSION || code == ErrorCode.UNAUTHORIZED;
+        }
+        return e instanceof AuthenticationException || e instanceof javax.net.ssl.SSLException;
     }
 
     /** Connects and shakes hands, within the handshake timeout. */

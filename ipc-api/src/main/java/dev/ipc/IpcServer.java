@@ -400,7 +400,7 @@ public final class IpcServer implements AutoCloseable {
                 }
                 awaitOwnRequests();
             } catch (ProtocolException e) {
-                LOG.debug("closing {}: {}", connection, e.getMessage());
+                LOG.info("closing {}: {}", connection, e.getMessage());
                 sendQuietly(Protocol.error(0, ErrorCode.PROTOCOL_ERROR, e.getMessage()));
             } catch (IOException e) {
                 LOG.debug("connection {} ended: {}", connection, e.toString());

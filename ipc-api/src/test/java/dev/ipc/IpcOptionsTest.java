@@ -106,7 +106,7 @@ class IpcOptionsTest {
     @CsvSource(delimiter = '|', value = {
         "unix:/a?mode=rw|mode must be three octal digits",
         "unix:/a?mode=0800|mode must be three octal digits",
-        "unix:/a?access=friends|access must be same-user, anyone, uid:N[,N...] or gid:N[,N...]",
+        "unix:/a?access=friends|access must be same-user, anyone, uid:N[,N...], gid:N[,N...] or cn:NAME[,NAME...]",
         "unix:/a?access=uid:|access must be same-user",
         "unix:/a?colour=blue|unknown option 'colour'",
         "unix:/a?backend=netty|backend must be auto, jdk or junixsocket, was 'netty'",
@@ -123,5 +123,60 @@ class IpcOptionsTest {
                 () -> IpcOptions.fromEndpoint(Endpoint.parse(text), IpcOptions.defaults()));
         assertTrue(e.getMessage().contains(text), e.getMessage());
         assertTrue(e.getMessage().contains(reason), e.getMessage());
+    }
+
+    @Test
+    void readsTlsAndSecretSettingsFromTheQuery() {
+        IpcOptions options = IpcOptions.fromEndpoint(Endpoint.parse("tls://0.0.0.0:7000?keyStore=/etc/app/server.p12"
+                + "&keyStorePasswordFile=/etc/app/p12.pass&trustCertificates=/etc/app/ca.pem&clientAuth=required"
+                + "&secretEnv=APP_SECRET&access=cn:backup,web"), IpcOptions.defaults());
+        TlsOptions tls = options.tls();
+        assertEquals(java.nio.file.Path.of("/etc/app/server.p12"), tls.keyStore().orElseThrow());
+        assertEquals(Secret.fromFile(java.nio.file.Path.of("/etc/app/p12.pass")), tls.keyStorePassword().orElseThrow());
+        assertEquals(java.nio.file.Path.of("/etc/app/ca.pem"), tls.trustCertificates().orElseThrow());
+        assertEquals(TlsOptions.ClientAuth.REQUIRED, tls.clientAuth());
+        assertEquals(Secret.fromEnv("APP_SECRET"), options.secret().orElseThrow());
+        AccessPolicy access = options.accessPolicy().orElseThrow();
+        assertTrue(access.permits(PeerCredentials.ofPrincipal("CN=backup,O=Example")));
+        assertTrue(!access.permits(PeerCredentials.ofPrincipal("CN=intruder,O=Example")));
+        assertTrue(!access.permits(PeerCredentials.unknown()));
+        assertTrue(!options.toString().contains("APP_SECRET=") && options.toString().contains("$APP_SECRET"));
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "tcp://127.0.0.1:1?secret=hunter2hunter2hunter2|never written in the endpoint",
+        "tls://h:1?clientAuth=sometimes|clientAuth must be none, want or required",
+        "tls://h:1?certificate=/a.pem|certificate and privateKey go together",
+        "tls://h:1?keyStore=/a.p12&certificate=/a.pem&privateKey=/a.key|either as keyStore or as certificate",
+        "tls://h:1?trustStorePasswordEnv=X|trustStorePassword is set but trustStore is not",
+        "tcp://127.0.0.1:1?secretEnv=NOT-A-NAME|environment variable name",
+        "tcp://127.0.0.1:1?allowInsecurePlaintext=yes|must be true or false",
+    })
+    void rejectsBadSecuritySettingsNamingTheEndpoint(String text, String reason) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> IpcOptions.fromEndpoint(Endpoint.parse(text), IpcOptions.defaults()));
+        assertTrue(e.getMessage().contains(reason), e.getMessage());
+        assertTrue(!e.getMessage().contains("hunter2") || e.getMessage().contains("endpoint '"), e.getMessage());
+    }
+
+    @Test
+    void readsASecretFileButRefusesOneOthersCanRead(@org.junit.jupiter.api.io.TempDir java.nio.file.Path directory)
+            throws java.io.IOException {
+        java.nio.file.Path file = directory.resolve("secret");
+        java.nio.file.Files.writeString(file, "0123456789abcdef0123456789abcdef\n");
+        java.nio.file.Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        assertEquals("0123456789abcdef0123456789abcdef", new String(Secret.fromFile(file).read(),
+                java.nio.charset.StandardCharsets.UTF_8), "the trailing line break is not part of it");
+        java.nio.file.Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        java.io.IOException open = assertThrows(java.io.IOException.class, () -> Secret.fromFile(file).read());
+        assertTrue(open.getMessage().contains(file.toString()) && open.getMessage().contains("chmod 600"),
+                open.getMessage());
+        java.io.IOException missing = assertThrows(java.io.IOException.class,
+                () -> Secret.fromFile(directory.resolve("nope")).read());
+        assertTrue(missing.getMessage().contains("does not exist"), missing.getMessage());
+        java.io.IOException unset = assertThrows(java.io.IOException.class,
+                () -> Secret.fromEnv("IPC_TEST_SURELY_UNSET_VARIABLE").read());
+        assertTrue(unset.getMessage().contains("IPC_TEST_SURELY_UNSET_VARIABLE is not set"), unset.getMessage());
     }
 }

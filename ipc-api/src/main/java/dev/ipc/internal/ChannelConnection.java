@@ -382,7 +382,9 @@ public final class ChannelConnection implements Connection, ConnectionState {
         }
         if (length > maxFrameSize) {
             throw new ProtocolException("frame on " + label + " declares " + length
-                    + " bytes, over maxFrameSize " + maxFrameSize);
+                    + " bytes, over maxFrameSize " + maxFrameSize
+                    + (Protocol.looksLikeTls(java.nio.ByteBuffer.allocate(4).putInt(length).array())
+                            ? " (the bytes are a TLS record: the peer speaks TLS, so connect with tls://)" : ""));
         }
         pendingLength = length;
         return length;

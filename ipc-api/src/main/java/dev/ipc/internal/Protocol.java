@@ -78,6 +78,10 @@ public final class Protocol {
     public static int readHello(InputStream in) throws IOException {
         byte[] header = readFully(in, 4, "the hello's length");
         int length = ByteBuffer.wrap(header).getInt();
+        if (looksLikeTls(header)) {
+            throw new ProtocolException("bad hello: the client speaks TLS (bytes " + hex(header) + ") to a plain "
+                    + "endpoint; use tls:// on both sides, or tcp:// on both");
+        }
         if (length < 6 || length > MAX_HELLO) {
             throw new ProtocolException("bad hello: its length is " + Integer.toUnsignedString(length)
                     + " (bytes " + hex(header) + "), not 6 to " + MAX_HELLO + "; is the client speaking this protocol?");
@@ -94,6 +98,11 @@ public final class Protocol {
                     + ", not 01 49 50 43 (HELLO, \"IPC\")");
         }
         return body.getShort() & 0xffff;
+    }
+
+    /** Whether a frame header is really the start of a TLS record (handshake or alert, version 3.x). */
+    public static boolean looksLikeTls(byte[] header) {
+        return header.length >= 2 && (header[0] == 0x16 || header[0] == 0x15) && header[1] == 0x03;
     }
 
     private static byte[] readFully(InputStream in, int length, String what) throws IOException {

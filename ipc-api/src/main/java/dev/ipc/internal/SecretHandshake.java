@@ -85,6 +85,7 @@ public final class SecretHandshake {
         byte[] serverNonce = java.util.Arrays.copyOfRange(challenge, 1, 1 + NONCE);
         byte[] serverProof = java.util.Arrays.copyOfRange(challenge, 1 + NONCE, challenge.length);
         if (!MessageDigest.isEqual(serverProof, mac(secret, "server", clientNonce, serverNonce))) {
+            refuse(connection, "the server's proof is wrong: the two sides hold different secrets");
             throw new AuthenticationException(peer + " does not know the shared secret (its proof is wrong): "
                     + "check that both sides read the same secret");
         }
@@ -130,6 +131,10 @@ public final class SecretHandshake {
         write(connection.output(), ByteBuffer.allocate(1 + NONCE + MAC).put(AUTH_CHALLENGE).put(serverNonce)
                 .put(mac(secret, "server", clientNonce, serverNonce)).array());
         byte[] proof = read(connection.input(), peer, "the client's proof");
+        if (proof[0] == Protocol.ERROR) {
+            throw new AuthenticationException("client " + peer + " refused this server (" + Protocol.errorCode(proof)
+                    + "): " + Protocol.errorMessage(proof));
+        }
         if (proof[0] != AUTH_PROOF) {
             refuse(connection, "expected the shared-secret proof");
             throw new AuthenticationException("client " + peer + " answered the challenge with a frame of type "

@@ -50,6 +50,7 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
     private final String remote;
     private final int maxFrameSize;
     private final Duration readTimeout;
+    private final boolean ownCertificate;
     private final InputStream in;
     private final OutputStream out;
     private volatile PeerCredentials peer = PeerCredentials.unknown();
@@ -66,6 +67,7 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
     private byte[] pendingMessage;
     private int pendingFilled;
     private volatile boolean inputShut;
+    private volatile boolean receivedAnything;
     private volatile long partialSince;
 
     // Guarded by writeLock.
@@ -77,6 +79,7 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
 
     TlsConnection(SocketChannel channel, SSLSocket socket, Endpoint localEndpoint, String remote, IpcOptions options,
             String label) throws IOException {
+        this.ownCertificate = options.tls().hasKey();
         this.channel = Objects.requireNonNull(channel, "channel");
         this.socket = Objects.requireNonNull(socket, "socket");
         this.localEndpoint = localEndpoint;
@@ -94,7 +97,7 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
         try {
             socket.startHandshake();
         } catch (javax.net.ssl.SSLException e) {
-            throw TlsTransport.explain(e, "with " + remote, socket.getUseClientMode());
+            throw TlsTransport.explain(e, "with " + remote, socket.getUseClientMode(), ownCertificate);
         }
         try {
             peer = PeerCredentials.ofPrincipal(socket.getSession().getPeerPrincipal().getName());
@@ -151,7 +154,7 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
                 }
             }
         } catch (IOException e) {
-            throw fail(e); // part of a frame may be out: the stream can't be trusted any more
+            throw fail(explainWriteFailure(e)); // part of a frame may be out: the stream can't be trusted any more
         } finally {
             writeLock.unlock();
         }
@@ -169,6 +172,23 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
             message.get(copy);
             send(copy);
         }
+    }
+
+    /**
+     * Under TLS 1.3 a server checks a client's certificate after the client's handshake has returned; a
+     * refused client may then find the connection gone on its first write, before it could read the alert
+     * that says why. Says so instead of a bare "Broken pipe".
+     */
+    private IOException explainWriteFailure(IOException e) {
+        if (e instanceof javax.net.ssl.SSLException || closed.get() || receivedAnything || !socket.getUseClientMode()) {
+            return e;
+        }
+        javax.net.ssl.SSLHandshakeException explained = new javax.net.ssl.SSLHandshakeException("TLS with " + remote
+                + " failed: the server closed the connection right after the handshake (" + e.getMessage() + "); "
+                + "under TLS 1.3 that is how a server refuses a client's certificate, or the lack of one: the server's "
+                + "log names the cause");
+        explained.initCause(e);
+        return explained;
     }
 
     private void checkSendable(int length) {
@@ -351,6 +371,9 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
         }
         try {
             int count = in.read(bytes, offset, length);
+            if (count > 0) {
+                receivedAnything = true;
+            }
             if (count < 0 && closed.get()) {
                 throw new AsynchronousCloseException();
             }
@@ -360,6 +383,15 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
                     + readTimeout);
             named.initCause(e);
             throw named;
+        } catch (javax.net.ssl.SSLException e) {
+            if (closed.get()) {
+                AsynchronousCloseException asynchronous = new AsynchronousCloseException();
+                asynchronous.initCause(e);
+                throw asynchronous;
+            }
+            // Under TLS 1.3 a server refuses a client's certificate after the client's handshake is done:
+            // the client learns of it here, on its first read.
+            throw TlsTransport.explain(e, "with " + remote, socket.getUseClientMode(), ownCertificate);
         } catch (IOException e) {
             if (closed.get() && !(e instanceof AsynchronousCloseException)) {
                 AsynchronousCloseException asynchronous = new AsynchronousCloseException();
@@ -539,6 +571,8 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
                 for (int done = 0; done < length; done += CHUNK) {
                     out.write(bytes, offset + done, Math.min(CHUNK, length - done));
                 }
+            } catch (IOException e) {
+                throw explainWriteFailure(e);
             } finally {
                 writeLock.unlock();
             }

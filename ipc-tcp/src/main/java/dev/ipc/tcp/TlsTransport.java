@@ -192,7 +192,7 @@ public final class TlsTransport implements Transport {
     }
 
     /** Explains a handshake failure in plain words, keeping the JDK's message. */
-    static SSLHandshakeException explain(SSLException e, String where, boolean client) {
+    static SSLHandshakeException explain(SSLException e, String where, boolean client, boolean ownCertificate) {
         String message = String.valueOf(e.getMessage());
         Throwable root = e;
         while (root.getCause() != null) {
@@ -215,21 +215,29 @@ public final class TlsTransport implements Transport {
                     : "the client's certificate is not signed by an authority this server trusts (check ")
                     + "trustCertificates or trustStore)";
         } else if (all.contains("Empty client certificate chain") || all.contains("certificate_required")
-                || all.contains("bad_certificate") && client) {
-            hint = client ? "the server requires a client certificate this client did not give or it does not trust "
-                    + "(set keyStore, or certificate and privateKey)"
-                    : "the server requires a client certificate and the client gave none";
-        } else if (all.contains("certificate_unknown") || all.contains("bad_certificate")) {
-            hint = client ? "the server refused this client's certificate"
+                || client && !ownCertificate && all.contains("bad_certificate")) {
+            hint = client ? "the server requires a client certificate and this client has none (set keyStore, or "
+                    + "certificate and privateKey)"
+                    : "the server requires a client certificate and the client gave none (a client offers only a "
+                            + "certificate signed by an authority this server trusts)";
+        } else if (all.contains("certificate_unknown") || all.contains("bad_certificate")
+                || all.contains("certificate_expired") || all.contains("unsupported_certificate")
+                || all.contains("certificate_revoked")) {
+            hint = client ? "the server refused this client's certificate (has it expired, and is it signed by an "
+                    + "authority the server trusts?)"
                     : "the client refused the server's certificate (does it trust this server's authority, and "
                             + "does the certificate name the host it connected to?)";
-        } else if (all.contains("Remote host terminated") || all.contains("closed")) {
-            hint = (client ? "the server" : "the client") + " closed the connection during the handshake";
+        } else if (all.contains("Remote host terminated") || all.contains("closed") || all.contains("reset")
+                || all.contains("EOF") || all.contains("readHandshakeRecord")) {
+            hint = client ? "the server closed the connection during the handshake"
+                    : "the client dropped the handshake: it may have refused the server's certificate (does it trust "
+                            + "this server's authority, and does the certificate name the host it connected to?)";
         } else {
             hint = "the handshake failed";
         }
         SSLHandshakeException explained = new SSLHandshakeException("TLS handshake " + where + " failed: " + hint
-                + " (" + message + ")");
+                + " (" + message + (root != e && !message.contains(String.valueOf(root.getMessage())) ? "; " + root : "")
+                + ")");
         explained.initCause(e);
         return explained;
     }

@@ -67,6 +67,31 @@ class TcpTransportTest {
         }
     }
 
+    @Test
+    void refusesToListenBeyondLoopbackWithoutTlsAndSaysHowToAllowIt() {
+        for (String text : new String[] {"tcp://0.0.0.0:0", "tcp://[::]:0"}) {
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> Ipc.listen(Endpoint.parse(text)).close());
+            assertTrue(refused.getMessage().contains("without TLS") && refused.getMessage().contains("tls://")
+                    && refused.getMessage().contains("allowInsecurePlaintext=true"), refused.getMessage());
+        }
+    }
+
+    @Test
+    void listensBeyondLoopbackWhenToldToAndWarns() throws Exception {
+        try (dev.ipc.testkit.LogCapture log = dev.ipc.testkit.LogCapture.start();
+                Listener listener = Ipc.listen(Endpoint.parse("tcp://0.0.0.0:0?allowInsecurePlaintext=true"))) {
+            assertTrue(listener.endpoint().port() > 0);
+            String warning = log.await(java.time.Duration.ofSeconds(5), "WARN", "without TLS");
+            assertTrue(warning.contains("anyone who can reach the port may connect"), warning);
+            try (Connection client = Ipc.connect(Endpoint.tcp("127.0.0.1", listener.endpoint().port()));
+                    Connection server = listener.accept()) {
+                client.send(new byte[] {1});
+                assertArrayEquals(new byte[] {1}, server.receive());
+            }
+        }
+    }
+
     private static boolean ipv6LoopbackWorks() {
         try (ServerSocket probe = new ServerSocket()) {
             probe.bind(new InetSocketAddress(InetAddress.getByName("::1"), 0));

@@ -736,6 +736,14 @@ public abstract class TransportContract {
         return both;
     }
 
+    /** The shared-secret handshake on the same transport. */
+    @org.junit.jupiter.api.Nested
+    class SharedSecret extends SecretContract {
+        SharedSecret() {
+            super(TransportContract.this);
+        }
+    }
+
     /** The runtime's contract ({@link IpcServer}, {@link IpcClient}) on the same transport. */
     @org.junit.jupiter.api.Nested
     class ServerAndClient extends RuntimeContract {

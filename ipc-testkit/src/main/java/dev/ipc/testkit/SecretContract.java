@@ -1,0 +1,225 @@
+package dev.ipc.testkit;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ipc.AuthenticationException;
+import dev.ipc.Connection;
+import dev.ipc.Endpoint;
+import dev.ipc.ErrorCode;
+import dev.ipc.IpcClient;
+import dev.ipc.IpcOptions;
+import dev.ipc.IpcServer;
+import dev.ipc.Listener;
+import dev.ipc.RemoteException;
+import dev.ipc.Secret;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.ProtocolException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The shared-secret handshake on one transport: a client that knows the secret is served, every other
+ * is refused with a clear error on both sides before any application byte passes, and a good client is
+ * served meanwhile. Runs inside {@link TransportContract}, on every transport.
+ */
+@org.junit.jupiter.api.TestInstance(org.junit.jupiter.api.TestInstance.Lifecycle.PER_CLASS)
+public abstract class SecretContract {
+
+    private static final Duration LOG_WAIT = Duration.ofSeconds(10);
+    private static final Secret SECRET = Secret.of("correct horse battery staple".getBytes(UTF_8));
+    private static final Secret WRONG = Secret.of("incorrect horse battery staple".getBytes(UTF_8));
+
+    private final TransportContract contract;
+    private final ExecutorService threads = Executors.newCachedThreadPool(new NamedThreads("ipc-test-secret"));
+
+    protected SecretContract(TransportContract contract) {
+        this.contract = contract;
+    }
+
+    @AfterAll
+    void stopThreads() throws InterruptedException {
+        threads.shutdownNow();
+        assertTrue(threads.awaitTermination(10, TimeUnit.SECONDS));
+    }
+
+    private static IpcOptions with(Secret secret) {
+        return IpcOptions.builder().secret(secret).build();
+    }
+
+    private IpcServer echoServer(IpcOptions options) throws IOException {
+        return IpcServer.builder(contract.newEndpoint(contract.directory())).options(options)
+                .handler(request -> request).build().start();
+    }
+
+    private static void assertServed(IpcClient client, String message) throws IOException {
+        assertArrayEquals(message.getBytes(UTF_8), client.call(message.getBytes(UTF_8)));
+    }
+
+    private static void assertMentions(Throwable error, String part) {
+        assertTrue(String.valueOf(error.getMessage()).contains(part), error + " should mention: " + part);
+    }
+
+    @Test
+    void aClientThatKnowsTheSecretIsServedAndKeepsItsCredentials() throws Exception {
+        try (Listener listener = contract.listen(with(SECRET));
+                Connection client = contract.connect(listener.endpoint(), with(SECRET));
+                Connection server = listener.accept()) {
+            client.send("after the proof".getBytes(UTF_8));
+            assertEquals("after the proof", new String(server.receive(), UTF_8));
+            contract.checkPeerIsThisProcess(server.peer());
+        }
+    }
+
+    @Test
+    void aWrongSecretIsRefusedOnBothSides() throws Exception {
+        try (LogCapture log = LogCapture.start();
+                IpcServer server = echoServer(with(SECRET));
+                IpcClient good = IpcClient.connect(server.endpoint(), with(SECRET))) {
+            assertServed(good, "before");
+            AuthenticationException error = assertThrows(AuthenticationException.class,
+                    () -> IpcClient.connect(server.endpoint(), with(WRONG)).close());
+            assertMentions(error, "does not know the shared secret");
+            log.await(LOG_WAIT, "refused a connection", "the two sides hold different secrets");
+            assertServed(good, "after");
+        }
+    }
+
+    @Test
+    void aClientWithoutTheSecretIsRefusedOnBothSides() throws Exception {
+        try (LogCapture log = LogCapture.start();
+                IpcServer server = echoServer(with(SECRET));
+                IpcClient good = IpcClient.connect(server.endpoint(), with(SECRET))) {
+            RemoteException error = assertThrows(RemoteException.class,
+                    () -> IpcClient.connect(server.endpoint(), IpcOptions.defaults()).close());
+            assertEquals(ErrorCode.UNAUTHORIZED, error.code());
+            assertMentions(error, "requires a shared secret");
+            log.await(LOG_WAIT, "refused a connection", "the client has none configured");
+            assertServed(good, "still here");
+        }
+    }
+
+    @Test
+    void aSecretOfferedToAServerWithoutOneIsRefusedOnBothSides() throws Exception {
+        try (LogCapture log = LogCapture.start();
+                IpcServer server = echoServer(IpcOptions.defaults())) {
+            AuthenticationException error = assertThrows(AuthenticationException.class,
+                    () -> IpcClient.connect(server.endpoint(), with(SECRET)).close());
+            assertMentions(error, "this server has none configured");
+            log.await(LOG_WAIT, "this server has none configured");
+        }
+    }
+
+    @Test
+    void refusesTruncatedAndOversizedHandshakeFramesFromAClient() throws Exception {
+        try (LogCapture log = LogCapture.start();
+                Listener listener = contract.listen(with(SECRET));
+                Connection good = connectInBackground(listener, SECRET)) {
+            byte[][] bad = {
+                ByteBuffer.allocate(14).putInt(37).put(new byte[] {7, 'I', 'P', 'C', 1}).array(), // cut after 10 bytes
+                ByteBuffer.allocate(8).putInt(100_000).putInt(0).array(),
+            };
+            for (byte[] frame : bad) {
+                try (Connection raw = contract.connect(listener.endpoint(), IpcOptions.defaults())) {
+                    raw.output().write(frame);
+                    raw.shutdownOutput();
+                    raw.input().readAllBytes(); // until the server closes it
+                }
+            }
+            log.await(LOG_WAIT, "refused a connection", "inside the client's hello: after 10 of 37 bytes");
+            log.await(LOG_WAIT, "refused a connection", "declares 100000 bytes; handshake frames are 1 to 256");
+            try (Connection server = listener.accept()) {
+                good.send("good".getBytes(UTF_8));
+                assertEquals("good", new String(server.receive(), UTF_8), "only the good client got through");
+            }
+        }
+    }
+
+    /** Connects with the secret on a suite thread (the handshake needs the listener's side) and returns the connection. */
+    private Connection connectInBackground(Listener listener, Secret secret) throws Exception {
+        return threads.submit(() -> contract.connect(listener.endpoint(), with(secret))).get(30, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void refusesTruncatedAndOversizedHandshakeRepliesFromAServer() throws Exception {
+        byte[][] replies = {
+            ByteBuffer.allocate(14).putInt(65).put(new byte[] {8, 1, 2, 3, 4, 5, 6, 7, 8, 9}).array(),
+            ByteBuffer.allocate(8).putInt(1 << 20).putInt(0).array(),
+        };
+        for (byte[] reply : replies) {
+            try (Listener fake = contract.listen(IpcOptions.defaults())) {
+                Future<Connection> connecting = threads.submit(() -> contract.connect(fake.endpoint(), with(SECRET)));
+                try (Connection server = fake.accept()) {
+                    byte[] hello = readRawFrame(server);
+                    assertEquals(7, hello[0], "the client opens with AUTH_HELLO");
+                    server.output().write(reply);
+                    server.shutdownOutput();
+                    Throwable error = assertThrows(java.util.concurrent.ExecutionException.class,
+                            () -> connecting.get(30, TimeUnit.SECONDS)).getCause();
+                    if (reply.length == 14) {
+                        assertTrue(error instanceof EOFException, error.toString());
+                        assertMentions(error, "inside the server's challenge: after 10 of 65 bytes");
+                    } else {
+                        assertTrue(error instanceof ProtocolException, error.toString());
+                        assertMentions(error, "declares 1048576 bytes; handshake frames are 1 to 256");
+                    }
+                }
+            }
+        }
+    }
+
+    private static byte[] readRawFrame(Connection connection) throws IOException {
+        byte[] header = connection.input().readNBytes(4);
+        int length = ByteBuffer.wrap(header).getInt();
+        return connection.input().readNBytes(length);
+    }
+
+    @Test
+    void closesSilentConnectionsAtTheHandshakeTimeoutWhileGoodClientsConnect() throws Exception {
+        IpcOptions quick = with(SECRET).toBuilder().handshakeTimeout(Duration.ofMillis(500)).build();
+        try (IpcServer server = echoServer(quick)) {
+            List<Connection> silent = new ArrayList<>();
+            try {
+                IpcOptions patient = IpcOptions.builder().readTimeout(Duration.ofSeconds(20)).build();
+                for (int i = 0; i < 100; i++) {
+                    silent.add(contract.connect(server.endpoint(), patient));
+                }
+                for (int i = 0; i < 10; i++) {
+                    try (IpcClient client = IpcClient.connect(server.endpoint(), with(SECRET))) {
+                        assertServed(client, "good " + i);
+                    }
+                }
+                for (Connection connection : silent) {
+                    assertNull(connection.receive(), "the server closed a silent connection without a word");
+                }
+            } finally {
+                for (Connection connection : silent) {
+                    connection.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void aSecretTooShortToBeOneIsRefusedBeforeListening() {
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
+                () -> contract.listen(with(Secret.of("short".getBytes(UTF_8)))).close());
+        assertMentions(error, "at least 16");
+        assertTrue(Arrays.stream(error.getMessage().split(" ")).noneMatch("short"::equals),
+                "the message never shows the secret: " + error.getMessage());
+    }
+}
