@@ -466,6 +466,24 @@ public final class ChannelConnection implements Connection, ConnectionState {
     }
 
     /**
+     * Who is on the other side, for messages: the address and port over TCP, else the peer's credentials.
+     */
+    public static String describePeer(Connection connection) {
+        if (connection instanceof ChannelConnection) {
+            try {
+                java.net.SocketAddress remote = ((ChannelConnection) connection).channel.getRemoteAddress();
+                if (remote instanceof java.net.InetSocketAddress) {
+                    java.net.InetSocketAddress inet = (java.net.InetSocketAddress) remote;
+                    return inet.getAddress().getHostAddress() + ":" + inet.getPort();
+                }
+            } catch (IOException e) {
+                // closed already: fall back to the credentials
+            }
+        }
+        return connection.peer().toString();
+    }
+
+    /**
      * When the first byte of a frame that has not yet arrived whole came in ({@link System#nanoTime()}),
      * or 0 if none is half-received; for watchdogs that cut off a peer that stops mid-frame. Zero for
      * connections of other kinds.

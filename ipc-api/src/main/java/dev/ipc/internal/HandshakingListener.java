@@ -139,7 +139,7 @@ public final class HandshakingListener implements Listener {
 
     private void shakeHands(Connection connection) {
         Handshaking tls = connection instanceof Handshaking ? (Handshaking) connection : null;
-        String peer = tls != null ? tls.remote() : connection.peer().toString();
+        String peer = tls != null ? tls.remote() : "client " + ChannelConnection.describePeer(connection);
         boolean admitted = false;
         try {
             try (Deadline deadline = Deadline.closeAfter(handshakeTimeout, tls != null ? tls.abortHandle() : connection)) {
@@ -161,6 +161,13 @@ public final class HandshakingListener implements Listener {
             if (!policy.permits(connection.peer())) {
                 LOG.info("refused a connection on {} from {}: the access policy ({}) does not permit {}", endpoint(),
                         peer, policy, connection.peer());
+                // Past the handshake the peer speaks the protocol: tell it why, as a server refuses a request.
+                try {
+                    connection.send(Protocol.error(0, dev.ipc.ErrorCode.UNAUTHORIZED, "the access policy of "
+                            + endpoint().withoutParameters() + " does not permit " + connection.peer()));
+                } catch (IOException | RuntimeException e) {
+                    // gone already
+                }
                 return;
             }
             admitted = true;

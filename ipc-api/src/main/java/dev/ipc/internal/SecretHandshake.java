@@ -117,13 +117,13 @@ public final class SecretHandshake {
                             + "the client has none configured"
                     : "its first frame is of type " + hello[0] + ", not AUTH_HELLO " + AUTH_HELLO;
             refuse(connection, "this server requires a shared secret; configure secretFile or secretEnv");
-            throw new AuthenticationException("client " + peer + " did not prove the shared secret: " + why);
+            throw new AuthenticationException(peer + " did not prove the shared secret: " + why);
         }
         expectLength(hello, 5 + NONCE, peer, "AUTH_HELLO");
         int magic = (hello[1] & 0xff) << 16 | (hello[2] & 0xff) << 8 | (hello[3] & 0xff);
         if (magic != Protocol.MAGIC || hello[4] != VERSION) {
             refuse(connection, "unsupported shared-secret hello");
-            throw new ProtocolException("client " + peer + " sent an AUTH_HELLO with magic 0x"
+            throw new ProtocolException(peer + " sent an AUTH_HELLO with magic 0x"
                     + Integer.toHexString(magic) + " and version " + hello[4] + ", not 0x495043 and " + VERSION);
         }
         byte[] clientNonce = java.util.Arrays.copyOfRange(hello, 5, hello.length);
@@ -132,19 +132,19 @@ public final class SecretHandshake {
                 .put(mac(secret, "server", clientNonce, serverNonce)).array());
         byte[] proof = read(connection.input(), peer, "the client's proof");
         if (proof[0] == Protocol.ERROR) {
-            throw new AuthenticationException("client " + peer + " refused this server (" + Protocol.errorCode(proof)
+            throw new AuthenticationException(peer + " refused this server (" + Protocol.errorCode(proof)
                     + "): " + Protocol.errorMessage(proof));
         }
         if (proof[0] != AUTH_PROOF) {
             refuse(connection, "expected the shared-secret proof");
-            throw new AuthenticationException("client " + peer + " answered the challenge with a frame of type "
+            throw new AuthenticationException(peer + " answered the challenge with a frame of type "
                     + proof[0] + ", not AUTH_PROOF " + AUTH_PROOF);
         }
         expectLength(proof, 1 + MAC, peer, "AUTH_PROOF");
         if (!MessageDigest.isEqual(java.util.Arrays.copyOfRange(proof, 1, proof.length),
                 mac(secret, "client", clientNonce, serverNonce))) {
             refuse(connection, "wrong shared secret");
-            throw new AuthenticationException("client " + peer + " does not know the shared secret (its proof is "
+            throw new AuthenticationException(peer + " does not know the shared secret (its proof is "
                     + "wrong)");
         }
         write(connection.output(), new byte[] {AUTH_OK});

@@ -174,6 +174,25 @@ class TlsRefusalTest {
     }
 
     @Test
+    void refusesACertificateTheAccessPolicyDoesNotName() throws Exception {
+        try (IpcServer picky = IpcServer.builder(Endpoint.parse("tls://localhost:0?"
+                + certificates.query(certificates.serverKeyStore()) + "&clientAuth=required&access=cn:test-client"))
+                .handler(request -> request).build().start()) {
+            Endpoint asServer = Endpoint.parse(picky.endpoint().withoutParameters() + "?"
+                    + certificates.query(certificates.serverKeyStore()));
+            dev.ipc.RemoteException error = assertThrows(dev.ipc.RemoteException.class,
+                    () -> IpcClient.connect(asServer).close());
+            assertEquals(dev.ipc.ErrorCode.UNAUTHORIZED, error.code());
+            assertMentions(error, "does not permit PeerCredentials{principal=CN=localhost}");
+            log.await(LOG_WAIT, "refused a connection", "certificate CN in [test-client]");
+            try (IpcClient named = IpcClient.connect(Endpoint.parse(picky.endpoint().withoutParameters() + "?"
+                    + certificates.query(certificates.clientKeyStore())))) {
+                assertArrayEquals(new byte[] {1}, named.call(new byte[] {1}));
+            }
+        }
+    }
+
+    @Test
     void refusesAPlaintextClientOnTheTlsPort() throws Exception {
         Endpoint plaintext = Endpoint.tcp("localhost", server.endpoint().port());
         IOException error = refused(plaintext);

@@ -1,0 +1,172 @@
+package dev.ipc.examples;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ipc.testkit.JavaProcesses;
+import dev.ipc.testkit.TestCertificates;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The example runs as the README shows it: the same launchers, bin/kvd and bin/kv, as real processes,
+ * on a socket file, on loopback TCP with a shared secret, and on TLS with client certificates, changing
+ * only KV_ENDPOINT.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class KvExampleTest {
+
+    private static final Path BIN = Path.of("bin").toAbsolutePath();
+
+    @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ALWAYS)
+    Path directory;
+
+    /** The result of one command. */
+    private static final class Run {
+        final int exit;
+        final String out;
+        final String err;
+
+        Run(int exit, String out, String err) {
+            this.exit = exit;
+            this.out = out;
+            this.err = err;
+        }
+
+        @Override
+        public String toString() {
+            return "exit " + exit + ", stdout [" + out + "], stderr [" + err + "]";
+        }
+    }
+
+    private static ProcessBuilder launcher(String name, String endpoint, String... args) {
+        ProcessBuilder builder = new ProcessBuilder();
+        builder.command().add(BIN.resolve(name).toString());
+        builder.command().addAll(List.of(args));
+        builder.environment().put("KV_ENDPOINT", endpoint);
+        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        builder.environment().put("PATH", Path.of(System.getProperty("java.home"), "bin") + ":"
+                + System.getenv("PATH"));
+        return builder;
+    }
+
+    private static Run kv(String endpoint, String input, String... args) throws Exception {
+        Process process = launcher("kv", endpoint, args).start();
+        try {
+            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(process.getErrorStream()));
+            if (input != null) {
+                process.getOutputStream().write(input.getBytes(UTF_8));
+            }
+            process.getOutputStream().close();
+            String out = read(process.getInputStream());
+            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "kv " + String.join(" ", args) + " finishes");
+            return new Run(process.exitValue(), out, err.get(10, TimeUnit.SECONDS));
+        } finally {
+            JavaProcesses.reap(process);
+        }
+    }
+
+    private static String read(java.io.InputStream in) {
+        try {
+            return new String(in.readAllBytes(), UTF_8);
+        } catch (IOException e) {
+            return "(unreadable: " + e + ")";
+        }
+    }
+
+    /** Runs the same session against a daemon on {@code serverEndpoint}, with clients on {@code clientEndpoint}. */
+    private void session(String serverEndpoint, String clientEndpoint, String wrongClientEndpoint) throws Exception {
+        Process daemon = launcher("kvd", serverEndpoint).start();
+        try {
+            BufferedReader lines = new BufferedReader(new InputStreamReader(daemon.getInputStream(), UTF_8));
+            String first = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return lines.readLine();
+                } catch (IOException e) {
+                    return null;
+                }
+            }).get(60, TimeUnit.SECONDS);
+            assertTrue(first != null && first.startsWith("kvd: serving on "), "first line: " + first + "; stderr: "
+                    + (first == null ? read(daemon.getErrorStream()) : ""));
+            String bound = first.substring("kvd: serving on ".length());
+            String client = clientEndpoint.replace("PORT", bound.substring(bound.lastIndexOf(':') + 1));
+
+            Run put = kv(client, null, "put", "greeting", "hello");
+            assertEquals(0, put.exit, put.toString());
+            Run get = kv(client, null, "get", "greeting");
+            assertEquals(new Run(0, "hello", "").toString(), get.toString());
+            assertEquals(0, kv(client, "from stdin\n", "put", "piped", "-").exit);
+            assertEquals("from stdin\n", kv(client, null, "get", "piped").out);
+            assertEquals("greeting\npiped\n", kv(client, null, "list").out);
+            Run missing = kv(client, null, "get", "nope");
+            assertEquals(1, missing.exit, missing.toString());
+            assertEquals("kv: no key nope\n", missing.err);
+            assertEquals(0, kv(client, null, "del", "greeting").exit);
+            assertEquals("piped\n", kv(client, null, "list").out);
+            Run usage = kv(client, null, "frobnicate");
+            assertEquals(2, usage.exit, usage.toString());
+
+            if (wrongClientEndpoint != null) {
+                Run refused = kv(wrongClientEndpoint.replace("PORT", bound.substring(bound.lastIndexOf(':') + 1)),
+                        null, "get", "piped");
+                assertEquals(1, refused.exit, refused.toString());
+                assertTrue(refused.err.startsWith("kv: ") && refused.err.strip().lines().count() == 1,
+                        "one line that names the cause: " + refused);
+            }
+            daemon.destroy(); // SIGTERM
+            assertTrue(daemon.waitFor(30, TimeUnit.SECONDS), "kvd stops on SIGTERM");
+            assertEquals(143, daemon.exitValue(), "a JVM ended by SIGTERM after its shutdown hooks exits 128 + 15");
+        } finally {
+            JavaProcesses.reap(daemon);
+        }
+    }
+
+    @Test
+    void runsOnASocketFile() throws Exception {
+        Path socket = directory.resolve("kv.sock");
+        session("unix:" + socket, "unix:" + socket, null);
+        assertFalse(Files.exists(socket), "kvd removed its socket file when it stopped");
+    }
+
+    @Test
+    void runsOnLoopbackTcpWithASharedSecret() throws Exception {
+        Path secret = directory.resolve("kv.secret");
+        Files.writeString(secret, "a shared secret of more than sixteen bytes\n");
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
+        session("tcp://127.0.0.1:0?secretFile=" + secret, "tcp://127.0.0.1:PORT?secretFile=" + secret,
+                "tcp://127.0.0.1:PORT");
+    }
+
+    @Test
+    void runsOnTlsWithClientCertificates() throws Exception {
+        TestCertificates certificates = TestCertificates.get();
+        session("tls://localhost:0?" + certificates.query(certificates.serverKeyStore())
+                        + "&clientAuth=required&access=cn:test-client",
+                "tls://localhost:PORT?" + certificates.query(certificates.clientKeyStore()),
+                "tls://localhost:PORT?trustCertificates=" + certificates.caPem());
+    }
+
+    @Test
+    void aBadEndpointIsAUsageError() throws Exception {
+        Process daemon = launcher("kvd", "tcp://nowhere").start();
+        try {
+            assertTrue(daemon.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(2, daemon.exitValue());
+            assertTrue(read(daemon.getErrorStream()).contains("kvd: KV_ENDPOINT: invalid endpoint 'tcp://nowhere'"));
+        } finally {
+            JavaProcesses.reap(daemon);
+        }
+    }
+}
