@@ -97,6 +97,9 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
         try {
             socket.startHandshake();
         } catch (javax.net.ssl.SSLException e) {
+            if (!socket.getUseClientMode()) {
+                lingerAfterRefusal();
+            }
             throw TlsTransport.explain(e, "with " + remote, socket.getUseClientMode(), ownCertificate);
         }
         try {
@@ -106,6 +109,37 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
         }
         LOG.debug("TLS connection open: {}, {} {}, peer {}", label, socket.getSession().getProtocol(),
                 socket.getSession().getCipherSuite(), peer);
+    }
+
+    /**
+     * After a refused handshake, ends the stream with a FIN behind the alert and reads what the client
+     * still sends, for up to a second, before the caller closes. Closing at once would answer the
+     * client's next bytes with a reset, and under TLS 1.3 (where a client's handshake is over before the
+     * server has checked its certificate) the client would then lose the alert that says why.
+     */
+    private void lingerAfterRefusal() {
+        try {
+            if (!channel.isOpen()) {
+                return;
+            }
+            channel.shutdownOutput();
+            java.net.Socket raw = channel.socket();
+            raw.setSoTimeout(250);
+            InputStream drain = raw.getInputStream();
+            byte[] sink = new byte[4096];
+            long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+            while (System.nanoTime() < until) {
+                try {
+                    if (drain.read(sink) < 0) {
+                        return;
+                    }
+                } catch (SocketTimeoutException e) {
+                    // keep waiting until the second is up
+                }
+            }
+        } catch (IOException e) {
+            // the client is gone: nothing to wait for
+        }
     }
 
     @Override

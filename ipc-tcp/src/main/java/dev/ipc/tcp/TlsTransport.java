@@ -100,8 +100,10 @@ public final class TlsTransport implements Transport {
             throws IOException {
         accepted.setOption(StandardSocketOptions.TCP_NODELAY, true);
         InetSocketAddress remote = (InetSocketAddress) accepted.getRemoteAddress();
+        // autoClose off: after a failed handshake the connection closes the channel itself, gently (see
+        // TlsConnection.handshake), instead of the JDK's abrupt close.
         SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(accepted.socket(),
-                remote.getAddress().getHostAddress(), remote.getPort(), true);
+                remote.getAddress().getHostAddress(), remote.getPort(), false);
         socket.setUseClientMode(false);
         SSLParameters parameters = socket.getSSLParameters();
         parameters.setProtocols(PROTOCOLS);
