@@ -4,13 +4,11 @@ import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
 import dev.ipc.PeerCredentials;
-import java.io.EOFException;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.ProtocolException;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
@@ -62,14 +60,9 @@ public final class ChannelConnection implements Connection, ConnectionState {
     private final ReadinessWaiter readWaiter;
     private final ReadinessWaiter writeWaiter;
 
-    // Guarded by readLock. readBuffer is kept in read mode: the unread bytes lie between position and limit.
-    private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(BUFFER_SIZE).limit(0);
+    // Guarded by readLock.
+    private final FrameReader reader;
     private final List<FileDescriptor> receivedDescriptors = new ArrayList<>();
-    private int pendingLength = -1;
-    /** When the first byte of a frame not yet complete arrived (System.nanoTime()), or 0; read by watchdogs. */
-    private volatile long partialSince;
-    private byte[] pendingMessage;
-    private int pendingFilled;
 
     // Frames queued by senders that found another thread writing (see send); guarded by queueLock,
     // allocated on first contention. 'draining' is the buffer being written while 'queue' fills.
@@ -110,6 +103,7 @@ public final class ChannelConnection implements Connection, ConnectionState {
         this.timed = readTimeoutNanos > 0;
         channel.configureBlocking(!timed);
         this.readWaiter = new ReadinessWaiter(channel, SelectionKey.OP_READ);
+        this.reader = new FrameReader(ByteBuffer.allocateDirect(BUFFER_SIZE), this::readInto, label, maxFrameSize);
         this.writeWaiter = new ReadinessWaiter(channel, SelectionKey.OP_WRITE);
         LOG.debug("connection open: {}, peer {}", label, peer);
     }
@@ -304,21 +298,7 @@ public final class ChannelConnection implements Connection, ConnectionState {
         readLock.lock();
         try {
             ensureOpen();
-            int length = nextLength();
-            if (length < 0) {
-                return null;
-            }
-            byte[] message;
-            if (length <= readBuffer.capacity()) {
-                fillTo(length);
-                message = new byte[length];
-                readBuffer.get(message);
-            } else {
-                message = readLarge();
-            }
-            pendingLength = -1;
-            frameDone();
-            return message;
+            return reader.receive();
         } catch (IOException e) {
             throw e instanceof SocketTimeoutException ? e : fail(e);
         } finally {
@@ -331,123 +311,12 @@ public final class ChannelConnection implements Connection, ConnectionState {
         readLock.lock();
         try {
             ensureOpen();
-            int length = nextLength();
-            if (length < 0) {
-                return -1;
-            }
-            if (length > destination.remaining()) {
-                throw new IllegalArgumentException("the next message on " + label + " is " + length
-                        + " bytes, over the buffer's " + destination.remaining()
-                        + " remaining; it stays pending for a call with room for it");
-            }
-            if (length <= readBuffer.capacity()) {
-                fillTo(length);
-                int limit = readBuffer.limit();
-                readBuffer.limit(readBuffer.position() + length);
-                destination.put(readBuffer);
-                readBuffer.limit(limit);
-            } else {
-                destination.put(readLarge());
-            }
-            pendingLength = -1;
-            frameDone();
-            return length;
+            return reader.receive(destination);
         } catch (IOException e) {
             throw e instanceof SocketTimeoutException ? e : fail(e);
         } finally {
             readLock.unlock();
         }
-    }
-
-    /** The length of the next frame, reading its header if not yet read; -1 at a clean end of stream. */
-    private int nextLength() throws IOException {
-        if (pendingLength >= 0) {
-            return pendingLength;
-        }
-        while (readBuffer.remaining() < 4) {
-            int had = readBuffer.remaining();
-            if (readSome() < 0) {
-                if (had == 0) {
-                    return -1;
-                }
-                throw new EOFException("connection " + label + " ended inside a frame: after " + had
-                        + " of 4 length bytes");
-            }
-        }
-        int length = readBuffer.getInt();
-        if (length < 0) {
-            throw new ProtocolException("frame on " + label + " declares a negative length ("
-                    + length + ", 0x" + Integer.toHexString(length) + "); the limit is maxFrameSize "
-                    + maxFrameSize);
-        }
-        if (length > maxFrameSize) {
-            throw new ProtocolException("frame on " + label + " declares " + length
-                    + " bytes, over maxFrameSize " + maxFrameSize
-                    + (Protocol.looksLikeTls(java.nio.ByteBuffer.allocate(4).putInt(length).array())
-                            ? " (the bytes are a TLS record: the peer speaks TLS, so connect with tls://)" : ""));
-        }
-        pendingLength = length;
-        return length;
-    }
-
-    /** Reads until the buffer holds {@code length} unread bytes; {@code length} fits its capacity. */
-    private void fillTo(int length) throws IOException {
-        while (readBuffer.remaining() < length) {
-            int had = readBuffer.remaining();
-            if (readSome() < 0) {
-                throw truncated(had, length);
-            }
-        }
-    }
-
-    /** Reads a frame larger than the buffer into an array of its own, resuming after a timeout. */
-    private byte[] readLarge() throws IOException {
-        if (pendingMessage == null) {
-            pendingMessage = new byte[pendingLength];
-            pendingFilled = 0;
-        }
-        while (pendingFilled < pendingLength) {
-            if (readBuffer.hasRemaining()) {
-                int count = Math.min(readBuffer.remaining(), pendingLength - pendingFilled);
-                readBuffer.get(pendingMessage, pendingFilled, count);
-                pendingFilled += count;
-                continue;
-            }
-            int count = readInto(ByteBuffer.wrap(pendingMessage, pendingFilled,
-                    Math.min(CHUNK, pendingLength - pendingFilled)));
-            if (count < 0) {
-                throw truncated(pendingFilled, pendingLength);
-            }
-            pendingFilled += count;
-        }
-        byte[] message = pendingMessage;
-        pendingMessage = null;
-        return message;
-    }
-
-    private EOFException truncated(int got, int length) {
-        return new EOFException("connection " + label + " ended inside a frame: after " + got + " of "
-                + length + " payload bytes");
-    }
-
-    /** Reads once into the buffer, keeping its unread bytes; the count, or -1 at end of stream. */
-    private int readSome() throws IOException {
-        readBuffer.compact();
-        int count;
-        try {
-            count = readInto(readBuffer);
-        } finally {
-            readBuffer.flip();
-        }
-        if (count > 0 && partialSince == 0) {
-            partialSince = System.nanoTime();
-        }
-        return count;
-    }
-
-    /** Marks the end of a frame: bytes already buffered belong to the next one, which starts now. */
-    private void frameDone() {
-        partialSince = readBuffer.hasRemaining() ? System.nanoTime() : 0;
     }
 
     /** Whether a connection may block in a virtual thread; false for junixsocket's and unknown kinds. */
@@ -462,7 +331,7 @@ public final class ChannelConnection implements Connection, ConnectionState {
 
     @Override
     public long partialFrameSince() {
-        return partialSince;
+        return reader.partialSince();
     }
 
     /**
@@ -641,22 +510,7 @@ public final class ChannelConnection implements Connection, ConnectionState {
             readLock.lock();
             try {
                 ensureOpen();
-                if (pendingLength >= 0) {
-                    throw new IllegalStateException("a message on " + label
-                            + " is half received; finish it with receive() before reading raw bytes");
-                }
-                if (!readBuffer.hasRemaining()) {
-                    if (length >= readBuffer.capacity()) {
-                        return readInto(ByteBuffer.wrap(bytes, offset, Math.min(length, CHUNK)));
-                    }
-                    if (readSome() < 0) {
-                        return -1;
-                    }
-                }
-                int count = Math.min(length, readBuffer.remaining());
-                readBuffer.get(bytes, offset, count);
-                partialSince = 0; // raw bytes have no frames to time
-                return count;
+                return reader.readRaw(bytes, offset, length);
             } finally {
                 readLock.unlock();
             }
@@ -667,7 +521,7 @@ public final class ChannelConnection implements Connection, ConnectionState {
             readLock.lock();
             try {
                 ensureOpen();
-                return readBuffer.remaining();
+                return reader.buffered();
             } finally {
                 readLock.unlock();
             }

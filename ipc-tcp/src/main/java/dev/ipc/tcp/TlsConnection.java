@@ -6,13 +6,12 @@ import dev.ipc.IpcOptions;
 import dev.ipc.PeerCredentials;
 import dev.ipc.internal.Closer;
 import dev.ipc.internal.ConnectionState;
+import dev.ipc.internal.FrameReader;
 import dev.ipc.internal.Handshaking;
-import java.io.EOFException;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.ProtocolException;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
@@ -59,16 +58,10 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
     private final ReentrantLock writeLock = new ReentrantLock();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    // Guarded by readLock: unread bytes lie between position and limit.
-    private final byte[] readBuffer = new byte[BUFFER_SIZE];
-    private int position;
-    private int limit;
-    private int pendingLength = -1;
-    private byte[] pendingMessage;
-    private int pendingFilled;
+    // Guarded by readLock.
+    private final FrameReader reader;
     private volatile boolean inputShut;
     private volatile boolean receivedAnything;
-    private volatile long partialSince;
 
     // Guarded by writeLock.
     private final byte[] writeBuffer = new byte[BUFFER_SIZE];
@@ -90,6 +83,7 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
         socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, readTimeout.toMillis()));
         this.in = socket.getInputStream();
         this.out = socket.getOutputStream();
+        this.reader = new FrameReader(ByteBuffer.allocate(BUFFER_SIZE), this::read, label, maxFrameSize);
     }
 
     @Override
@@ -154,7 +148,7 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
 
     @Override
     public long partialFrameSince() {
-        return partialSince;
+        return reader.partialSince();
     }
 
     @Override
@@ -262,21 +256,7 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
         readLock.lock();
         try {
             ensureOpen();
-            int length = nextLength();
-            if (length < 0) {
-                return null;
-            }
-            byte[] message;
-            if (length <= readBuffer.length) {
-                fillTo(length);
-                message = java.util.Arrays.copyOfRange(readBuffer, position, position + length);
-                position += length;
-            } else {
-                message = readLarge();
-            }
-            pendingLength = -1;
-            partialSince = limit > position ? System.nanoTime() : 0;
-            return message;
+            return reader.receive();
         } catch (IOException e) {
             throw e instanceof SocketTimeoutException ? e : fail(e);
         } finally {
@@ -289,25 +269,7 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
         readLock.lock();
         try {
             ensureOpen();
-            int length = nextLength();
-            if (length < 0) {
-                return -1;
-            }
-            if (length > destination.remaining()) {
-                throw new IllegalArgumentException("the next message on " + label + " is " + length
-                        + " bytes, over the buffer's " + destination.remaining()
-                        + " remaining; it stays pending for a call with room for it");
-            }
-            if (length <= readBuffer.length) {
-                fillTo(length);
-                destination.put(readBuffer, position, length);
-                position += length;
-            } else {
-                destination.put(readLarge());
-            }
-            pendingLength = -1;
-            partialSince = limit > position ? System.nanoTime() : 0;
-            return length;
+            return reader.receive(destination);
         } catch (IOException e) {
             throw e instanceof SocketTimeoutException ? e : fail(e);
         } finally {
@@ -315,86 +277,12 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
         }
     }
 
-    private int nextLength() throws IOException {
-        if (pendingLength >= 0) {
-            return pendingLength;
-        }
-        while (limit - position < 4) {
-            int had = limit - position;
-            if (readSome() < 0) {
-                if (had == 0) {
-                    return -1;
-                }
-                throw new EOFException("connection " + label + " ended inside a frame: after " + had
-                        + " of 4 length bytes");
-            }
-        }
-        int length = (readBuffer[position] & 0xff) << 24 | (readBuffer[position + 1] & 0xff) << 16
-                | (readBuffer[position + 2] & 0xff) << 8 | (readBuffer[position + 3] & 0xff);
-        position += 4;
-        if (length < 0) {
-            throw new ProtocolException("frame on " + label + " declares a negative length ("
-                    + length + ", 0x" + Integer.toHexString(length) + "); the limit is maxFrameSize " + maxFrameSize);
-        }
-        if (length > maxFrameSize) {
-            throw new ProtocolException("frame on " + label + " declares " + length + " bytes, over maxFrameSize "
-                    + maxFrameSize);
-        }
-        pendingLength = length;
-        return length;
-    }
-
-    private void fillTo(int length) throws IOException {
-        while (limit - position < length) {
-            int had = limit - position;
-            if (readSome() < 0) {
-                throw truncated(had, length);
-            }
-        }
-    }
-
-    private byte[] readLarge() throws IOException {
-        if (pendingMessage == null) {
-            pendingMessage = new byte[pendingLength];
-            pendingFilled = 0;
-        }
-        while (pendingFilled < pendingLength) {
-            if (limit > position) {
-                int count = Math.min(limit - position, pendingLength - pendingFilled);
-                System.arraycopy(readBuffer, position, pendingMessage, pendingFilled, count);
-                position += count;
-                pendingFilled += count;
-                continue;
-            }
-            int count = read(pendingMessage, pendingFilled, Math.min(CHUNK, pendingLength - pendingFilled));
-            if (count < 0) {
-                throw truncated(pendingFilled, pendingLength);
-            }
-            pendingFilled += count;
-        }
-        byte[] message = pendingMessage;
-        pendingMessage = null;
-        return message;
-    }
-
-    private EOFException truncated(int got, int length) {
-        return new EOFException("connection " + label + " ended inside a frame: after " + got + " of "
-                + length + " payload bytes");
-    }
-
-    /** Reads once into the buffer, keeping its unread bytes; the count, or -1 at end of stream. */
-    private int readSome() throws IOException {
-        if (position > 0) {
-            System.arraycopy(readBuffer, position, readBuffer, 0, limit - position);
-            limit -= position;
-            position = 0;
-        }
-        int count = read(readBuffer, limit, readBuffer.length - limit);
+    /** One read into a heap buffer, waiting at most the read timeout; the count, or -1 at end of stream. */
+    private int read(ByteBuffer destination) throws IOException {
+        int count = read(destination.array(), destination.arrayOffset() + destination.position(),
+                destination.remaining());
         if (count > 0) {
-            limit += count;
-            if (partialSince == 0) {
-                partialSince = System.nanoTime();
-            }
+            destination.position(destination.position() + count);
         }
         return count;
     }
@@ -549,23 +437,7 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
             readLock.lock();
             try {
                 ensureOpen();
-                if (pendingLength >= 0) {
-                    throw new IllegalStateException("a message on " + label
-                            + " is half received; finish it with receive() before reading raw bytes");
-                }
-                if (limit == position) {
-                    if (length >= readBuffer.length) {
-                        return TlsConnection.this.read(bytes, offset, Math.min(length, CHUNK));
-                    }
-                    if (readSome() < 0) {
-                        return -1;
-                    }
-                }
-                int count = Math.min(length, limit - position);
-                System.arraycopy(readBuffer, position, bytes, offset, count);
-                position += count;
-                partialSince = 0; // raw bytes have no frames to time
-                return count;
+                return reader.readRaw(bytes, offset, length);
             } finally {
                 readLock.unlock();
             }
@@ -576,7 +448,7 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
             readLock.lock();
             try {
                 ensureOpen();
-                return limit - position;
+                return reader.buffered();
             } finally {
                 readLock.unlock();
             }

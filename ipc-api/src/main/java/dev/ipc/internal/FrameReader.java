@@ -1,0 +1,209 @@
+package dev.ipc.internal;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.ProtocolException;
+import java.nio.ByteBuffer;
+
+/**
+ * The receiving half of the framing every connection shares: length checks before allocation, a
+ * buffer that a small message arrives in with one read, large messages in an array of their own, and
+ * state that survives a read timeout, so the next call resumes a half-read frame.
+ *
+ * <p>Not thread-safe: the connection holds its read lock around every call.
+ */
+public final class FrameReader {
+
+    /** Largest slice of an array handed to the source at once. */
+    private static final int CHUNK = 1024 * 1024;
+
+    /** Where bytes come from: one read, waiting at most the read timeout. */
+    @FunctionalInterface
+    public interface Source {
+        /** Reads into {@code destination}; the count, or -1 at the end of the stream. */
+        int read(ByteBuffer destination) throws IOException;
+    }
+
+    private final ByteBuffer buffer; // read mode: the unread bytes lie between position and limit
+    private final Source source;
+    private final String label;
+    private final int maxFrameSize;
+    private int pendingLength = -1;
+    private byte[] pendingMessage;
+    private int pendingFilled;
+    /** When the first byte of a frame not yet complete arrived (System.nanoTime()), or 0; read by watchdogs. */
+    private volatile long partialSince;
+
+    /**
+     * @param buffer an empty buffer the reader owns; its capacity is the largest message read in one go
+     * @param label the connection's name in messages
+     */
+    public FrameReader(ByteBuffer buffer, Source source, String label, int maxFrameSize) {
+        this.buffer = buffer.limit(0);
+        this.source = source;
+        this.label = label;
+        this.maxFrameSize = maxFrameSize;
+    }
+
+    /** The next message, or null at a clean end of stream. */
+    public byte[] receive() throws IOException {
+        int length = nextLength();
+        if (length < 0) {
+            return null;
+        }
+        byte[] message;
+        if (length <= buffer.capacity()) {
+            fillTo(length);
+            message = new byte[length];
+            buffer.get(message);
+        } else {
+            message = readLarge();
+        }
+        frameDone();
+        return message;
+    }
+
+    /** Receives the next message into {@code destination}; its length, or -1 at a clean end of stream. */
+    public int receive(ByteBuffer destination) throws IOException {
+        int length = nextLength();
+        if (length < 0) {
+            return -1;
+        }
+        if (length > destination.remaining()) {
+            throw new IllegalArgumentException("the next message on " + label + " is " + length
+                    + " bytes, over the buffer's " + destination.remaining()
+                    + " remaining; it stays pending for a call with room for it");
+        }
+        if (length <= buffer.capacity()) {
+            fillTo(length);
+            int limit = buffer.limit();
+            buffer.limit(buffer.position() + length);
+            destination.put(buffer);
+            buffer.limit(limit);
+        } else {
+            destination.put(readLarge());
+        }
+        frameDone();
+        return length;
+    }
+
+    /** Raw bytes, with no framing: what is buffered first, then straight from the source. */
+    public int readRaw(byte[] bytes, int offset, int length) throws IOException {
+        if (pendingLength >= 0) {
+            throw new IllegalStateException("a message on " + label
+                    + " is half received; finish it with receive() before reading raw bytes");
+        }
+        if (!buffer.hasRemaining()) {
+            if (length >= buffer.capacity()) {
+                return source.read(ByteBuffer.wrap(bytes, offset, Math.min(length, CHUNK)));
+            }
+            if (readSome() < 0) {
+                return -1;
+            }
+        }
+        int count = Math.min(length, buffer.remaining());
+        buffer.get(bytes, offset, count);
+        partialSince = 0; // raw bytes have no frames to time
+        return count;
+    }
+
+    /** How many bytes are buffered and unread. */
+    public int buffered() {
+        return buffer.remaining();
+    }
+
+    /** See {@link ConnectionState#partialFrameSince()}. */
+    public long partialSince() {
+        return partialSince;
+    }
+
+    /** The length of the next frame, reading its header if not yet read; -1 at a clean end of stream. */
+    private int nextLength() throws IOException {
+        if (pendingLength >= 0) {
+            return pendingLength;
+        }
+        while (buffer.remaining() < 4) {
+            int had = buffer.remaining();
+            if (readSome() < 0) {
+                if (had == 0) {
+                    return -1;
+                }
+                throw new EOFException("connection " + label + " ended inside a frame: after " + had
+                        + " of 4 length bytes");
+            }
+        }
+        int length = buffer.getInt();
+        if (length < 0) {
+            throw new ProtocolException("frame on " + label + " declares a negative length ("
+                    + length + ", 0x" + Integer.toHexString(length) + "); the limit is maxFrameSize " + maxFrameSize);
+        }
+        if (length > maxFrameSize) {
+            throw new ProtocolException("frame on " + label + " declares " + length + " bytes, over maxFrameSize "
+                    + maxFrameSize + (Protocol.looksLikeTls(ByteBuffer.allocate(4).putInt(length).array())
+                            ? " (the bytes are a TLS record: the peer speaks TLS, so connect with tls://)" : ""));
+        }
+        pendingLength = length;
+        return length;
+    }
+
+    /** Reads until the buffer holds {@code length} unread bytes; {@code length} fits its capacity. */
+    private void fillTo(int length) throws IOException {
+        while (buffer.remaining() < length) {
+            int had = buffer.remaining();
+            if (readSome() < 0) {
+                throw truncated(had, length);
+            }
+        }
+    }
+
+    /** Reads a frame larger than the buffer into an array of its own, resuming after a timeout. */
+    private byte[] readLarge() throws IOException {
+        if (pendingMessage == null) {
+            pendingMessage = new byte[pendingLength];
+            pendingFilled = 0;
+        }
+        while (pendingFilled < pendingLength) {
+            if (buffer.hasRemaining()) {
+                int count = Math.min(buffer.remaining(), pendingLength - pendingFilled);
+                buffer.get(pendingMessage, pendingFilled, count);
+                pendingFilled += count;
+                continue;
+            }
+            int count = source.read(ByteBuffer.wrap(pendingMessage, pendingFilled,
+                    Math.min(CHUNK, pendingLength - pendingFilled)));
+            if (count < 0) {
+                throw truncated(pendingFilled, pendingLength);
+            }
+            pendingFilled += count;
+        }
+        byte[] message = pendingMessage;
+        pendingMessage = null;
+        return message;
+    }
+
+    private EOFException truncated(int got, int length) {
+        return new EOFException("connection " + label + " ended inside a frame: after " + got + " of "
+                + length + " payload bytes");
+    }
+
+    /** Reads once into the buffer, keeping its unread bytes; the count, or -1 at end of stream. */
+    private int readSome() throws IOException {
+        buffer.compact();
+        int count;
+        try {
+            count = source.read(buffer);
+        } finally {
+            buffer.flip();
+        }
+        if (count > 0 && partialSince == 0) {
+            partialSince = System.nanoTime();
+        }
+        return count;
+    }
+
+    /** Marks the end of a frame: bytes already buffered belong to the next one, which starts now. */
+    private void frameDone() {
+        pendingLength = -1;
+        partialSince = buffer.hasRemaining() ? System.nanoTime() : 0;
+    }
+}
