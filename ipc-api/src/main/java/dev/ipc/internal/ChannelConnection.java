@@ -7,9 +7,7 @@ import dev.ipc.PeerCredentials;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.AsynchronousCloseException;
@@ -19,7 +17,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * one {@code read}. Without a read timeout the channel stays in blocking mode; with one, it is
  * non-blocking and waits in a selector only when no data has arrived yet.
  */
-public final class ChannelConnection implements Connection, ConnectionState {
+public final class ChannelConnection extends FramedConnection {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChannelConnection.class);
 
@@ -45,7 +42,6 @@ public final class ChannelConnection implements Connection, ConnectionState {
     private final SocketChannel channel;
     private final Endpoint localEndpoint;
     private final PeerCredentials peer;
-    private final String label;
     private final int maxFrameSize;
     private final long readTimeoutNanos;
     private final boolean timed;
@@ -54,14 +50,10 @@ public final class ChannelConnection implements Connection, ConnectionState {
     private final ChannelTraits.DescriptorPassing descriptorPassing;
     private final String whyNoDescriptors;
 
-    private final ReentrantLock readLock = new ReentrantLock();
-    private final ReentrantLock writeLock = new ReentrantLock();
-    private final AtomicBoolean closed = new AtomicBoolean();
     private final ReadinessWaiter readWaiter;
     private final ReadinessWaiter writeWaiter;
 
     // Guarded by readLock.
-    private final FrameReader reader;
     private final List<FileDescriptor> receivedDescriptors = new ArrayList<>();
 
     // Frames queued by senders that found another thread writing (see send); guarded by queueLock,
@@ -79,7 +71,6 @@ public final class ChannelConnection implements Connection, ConnectionState {
     private final ByteBuffer[] frame = new ByteBuffer[2];
     private final ByteBuffer oneByte = ByteBuffer.allocate(1);
 
-    private final InputStream input = new ConnectionInput();
     private final OutputStream output = new ConnectionOutput();
 
     /**
@@ -90,6 +81,7 @@ public final class ChannelConnection implements Connection, ConnectionState {
      */
     public ChannelConnection(SocketChannel channel, Endpoint localEndpoint, PeerCredentials peer,
             IpcOptions options, String label, ChannelTraits traits) throws IOException {
+        super(label, ByteBuffer.allocateDirect(BUFFER_SIZE), options.maxFrameSize());
         this.emptyReadWhenReadyIsEnd = traits.emptyReadWhenReadyIsEnd;
         this.virtualThreads = traits.virtualThreads;
         this.descriptorPassing = traits.descriptorPassing;
@@ -97,13 +89,11 @@ public final class ChannelConnection implements Connection, ConnectionState {
         this.channel = Objects.requireNonNull(channel, "channel");
         this.localEndpoint = Objects.requireNonNull(localEndpoint, "localEndpoint");
         this.peer = Objects.requireNonNull(peer, "peer");
-        this.label = Objects.requireNonNull(label, "label");
         this.maxFrameSize = options.maxFrameSize();
         this.readTimeoutNanos = options.readTimeout().toNanos();
         this.timed = readTimeoutNanos > 0;
         channel.configureBlocking(!timed);
         this.readWaiter = new ReadinessWaiter(channel, SelectionKey.OP_READ);
-        this.reader = new FrameReader(ByteBuffer.allocateDirect(BUFFER_SIZE), this::readInto, label, maxFrameSize);
         this.writeWaiter = new ReadinessWaiter(channel, SelectionKey.OP_WRITE);
         LOG.debug("connection open: {}, peer {}", label, peer);
     }
@@ -293,32 +283,6 @@ public final class ChannelConnection implements Connection, ConnectionState {
         }
     }
 
-    @Override
-    public byte[] receive() throws IOException {
-        readLock.lock();
-        try {
-            ensureOpen();
-            return reader.receive();
-        } catch (IOException e) {
-            throw e instanceof SocketTimeoutException ? e : fail(e);
-        } finally {
-            readLock.unlock();
-        }
-    }
-
-    @Override
-    public int receive(ByteBuffer destination) throws IOException {
-        readLock.lock();
-        try {
-            ensureOpen();
-            return reader.receive(destination);
-        } catch (IOException e) {
-            throw e instanceof SocketTimeoutException ? e : fail(e);
-        } finally {
-            readLock.unlock();
-        }
-    }
-
     /** Whether a connection may block in a virtual thread; false for junixsocket's and unknown kinds. */
     public static boolean suitsVirtualThreads(Connection connection) {
         return connection instanceof ConnectionState && ((ConnectionState) connection).suitsVirtualThreads();
@@ -327,11 +291,6 @@ public final class ChannelConnection implements Connection, ConnectionState {
     @Override
     public boolean suitsVirtualThreads() {
         return virtualThreads;
-    }
-
-    @Override
-    public long partialFrameSince() {
-        return reader.partialSince();
     }
 
     /**
@@ -362,7 +321,8 @@ public final class ChannelConnection implements Connection, ConnectionState {
     }
 
     /** One read that waits at most the read timeout for data; the count, or -1 at end of stream. */
-    private int readInto(ByteBuffer destination) throws IOException {
+    @Override
+    protected int readInto(ByteBuffer destination) throws IOException {
         int count = timed ? timedRead(destination) : checkNotClosed(channel.read(destination));
         if (descriptorPassing != null && count > 0) {
             FileDescriptor[] arrived = descriptorPassing.takeReceived();
@@ -399,11 +359,6 @@ public final class ChannelConnection implements Connection, ConnectionState {
             throw new AsynchronousCloseException();
         }
         return count;
-    }
-
-    @Override
-    public InputStream input() {
-        return input;
     }
 
     @Override
@@ -471,68 +426,6 @@ public final class ChannelConnection implements Connection, ConnectionState {
         // Selectors first: a channel still registered with one may put off closing its descriptor, and
         // the peer would not see the end of stream.
         closer.close(readWaiter).close(writeWaiter).close(channel).rethrow();
-    }
-
-    @Override
-    public String toString() {
-        return "Connection[" + label + (isOpen() ? "" : ", closed") + "]";
-    }
-
-    private void ensureOpen() throws SocketException {
-        if (closed.get()) {
-            throw new SocketException("connection " + label + " is closed");
-        }
-    }
-
-    /** Closes this connection after a fault that leaves its stream unusable, and returns the fault. */
-    private IOException fail(IOException fault) {
-        if (!closed.get()) {
-            LOG.debug("connection {} failed: {}", label, fault.toString());
-        }
-        Closer.closeQuietly(this, fault);
-        return fault;
-    }
-
-    private final class ConnectionInput extends InputStream {
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int count = read(one, 0, 1);
-            return count < 0 ? -1 : one[0] & 0xff;
-        }
-
-        @Override
-        public int read(byte[] bytes, int offset, int length) throws IOException {
-            Objects.checkFromIndexSize(offset, length, bytes.length);
-            if (length == 0) {
-                return 0;
-            }
-            readLock.lock();
-            try {
-                ensureOpen();
-                return reader.readRaw(bytes, offset, length);
-            } finally {
-                readLock.unlock();
-            }
-        }
-
-        @Override
-        public int available() throws IOException {
-            readLock.lock();
-            try {
-                ensureOpen();
-                return reader.buffered();
-            } finally {
-                readLock.unlock();
-            }
-        }
-
-        @Override
-        public void close() throws IOException {
-            if (isOpen()) {
-                channel.shutdownInput();
-            }
-        }
     }
 
     private final class ConnectionOutput extends OutputStream {

@@ -5,8 +5,7 @@ import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
 import dev.ipc.PeerCredentials;
 import dev.ipc.internal.Closer;
-import dev.ipc.internal.ConnectionState;
-import dev.ipc.internal.FrameReader;
+import dev.ipc.internal.FramedConnection;
 import dev.ipc.internal.Handshaking;
 import java.io.FileDescriptor;
 import java.io.IOException;
@@ -20,8 +19,6 @@ import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.ReentrantLock;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
@@ -36,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * the next call. {@link #close()} sends TLS's close_notify when no write is in progress, then closes
  * the TCP channel, which wakes any thread blocked on it.
  */
-final class TlsConnection implements Connection, Handshaking, ConnectionState {
+final class TlsConnection extends FramedConnection implements Handshaking {
 
     private static final Logger LOG = LoggerFactory.getLogger(TlsConnection.class);
     private static final int BUFFER_SIZE = 32 * 1024;
@@ -45,7 +42,6 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
     private final SocketChannel channel;
     private final SSLSocket socket;
     private final Endpoint localEndpoint;
-    private final String label;
     private final String remote;
     private final int maxFrameSize;
     private final Duration readTimeout;
@@ -54,12 +50,7 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
     private final OutputStream out;
     private volatile PeerCredentials peer = PeerCredentials.unknown();
 
-    private final ReentrantLock readLock = new ReentrantLock();
-    private final ReentrantLock writeLock = new ReentrantLock();
-    private final AtomicBoolean closed = new AtomicBoolean();
 
-    // Guarded by readLock.
-    private final FrameReader reader;
     private volatile boolean inputShut;
     private volatile boolean receivedAnything;
 
@@ -67,23 +58,21 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
     private final byte[] writeBuffer = new byte[BUFFER_SIZE];
     private boolean outputShut;
 
-    private final InputStream input = new RawInput();
     private final OutputStream output = new RawOutput();
 
     TlsConnection(SocketChannel channel, SSLSocket socket, Endpoint localEndpoint, String remote, IpcOptions options,
             String label) throws IOException {
+        super(label, ByteBuffer.allocate(BUFFER_SIZE), options.maxFrameSize());
         this.ownCertificate = options.tls().hasKey();
         this.channel = Objects.requireNonNull(channel, "channel");
         this.socket = Objects.requireNonNull(socket, "socket");
         this.localEndpoint = localEndpoint;
         this.remote = remote;
-        this.label = label;
         this.maxFrameSize = options.maxFrameSize();
         this.readTimeout = options.readTimeout();
         socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, readTimeout.toMillis()));
         this.in = socket.getInputStream();
         this.out = socket.getOutputStream();
-        this.reader = new FrameReader(ByteBuffer.allocate(BUFFER_SIZE), this::read, label, maxFrameSize);
     }
 
     @Override
@@ -144,11 +133,6 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
     @Override
     public String remote() {
         return remote;
-    }
-
-    @Override
-    public long partialFrameSince() {
-        return reader.partialSince();
     }
 
     @Override
@@ -251,34 +235,9 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
 
     // ---- receiving --------------------------------------------------------------------------------
 
-    @Override
-    public byte[] receive() throws IOException {
-        readLock.lock();
-        try {
-            ensureOpen();
-            return reader.receive();
-        } catch (IOException e) {
-            throw e instanceof SocketTimeoutException ? e : fail(e);
-        } finally {
-            readLock.unlock();
-        }
-    }
-
-    @Override
-    public int receive(ByteBuffer destination) throws IOException {
-        readLock.lock();
-        try {
-            ensureOpen();
-            return reader.receive(destination);
-        } catch (IOException e) {
-            throw e instanceof SocketTimeoutException ? e : fail(e);
-        } finally {
-            readLock.unlock();
-        }
-    }
-
     /** One read into a heap buffer, waiting at most the read timeout; the count, or -1 at end of stream. */
-    private int read(ByteBuffer destination) throws IOException {
+    @Override
+    protected int readInto(ByteBuffer destination) throws IOException {
         int count = read(destination.array(), destination.arrayOffset() + destination.position(),
                 destination.remaining());
         if (count > 0) {
@@ -325,11 +284,6 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
     }
 
     // ---- streams, half-close, close ------------------------------------------------------------------
-
-    @Override
-    public InputStream input() {
-        return input;
-    }
 
     @Override
     public OutputStream output() {
@@ -398,67 +352,6 @@ final class TlsConnection implements Connection, Handshaking, ConnectionState {
             closer.rethrow();
         } catch (SocketException e) {
             LOG.debug("closing {}: {}", label, e.toString()); // the peer had gone already
-        }
-    }
-
-    @Override
-    public String toString() {
-        return "Connection[" + label + (isOpen() ? "" : ", closed") + "]";
-    }
-
-    private void ensureOpen() throws SocketException {
-        if (closed.get()) {
-            throw new SocketException("connection " + label + " is closed");
-        }
-    }
-
-    private IOException fail(IOException fault) {
-        if (!closed.get()) {
-            LOG.debug("connection {} failed: {}", label, fault.toString());
-        }
-        Closer.closeQuietly(this, fault);
-        return fault;
-    }
-
-    private final class RawInput extends InputStream {
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int count = read(one, 0, 1);
-            return count < 0 ? -1 : one[0] & 0xff;
-        }
-
-        @Override
-        public int read(byte[] bytes, int offset, int length) throws IOException {
-            Objects.checkFromIndexSize(offset, length, bytes.length);
-            if (length == 0) {
-                return 0;
-            }
-            readLock.lock();
-            try {
-                ensureOpen();
-                return reader.readRaw(bytes, offset, length);
-            } finally {
-                readLock.unlock();
-            }
-        }
-
-        @Override
-        public int available() throws IOException {
-            readLock.lock();
-            try {
-                ensureOpen();
-                return reader.buffered();
-            } finally {
-                readLock.unlock();
-            }
-        }
-
-        @Override
-        public void close() throws IOException {
-            if (isOpen()) {
-                shutdownInput();
-            }
         }
     }
 
