@@ -29,6 +29,7 @@ import org.slf4j.LoggerFactory;
 public final class ChannelListener implements Listener {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChannelListener.class);
+    private static final long CLOSE_CHECK_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(500);
 
     /** Turns an accepted channel into a connection: options, peer credentials, labels. */
     @FunctionalInterface
@@ -96,7 +97,9 @@ public final class ChannelListener implements Listener {
                     throw new SocketTimeoutException("no connection on " + endpoint + " within acceptTimeout "
                             + Duration.ofNanos(acceptTimeoutNanos));
                 }
-                waiter.await(left);
+                // Bounded even without an accept timeout: should a close's wakeup be lost (junixsocket's
+                // selector has lost one), the loop still sees the close within half a second.
+                waiter.await(left > 0 ? Math.min(left, CLOSE_CHECK_NANOS) : CLOSE_CHECK_NANOS);
             }
         } finally {
             acceptLock.unlock();

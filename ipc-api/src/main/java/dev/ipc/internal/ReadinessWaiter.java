@@ -105,6 +105,9 @@ public final class ReadinessWaiter implements AutoCloseable {
             selector = null;
         }
         if (toClose != null) {
+            // Wake first: junixsocket's selector does not always wake a thread blocked in select() when it
+            // is closed (seen as an accept() that close() left waiting); the JDK's does, and wakes twice harmlessly.
+            toClose.wakeup();
             toClose.close();
         }
     }
