@@ -38,6 +38,7 @@ public abstract class FramedConnection implements Connection, ConnectionState {
     /**
      * @param readBuffer the receive buffer, empty; a message up to its capacity is read in one go
      */
+    @SuppressWarnings("this-escape") // the reader calls readInto only once the connection is in use
     protected FramedConnection(String label, ByteBuffer readBuffer, int maxFrameSize) {
         this.label = Objects.requireNonNull(label, "label");
         this.reader = new FrameReader(readBuffer, this::readInto, label, maxFrameSize);
