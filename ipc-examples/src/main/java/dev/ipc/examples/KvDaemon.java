@@ -1,6 +1,8 @@
 package dev.ipc.examples;
 
+import dev.ipc.AccessPolicy;
 import dev.ipc.Endpoint;
+import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
 import java.io.IOException;
 import java.util.concurrent.CountDownLatch;
@@ -34,7 +36,11 @@ public final class KvDaemon {
             return;
         }
         KvStore store = new KvStore();
-        IpcServer server = IpcServer.builder(endpoint).handler(store::handle).build();
+        // Only this user, on a socket file or a socket from systemd, unless the endpoint's access= says otherwise;
+        // over TCP and TLS the secret or the client certificate decides.
+        IpcOptions options = endpoint.isUnix() || endpoint.isSystemd()
+                ? IpcOptions.builder().accessPolicy(AccessPolicy.sameUser()).build() : IpcOptions.defaults();
+        IpcServer server = IpcServer.builder(endpoint).options(options).handler(store::handle).build();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {

@@ -159,6 +159,44 @@ class KvExampleTest {
     }
 
     @Test
+    void runsOnTheSocketSystemdPassesIt() throws Exception {
+        Path activator = Path.of("/usr/bin/systemd-socket-activate");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(activator),
+                "systemd-socket-activate (package systemd) is not installed");
+        Path socket = directory.resolve("activated.sock");
+        ProcessBuilder builder = launcher("kvd", "systemd:");
+        builder.command().addAll(0, List.of(activator.toString(), "-l", socket.toString(), "-E", "KV_ENDPOINT=systemd:",
+                "-E", "PATH=" + builder.environment().get("PATH"), "-E", "JAVA_HOME=" + System.getProperty("java.home")));
+        Process daemon = builder.start();
+        try {
+            // systemd-socket-activate says "Listening on ..." once the socket is bound, and starts kvd when
+            // the first client connects.
+            BufferedReader activatorLog = new BufferedReader(new InputStreamReader(daemon.getErrorStream(), UTF_8));
+            String listening = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return activatorLog.readLine();
+                } catch (IOException e) {
+                    return null;
+                }
+            }).get(60, TimeUnit.SECONDS);
+            assertTrue(listening != null && listening.startsWith("Listening on"), "activator said: " + listening);
+            Run put = kv("unix:" + socket, null, "put", "k", "v");
+            assertEquals(0, put.exit, put.toString());
+            BufferedReader lines = new BufferedReader(new InputStreamReader(daemon.getInputStream(), UTF_8));
+            assertEquals("kvd: serving on systemd:", CompletableFuture.supplyAsync(() -> {
+                try {
+                    return lines.readLine();
+                } catch (IOException e) {
+                    return null;
+                }
+            }).get(60, TimeUnit.SECONDS));
+            assertEquals("v", kv("unix:" + socket, null, "get", "k").out);
+        } finally {
+            JavaProcesses.reap(daemon);
+        }
+    }
+
+    @Test
     void aBadEndpointIsAUsageError() throws Exception {
         Process daemon = launcher("kvd", "tcp://nowhere").start();
         try {

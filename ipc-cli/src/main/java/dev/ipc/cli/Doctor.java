@@ -1,0 +1,336 @@
+package dev.ipc.cli;
+
+import dev.ipc.AuthenticationException;
+import dev.ipc.Connection;
+import dev.ipc.Endpoint;
+import dev.ipc.ErrorCode;
+import dev.ipc.Ipc;
+import dev.ipc.IpcClient;
+import dev.ipc.IpcOptions;
+import dev.ipc.PeerCredentials;
+import dev.ipc.RemoteException;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code ipc doctor}: explains in plain words why a connection to an endpoint fails, or that it works
+ * and who listens.
+ */
+@Command(name = "doctor", mixinStandardHelpOptions = true,
+        description = {"Checks ENDPOINT step by step and says what is wrong in plain words: no such file, not a "
+                + "socket, path too long, permission denied for this user, a stale file with nobody listening, the "
+                + "port closed, a TLS or shared-secret mismatch; or that a listener is alive, and who it is where "
+                + "the OS tells.",
+            "Give the endpoint as the client would, query included (trust, certificates, secret).",
+            "Exit code 0 when a client could talk to it, 1 when not."})
+final class Doctor implements Callable<Integer> {
+
+    /** The largest socket path on Linux, in bytes, with its terminating NUL: 108. */
+    private static final int MAX_PATH_BYTES = 107;
+
+    @Parameters(paramLabel = "ENDPOINT", description = "the endpoint a client would connect to")
+    String endpoint;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", description = "how long each step may take (default: 3s)")
+    String timeout = "3s";
+
+    private int problems;
+
+    private void ok(String text) {
+        System.out.println("ok       " + text);
+    }
+
+    private void note(String text) {
+        System.out.println("note     " + text);
+    }
+
+    private void problem(String text) {
+        problems++;
+        System.out.println("PROBLEM  " + text);
+    }
+
+    @Override
+    public Integer call() {
+        Endpoint target;
+        try {
+            target = Endpoint.parse(endpoint);
+        } catch (IllegalArgumentException e) {
+            problem(e.getMessage());
+            return verdict(null);
+        }
+        IpcOptions options;
+        try {
+            options = IpcOptions.fromEndpoint(target, IpcOptions.defaults()).toBuilder()
+                    .connectTimeout(Durations.parse(timeout)).handshakeTimeout(Durations.parse(timeout))
+                    .callTimeout(Durations.parse(timeout)).reconnectTimeout(Duration.ZERO).build();
+        } catch (IllegalArgumentException e) {
+            problem(e.getMessage());
+            return verdict(target);
+        }
+        ok("endpoint " + target.withoutParameters() + " is well formed");
+        if (target.isSystemd()) {
+            note("systemd: endpoints name a socket systemd hands to a server it starts; check the unit with "
+                    + "systemctl status, and ask the client's endpoint instead");
+            return verdict(target);
+        }
+        if (target.path().isPresent() && !checkSocketFile(target.path().get())) {
+            return verdict(target);
+        }
+        if (target.isInet() && !checkPort(target, options)) {
+            return verdict(target);
+        }
+        checkProtocol(target, options);
+        return verdict(target);
+    }
+
+    private int verdict(Endpoint target) {
+        if (problems == 0) {
+            System.out.println("verdict  a client can talk to " + target.withoutParameters());
+            return Main.OK;
+        }
+        System.out.println("verdict  a client can't talk to " + (target == null ? endpoint : target.withoutParameters())
+                + ": see the PROBLEM line" + (problems > 1 ? "s" : ""));
+        return Main.FAILURE;
+    }
+
+    /** The file-system side of a socket path; false when connecting is pointless. */
+    private boolean checkSocketFile(Path path) {
+        int bytes = path.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > MAX_PATH_BYTES) {
+            problem("path too long: " + path + " is " + bytes + " bytes, and a socket path may have at most "
+                    + MAX_PATH_BYTES + " (108 with the final NUL): use a shorter directory, such as $XDG_RUNTIME_DIR");
+            return false;
+        }
+        ok("the path is " + bytes + " bytes, within the limit of " + MAX_PATH_BYTES);
+        Path directory = path.toAbsolutePath().getParent();
+        if (directory != null && !Files.isDirectory(directory)) {
+            problem("no such directory: " + directory + " does not exist, so nothing listens at " + path
+                    + " (is the server running, and is this its path?)");
+            return false;
+        }
+        if (directory != null && !Files.isExecutable(directory)) {
+            problem("permission denied: this user (" + whoAmI() + ") may not enter " + directory + " ("
+                    + describe(directory) + ")");
+            return false;
+        }
+        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            problem("no such file: nothing at " + path + ": the server is not running, or listens elsewhere");
+            return false;
+        }
+        PosixFileAttributes attributes;
+        try {
+            attributes = Files.readAttributes(path, PosixFileAttributes.class);
+        } catch (IOException e) {
+            problem("cannot read " + path + ": " + e.getMessage());
+            return false;
+        }
+        if (!attributes.isOther()) {
+            problem("not a socket: " + path + " is " + (attributes.isDirectory() ? "a directory"
+                    : attributes.isRegularFile() ? "a regular file" : "not a socket") + " (" + describe(path)
+                    + "); a server would refuse to replace it");
+            return false;
+        }
+        ok(path + " is a socket (" + describe(path) + ")");
+        if (!Files.isWritable(path)) {
+            problem("permission denied: this user (" + whoAmI() + ") may not connect to " + path + " ("
+                    + describe(path) + "); connecting needs write permission on the socket file: run as the "
+                    + "server's user, or ask for a mode or group that includes this user");
+            return false;
+        }
+        return true;
+    }
+
+    /** The TCP side: the name, and whether anything listens; false when going on is pointless. */
+    private boolean checkPort(Endpoint target, IpcOptions options) {
+        InetAddress[] addresses;
+        try {
+            addresses = InetAddress.getAllByName(target.host());
+        } catch (UnknownHostException e) {
+            problem("cannot resolve the host " + target.host() + ": " + e.getMessage());
+            return false;
+        }
+        ok(target.host() + " resolves to " + addresses[0].getHostAddress());
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress(addresses[0], target.port()), (int) options.connectTimeout().toMillis());
+            ok("port " + target.port() + " on " + addresses[0].getHostAddress() + " accepts connections");
+            return true;
+        } catch (ConnectException e) {
+            problem("port closed: nothing listens on " + addresses[0].getHostAddress() + ":" + target.port()
+                    + " (connection refused)");
+        } catch (SocketTimeoutException e) {
+            problem("no answer from " + addresses[0].getHostAddress() + ":" + target.port() + " within "
+                    + options.connectTimeout() + ": a firewall drops the packets, or the host is down");
+        } catch (IOException e) {
+            problem("cannot connect to " + addresses[0].getHostAddress() + ":" + target.port() + ": " + e.getMessage());
+        }
+        return false;
+    }
+
+    /** Connects as a client would, and says who answered and how. */
+    private void checkProtocol(Endpoint target, IpcOptions options) {
+        Endpoint plain = target.withoutParameters();
+        try (Connection connection = connectToSeeWho(target, options)) {
+            PeerCredentials peer = connection.peer();
+            ok("connected: a listener is alive at " + plain + describeListener(peer));
+        } catch (AuthenticationException e) {
+            problem("shared secret: " + e.getMessage());
+            return;
+        } catch (SSLException e) {
+            problem("TLS: " + e.getMessage());
+            return;
+        } catch (ConnectException e) {
+            if (target.path().isPresent()) {
+                problem("stale socket file: nobody listens on " + target.path().get() + " (connection refused): a "
+                        + "server that stopped without cleaning up left it; the next server start reclaims it");
+            } else {
+                problem(e.getMessage());
+            }
+            return;
+        } catch (AccessDeniedException e) {
+            problem("permission denied: " + e.getMessage());
+            return;
+        } catch (IOException | RuntimeException e) {
+            problem("cannot connect: " + Main.describe(e));
+            return;
+        }
+        try (IpcClient client = IpcClient.connect(target, options)) {
+            client.call(new byte[0]);
+            ok("it speaks the ipc protocol (version 1) and answered a request");
+        } catch (RemoteException e) {
+            if (e.code() == ErrorCode.UNAUTHORIZED) {
+                problem("refused: " + e.getMessage());
+            } else if (e.code() == ErrorCode.PROTOCOL_ERROR || e.code() == ErrorCode.UNSUPPORTED_VERSION) {
+                problem("it does not accept this client's hello: " + e.getMessage());
+            } else {
+                ok("it speaks the ipc protocol (version 1); a request got " + e.code() + ": " + e.getMessage());
+            }
+        } catch (AuthenticationException e) {
+            problem("shared secret: " + e.getMessage());
+        } catch (SSLException e) {
+            problem("TLS: " + e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            if (Endpoint.TCP.equals(target.scheme()) && speaksTls(target, options)) {
+                return;
+            }
+            problem("the listener took the connection but did not answer the ipc hello (" + Main.describe(e) + "): "
+                    + "it may speak another protocol, or its access policy may refuse this user (" + whoAmI() + ")");
+        }
+    }
+
+    /** Connects; on a Unix socket through junixsocket where it works, since it tells the listener's pid too. */
+    private static Connection connectToSeeWho(Endpoint target, IpcOptions options) throws IOException {
+        if (target.isUnix() && options.unixBackend() == IpcOptions.UnixBackend.AUTO) {
+            try {
+                return Ipc.connect(target, options.toBuilder().unixBackend(IpcOptions.UnixBackend.JUNIXSOCKET).build());
+            } catch (IllegalStateException e) {
+                // junixsocket is not available here: the JDK's channels tell names, not the pid
+            }
+        }
+        return Ipc.connect(target, options);
+    }
+
+    /** Whether a tcp:// port answers a TLS handshake; says so, with the certificate it shows. */
+    private boolean speaksTls(Endpoint target, IpcOptions options) {
+        X509Certificate[] seen = new X509Certificate[1];
+        TrustManager recordOnly = new X509TrustManager() {
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType) {
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType) {
+                seen[0] = chain[0]; // only looked at, never trusted with data
+            }
+
+            @Override
+            public X509Certificate[] getAcceptedIssuers() {
+                return new X509Certificate[0];
+            }
+        };
+        try (Socket raw = new Socket()) {
+            raw.connect(new InetSocketAddress(target.host(), target.port()), (int) options.connectTimeout().toMillis());
+            raw.setSoTimeout((int) options.handshakeTimeout().toMillis());
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, new TrustManager[] {recordOnly}, null);
+            try (SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(raw, target.host(),
+                    target.port(), false)) {
+                socket.startHandshake();
+            }
+        } catch (IOException | java.security.GeneralSecurityException e) {
+            if (seen[0] == null) {
+                return false;
+            }
+        }
+        if (seen[0] == null) {
+            return false;
+        }
+        problem("the port speaks TLS (its certificate: " + seen[0].getSubjectX500Principal().getName() + ", issued by "
+                + seen[0].getIssuerX500Principal().getName() + "): connect with tls://" + target.host() + ":"
+                + target.port() + " and trust that issuer (trustCertificates=...)");
+        return true;
+    }
+
+    private static String describeListener(PeerCredentials peer) {
+        StringBuilder out = new StringBuilder();
+        peer.pid().ifPresent(pid -> out.append(", pid ").append(pid).append(processName(pid)));
+        if (peer.uid().isPresent()) {
+            out.append(", uid ").append(peer.uid().getAsLong());
+        }
+        peer.user().ifPresent(user -> out.append(", user ").append(user));
+        peer.group().ifPresent(group -> out.append(", group ").append(group));
+        peer.principal().ifPresent(subject -> out.append(", certificate ").append(subject));
+        return out.length() == 0 ? " (the transport tells nothing of who it is)" : " (" + out.substring(2) + ")";
+    }
+
+    private static String processName(long pid) {
+        return ProcessHandle.of(pid).flatMap(handle -> handle.info().command())
+                .map(command -> " " + Path.of(command).getFileName()).orElse("");
+    }
+
+    private static String describe(Path path) {
+        try {
+            PosixFileAttributes attributes = Files.readAttributes(path, PosixFileAttributes.class,
+                    LinkOption.NOFOLLOW_LINKS);
+            int mode = 0;
+            for (java.nio.file.attribute.PosixFilePermission permission : attributes.permissions()) {
+                mode |= 1 << (8 - permission.ordinal());
+            }
+            return "mode 0" + Integer.toOctalString(mode) + " " + PosixFilePermissions.toString(attributes.permissions())
+                    + ", owner " + attributes.owner().getName() + ", group " + attributes.group().getName();
+        } catch (IOException | UnsupportedOperationException e) {
+            return "attributes unreadable: " + e.getMessage();
+        }
+    }
+
+    private static String whoAmI() {
+        try {
+            Object uid = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+            return "uid " + uid + ", " + System.getProperty("user.name");
+        } catch (IOException | RuntimeException e) {
+            return System.getProperty("user.name");
+        }
+    }
+}

@@ -1,0 +1,315 @@
+package dev.ipc.cli;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.ipc.testkit.JavaProcesses;
+import dev.ipc.testkit.TestCertificates;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The ipc tool as users run it: real processes, their exit codes, output and errors. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class IpcCliTest {
+
+    @TempDir
+    Path directory;
+
+    private final List<Process> servers = new ArrayList<>();
+
+    @AfterEach
+    void stopServers() throws Exception {
+        for (Process server : servers) {
+            JavaProcesses.reap(server);
+        }
+    }
+
+    /** The result of one command. */
+    static final class Run {
+        final int exit;
+        final String out;
+        final String err;
+
+        Run(int exit, String out, String err) {
+            this.exit = exit;
+            this.out = out;
+            this.err = err;
+        }
+
+        @Override
+        public String toString() {
+            return "exit " + exit + "\nstdout:\n" + out + "\nstderr:\n" + err;
+        }
+    }
+
+    private static Run run(List<String> command, String input) throws Exception {
+        Process process = new ProcessBuilder(command).start();
+        try {
+            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(process.getErrorStream()));
+            if (input != null) {
+                process.getOutputStream().write(input.getBytes(UTF_8));
+            }
+            process.getOutputStream().close();
+            String out = read(process.getInputStream());
+            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "finishes: " + command);
+            return new Run(process.exitValue(), out, err.get(10, TimeUnit.SECONDS));
+        } finally {
+            JavaProcesses.reap(process);
+        }
+    }
+
+    private static Run ipc(String... args) throws Exception {
+        return run(JavaProcesses.command(Main.class.getName(), args), null);
+    }
+
+    private static String read(InputStream in) {
+        try {
+            return new String(in.readAllBytes(), UTF_8);
+        } catch (IOException e) {
+            return "(unreadable: " + e + ")";
+        }
+    }
+
+    /** Starts {@code ipc serve} and returns the endpoint it prints first. */
+    private String serve(String endpoint) throws Exception {
+        Process server = new ProcessBuilder(JavaProcesses.command(Main.class.getName(), "serve", endpoint)).start();
+        servers.add(server);
+        BufferedReader lines = new BufferedReader(new InputStreamReader(server.getInputStream(), UTF_8));
+        String first = CompletableFuture.supplyAsync(() -> {
+            try {
+                return lines.readLine();
+            } catch (IOException e) {
+                return null;
+            }
+        }).get(60, TimeUnit.SECONDS);
+        if (first == null) {
+            server.waitFor(10, TimeUnit.SECONDS);
+            throw new AssertionError("ipc serve printed no endpoint; stderr: " + read(server.getErrorStream()));
+        }
+        return first;
+    }
+
+    private static void assertOneLineError(Run run, int exit, String command, String... parts) {
+        assertEquals(exit, run.exit, run.toString());
+        assertTrue(run.err.startsWith("ipc " + command + ": "), run.toString());
+        assertEquals(1, run.err.strip().lines().count(), "one line: " + run);
+        assertFalse(run.err.contains("\tat "), "no stack trace without --verbose: " + run);
+        for (String part : parts) {
+            assertTrue(run.err.contains(part), "should mention " + part + ": " + run);
+        }
+    }
+
+    private static void assertDoctor(Run run, int exit, String... parts) {
+        assertEquals(exit, run.exit, run.toString());
+        for (String part : parts) {
+            assertTrue(run.out.contains(part), "should say " + part + ": " + run);
+        }
+    }
+
+    // ---- serve, call, ping --------------------------------------------------------------------------
+
+    @Test
+    void servesCallsAndPingsOnASocketFile() throws Exception {
+        String endpoint = serve("unix:" + directory.resolve("s.sock"));
+        assertEquals("unix:" + directory.resolve("s.sock"), endpoint);
+
+        Run call = ipc("call", endpoint, "hello");
+        assertEquals(0, call.exit, call.toString());
+        assertEquals("hello", call.out);
+        Run piped = run(JavaProcesses.command(Main.class.getName(), "call", endpoint, "-"), "from stdin\n");
+        assertEquals("from stdin\n", piped.out);
+
+        Run ping = ipc("ping", endpoint, "-c", "5", "-s", "32");
+        assertEquals(0, ping.exit, ping.toString());
+        assertEquals(5, ping.out.lines().filter(line -> line.startsWith("32 bytes from " + endpoint + ": seq=")).count(),
+                ping.out);
+        assertTrue(ping.out.contains("5 sent, 5 received, 0% lost"), ping.out);
+        assertTrue(ping.out.matches("(?s).*round trip min/avg/p50/p99/max = [0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+ ms.*"),
+                ping.out);
+    }
+
+    @Test
+    void servesTcpOnPortZeroAndPrintsTheRealPort() throws Exception {
+        String endpoint = serve("tcp://127.0.0.1:0");
+        assertTrue(endpoint.matches("tcp://127\\.0\\.0\\.1:[1-9][0-9]*"), endpoint);
+        assertEquals("ok", ipc("call", endpoint, "ok").out);
+    }
+
+    @Test
+    void failuresAreOneLineWithExitCodeOneAndAStackTraceOnlyWhenVerbose() throws Exception {
+        String nobody = "unix:" + directory.resolve("nobody.sock");
+        assertOneLineError(ipc("call", nobody, "x"), 1, "call", "cannot connect", directory.resolve("nobody.sock").toString());
+        assertOneLineError(ipc("ping", nobody), 1, "ping", "cannot connect");
+        Run verbose = ipc("call", "--verbose", nobody, "x");
+        assertEquals(1, verbose.exit);
+        assertTrue(verbose.err.contains("\tat "), "a stack trace with --verbose: " + verbose);
+    }
+
+    @Test
+    void usageErrorsExitWithTwo() throws Exception {
+        assertEquals(2, ipc().exit);
+        assertEquals(2, ipc("frobnicate").exit);
+        assertEquals(2, ipc("call").exit);
+        assertEquals(2, ipc("ping", "unix:/x", "-c", "many").exit);
+        assertOneLineError(ipc("call", "unix//nope", "x"), 2, "call", "invalid endpoint 'unix//nope'");
+    }
+
+    @Test
+    void everyCommandHasHelp() throws Exception {
+        Run top = ipc("--help");
+        assertEquals(0, top.exit);
+        for (String command : new String[] {"serve", "call", "ping", "doctor"}) {
+            assertTrue(top.out.contains("  " + command + " "), top.out);
+            Run help = ipc(command, "--help");
+            assertEquals(0, help.exit, help.toString());
+            assertTrue(help.out.startsWith("Usage: ipc " + command), help.out);
+        }
+        assertTrue(top.out.contains("  bench "), top.out);
+    }
+
+    @Test
+    void theLauncherAtTheRepositoryRootRunsTheTool() throws Exception {
+        Path launcher = Path.of("..", "ipc").toAbsolutePath().normalize();
+        Run help = run(List.of(launcher.toString(), "--help"), null);
+        assertEquals(0, help.exit, help.toString());
+        assertTrue(help.out.startsWith("Usage: ipc"), help.out);
+    }
+
+    // ---- doctor --------------------------------------------------------------------------------------
+
+    @Test
+    void doctorSaysAListenerIsAliveAndWhoItIs() throws Exception {
+        String endpoint = serve("unix:" + directory.resolve("alive.sock"));
+        Run doctor = ipc("doctor", endpoint);
+        assertDoctor(doctor, 0, "is a socket (mode 0600", "connected: a listener is alive at " + endpoint,
+                "it speaks the ipc protocol", "verdict  a client can talk to");
+        long pid = servers.get(0).pid();
+        assertTrue(doctor.out.contains("pid " + pid) || doctor.out.contains("user "), "names the listener: " + doctor);
+    }
+
+    @Test
+    void doctorExplainsAMissingFileAPlainFileAndALongPath() throws Exception {
+        assertDoctor(ipc("doctor", "unix:" + directory.resolve("missing.sock")), 1, "PROBLEM  no such file");
+        assertDoctor(ipc("doctor", "unix:" + directory.resolve("no-dir").resolve("x.sock")), 1,
+                "PROBLEM  no such directory");
+        Path plain = Files.writeString(directory.resolve("plain"), "not a socket");
+        assertDoctor(ipc("doctor", "unix:" + plain), 1, "PROBLEM  not a socket", "is a regular file");
+        assertDoctor(ipc("doctor", "unix:" + directory.resolve("a".repeat(120))), 1, "PROBLEM  path too long",
+                "at most 107");
+        assertDoctor(ipc("doctor", "tcp//x"), 1, "PROBLEM  invalid endpoint");
+    }
+
+    @Test
+    void doctorRecognisesAStaleSocketFile() throws Exception {
+        Path stale = directory.resolve("stale.sock");
+        try (ServerSocketChannel channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            channel.bind(UnixDomainSocketAddress.of(stale));
+        } // closed: the JDK leaves the file, as a crashed server would
+        assertDoctor(ipc("doctor", "unix:" + stale), 1, "PROBLEM  stale socket file: nobody listens on " + stale);
+    }
+
+    @Test
+    void doctorSaysWhenThisUserMayNotConnect() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/usr/bin/setpriv")),
+                "running as another user needs root and setpriv (util-linux)");
+        Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
+        String endpoint = serve("unix:" + directory.resolve("private.sock"));
+        List<String> command = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                "--clear-groups"));
+        command.addAll(JavaProcesses.command(Main.class.getName(), "doctor", endpoint));
+        command.set(command.indexOf("-cp") + 1, readableClassPath());
+        Run doctor = run(command, null);
+        assertDoctor(doctor, 1, "PROBLEM  permission denied: this user (uid 65534", "mode 0600");
+    }
+
+    /** This JVM's class path, copied where any user can read it (root's Maven repository is private). */
+    private String readableClassPath() throws IOException {
+        Path copy = Files.createDirectory(directory.resolve("classpath"));
+        List<String> entries = new ArrayList<>();
+        int index = 0;
+        for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+            Path source = Path.of(entry);
+            if (!Files.exists(source)) {
+                continue;
+            }
+            Path target = copy.resolve(index++ + "-" + source.getFileName());
+            try (Stream<Path> files = Files.walk(source)) {
+                for (Path file : (Iterable<Path>) files::iterator) {
+                    Path to = target.resolve(source.relativize(file).toString());
+                    if (Files.isDirectory(file)) {
+                        Files.createDirectories(to);
+                    } else {
+                        Files.createDirectories(to.getParent() == null ? copy : to.getParent());
+                        Files.copy(file, to);
+                    }
+                }
+            }
+            entries.add(target.toString());
+        }
+        try (Stream<Path> files = Files.walk(copy)) {
+            for (Path file : (Iterable<Path>) files::iterator) {
+                Files.setPosixFilePermissions(file, PosixFilePermissions.fromString(
+                        Files.isDirectory(file) ? "rwxr-xr-x" : "rw-r--r--"));
+            }
+        }
+        return String.join(java.io.File.pathSeparator, entries);
+    }
+
+    @Test
+    void doctorSaysAPortIsClosed() throws Exception {
+        String closed;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closed = "tcp://127.0.0.1:" + probe.getLocalPort();
+        }
+        assertDoctor(ipc("doctor", closed), 1, "PROBLEM  port closed: nothing listens on 127.0.0.1:");
+    }
+
+    @Test
+    void doctorExplainsASharedSecretMismatch() throws Exception {
+        Path secret = directory.resolve("secret");
+        Files.writeString(secret, "the right secret, long enough");
+        Path wrong = directory.resolve("wrong");
+        Files.writeString(wrong, "the wrong secret, long enough");
+        for (Path file : List.of(secret, wrong)) {
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        }
+        String endpoint = serve("tcp://127.0.0.1:0?secretFile=" + secret);
+        assertDoctor(ipc("doctor", endpoint + "?secretFile=" + secret), 0, "it speaks the ipc protocol");
+        assertDoctor(ipc("doctor", endpoint + "?secretFile=" + wrong), 1, "PROBLEM  shared secret:",
+                "does not know the shared secret");
+        assertDoctor(ipc("doctor", endpoint), 1, "PROBLEM  refused: UNAUTHORIZED", "requires a shared secret");
+    }
+
+    @Test
+    void doctorExplainsATlsMismatch() throws Exception {
+        TestCertificates certificates = TestCertificates.get();
+        String endpoint = serve("tls://localhost:0?" + certificates.query(certificates.serverKeyStore()));
+        assertDoctor(ipc("doctor", endpoint + "?trustCertificates=" + certificates.caPem()), 0,
+                "certificate CN=localhost", "it speaks the ipc protocol");
+        assertDoctor(ipc("doctor", endpoint + "?trustCertificates=" + certificates.otherCaPem()), 1, "PROBLEM  TLS:",
+                "not signed by an authority this client trusts");
+        String port = endpoint.substring(endpoint.lastIndexOf(':') + 1);
+        assertDoctor(ipc("doctor", "tcp://localhost:" + port), 1, "PROBLEM  the port speaks TLS",
+                "CN=localhost", "connect with tls://localhost:" + port);
+    }
+}
