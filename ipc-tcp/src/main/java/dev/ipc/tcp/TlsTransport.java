@@ -218,7 +218,10 @@ public final class TlsTransport implements Transport {
                     + "trustCertificates or trustStore)";
         } else if (all.contains("Empty client certificate chain") || all.contains("certificate_required")
                 || client && !ownCertificate && all.contains("bad_certificate")) {
-            hint = client ? "the server requires a client certificate and this client has none (set keyStore, or "
+            hint = client && ownCertificate ? "the server requires a client certificate from an authority it "
+                    + "trusts, and did not get this client's certificate (a client offers its certificate only to a "
+                    + "server that names its authority)"
+                    : client ? "the server requires a client certificate and this client has none (set keyStore, or "
                     + "certificate and privateKey)"
                     : "the server requires a client certificate and the client gave none (a client offers only a "
                             + "certificate signed by an authority this server trusts)";
