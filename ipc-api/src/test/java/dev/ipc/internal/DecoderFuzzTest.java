@@ -1,0 +1,224 @@
+package dev.ipc.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.ipc.AuthenticationException;
+import dev.ipc.Connection;
+import dev.ipc.Endpoint;
+import dev.ipc.IpcOptions;
+import dev.ipc.PeerCredentials;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ProtocolException;
+import java.nio.ByteBuffer;
+import java.util.List;
+
+/**
+ * Fuzz tests of everything that decodes bytes or strings from outside: the frame decoder, the hello
+ * and shared-secret handshake parsers, the request and response decoder, and {@code Endpoint.parse}.
+ * Each may reject its input only with the exception its contract names; anything else is a finding.
+ *
+ * <p>In every build they run over the inputs committed under {@code src/test/resources} (regression
+ * mode). {@code JAZZER_FUZZ=1 mvn -pl ipc-api test -Dtest=DecoderFuzzTest#frameDecoder} fuzzes one of them
+ * for real (see docs/RELIABILITY.md); a finding lands in that directory, to be committed with its fix.
+ */
+class DecoderFuzzTest {
+
+    /** The limit the decoder is given; nothing longer may be allocated for a frame. */
+    private static final int LIMIT = 4096;
+
+    @FuzzTest(maxDuration = "30s")
+    void frameDecoder(FuzzedDataProvider data) throws IOException {
+        int chunk = data.consumeInt(1, 64);
+        byte[] stream = data.consumeRemainingAsBytes();
+        ByteArrayInputStream in = new ByteArrayInputStream(stream);
+        // The source hands over at most `chunk` bytes a read, as a socket may.
+        FrameReader reader = new FrameReader(ByteBuffer.allocate(256), destination -> {
+            int count = Math.min(chunk, destination.remaining());
+            byte[] bytes = new byte[count];
+            int read = in.read(bytes, 0, count);
+            if (read > 0) {
+                destination.put(bytes, 0, read);
+            }
+            return read == 0 ? -1 : read;
+        }, "fuzz", LIMIT);
+        int consumed = 0;
+        try {
+            for (byte[] message = reader.receive(); message != null; message = reader.receive()) {
+                assertTrue(message.length <= LIMIT, "a message over the limit came through: " + message.length);
+                consumed += 4 + message.length;
+            }
+            assertEquals(stream.length, consumed, "a clean end comes only after whole frames");
+        } catch (EOFException | ProtocolException expected) {
+            // a cut or a bad length: the contract's two ways to refuse
+        }
+    }
+
+    @FuzzTest(maxDuration = "30s")
+    void helloParser(byte[] input) throws IOException {
+        try {
+            int version = Protocol.readHello(new ByteArrayInputStream(input));
+            assertTrue(version >= 0 && version <= 0xffff);
+        } catch (EOFException | ProtocolException expected) {
+            // refused with the contract's exceptions
+        }
+    }
+
+    @FuzzTest(maxDuration = "30s")
+    void secretHandshakeServerSide(byte[] input) throws IOException {
+        try {
+            SecretHandshake.verify(new BytesConnection(input), "0123456789abcdef-fuzz".getBytes(), "fuzz client");
+        } catch (AuthenticationException | EOFException | ProtocolException expected) {
+            // a wrong, missing, short, long or cut proof
+        }
+    }
+
+    @FuzzTest(maxDuration = "30s")
+    void secretHandshakeClientSide(byte[] input) throws IOException {
+        try {
+            SecretHandshake.prove(new BytesConnection(input), "0123456789abcdef-fuzz".getBytes(), "fuzz server");
+        } catch (AuthenticationException | EOFException | ProtocolException expected) {
+            // a wrong, missing, short, long or cut challenge
+        }
+    }
+
+    @FuzzTest(maxDuration = "30s")
+    void responseDecoder(byte[] frame) {
+        try {
+            switch (Protocol.type(frame)) {
+                case Protocol.WELCOME:
+                    Protocol.welcomeFields(frame);
+                    break;
+                case Protocol.REQUEST:
+                case Protocol.RESPONSE:
+                    Protocol.id(frame);
+                    Protocol.payload(frame);
+                    break;
+                case Protocol.ERROR:
+                    Protocol.id(frame);
+                    Protocol.errorCode(frame);
+                    Protocol.errorMessage(frame);
+                    break;
+                case Protocol.GOAWAY:
+                    Protocol.goawayMessage(frame);
+                    break;
+                default:
+                    Protocol.id(frame);
+                    break;
+            }
+        } catch (ProtocolException expected) {
+            // too short for its type
+        }
+    }
+
+    @FuzzTest(maxDuration = "30s")
+    void endpointParser(String text) {
+        if (text == null) {
+            return; // null is misuse, refused with a NullPointerException by contract
+        }
+        Endpoint endpoint;
+        try {
+            endpoint = Endpoint.parse(text);
+        } catch (IllegalArgumentException expected) {
+            return;
+        }
+        assertEquals(endpoint, Endpoint.parse(endpoint.toString()), "an endpoint reads back from its string");
+        try {
+            IpcOptions.fromEndpoint(endpoint, IpcOptions.defaults());
+        } catch (IllegalArgumentException expected) {
+            // an unknown or invalid option, named in the message
+        }
+    }
+
+    /** A connection whose peer sent {@code input} and reads nothing: for the handshake parsers alone. */
+    private static final class BytesConnection implements Connection {
+        private final InputStream in;
+        private final OutputStream out = new ByteArrayOutputStream();
+
+        BytesConnection(byte[] input) {
+            this.in = new ByteArrayInputStream(input);
+        }
+
+        @Override
+        public InputStream input() {
+            return in;
+        }
+
+        @Override
+        public OutputStream output() {
+            return out;
+        }
+
+        @Override
+        public void send(byte[] message) {
+        }
+
+        @Override
+        public void send(byte[] message, int offset, int length) {
+        }
+
+        @Override
+        public void send(ByteBuffer message) {
+        }
+
+        @Override
+        public byte[] receive() {
+            return null;
+        }
+
+        @Override
+        public int receive(ByteBuffer destination) {
+            return -1;
+        }
+
+        @Override
+        public void sendWithDescriptors(byte[] message, FileDescriptor... descriptors) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public List<FileDescriptor> takeReceivedDescriptors() {
+            return List.of();
+        }
+
+        @Override
+        public boolean canPassDescriptors() {
+            return false;
+        }
+
+        @Override
+        public void shutdownOutput() {
+        }
+
+        @Override
+        public void shutdownInput() {
+        }
+
+        @Override
+        public PeerCredentials peer() {
+            return PeerCredentials.unknown();
+        }
+
+        @Override
+        public Endpoint localEndpoint() {
+            return Endpoint.unixAbstract("fuzz");
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+}
