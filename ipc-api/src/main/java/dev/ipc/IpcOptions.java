@@ -58,6 +58,7 @@ public final class IpcOptions {
     private final Duration handshakeTimeout;
     private final Duration idleTimeout;
     private final Duration frameTimeout;
+    private final Duration writeTimeout;
     private final Duration shutdownTimeout;
     private final Duration callTimeout;
     private final Duration reconnectTimeout;
@@ -81,6 +82,7 @@ public final class IpcOptions {
         this.handshakeTimeout = builder.handshakeTimeout;
         this.idleTimeout = builder.idleTimeout;
         this.frameTimeout = builder.frameTimeout;
+        this.writeTimeout = builder.writeTimeout;
         this.shutdownTimeout = builder.shutdownTimeout;
         this.callTimeout = builder.callTimeout;
         this.reconnectTimeout = builder.reconnectTimeout;
@@ -167,6 +169,9 @@ public final class IpcOptions {
                     case "frameTimeout":
                         builder.frameTimeout(parseDuration(value));
                         break;
+                    case "writeTimeout":
+                        builder.writeTimeout(parseDuration(value));
+                        break;
                     case "shutdownTimeout":
                         builder.shutdownTimeout(parseDuration(value));
                         break;
@@ -200,7 +205,7 @@ public final class IpcOptions {
                     default:
                         throw new IllegalArgumentException("unknown option '" + key + "' (known: connectTimeout, "
                                 + "readTimeout, acceptTimeout, maxFrameSize, backlog, backend, mode, group, access, "
-                                + "handshakeTimeout, idleTimeout, frameTimeout, shutdownTimeout, callTimeout, "
+                                + "handshakeTimeout, idleTimeout, frameTimeout, writeTimeout, shutdownTimeout, callTimeout, "
                                 + "reconnectTimeout, maxConnections, maxConnectionsPerPeer, maxInFlight, secretFile, "
                                 + "secretEnv, allowInsecurePlaintext, " + TlsOptions.KEYS + ")");
                 }
@@ -278,6 +283,15 @@ public final class IpcOptions {
         return frameTimeout;
     }
 
+    /**
+     * How long a server lets one write to a connection stall, its peer reading nothing, before it closes
+     * that connection (slow or stuck consumers); zero for no limit. A single write is at most 1 MiB, so
+     * this also sets the slowest reader served: 1 MiB per writeTimeout. Query key writeTimeout, default 30s.
+     */
+    public Duration writeTimeout() {
+        return writeTimeout;
+    }
+
     /** How long a closing server lets requests in flight finish before it closes their connections. Query key shutdownTimeout, default 10s. */
     public Duration shutdownTimeout() {
         return shutdownTimeout;
@@ -349,6 +363,7 @@ public final class IpcOptions {
                 && handshakeTimeout.equals(that.handshakeTimeout)
                 && idleTimeout.equals(that.idleTimeout)
                 && frameTimeout.equals(that.frameTimeout)
+                && writeTimeout.equals(that.writeTimeout)
                 && shutdownTimeout.equals(that.shutdownTimeout)
                 && callTimeout.equals(that.callTimeout)
                 && reconnectTimeout.equals(that.reconnectTimeout) && maxConnections == that.maxConnections && maxConnectionsPerPeer == that.maxConnectionsPerPeer && maxInFlight == that.maxInFlight
@@ -359,7 +374,7 @@ public final class IpcOptions {
     @Override
     public int hashCode() {
         return Objects.hash(connectTimeout, readTimeout, acceptTimeout, maxFrameSize, backlog, unixBackend,
-                socketFileMode, socketFileGroup, accessPolicy, handshakeTimeout, idleTimeout, frameTimeout, shutdownTimeout, callTimeout, reconnectTimeout, maxConnections, maxConnectionsPerPeer, maxInFlight, tls, secret,
+                socketFileMode, socketFileGroup, accessPolicy, handshakeTimeout, idleTimeout, frameTimeout, writeTimeout, shutdownTimeout, callTimeout, reconnectTimeout, maxConnections, maxConnectionsPerPeer, maxInFlight, tls, secret,
                 allowInsecurePlaintext);
     }
 
@@ -374,6 +389,7 @@ public final class IpcOptions {
                 + ", handshakeTimeout=" + handshakeTimeout
                 + ", idleTimeout=" + idleTimeout
                 + ", frameTimeout=" + frameTimeout
+                + ", writeTimeout=" + writeTimeout
                 + ", shutdownTimeout=" + shutdownTimeout
                 + ", callTimeout=" + callTimeout
                 + ", reconnectTimeout=" + reconnectTimeout
@@ -487,6 +503,7 @@ public final class IpcOptions {
         private Duration handshakeTimeout = Duration.ofSeconds(5);
         private Duration idleTimeout = Duration.ZERO;
         private Duration frameTimeout = Duration.ofSeconds(30);
+        private Duration writeTimeout = Duration.ofSeconds(30);
         private Duration shutdownTimeout = Duration.ofSeconds(10);
         private Duration callTimeout = Duration.ofSeconds(30);
         private Duration reconnectTimeout = Duration.ofSeconds(5);
@@ -513,6 +530,7 @@ public final class IpcOptions {
             this.handshakeTimeout = options.handshakeTimeout;
             this.idleTimeout = options.idleTimeout;
             this.frameTimeout = options.frameTimeout;
+            this.writeTimeout = options.writeTimeout;
             this.shutdownTimeout = options.shutdownTimeout;
             this.callTimeout = options.callTimeout;
             this.reconnectTimeout = options.reconnectTimeout;
@@ -593,6 +611,12 @@ public final class IpcOptions {
         /** See {@link IpcOptions#frameTimeout()}. */
         public Builder frameTimeout(Duration timeout) {
             this.frameTimeout = Objects.requireNonNull(timeout, "frameTimeout");
+            return this;
+        }
+
+        /** See {@link IpcOptions#writeTimeout()}. */
+        public Builder writeTimeout(Duration timeout) {
+            this.writeTimeout = Objects.requireNonNull(timeout, "writeTimeout");
             return this;
         }
 
@@ -677,6 +701,7 @@ public final class IpcOptions {
             checkDuration("handshakeTimeout", handshakeTimeout);
             checkDuration("idleTimeout", idleTimeout);
             checkDuration("frameTimeout", frameTimeout);
+            checkDuration("writeTimeout", writeTimeout);
             checkDuration("shutdownTimeout", shutdownTimeout);
             checkDuration("callTimeout", callTimeout);
             checkDuration("reconnectTimeout", reconnectTimeout);

@@ -18,6 +18,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
@@ -141,7 +142,7 @@ public final class IpcServer implements AutoCloseable {
     private long watchdogTick(IpcOptions effective) {
         long shortest = Long.MAX_VALUE;
         for (Duration timeout : new Duration[] {effective.handshakeTimeout(), effective.idleTimeout(),
-                effective.frameTimeout()}) {
+                effective.frameTimeout(), effective.writeTimeout()}) {
             if (!timeout.isZero()) {
                 shortest = Math.min(shortest, timeout.toMillis());
             }
@@ -362,6 +363,9 @@ public final class IpcServer implements AutoCloseable {
 
         /** Where replies are sent from: null for on the completing thread; platform threads for junixsocket. */
         private final java.util.concurrent.Executor sender;
+        private final java.util.concurrent.ConcurrentLinkedQueue<byte[]> outbox =
+                new java.util.concurrent.ConcurrentLinkedQueue<>();
+        private final AtomicBoolean writing = new AtomicBoolean();
 
         Session(Connection connection, IpcOptions limits, String peer) {
             this.sender = ChannelConnection.suitsVirtualThreads(connection) ? null : platformSenders;
@@ -444,8 +448,8 @@ public final class IpcServer implements AutoCloseable {
         }
 
         private void reply(int id, byte[] answer, Throwable failure) {
+            byte[] frame;
             try {
-                byte[] frame;
                 if (failure != null) {
                     Throwable cause = failure instanceof java.util.concurrent.CompletionException
                             && failure.getCause() != null ? failure.getCause() : failure;
@@ -459,14 +463,41 @@ public final class IpcServer implements AutoCloseable {
                 } else {
                     frame = Protocol.call(Protocol.RESPONSE, id, answer);
                 }
-                sendQuietly(frame);
-                lastActivity = System.nanoTime();
-            } finally {
-                requests.decrementAndGet();
-                requestDone();
-                synchronized (this) {
-                    notifyAll();
+            } catch (RuntimeException | Error e) {
+                finishRequest();
+                throw e;
+            }
+            outbox.add(frame);
+            drainOutbox();
+        }
+
+        /**
+         * Writes the replies waiting in the outbox, one thread at a time: a worker that finds another writing
+         * leaves its reply and returns, so a peer that stops reading holds one thread, not the pool. A reply
+         * counts against maxInFlight until it is written, which bounds what waits here.
+         */
+        private void drainOutbox() {
+            while (!outbox.isEmpty() && writing.compareAndSet(false, true)) {
+                try {
+                    for (byte[] frame = outbox.poll(); frame != null; frame = outbox.poll()) {
+                        try {
+                            sendQuietly(frame);
+                            lastActivity = System.nanoTime();
+                        } finally {
+                            finishRequest();
+                        }
+                    }
+                } finally {
+                    writing.set(false);
                 }
+            }
+        }
+
+        private void finishRequest() {
+            requests.decrementAndGet();
+            requestDone();
+            synchronized (this) {
+                notifyAll();
             }
         }
 
@@ -508,6 +539,14 @@ public final class IpcServer implements AutoCloseable {
         }
 
         void enforceTimeouts(long now) {
+            long writing = ChannelConnection.writingSince(connection);
+            if (writing != 0 && expired(limits.writeTimeout(), writing, now)) {
+                // Nothing can be sent to say why: the peer is not reading. Closing frees the blocked writer.
+                LOG.info("closing {}: a write to {} stalled for writeTimeout {} (the peer reads nothing)", connection,
+                        peer == null ? "the peer" : peer, limits.writeTimeout());
+                Closer.closeQuietly(connection, null);
+                return;
+            }
             if (!welcomed) {
                 if (expired(limits.handshakeTimeout(), acceptedAt, now)) {
                     timeOut("no hello within handshakeTimeout " + limits.handshakeTimeout());

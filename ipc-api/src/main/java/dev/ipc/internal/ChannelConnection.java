@@ -256,14 +256,19 @@ public final class ChannelConnection extends FramedConnection {
             frame[1] = payload;
             // Hand over only buffers with bytes left: junixsocket's gathering write writes just the
             // first buffer it is given, even an empty one.
-            for (int first = 0; first < frame.length; ) {
-                long written = channel.write(frame, first, frame.length - first);
-                while (first < frame.length && !frame[first].hasRemaining()) {
-                    first++;
+            writeStarted();
+            try {
+                for (int first = 0; first < frame.length; ) {
+                    long written = channel.write(frame, first, frame.length - first);
+                    while (first < frame.length && !frame[first].hasRemaining()) {
+                        first++;
+                    }
+                    if (written == 0 && first < frame.length) {
+                        writeWaiter.await(0);
+                    }
                 }
-                if (written == 0 && first < frame.length) {
-                    writeWaiter.await(0);
-                }
+            } finally {
+                writeDone();
             }
             while (payload.limit() < limit) {
                 payload.limit(payload.position() + Math.min(CHUNK, limit - payload.position()));
@@ -276,10 +281,15 @@ public final class ChannelConnection extends FramedConnection {
     }
 
     private void writeFully(ByteBuffer source) throws IOException {
-        while (source.hasRemaining()) {
-            if (channel.write(source) == 0) {
-                writeWaiter.await(0);
+        writeStarted();
+        try {
+            while (source.hasRemaining()) {
+                if (channel.write(source) == 0) {
+                    writeWaiter.await(0);
+                }
             }
+        } finally {
+            writeDone();
         }
     }
 
@@ -309,6 +319,11 @@ public final class ChannelConnection extends FramedConnection {
             }
         }
         return connection.peer().toString();
+    }
+
+    /** When the write in progress on a connection began ({@link System#nanoTime()}), or 0; 0 for other kinds. */
+    public static long writingSince(Connection connection) {
+        return connection instanceof ConnectionState ? ((ConnectionState) connection).writingSince() : 0;
     }
 
     /**

@@ -9,6 +9,9 @@ public interface ConnectionState {
      */
     long partialFrameSince();
 
+    /** When the write in progress began ({@link System#nanoTime()}), or 0 if none is; for stall watchdogs. */
+    long writingSince();
+
     /** Whether the connection may block in a virtual thread. */
     boolean suitsVirtualThreads();
 }

@@ -33,6 +33,7 @@ public abstract class FramedConnection implements Connection, ConnectionState {
     protected final AtomicBoolean closed = new AtomicBoolean();
 
     private final FrameReader reader; // guarded by readLock
+    private volatile long writingSince;
     private final InputStream input = new RawInput();
 
     /**
@@ -76,6 +77,21 @@ public abstract class FramedConnection implements Connection, ConnectionState {
     @Override
     public final long partialFrameSince() {
         return reader.partialSince();
+    }
+
+    @Override
+    public final long writingSince() {
+        return writingSince;
+    }
+
+    /** Marks a write to the socket as begun; the caller holds the write lock and calls {@link #writeDone()} after. */
+    protected final void writeStarted() {
+        writingSince = System.nanoTime();
+    }
+
+    /** Marks the write begun with {@link #writeStarted()} as finished, done or failed. */
+    protected final void writeDone() {
+        writingSince = 0;
     }
 
     @Override

@@ -32,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * accept loop backs off instead of spinning (its CPU stays low while accepts fail), the listener stays
  * open, and service resumes once clients leave.
  */
+@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class DescriptorLimitTest {
 

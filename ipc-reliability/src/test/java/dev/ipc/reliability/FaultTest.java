@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Timeout;
  * correct results; a reset or a stall gives a typed error within the configured timeout, and the
  * handler never sees a partial message.
  */
+@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class FaultTest {
 

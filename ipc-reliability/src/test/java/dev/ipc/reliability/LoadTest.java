@@ -29,6 +29,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * and latency (docs/RELIABILITY.md keeps the figures). Bigger runs: -Dipc.reliability.clients=N
  * -Dipc.reliability.calls=N.
  */
+@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class LoadTest {
 
@@ -37,6 +38,14 @@ class LoadTest {
 
     @TempDir
     Path directory;
+
+    @org.junit.jupiter.api.AfterEach
+    void noSocketOrLockFileLeftBehind() throws java.io.IOException {
+        try (java.util.stream.Stream<Path> left = java.nio.file.Files.list(directory)) {
+            org.junit.jupiter.api.Assertions.assertEquals(java.util.List.of(), left.collect(
+                    java.util.stream.Collectors.toList()), "files left behind");
+        }
+    }
 
     @ParameterizedTest
     @ValueSource(strings = {"unix", "tcp"})

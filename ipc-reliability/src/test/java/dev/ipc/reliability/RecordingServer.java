@@ -29,6 +29,13 @@ public final class RecordingServer {
             }
             return request;
         }).build().start();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                server.close(); // on SIGTERM: the socket file goes too
+            } catch (java.io.IOException e) {
+                System.err.println("closing: " + e);
+            }
+        }));
         System.out.println("READY " + server.endpoint());
         System.out.flush();
         server.serve();

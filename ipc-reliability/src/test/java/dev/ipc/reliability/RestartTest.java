@@ -31,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * calling: every start reclaims the stale socket file the killed one left, the client reconnects, and
  * no request runs twice (the server logs each before it answers; the client never resends a call).
  */
+@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class RestartTest {
 
@@ -83,6 +84,10 @@ class RestartTest {
             assertTrue(answers.tryAcquire(3, 30, TimeUnit.SECONDS), "answered after the last restart");
             stop.set(true);
             caller.get(30, TimeUnit.SECONDS);
+            server.destroy(); // SIGTERM this time: a clean stop removes what it made
+            assertTrue(server.waitFor(30, TimeUnit.SECONDS));
+            assertTrue(!Files.exists(socket) && !Files.exists(socket.resolveSibling("r.sock.lock")),
+                    "no socket or lock file left behind after a clean stop");
         } finally {
             JavaProcesses.reap(server);
         }

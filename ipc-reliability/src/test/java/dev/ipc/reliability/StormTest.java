@@ -34,6 +34,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * served or refused in a way it can retry (connection refused, connect timeout, TOO_MANY_CONNECTIONS),
  * and none waits past its connect timeout plus its handshake and call timeouts.
  */
+@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class StormTest {
 
@@ -42,6 +43,14 @@ class StormTest {
 
     @TempDir
     Path directory;
+
+    @org.junit.jupiter.api.AfterEach
+    void noSocketOrLockFileLeftBehind() throws java.io.IOException {
+        try (java.util.stream.Stream<Path> left = java.nio.file.Files.list(directory)) {
+            org.junit.jupiter.api.Assertions.assertEquals(java.util.List.of(), left.collect(
+                    java.util.stream.Collectors.toList()), "files left behind");
+        }
+    }
 
     @ParameterizedTest
     @ValueSource(strings = {"unix", "tcp"})

@@ -152,6 +152,7 @@ final class TlsConnection extends FramedConnection implements Handshaking {
         Objects.checkFromIndexSize(offset, length, message.length);
         checkSendable(length);
         writeLock.lock();
+        writeStarted();
         try {
             ensureOpen();
             if (length <= writeBuffer.length - 4) {
@@ -168,6 +169,7 @@ final class TlsConnection extends FramedConnection implements Handshaking {
         } catch (IOException e) {
             throw fail(explainWriteFailure(e)); // part of a frame may be out: the stream can't be trusted any more
         } finally {
+            writeDone();
             writeLock.unlock();
         }
     }
@@ -365,6 +367,7 @@ final class TlsConnection extends FramedConnection implements Handshaking {
         public void write(byte[] bytes, int offset, int length) throws IOException {
             Objects.checkFromIndexSize(offset, length, bytes.length);
             writeLock.lock();
+            writeStarted();
             try {
                 ensureOpen();
                 for (int done = 0; done < length; done += CHUNK) {
@@ -373,6 +376,7 @@ final class TlsConnection extends FramedConnection implements Handshaking {
             } catch (IOException e) {
                 throw explainWriteFailure(e);
             } finally {
+                writeDone();
                 writeLock.unlock();
             }
         }

@@ -1,0 +1,107 @@
+package dev.ipc.reliability;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ipc.Connection;
+import dev.ipc.Endpoint;
+import dev.ipc.Ipc;
+import dev.ipc.IpcClient;
+import dev.ipc.IpcOptions;
+import dev.ipc.IpcServer;
+import dev.ipc.testkit.LogCapture;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A client that sends requests and never reads the replies: the server takes no more of its requests
+ * than {@code maxInFlight} (so its memory for that client is bounded), cuts it off once a write has
+ * stalled for {@code writeTimeout}, and serves another client at its usual pace all the while.
+ */
+@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class SlowConsumerTest {
+
+    private static final int MAX_IN_FLIGHT = 16;
+    private static final int SIZE = 64 * 1024;
+
+    @TempDir
+    Path directory;
+
+    @org.junit.jupiter.api.AfterEach
+    void noSocketOrLockFileLeftBehind() throws java.io.IOException {
+        try (java.util.stream.Stream<Path> left = java.nio.file.Files.list(directory)) {
+            org.junit.jupiter.api.Assertions.assertEquals(java.util.List.of(), left.collect(
+                    java.util.stream.Collectors.toList()), "files left behind");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"unix", "tcp"})
+    void cutsOffAClientThatStopsReadingWhileOthersAreServed(String transport) throws Exception {
+        Endpoint endpoint = transport.equals("unix") ? Endpoint.parse("unix:" + directory.resolve("slow.sock"))
+                : Endpoint.parse("tcp://127.0.0.1:0");
+        AtomicInteger slowHandled = new AtomicInteger();
+        IpcOptions options = IpcOptions.builder().writeTimeout(Duration.ofSeconds(1)).maxInFlight(MAX_IN_FLIGHT).build();
+        try (LogCapture log = LogCapture.start();
+                IpcServer server = IpcServer.builder(endpoint).options(options).handler(request -> {
+                    if (request.length == SIZE) {
+                        slowHandled.incrementAndGet();
+                    }
+                    return request;
+                }).build().start();
+                IpcClient good = IpcClient.connect(server.endpoint());
+                Connection slow = Ipc.connect(server.endpoint())) {
+            slow.output().write(new byte[] {0, 0, 0, 6, 1, 0x49, 0x50, 0x43, 0, 1}); // HELLO, version 1
+            assertEquals(2, slow.receive()[0], "WELCOME");
+            AtomicLong sent = new AtomicLong();
+            CompletableFuture<Throwable> flood = CompletableFuture.supplyAsync(() -> {
+                byte[] payload = new byte[SIZE];
+                try {
+                    for (int id = 1; id <= 100_000; id++) {
+                        slow.send(ByteBuffer.allocate(5 + SIZE).put((byte) 3).putInt(id).put(payload).array());
+                        sent.incrementAndGet();
+                    }
+                    return null;
+                } catch (IOException e) {
+                    return e; // the server cut it off
+                }
+            });
+            long started = System.nanoTime();
+            long slowest = 0;
+            int calls = 0;
+            while (!flood.isDone()) {
+                long start = System.nanoTime();
+                byte[] request = ("good " + calls++).getBytes(UTF_8);
+                assertArrayEquals(request, good.call(request, Duration.ofSeconds(5)));
+                slowest = Math.max(slowest, System.nanoTime() - start);
+                assertTrue(System.nanoTime() - started < TimeUnit.SECONDS.toNanos(30), "the slow client was cut off");
+            }
+            assertTrue(flood.get() != null, "the slow client's sends ended with an error once cut off");
+            String line = log.await(Duration.ofSeconds(5), "stalled for writeTimeout PT1S");
+            assertTrue(line.contains("the peer reads nothing"), line);
+            // Replies held: at most maxInFlight unwritten, plus what the two sockets' buffers took (a few MiB).
+            assertTrue(slowHandled.get() <= MAX_IN_FLIGHT + 128, "the server stopped taking the slow client's "
+                    + "requests: it handled " + slowHandled.get() + " of " + sent.get());
+            System.out.printf(Locale.ROOT, "RELIABILITY slow consumer %s: cut off after %.1f s; it sent %d requests of "
+                    + "64 KiB, the server took %d (maxInFlight %d); meanwhile %d calls of another client, slowest "
+                    + "%.1f ms%n", transport, (System.nanoTime() - started) / 1e9, sent.get(), slowHandled.get(),
+                    MAX_IN_FLIGHT, calls, slowest / 1e6);
+            assertTrue(slowest < TimeUnit.MILLISECONDS.toNanos(500), "the other client was not held up: "
+                    + slowest / 1_000_000 + " ms");
+        }
+    }
+}
