@@ -28,14 +28,14 @@ import java.util.List;
  *
  * <p>In every build they run over the inputs committed under {@code src/test/resources} (regression
  * mode). {@code JAZZER_FUZZ=1 mvn -pl ipc-api test -Dtest=DecoderFuzzTest#frameDecoder} fuzzes one of them
- * for real (see docs/RELIABILITY.md); a finding lands in that directory, to be committed with its fix.
+ * for five minutes (see docs/RELIABILITY.md); a finding lands in that directory, to be committed with its fix.
  */
 class DecoderFuzzTest {
 
     /** The limit the decoder is given; nothing longer may be allocated for a frame. */
     private static final int LIMIT = 4096;
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "5m")
     void frameDecoder(FuzzedDataProvider data) throws IOException {
         int chunk = data.consumeInt(1, 64);
         byte[] stream = data.consumeRemainingAsBytes();
@@ -62,7 +62,7 @@ class DecoderFuzzTest {
         }
     }
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "5m")
     void helloParser(byte[] input) throws IOException {
         try {
             int version = Protocol.readHello(new ByteArrayInputStream(input));
@@ -72,7 +72,7 @@ class DecoderFuzzTest {
         }
     }
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "5m")
     void secretHandshakeServerSide(byte[] input) throws IOException {
         try {
             SecretHandshake.verify(new BytesConnection(input), "0123456789abcdef-fuzz".getBytes(), "fuzz client");
@@ -81,7 +81,7 @@ class DecoderFuzzTest {
         }
     }
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "5m")
     void secretHandshakeClientSide(byte[] input) throws IOException {
         try {
             SecretHandshake.prove(new BytesConnection(input), "0123456789abcdef-fuzz".getBytes(), "fuzz server");
@@ -90,7 +90,7 @@ class DecoderFuzzTest {
         }
     }
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "5m")
     void responseDecoder(byte[] frame) {
         try {
             switch (Protocol.type(frame)) {
@@ -119,7 +119,7 @@ class DecoderFuzzTest {
         }
     }
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "5m")
     void endpointParser(String text) {
         if (text == null) {
             return; // null is misuse, refused with a NullPointerException by contract
