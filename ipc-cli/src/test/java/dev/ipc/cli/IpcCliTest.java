@@ -29,6 +29,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The ipc tool as users run it: real processes, their exit codes, output and errors. */
+@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class IpcCliTest {
 

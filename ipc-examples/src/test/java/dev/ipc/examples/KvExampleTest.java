@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * on a socket file, on loopback TCP with a shared secret, and on TLS with client certificates, changing
  * only KV_ENDPOINT.
  */
+@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class KvExampleTest {
 

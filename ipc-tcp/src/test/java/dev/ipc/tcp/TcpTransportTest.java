@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** What is particular to TCP: address families, names, and binding only the address asked for. */
+@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class TcpTransportTest {
 

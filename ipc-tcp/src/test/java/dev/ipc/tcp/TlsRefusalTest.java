@@ -34,6 +34,7 @@ import org.junit.jupiter.api.Timeout;
  * the server that names the cause, no request of the refused client reaches the handler, and a good
  * client on the same server is served before and after.
  */
+@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class TlsRefusalTest {
 

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** What is particular to TLS: where keys come from, what goes wrong with them, and what is negotiated. */
+@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class TlsTransportTest {
 

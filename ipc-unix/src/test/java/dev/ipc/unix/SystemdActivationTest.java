@@ -31,6 +31,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Socket activation: end to end under systemd-socket-activate, and systemd's protocol checked. */
+@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class SystemdActivationTest {
 
