@@ -120,7 +120,7 @@ public final class IpcClient implements AutoCloseable {
         CompletableFuture<byte[]> future = pending.future;
         Duration timeout = options.callTimeout();
         if (!timeout.isZero()) {
-            CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS).execute(() -> {
+            CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS, Runnable::run).execute(() -> {
                 if (future.completeExceptionally(new SocketTimeoutException("no reply from " + endpoint + " within "
                         + timeout))) {
                     pending.abandon();
@@ -251,7 +251,8 @@ public final class IpcClient implements AutoCloseable {
         Connection connection = Ipc.connect(endpoint.withoutParameters(), connectionOptions);
         CompletableFuture<Void> handshake = new CompletableFuture<>();
         if (!options.handshakeTimeout().isZero()) {
-            CompletableFuture.delayedExecutor(options.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS).execute(() -> {
+            CompletableFuture.delayedExecutor(options.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS,
+                    Runnable::run).execute(() -> {
                 if (handshake.complete(null)) {
                     Closer.closeQuietly(connection, null);
                 }

@@ -9,7 +9,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Closes a resource if a step that blocks on it (a handshake) is not done in time: the blocked read
  * then fails, and {@link #expired()} tells the caller why.
  *
- * <p>Runs on the JDK's shared delay scheduler, so no thread of ours waits for it.
+ * <p>Runs on the JDK's shared delay scheduler thread itself, so no thread of ours waits for it, and not
+ * on the common fork-join pool, which an application may have filled with blocking tasks (on 2 cores it
+ * has one thread): a timeout must fire whatever else the process does.
  */
 public final class Deadline implements AutoCloseable {
 
@@ -26,7 +28,7 @@ public final class Deadline implements AutoCloseable {
     public static Deadline closeAfter(Duration timeout, AutoCloseable target) {
         Deadline deadline = new Deadline();
         if (!timeout.isZero()) {
-            CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS).execute(() -> {
+            CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS, Runnable::run).execute(() -> {
                 if (deadline.state.compareAndSet(ARMED, EXPIRED)) {
                     Closer.closeQuietly(target, null);
                 }

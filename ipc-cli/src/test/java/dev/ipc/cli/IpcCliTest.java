@@ -66,7 +66,7 @@ class IpcCliTest {
     private static Run run(List<String> command, String input) throws Exception {
         Process process = new ProcessBuilder(command).start();
         try {
-            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(process.getErrorStream()));
+            CompletableFuture<String> err = dev.ipc.testkit.Background.call("io", () -> read(process.getErrorStream()));
             if (input != null) {
                 process.getOutputStream().write(input.getBytes(UTF_8));
             }
@@ -96,7 +96,7 @@ class IpcCliTest {
         Process server = new ProcessBuilder(JavaProcesses.command(Main.class.getName(), "serve", endpoint)).start();
         servers.add(server);
         BufferedReader lines = new BufferedReader(new InputStreamReader(server.getInputStream(), UTF_8));
-        String first = CompletableFuture.supplyAsync(() -> {
+        String first = dev.ipc.testkit.Background.call("io", () -> {
             try {
                 return lines.readLine();
             } catch (IOException e) {

@@ -66,7 +66,7 @@ class KvExampleTest {
     private static Run kv(String endpoint, String input, String... args) throws Exception {
         Process process = launcher("kv", endpoint, args).start();
         try {
-            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(process.getErrorStream()));
+            CompletableFuture<String> err = dev.ipc.testkit.Background.call("io", () -> read(process.getErrorStream()));
             if (input != null) {
                 process.getOutputStream().write(input.getBytes(UTF_8));
             }
@@ -92,7 +92,7 @@ class KvExampleTest {
         Process daemon = launcher("kvd", serverEndpoint).start();
         try {
             BufferedReader lines = new BufferedReader(new InputStreamReader(daemon.getInputStream(), UTF_8));
-            String first = CompletableFuture.supplyAsync(() -> {
+            String first = dev.ipc.testkit.Background.call("io", () -> {
                 try {
                     return lines.readLine();
                 } catch (IOException e) {
@@ -173,7 +173,7 @@ class KvExampleTest {
             // systemd-socket-activate says "Listening on ..." once the socket is bound, and starts kvd when
             // the first client connects.
             BufferedReader activatorLog = new BufferedReader(new InputStreamReader(daemon.getErrorStream(), UTF_8));
-            String listening = CompletableFuture.supplyAsync(() -> {
+            String listening = dev.ipc.testkit.Background.call("io", () -> {
                 try {
                     return activatorLog.readLine();
                 } catch (IOException e) {
@@ -184,7 +184,7 @@ class KvExampleTest {
             Run put = kv("unix:" + socket, null, "put", "k", "v");
             assertEquals(0, put.exit, put.toString());
             BufferedReader lines = new BufferedReader(new InputStreamReader(daemon.getInputStream(), UTF_8));
-            assertEquals("kvd: serving on systemd:", CompletableFuture.supplyAsync(() -> {
+            assertEquals("kvd: serving on systemd:", dev.ipc.testkit.Background.call("io", () -> {
                 try {
                     return lines.readLine();
                 } catch (IOException e) {

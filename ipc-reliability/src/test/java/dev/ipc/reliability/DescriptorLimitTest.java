@@ -51,7 +51,7 @@ class DescriptorLimitTest {
         ExecutorService threads = Executors.newFixedThreadPool(CLIENTS);
         try {
             BufferedReader lines = new BufferedReader(new InputStreamReader(server.getInputStream(), UTF_8));
-            String ready = CompletableFuture.supplyAsync(() -> {
+            String ready = dev.ipc.testkit.Background.call("io", () -> {
                 for (String line = readLine(lines); line != null; line = readLine(lines)) {
                     if (line.startsWith("READY ")) {
                         return line;
@@ -61,7 +61,7 @@ class DescriptorLimitTest {
             }).get(60, TimeUnit.SECONDS);
             assertTrue(ready != null, "the server started");
             java.util.concurrent.CountDownLatch acceptFailed = new java.util.concurrent.CountDownLatch(1);
-            CompletableFuture.runAsync(() -> {
+            dev.ipc.testkit.Background.run("io", () -> {
                 for (String line = readLine(lines); line != null; line = readLine(lines)) {
                     if (line.contains("accepting on") && line.contains("failed")) {
                         acceptFailed.countDown(); // the server's own word that it ran out of descriptors

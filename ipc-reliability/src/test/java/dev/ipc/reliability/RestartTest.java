@@ -57,7 +57,7 @@ class RestartTest {
                 .callTimeout(Duration.ofSeconds(5)).build();
         CompletableFuture<Void> caller;
         try (IpcClient client = IpcClient.connect(endpoint, options)) {
-            caller = CompletableFuture.runAsync(() -> {
+            caller = dev.ipc.testkit.Background.run("io", () -> {
                 while (!stop.get()) {
                     String id = "call-" + sent.incrementAndGet();
                     try {
@@ -105,7 +105,7 @@ class RestartTest {
         Process process = new ProcessBuilder(JavaProcesses.command(RecordingServer.class.getName(), endpoint.toString(),
                 log.toString())).redirectErrorStream(true).start();
         BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), UTF_8));
-        String ready = CompletableFuture.supplyAsync(() -> {
+        String ready = dev.ipc.testkit.Background.call("io", () -> {
             try {
                 for (String line = lines.readLine(); line != null; line = lines.readLine()) {
                     if (line.startsWith("READY ")) {
@@ -119,7 +119,7 @@ class RestartTest {
         }).get(60, TimeUnit.SECONDS);
         assertTrue(ready != null, "the server started (and reclaimed the stale socket file)");
         // Keep draining its output, so that its log lines never fill the pipe.
-        CompletableFuture.runAsync(() -> {
+        dev.ipc.testkit.Background.run("io", () -> {
             try {
                 while (lines.readLine() != null) {
                     // discarded

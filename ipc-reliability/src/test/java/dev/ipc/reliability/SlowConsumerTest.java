@@ -68,7 +68,7 @@ class SlowConsumerTest {
             slow.output().write(new byte[] {0, 0, 0, 6, 1, 0x49, 0x50, 0x43, 0, 1}); // HELLO, version 1
             assertEquals(2, slow.receive()[0], "WELCOME");
             AtomicLong sent = new AtomicLong();
-            CompletableFuture<Throwable> flood = CompletableFuture.supplyAsync(() -> {
+            CompletableFuture<Throwable> flood = dev.ipc.testkit.Background.call("io", () -> {
                 byte[] payload = new byte[SIZE];
                 try {
                     for (int id = 1; id <= 100_000; id++) {

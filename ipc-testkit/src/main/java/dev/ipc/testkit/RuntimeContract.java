@@ -331,7 +331,7 @@ public abstract class RuntimeContract {
                     return CompletableFuture.supplyAsync(() -> {
                         awaitQuietly(release);
                         return request;
-                    });
+                    }, threads); // not the common pool: it may have one thread, and these block
                 }).build().start());
         IpcClient client = client(server, IpcOptions.defaults());
         CompletableFuture<byte[]> first = client.callAsync(new byte[] {1});

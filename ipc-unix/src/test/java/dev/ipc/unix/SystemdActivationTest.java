@@ -50,7 +50,7 @@ class SystemdActivationTest {
         Process activator = new ProcessBuilder(command).start();
         try {
             BufferedReader log = new BufferedReader(new InputStreamReader(activator.getErrorStream(), UTF_8));
-            String listening = CompletableFuture.supplyAsync(() -> readLine(log)).get(30, TimeUnit.SECONDS);
+            String listening = dev.ipc.testkit.Background.call("io", () -> readLine(log)).get(30, TimeUnit.SECONDS);
             assertTrue(listening != null && listening.startsWith("Listening on " + path), listening);
 
             // The first connection makes the activator start the server, which inherits the socket.
@@ -62,7 +62,7 @@ class SystemdActivationTest {
                 assertNull(client.receive());
             }
             BufferedReader out = new BufferedReader(new InputStreamReader(activator.getInputStream(), UTF_8));
-            assertEquals("READY " + endpoint, CompletableFuture.supplyAsync(() -> readLine(out)).get(30, TimeUnit.SECONDS));
+            assertEquals("READY " + endpoint, dev.ipc.testkit.Background.call("io", () -> readLine(out)).get(30, TimeUnit.SECONDS));
             assertTrue(activator.waitFor(30, TimeUnit.SECONDS), "the server exits after its one connection");
             assertEquals(0, activator.exitValue());
             assertTrue(Files.exists(path), "the socket file is systemd's: the listener leaves it");
