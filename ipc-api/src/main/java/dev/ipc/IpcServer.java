@@ -538,9 +538,18 @@ public final class IpcServer implements AutoCloseable {
             }
         }
 
+        // Watchdog state: the write seen in progress, and since when (only the watchdog thread uses these).
+        private long stalledWrite = -1;
+        private long stalledSince;
+
         void enforceTimeouts(long now) {
-            long writing = ChannelConnection.writingSince(connection);
-            if (writing != 0 && expired(limits.writeTimeout(), writing, now)) {
+            long writes = ChannelConnection.writeCount(connection);
+            if ((writes & 1) == 0) {
+                stalledWrite = -1; // no write in progress
+            } else if (writes != stalledWrite) {
+                stalledWrite = writes; // a write in progress, first seen now
+                stalledSince = now;
+            } else if (expired(limits.writeTimeout(), stalledSince, now)) {
                 // Nothing can be sent to say why: the peer is not reading. Closing frees the blocked writer.
                 LOG.info("closing {}: a write to {} stalled for writeTimeout {} (the peer reads nothing)", connection,
                         peer == null ? "the peer" : peer, limits.writeTimeout());

@@ -321,9 +321,9 @@ public final class ChannelConnection extends FramedConnection {
         return connection.peer().toString();
     }
 
-    /** When the write in progress on a connection began ({@link System#nanoTime()}), or 0; 0 for other kinds. */
-    public static long writingSince(Connection connection) {
-        return connection instanceof ConnectionState ? ((ConnectionState) connection).writingSince() : 0;
+    /** A connection's {@link ConnectionState#writeCount()}; 0 (no write in progress) for other kinds. */
+    public static long writeCount(Connection connection) {
+        return connection instanceof ConnectionState ? ((ConnectionState) connection).writeCount() : 0;
     }
 
     /**

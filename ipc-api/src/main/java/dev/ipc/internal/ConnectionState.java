@@ -9,8 +9,11 @@ public interface ConnectionState {
      */
     long partialFrameSince();
 
-    /** When the write in progress began ({@link System#nanoTime()}), or 0 if none is; for stall watchdogs. */
-    long writingSince();
+    /**
+     * How many writes to the socket have begun and ended, counted together: odd while one is in progress.
+     * A watchdog that sees the same odd count for a while knows a write has stalled that long.
+     */
+    long writeCount();
 
     /** Whether the connection may block in a virtual thread. */
     boolean suitsVirtualThreads();
