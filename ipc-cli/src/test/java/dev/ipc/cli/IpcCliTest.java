@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.ipc.testkit.CommandRun;
 import dev.ipc.testkit.JavaProcesses;
 import dev.ipc.testkit.TestCertificates;
 import java.io.BufferedReader;
@@ -45,50 +46,16 @@ class IpcCliTest {
         }
     }
 
-    /** The result of one command. */
-    static final class Run {
-        final int exit;
-        final String out;
-        final String err;
-
-        Run(int exit, String out, String err) {
-            this.exit = exit;
-            this.out = out;
-            this.err = err;
-        }
-
-        @Override
-        public String toString() {
-            return "exit " + exit + "\nstdout:\n" + out + "\nstderr:\n" + err;
-        }
+    private static CommandRun run(List<String> command, String input) throws Exception {
+        return CommandRun.of(new ProcessBuilder(command), input);
     }
 
-    private static Run run(List<String> command, String input) throws Exception {
-        Process process = new ProcessBuilder(command).start();
-        try {
-            CompletableFuture<String> err = dev.ipc.testkit.Background.call("io", () -> read(process.getErrorStream()));
-            if (input != null) {
-                process.getOutputStream().write(input.getBytes(UTF_8));
-            }
-            process.getOutputStream().close();
-            String out = read(process.getInputStream());
-            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "finishes: " + command);
-            return new Run(process.exitValue(), out, err.get(10, TimeUnit.SECONDS));
-        } finally {
-            JavaProcesses.reap(process);
-        }
-    }
-
-    private static Run ipc(String... args) throws Exception {
+    private static CommandRun ipc(String... args) throws Exception {
         return run(JavaProcesses.command(Main.class.getName(), args), null);
     }
 
     private static String read(InputStream in) {
-        try {
-            return new String(in.readAllBytes(), UTF_8);
-        } catch (IOException e) {
-            return "(unreadable: " + e + ")";
-        }
+        return CommandRun.read(in);
     }
 
     /** Starts {@code ipc serve} and returns the endpoint it prints first. */
@@ -110,7 +77,7 @@ class IpcCliTest {
         return first;
     }
 
-    private static void assertOneLineError(Run run, int exit, String command, String... parts) {
+    private static void assertOneLineError(CommandRun run, int exit, String command, String... parts) {
         assertEquals(exit, run.exit, run.toString());
         assertTrue(run.err.startsWith("ipc " + command + ": "), run.toString());
         assertEquals(1, run.err.strip().lines().count(), "one line: " + run);
@@ -120,7 +87,7 @@ class IpcCliTest {
         }
     }
 
-    private static void assertDoctor(Run run, int exit, String... parts) {
+    private static void assertDoctor(CommandRun run, int exit, String... parts) {
         assertEquals(exit, run.exit, run.toString());
         for (String part : parts) {
             assertTrue(run.out.contains(part), "should say " + part + ": " + run);
@@ -134,13 +101,13 @@ class IpcCliTest {
         String endpoint = serve("unix:" + directory.resolve("s.sock"));
         assertEquals("unix:" + directory.resolve("s.sock"), endpoint);
 
-        Run call = ipc("call", endpoint, "hello");
+        CommandRun call = ipc("call", endpoint, "hello");
         assertEquals(0, call.exit, call.toString());
         assertEquals("hello", call.out);
-        Run piped = run(JavaProcesses.command(Main.class.getName(), "call", endpoint, "-"), "from stdin\n");
+        CommandRun piped = run(JavaProcesses.command(Main.class.getName(), "call", endpoint, "-"), "from stdin\n");
         assertEquals("from stdin\n", piped.out);
 
-        Run ping = ipc("ping", endpoint, "-c", "5", "-s", "32");
+        CommandRun ping = ipc("ping", endpoint, "-c", "5", "-s", "32");
         assertEquals(0, ping.exit, ping.toString());
         assertEquals(5, ping.out.lines().filter(line -> line.startsWith("32 bytes from " + endpoint + ": seq=")).count(),
                 ping.out);
@@ -161,7 +128,7 @@ class IpcCliTest {
         String nobody = "unix:" + directory.resolve("nobody.sock");
         assertOneLineError(ipc("call", nobody, "x"), 1, "call", "cannot connect", directory.resolve("nobody.sock").toString());
         assertOneLineError(ipc("ping", nobody), 1, "ping", "cannot connect");
-        Run verbose = ipc("call", "--verbose", nobody, "x");
+        CommandRun verbose = ipc("call", "--verbose", nobody, "x");
         assertEquals(1, verbose.exit);
         assertTrue(verbose.err.contains("\tat "), "a stack trace with --verbose: " + verbose);
     }
@@ -177,11 +144,11 @@ class IpcCliTest {
 
     @Test
     void everyCommandHasHelp() throws Exception {
-        Run top = ipc("--help");
+        CommandRun top = ipc("--help");
         assertEquals(0, top.exit);
         for (String command : new String[] {"serve", "call", "ping", "doctor"}) {
             assertTrue(top.out.contains("  " + command + " "), top.out);
-            Run help = ipc(command, "--help");
+            CommandRun help = ipc(command, "--help");
             assertEquals(0, help.exit, help.toString());
             assertTrue(help.out.startsWith("Usage: ipc " + command), help.out);
         }
@@ -191,7 +158,7 @@ class IpcCliTest {
     @Test
     void theLauncherAtTheRepositoryRootRunsTheTool() throws Exception {
         Path launcher = Path.of("..", "ipc").toAbsolutePath().normalize();
-        Run help = run(List.of(launcher.toString(), "--help"), null);
+        CommandRun help = run(List.of(launcher.toString(), "--help"), null);
         assertEquals(0, help.exit, help.toString());
         assertTrue(help.out.startsWith("Usage: ipc"), help.out);
     }
@@ -201,7 +168,7 @@ class IpcCliTest {
     @Test
     void doctorSaysAListenerIsAliveAndWhoItIs() throws Exception {
         String endpoint = serve("unix:" + directory.resolve("alive.sock"));
-        Run doctor = ipc("doctor", endpoint);
+        CommandRun doctor = ipc("doctor", endpoint);
         assertDoctor(doctor, 0, "is a socket (mode 0600", "connected: a listener is alive at " + endpoint,
                 "it speaks the ipc protocol", "verdict  a client can talk to");
         long pid = servers.get(0).pid();
@@ -239,7 +206,7 @@ class IpcCliTest {
                 "--clear-groups"));
         command.addAll(JavaProcesses.command(Main.class.getName(), "doctor", endpoint));
         command.set(command.indexOf("-cp") + 1, readableClassPath());
-        Run doctor = run(command, null);
+        CommandRun doctor = run(command, null);
         assertDoctor(doctor, 1, "PROBLEM  permission denied: this user (uid 65534", "mode 0600");
     }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ipc.testkit.CommandRun;
 import dev.ipc.testkit.JavaProcesses;
 import dev.ipc.testkit.TestCertificates;
 import java.io.BufferedReader;
@@ -34,24 +35,6 @@ class KvExampleTest {
     @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ALWAYS)
     Path directory;
 
-    /** The result of one command. */
-    private static final class Run {
-        final int exit;
-        final String out;
-        final String err;
-
-        Run(int exit, String out, String err) {
-            this.exit = exit;
-            this.out = out;
-            this.err = err;
-        }
-
-        @Override
-        public String toString() {
-            return "exit " + exit + ", stdout [" + out + "], stderr [" + err + "]";
-        }
-    }
-
     private static ProcessBuilder launcher(String name, String endpoint, String... args) {
         ProcessBuilder builder = new ProcessBuilder();
         builder.command().add(BIN.resolve(name).toString());
@@ -63,28 +46,12 @@ class KvExampleTest {
         return builder;
     }
 
-    private static Run kv(String endpoint, String input, String... args) throws Exception {
-        Process process = launcher("kv", endpoint, args).start();
-        try {
-            CompletableFuture<String> err = dev.ipc.testkit.Background.call("io", () -> read(process.getErrorStream()));
-            if (input != null) {
-                process.getOutputStream().write(input.getBytes(UTF_8));
-            }
-            process.getOutputStream().close();
-            String out = read(process.getInputStream());
-            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "kv " + String.join(" ", args) + " finishes");
-            return new Run(process.exitValue(), out, err.get(10, TimeUnit.SECONDS));
-        } finally {
-            JavaProcesses.reap(process);
-        }
+    private static CommandRun kv(String endpoint, String input, String... args) throws Exception {
+        return CommandRun.of(launcher("kv", endpoint, args), input);
     }
 
     private static String read(java.io.InputStream in) {
-        try {
-            return new String(in.readAllBytes(), UTF_8);
-        } catch (IOException e) {
-            return "(unreadable: " + e + ")";
-        }
+        return CommandRun.read(in);
     }
 
     /** Runs the same session against a daemon on {@code serverEndpoint}, with clients on {@code clientEndpoint}. */
@@ -104,23 +71,25 @@ class KvExampleTest {
             String bound = first.substring("kvd: serving on ".length());
             String client = clientEndpoint.replace("PORT", bound.substring(bound.lastIndexOf(':') + 1));
 
-            Run put = kv(client, null, "put", "greeting", "hello");
+            CommandRun put = kv(client, null, "put", "greeting", "hello");
             assertEquals(0, put.exit, put.toString());
-            Run get = kv(client, null, "get", "greeting");
-            assertEquals(new Run(0, "hello", "").toString(), get.toString());
+            CommandRun get = kv(client, null, "get", "greeting");
+            assertEquals(0, get.exit, get.toString());
+            assertEquals("hello", get.out);
+            assertEquals("", get.err);
             assertEquals(0, kv(client, "from stdin\n", "put", "piped", "-").exit);
             assertEquals("from stdin\n", kv(client, null, "get", "piped").out);
             assertEquals("greeting\npiped\n", kv(client, null, "list").out);
-            Run missing = kv(client, null, "get", "nope");
+            CommandRun missing = kv(client, null, "get", "nope");
             assertEquals(1, missing.exit, missing.toString());
             assertEquals("kv: no key nope\n", missing.err);
             assertEquals(0, kv(client, null, "del", "greeting").exit);
             assertEquals("piped\n", kv(client, null, "list").out);
-            Run usage = kv(client, null, "frobnicate");
+            CommandRun usage = kv(client, null, "frobnicate");
             assertEquals(2, usage.exit, usage.toString());
 
             if (wrongClientEndpoint != null) {
-                Run refused = kv(wrongClientEndpoint.replace("PORT", bound.substring(bound.lastIndexOf(':') + 1)),
+                CommandRun refused = kv(wrongClientEndpoint.replace("PORT", bound.substring(bound.lastIndexOf(':') + 1)),
                         null, "get", "piped");
                 assertEquals(1, refused.exit, refused.toString());
                 assertTrue(refused.err.startsWith("kv: ") && refused.err.strip().lines().count() == 1,
@@ -181,7 +150,7 @@ class KvExampleTest {
                 }
             }).get(60, TimeUnit.SECONDS);
             assertTrue(listening != null && listening.startsWith("Listening on"), "activator said: " + listening);
-            Run put = kv("unix:" + socket, null, "put", "k", "v");
+            CommandRun put = kv("unix:" + socket, null, "put", "k", "v");
             assertEquals(0, put.exit, put.toString());
             BufferedReader lines = new BufferedReader(new InputStreamReader(daemon.getInputStream(), UTF_8));
             assertEquals("kvd: serving on systemd:", dev.ipc.testkit.Background.call("io", () -> {

@@ -19,7 +19,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -31,27 +30,15 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 @org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
-class LoadTest {
+class LoadTest extends OnEachTransport {
 
     static final int CLIENTS = Integer.getInteger("ipc.reliability.clients", 500);
     static final int CALLS = Integer.getInteger("ipc.reliability.calls", 1000);
 
-    @TempDir
-    Path directory;
-
-    @org.junit.jupiter.api.AfterEach
-    void noSocketOrLockFileLeftBehind() throws java.io.IOException {
-        try (java.util.stream.Stream<Path> left = java.nio.file.Files.list(directory)) {
-            org.junit.jupiter.api.Assertions.assertEquals(java.util.List.of(), left.collect(
-                    java.util.stream.Collectors.toList()), "files left behind");
-        }
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"unix", "tcp"})
     void everyCallGetsItsOwnReplyOnce(String transport) throws Exception {
-        Endpoint endpoint = transport.equals("unix") ? Endpoint.parse("unix:" + directory.resolve("load.sock"))
-                : Endpoint.parse("tcp://127.0.0.1:0");
+        Endpoint endpoint = endpoint(transport);
         AtomicLong handled = new AtomicLong();
         try (IpcServer server = IpcServer.builder(endpoint).handler(request -> {
             handled.incrementAndGet();

@@ -22,7 +22,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -33,27 +32,15 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 @org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-class SlowConsumerTest {
+class SlowConsumerTest extends OnEachTransport {
 
     private static final int MAX_IN_FLIGHT = 16;
     private static final int SIZE = 64 * 1024;
 
-    @TempDir
-    Path directory;
-
-    @org.junit.jupiter.api.AfterEach
-    void noSocketOrLockFileLeftBehind() throws java.io.IOException {
-        try (java.util.stream.Stream<Path> left = java.nio.file.Files.list(directory)) {
-            org.junit.jupiter.api.Assertions.assertEquals(java.util.List.of(), left.collect(
-                    java.util.stream.Collectors.toList()), "files left behind");
-        }
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"unix", "tcp"})
     void cutsOffAClientThatStopsReadingWhileOthersAreServed(String transport) throws Exception {
-        Endpoint endpoint = transport.equals("unix") ? Endpoint.parse("unix:" + directory.resolve("slow.sock"))
-                : Endpoint.parse("tcp://127.0.0.1:0");
+        Endpoint endpoint = endpoint(transport);
         AtomicInteger slowHandled = new AtomicInteger();
         IpcOptions options = IpcOptions.builder().writeTimeout(Duration.ofSeconds(1)).maxInFlight(MAX_IN_FLIGHT).build();
         try (LogCapture log = LogCapture.start();

@@ -25,7 +25,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -36,27 +35,15 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 @org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
-class StormTest {
+class StormTest extends OnEachTransport {
 
     static final int CONNECTS = Integer.getInteger("ipc.reliability.connects", 2000);
     private static final Duration TIMEOUT = Duration.ofSeconds(5);
 
-    @TempDir
-    Path directory;
-
-    @org.junit.jupiter.api.AfterEach
-    void noSocketOrLockFileLeftBehind() throws java.io.IOException {
-        try (java.util.stream.Stream<Path> left = java.nio.file.Files.list(directory)) {
-            org.junit.jupiter.api.Assertions.assertEquals(java.util.List.of(), left.collect(
-                    java.util.stream.Collectors.toList()), "files left behind");
-        }
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"unix", "tcp"})
     void everyClientIsServedOrRefusedRetryably(String transport) throws Exception {
-        Endpoint endpoint = transport.equals("unix") ? Endpoint.parse("unix:" + directory.resolve("storm.sock"))
-                : Endpoint.parse("tcp://127.0.0.1:0");
+        Endpoint endpoint = endpoint(transport);
         IpcOptions clientOptions = IpcOptions.builder().connectTimeout(TIMEOUT).handshakeTimeout(TIMEOUT)
                 .callTimeout(TIMEOUT).reconnectTimeout(Duration.ZERO).build();
         long bound = TIMEOUT.multipliedBy(3).plusSeconds(2).toNanos();
