@@ -58,7 +58,7 @@ public final class Ipc {
     public static Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
         IpcOptions effective = IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options"));
         Transport transport = transportFor(endpoint, effective);
-        byte[] secret = readSecret(effective);
+        byte[] secret = SecretHandshake.secretOf(effective);
         Listener listener = transport.listen(endpoint, effective);
         if (secret == null || listener instanceof HandshakingListener) {
             return listener; // a transport that shakes hands itself (TLS) checks the secret there too
@@ -87,36 +87,20 @@ public final class Ipc {
     public static Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
         IpcOptions effective = IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options"));
         Transport transport = transportFor(endpoint, effective);
-        byte[] secret = readSecret(effective);
+        byte[] secret = SecretHandshake.secretOf(effective);
         Connection connection = transport.connect(endpoint, effective);
         if (secret != null) {
             String peer = endpoint.withoutParameters().toString();
-            try (Deadline deadline = Deadline.closeAfter(effective.handshakeTimeout(), connection)) {
-                try {
-                    SecretHandshake.prove(connection, secret, peer);
-                } catch (IOException | RuntimeException e) {
-                    Closer.closeQuietly(connection, e);
-                    if (deadline.expired()) {
-                        java.net.SocketTimeoutException timeout = new java.net.SocketTimeoutException(peer
-                                + " did not finish the shared-secret handshake within handshakeTimeout "
-                                + effective.handshakeTimeout());
-                        timeout.initCause(e);
-                        throw timeout;
-                    }
-                    throw e;
-                }
+            try {
+                Deadline.within(effective.handshakeTimeout(), connection, peer + " did not finish the shared-secret "
+                        + "handshake within handshakeTimeout " + effective.handshakeTimeout(),
+                        () -> SecretHandshake.prove(connection, secret, peer));
+            } catch (IOException | RuntimeException e) {
+                Closer.closeQuietly(connection, e);
+                throw e;
             }
         }
         return connection;
-    }
-
-    /** Reads the options' shared secret, if they name one; null if not. */
-    private static byte[] readSecret(IpcOptions options) throws IOException {
-        if (options.secret().isEmpty()) {
-            return null;
-        }
-        Secret source = options.secret().get();
-        return SecretHandshake.check(source.read(), source);
     }
 
     /** Every transport found, available or not, in {@link ServiceLoader} order. */

@@ -142,22 +142,15 @@ public final class HandshakingListener implements Listener {
         String peer = tls != null ? tls.remote() : "client " + ChannelConnection.describePeer(connection);
         boolean admitted = false;
         try {
-            try (Deadline deadline = Deadline.closeAfter(handshakeTimeout, tls != null ? tls.abortHandle() : connection)) {
-                try {
-                    if (tls != null) {
-                        tls.handshake();
-                    }
-                    if (secret != null) {
-                        SecretHandshake.verify(connection, secret, peer);
-                    }
-                } catch (IOException | RuntimeException e) {
-                    if (deadline.expired()) {
-                        throw new SocketTimeoutException("the handshake did not finish within handshakeTimeout "
-                                + handshakeTimeout);
-                    }
-                    throw e;
-                }
-            }
+            Deadline.within(handshakeTimeout, tls != null ? tls.abortHandle() : connection,
+                    "the handshake did not finish within handshakeTimeout " + handshakeTimeout, () -> {
+                        if (tls != null) {
+                            tls.handshake();
+                        }
+                        if (secret != null) {
+                            SecretHandshake.verify(connection, secret, peer);
+                        }
+                    });
             if (!policy.permits(connection.peer())) {
                 LOG.info("refused a connection on {} from {}: the access policy ({}) does not permit {}", endpoint(),
                         peer, policy, connection.peer());

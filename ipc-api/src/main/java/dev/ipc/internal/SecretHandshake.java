@@ -49,6 +49,20 @@ public final class SecretHandshake {
     private SecretHandshake() {
     }
 
+    /**
+     * Reads the options' shared secret and checks it is long enough to be one; null if they name none.
+     *
+     * @throws IOException naming the file or variable if it can't be read
+     * @throws IllegalArgumentException naming the source if the secret is too short
+     */
+    public static byte[] secretOf(dev.ipc.IpcOptions options) throws IOException {
+        if (options.secret().isEmpty()) {
+            return null;
+        }
+        dev.ipc.Secret source = options.secret().get();
+        return check(source.read(), source);
+    }
+
     /** Checks that a secret is long enough to be one; returns it. */
     public static byte[] check(byte[] secret, Object source) {
         if (secret.length < MIN_SECRET) {

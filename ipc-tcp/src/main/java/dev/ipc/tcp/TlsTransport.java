@@ -5,7 +5,6 @@ import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
-import dev.ipc.Secret;
 import dev.ipc.TlsOptions;
 import dev.ipc.internal.ChannelListener;
 import dev.ipc.internal.Closer;
@@ -16,7 +15,6 @@ import dev.ipc.spi.Suitability;
 import dev.ipc.spi.Transport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.SocketTimeoutException;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -83,7 +81,7 @@ public final class TlsTransport implements Transport {
                     + endpoint.withoutParameters());
         }
         SSLContext context = TlsContexts.of(tls);
-        byte[] secret = readSecret(options);
+        byte[] secret = SecretHandshake.secretOf(options);
         ServerSocketChannel channel = TcpTransport.bind(endpoint, options, true);
         try {
             Endpoint bound = TcpTransport.boundEndpoint(channel, endpoint);
@@ -147,20 +145,9 @@ public final class TlsTransport implements Transport {
             connection = new TlsConnection(channel, socket, TcpTransport.localEndpointOf(channel), peer, options,
                     TcpTransport.localEndpointOf(channel) + " (" + id() + ", client to " + peer + ")");
             Duration limit = handshakeLimit(options, started);
-            try (Deadline deadline = Deadline.closeAfter(limit, channel)) {
-                try {
-                    connection.handshake();
-                } catch (IOException | RuntimeException e) {
-                    if (deadline.expired()) {
-                        SocketTimeoutException timeout = new SocketTimeoutException("the TLS handshake with " + peer
-                                + " did not finish within " + (limit.equals(options.handshakeTimeout())
-                                        ? "handshakeTimeout " : "connectTimeout ") + limit);
-                        timeout.initCause(e);
-                        throw timeout;
-                    }
-                    throw e;
-                }
-            }
+            Deadline.within(limit, channel, "the TLS handshake with " + peer + " did not finish within "
+                    + (limit.equals(options.handshakeTimeout()) ? "handshakeTimeout " : "connectTimeout ") + limit,
+                    connection::handshake);
             return connection;
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(connection != null ? connection : channel, e);
@@ -183,14 +170,6 @@ public final class TlsTransport implements Transport {
 
     private static boolean isHostName(String host) {
         return host.indexOf(':') < 0 && !host.matches("[0-9.]+") && host.indexOf('.') != host.length() - 1;
-    }
-
-    private static byte[] readSecret(IpcOptions options) throws IOException {
-        if (options.secret().isEmpty()) {
-            return null;
-        }
-        Secret source = options.secret().get();
-        return SecretHandshake.check(source.read(), source);
     }
 
     /** Explains a handshake failure in plain words, keeping the JDK's message. */
