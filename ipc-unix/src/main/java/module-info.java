@@ -1,12 +1,12 @@
-/**
- * Unix domain socket transports for ipc: the JDK's channels and, where present, junixsocket.
- */
+/** Unix domain socket transports for ipc: the JDK's channels and, where present, junixsocket. */
 module dev.ipc.unix {
     requires dev.ipc;
     requires jdk.net;
     requires org.slf4j;
     requires static org.newsclub.net.unix;
 
-    provides dev.ipc.spi.Transport
-            with dev.ipc.unix.JdkUnixTransport, dev.ipc.unix.JunixsocketUnixTransport, dev.ipc.unix.SystemdTransport;
+    provides dev.ipc.spi.Transport with
+            dev.ipc.unix.JdkUnixTransport,
+            dev.ipc.unix.JunixsocketUnixTransport,
+            dev.ipc.unix.SystemdTransport;
 }

@@ -12,8 +12,7 @@ final class AccessPolicies {
     private static final OptionalLong OWN_UID = UnixPaths.ownUid();
     private static final String OWN_USER = System.getProperty("user.name");
 
-    private AccessPolicies() {
-    }
+    private AccessPolicies() {}
 
     private static boolean isSameUser(PeerCredentials peer) {
         if (peer.uid().isPresent() && OWN_UID.isPresent()) {

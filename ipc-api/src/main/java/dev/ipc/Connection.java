@@ -11,28 +11,26 @@ import java.util.List;
 /**
  * One open, bidirectional connection between two processes.
  *
- * <p>A connection carries either length-prefixed messages ({@link #send(byte[])} and
- * {@link #receive()}: a {@code u32} big-endian length, then that many bytes) or raw bytes for a
- * protocol of the user's own ({@link #input()} and {@link #output()}). Both go through the same
- * buffers, so a protocol may switch between them at a message boundary.
+ * <p>A connection carries either length-prefixed messages ({@link #send(byte[])} and {@link #receive()}: a {@code u32}
+ * big-endian length, then that many bytes) or raw bytes for a protocol of the user's own ({@link #input()} and
+ * {@link #output()}). Both go through the same buffers, so a protocol may switch between them at a message boundary.
  *
- * <p>All I/O blocks the calling thread. Sends are serialised with one another and receives with one
- * another, so one thread may send while another receives, and several threads may share one side.
- * Reads honour {@link IpcOptions#readTimeout()} on every transport; a timeout throws
- * {@link java.net.SocketTimeoutException} and leaves the connection usable, a half-received message
- * included.
+ * <p>All I/O blocks the calling thread. Sends are serialised with one another and receives with one another, so one
+ * thread may send while another receives, and several threads may share one side. Reads honour
+ * {@link IpcOptions#readTimeout()} on every transport; a timeout throws {@link java.net.SocketTimeoutException} and
+ * leaves the connection usable, a half-received message included.
  *
- * <p>A malformed frame (a negative length, or one over {@link IpcOptions#maxFrameSize()}) or an end of
- * stream inside a frame closes this connection, and only this one, and throws an {@link IOException}
- * that says what was wrong. {@link #close()} is idempotent and unblocks threads waiting in any method.
+ * <p>A malformed frame (a negative length, or one over {@link IpcOptions#maxFrameSize()}) or an end of stream inside a
+ * frame closes this connection, and only this one, and throws an {@link IOException} that says what was wrong.
+ * {@link #close()} is idempotent and unblocks threads waiting in any method.
  */
 public interface Connection extends Closeable {
 
     /**
      * Sends one message: its length, then its bytes, in one system call where they fit the send buffer.
      *
-     * @throws IllegalArgumentException if the message is longer than {@link IpcOptions#maxFrameSize()};
-     *     nothing is sent and the connection stays usable
+     * @throws IllegalArgumentException if the message is longer than {@link IpcOptions#maxFrameSize()}; nothing is sent
+     *     and the connection stays usable
      * @throws IOException if the connection fails or is closed
      */
     void send(byte[] message) throws IOException;
@@ -40,7 +38,9 @@ public interface Connection extends Closeable {
     /** Sends {@code length} bytes of {@code message} from {@code offset} as one message; see {@link #send(byte[])}. */
     void send(byte[] message, int offset, int length) throws IOException;
 
-    /** Sends the remaining bytes of {@code message} as one message and advances its position; see {@link #send(byte[])}. */
+    /**
+     * Sends the remaining bytes of {@code message} as one message and advances its position; see {@link #send(byte[])}.
+     */
     void send(ByteBuffer message) throws IOException;
 
     /**
@@ -49,8 +49,8 @@ public interface Connection extends Closeable {
      * @return the message, or {@code null} if the peer closed its side at a message boundary
      * @throws java.net.SocketTimeoutException if no message completed within the read timeout
      * @throws java.io.EOFException if the stream ended inside a frame; the connection is then closed
-     * @throws java.net.ProtocolException if the frame's length is negative or over the limit; the
-     *     connection is then closed and nothing was allocated for it
+     * @throws java.net.ProtocolException if the frame's length is negative or over the limit; the connection is then
+     *     closed and nothing was allocated for it
      * @throws IOException if the connection fails or is closed
      */
     byte[] receive() throws IOException;
@@ -59,16 +59,15 @@ public interface Connection extends Closeable {
      * Receives one message into {@code destination}, from its position.
      *
      * @return the message's length, or -1 if the peer closed its side at a message boundary
-     * @throws IllegalArgumentException if the next message is longer than
-     *     {@code destination.remaining()}; the message stays pending, so a call with a larger buffer
-     *     (or {@link #receive()}) still gets it
+     * @throws IllegalArgumentException if the next message is longer than {@code destination.remaining()}; the message
+     *     stays pending, so a call with a larger buffer (or {@link #receive()}) still gets it
      * @throws IOException as {@link #receive()} does
      */
     int receive(ByteBuffer destination) throws IOException;
 
     /**
-     * Sends one message with open file descriptors attached ({@code SCM_RIGHTS}): the peer receives its
-     * own copies of them, usable after this side closes its own.
+     * Sends one message with open file descriptors attached ({@code SCM_RIGHTS}): the peer receives its own copies of
+     * them, usable after this side closes its own.
      *
      * @throws UnsupportedOperationException if this connection can't pass descriptors (see
      *     {@link #canPassDescriptors()}); the message says why, and nothing is sent
@@ -77,16 +76,15 @@ public interface Connection extends Closeable {
     void sendWithDescriptors(byte[] message, FileDescriptor... descriptors) throws IOException;
 
     /**
-     * Takes the file descriptors that arrived with what was received so far, oldest first, and clears
-     * them. They arrive with the first bytes of the message they were sent with. The caller owns them and
-     * must close them (for example through {@code new FileInputStream(descriptor).close()}); those not
-     * taken are closed with the connection.
+     * Takes the file descriptors that arrived with what was received so far, oldest first, and clears them. They arrive
+     * with the first bytes of the message they were sent with. The caller owns them and must close them (for example
+     * through {@code new FileInputStream(descriptor).close()}); those not taken are closed with the connection.
      */
     List<FileDescriptor> takeReceivedDescriptors();
 
     /**
-     * Whether this connection can pass file descriptors: Unix sockets through junixsocket can; the
-     * JDK's Unix channels and TCP cannot.
+     * Whether this connection can pass file descriptors: Unix sockets through junixsocket can; the JDK's Unix channels
+     * and TCP cannot.
      */
     boolean canPassDescriptors();
 
@@ -100,9 +98,8 @@ public interface Connection extends Closeable {
     /**
      * A stream to write raw bytes, for a protocol of the user's own.
      *
-     * <p>Unbuffered: each write is a system call, so wrap it in a {@link java.io.BufferedOutputStream}
-     * for small writes. Closing the stream shuts down this side's output (a half-close); the
-     * connection stays open for reading.
+     * <p>Unbuffered: each write is a system call, so wrap it in a {@link java.io.BufferedOutputStream} for small
+     * writes. Closing the stream shuts down this side's output (a half-close); the connection stays open for reading.
      */
     OutputStream output();
 
@@ -118,8 +115,8 @@ public interface Connection extends Closeable {
     /**
      * This side's endpoint.
      *
-     * <p>For an accepted connection, the listener's endpoint; for a TCP client, its local address and
-     * port; for a Unix client, whose socket has no name of its own, the endpoint it connected to.
+     * <p>For an accepted connection, the listener's endpoint; for a TCP client, its local address and port; for a Unix
+     * client, whose socket has no name of its own, the endpoint it connected to.
      */
     Endpoint localEndpoint();
 

@@ -3,8 +3,8 @@ package dev.ipc;
 import java.io.IOException;
 
 /**
- * The connection a call was in flight on went away before its reply came: the server closed it, died
- * or shut down. The call may or may not have run on the server; it is never resent by the library.
+ * The connection a call was in flight on went away before its reply came: the server closed it, died or shut down. The
+ * call may or may not have run on the server; it is never resent by the library.
  */
 public class ConnectionLostException extends IOException {
 

@@ -2,6 +2,7 @@ package dev.ipc;
 
 import dev.ipc.internal.UnixPaths;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Collections;
@@ -14,6 +15,7 @@ import java.util.Optional;
  * An address to listen on or connect to, written as one string such as {@code unix:/run/app.sock}.
  *
  * <p>The grammar, in full:
+ *
  * <pre>
  *   unix:/run/app/app.sock        a socket file, absolute path
  *   unix:app.sock                 a socket file relative to the working directory
@@ -25,14 +27,14 @@ import java.util.Optional;
  *   systemd:                      the first socket systemd passed to this process (socket activation)
  *   systemd:api                   the socket systemd passed under that name ({@code FileDescriptorName=})
  * </pre>
- * Any form may end in a query that carries options, {@code unix:/run/app.sock?backend=jdk&readTimeout=5s}
- * (see {@link IpcOptions#fromEndpoint(Endpoint, IpcOptions)}). In a path or a query value, {@code %}
- * followed by two hex digits stands for that byte of the UTF-8 encoding, so a path that contains
- * {@code ?} or {@code %} can be written too.
+ *
+ * Any form may end in a query that carries options, {@code unix:/run/app.sock?backend=jdk&readTimeout=5s} (see
+ * {@link IpcOptions#fromEndpoint(Endpoint, IpcOptions)}). In a path or a query value, {@code %} followed by two hex
+ * digits stands for that byte of the UTF-8 encoding, so a path that contains {@code ?} or {@code %} can be written too.
  *
  * <p>Endpoints are immutable values: {@link #equals(Object)} compares every part, and
- * {@code Endpoint.parse(s).toString()} gives {@code s} back for every string in canonical form (the
- * forms above, with percent escapes only where they are needed).
+ * {@code Endpoint.parse(s).toString()} gives {@code s} back for every string in canonical form (the forms above, with
+ * percent escapes only where they are needed).
  */
 public final class Endpoint {
 
@@ -49,10 +51,10 @@ public final class Endpoint {
             "valid examples: unix:/run/app/app.sock, unix:@app, tcp://127.0.0.1:4477, tcp://[::1]:0, systemd:";
 
     private final String scheme;
-    private final String path;      // unix socket file, as written; null otherwise
-    private final String name;      // unix abstract name, or systemd socket name; null otherwise
-    private final String host;      // tcp/tls host without brackets; null otherwise
-    private final int port;         // tcp/tls port; -1 otherwise
+    private final String path; // unix socket file, as written; null otherwise
+    private final String name; // unix abstract name, or systemd socket name; null otherwise
+    private final String host; // tcp/tls host without brackets; null otherwise
+    private final int port; // tcp/tls port; -1 otherwise
     private final Map<String, String> parameters;
 
     private Endpoint(String scheme, String path, String name, String host, int port, Map<String, String> parameters) {
@@ -67,8 +69,8 @@ public final class Endpoint {
     /**
      * Parses an endpoint string.
      *
-     * @throws IllegalArgumentException if the string is not an endpoint; the message quotes it and
-     *     gives a valid example
+     * @throws IllegalArgumentException if the string is not an endpoint; the message quotes it and gives a valid
+     *     example
      */
     public static Endpoint parse(String text) {
         Objects.requireNonNull(text, "text");
@@ -105,9 +107,9 @@ public final class Endpoint {
     }
 
     /**
-     * The conventional socket file for a daemon named {@code app}: {@code $XDG_RUNTIME_DIR/app/app.sock}
-     * where that variable names a directory, else {@code app-USER/app.sock} under the temp directory.
-     * The listener creates the directory, private to its user, if it is missing.
+     * The conventional socket file for a daemon named {@code app}: {@code $XDG_RUNTIME_DIR/app/app.sock} where that
+     * variable names a directory, else {@code app-USER/app.sock} under the temp directory. The listener creates the
+     * directory, private to its user, if it is missing.
      *
      * @throws IllegalArgumentException if {@code app} is not a plain name (letters, digits, {@code . _ -})
      * @throws IllegalStateException if the path is over the platform's socket path limit
@@ -118,8 +120,10 @@ public final class Endpoint {
             throw new IllegalArgumentException("app name must be letters, digits, '.', '_' or '-', was '" + app + "'");
         }
         String runtimeDirectory = System.getenv("XDG_RUNTIME_DIR");
-        Path directory = runtimeDirectory != null && !runtimeDirectory.isEmpty()
-                && Path.of(runtimeDirectory).isAbsolute() && java.nio.file.Files.isDirectory(Path.of(runtimeDirectory))
+        Path directory = runtimeDirectory != null
+                        && !runtimeDirectory.isEmpty()
+                        && Path.of(runtimeDirectory).isAbsolute()
+                        && Files.isDirectory(Path.of(runtimeDirectory))
                 ? Path.of(runtimeDirectory, app)
                 : Path.of(System.getProperty("java.io.tmpdir"), app + "-" + System.getProperty("user.name"));
         Path path = directory.resolve(app + ".sock");
@@ -134,8 +138,8 @@ public final class Endpoint {
     /** A systemd socket-activation endpoint: {@code systemd:} for the first socket, or {@code systemd:NAME}. */
     public static Endpoint systemd(String name) {
         if (name != null && !isSystemdName(name)) {
-            throw new IllegalArgumentException("systemd socket names are letters, digits, '.', '_' or '-', was '"
-                    + name + "'");
+            throw new IllegalArgumentException(
+                    "systemd socket names are letters, digits, '.', '_' or '-', was '" + name + "'");
         }
         return new Endpoint(SYSTEMD, null, name == null || name.isEmpty() ? null : name, null, -1, Map.of());
     }
@@ -285,9 +289,12 @@ public final class Endpoint {
             return false;
         }
         Endpoint that = (Endpoint) other;
-        return scheme.equals(that.scheme) && port == that.port
-                && Objects.equals(path, that.path) && Objects.equals(name, that.name)
-                && Objects.equals(host, that.host) && parameters.equals(that.parameters);
+        return scheme.equals(that.scheme)
+                && port == that.port
+                && Objects.equals(path, that.path)
+                && Objects.equals(name, that.name)
+                && Objects.equals(host, that.host)
+                && parameters.equals(that.parameters);
     }
 
     @Override
@@ -341,8 +348,10 @@ public final class Endpoint {
 
     private static Endpoint parseSystemd(String text, String body, Map<String, String> parameters) {
         if (!body.isEmpty() && !isSystemdName(body)) {
-            throw invalid(text, "a systemd socket name is letters, digits, '.', '_' or '-' (as in systemd:api), "
-                    + "was '" + body + "'");
+            throw invalid(
+                    text,
+                    "a systemd socket name is letters, digits, '.', '_' or '-' (as in systemd:api), " + "was '" + body
+                            + "'");
         }
         return new Endpoint(SYSTEMD, null, body.isEmpty() ? null : body, null, -1, parameters);
     }
@@ -357,7 +366,8 @@ public final class Endpoint {
 
     private static Endpoint unixPath(String path, Map<String, String> parameters, String text) {
         if (path.indexOf('\0') >= 0) {
-            throw text == null ? new IllegalArgumentException("path must not contain a NUL character")
+            throw text == null
+                    ? new IllegalArgumentException("path must not contain a NUL character")
                     : invalid(text, "the socket path contains a NUL character");
         }
         if (path.startsWith("@")) {
@@ -368,7 +378,8 @@ public final class Endpoint {
         try {
             Path.of(path);
         } catch (InvalidPathException e) {
-            throw text == null ? new IllegalArgumentException("invalid path: " + e.getMessage(), e)
+            throw text == null
+                    ? new IllegalArgumentException("invalid path: " + e.getMessage(), e)
                     : invalid(text, "the socket path is invalid: " + e.getReason());
         }
         return new Endpoint(UNIX, path, null, null, -1, parameters);
@@ -427,8 +438,13 @@ public final class Endpoint {
         if (host.indexOf(':') >= 0) {
             for (int i = 0; i < host.length(); i++) {
                 char c = host.charAt(i);
-                boolean ok = Character.digit(c, 16) >= 0 || c == ':' || c == '.' || c == '%'
-                        || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                boolean ok = Character.digit(c, 16) >= 0
+                        || c == ':'
+                        || c == '.'
+                        || c == '%'
+                        || (c >= 'a' && c <= 'z')
+                        || (c >= 'A' && c <= 'Z')
+                        || (c >= '0' && c <= '9');
                 if (!ok) {
                     return "is not a valid IPv6 address";
                 }
@@ -437,8 +453,12 @@ public final class Endpoint {
         }
         for (int i = 0; i < host.length(); i++) {
             char c = host.charAt(i);
-            boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                    || c == '-' || c == '.' || c == '_';
+            boolean ok = (c >= 'a' && c <= 'z')
+                    || (c >= 'A' && c <= 'Z')
+                    || (c >= '0' && c <= '9')
+                    || c == '-'
+                    || c == '.'
+                    || c == '_';
             if (!ok) {
                 return "contains '" + c + "', which no host name or address does";
             }
@@ -510,7 +530,8 @@ public final class Endpoint {
         for (int i = 0; i < part.length(); i++) {
             char c = part.charAt(i);
             if (c == '%' || reserved.indexOf(c) >= 0 || c < 0x20 || c == 0x7f) {
-                out.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+                out.append('%')
+                        .append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
                         .append(Character.toUpperCase(Character.forDigit(c & 0xf, 16)));
             } else {
                 out.append(c);

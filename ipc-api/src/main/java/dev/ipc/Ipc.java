@@ -27,18 +27,16 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p>Transports are found once with {@link ServiceLoader}. For each endpoint the available transports
- * of its scheme are ranked ({@link Transport#suitability}), and the highest ranked that is available
- * serves; the choice and its reason are logged once
- * at debug level.
+ * <p>Transports are found once with {@link ServiceLoader}. For each endpoint the available transports of its scheme are
+ * ranked ({@link Transport#suitability}), and the highest ranked that is available serves; the choice and its reason
+ * are logged once at debug level.
  */
 public final class Ipc {
 
     private static final Logger LOG = LoggerFactory.getLogger(Ipc.class);
     private static final Set<String> LOGGED_CHOICES = ConcurrentHashMap.newKeySet();
 
-    private Ipc() {
-    }
+    private Ipc() {}
 
     /** Binds {@code endpoint} with the default options (and those in its query). */
     public static Listener listen(Endpoint endpoint) throws IOException {
@@ -50,10 +48,10 @@ public final class Ipc {
      *
      * @param options the options; those in the endpoint's query override them
      * @throws IllegalArgumentException if the query holds an unknown or invalid option
-     * @throws IllegalStateException if no available transport serves the endpoint; the message lists the
-     *     schemes and transports there are
-     * @throws IOException if binding fails, or the options' secret can't be read; the message names the
-     *     endpoint or the secret's source and the cause
+     * @throws IllegalStateException if no available transport serves the endpoint; the message lists the schemes and
+     *     transports there are
+     * @throws IOException if binding fails, or the options' secret can't be read; the message names the endpoint or the
+     *     secret's source and the cause
      */
     public static Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
         IpcOptions effective = IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options"));
@@ -80,8 +78,8 @@ public final class Ipc {
      * @throws IllegalStateException if no available transport serves the endpoint
      * @throws java.net.ConnectException if nobody listens there; the message names the endpoint
      * @throws java.net.SocketTimeoutException if the connect timeout passed
-     * @throws AuthenticationException if the options name a shared secret and the server does not know it,
-     *     refuses this side's proof, or asks for none
+     * @throws AuthenticationException if the options name a shared secret and the server does not know it, refuses this
+     *     side's proof, or asks for none
      * @throws IOException if connecting fails otherwise
      */
     public static Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
@@ -92,8 +90,11 @@ public final class Ipc {
         if (secret != null) {
             String peer = endpoint.withoutParameters().toString();
             try {
-                Deadline.within(effective.handshakeTimeout(), connection, peer + " did not finish the shared-secret "
-                        + "handshake within handshakeTimeout " + effective.handshakeTimeout(),
+                Deadline.within(
+                        effective.handshakeTimeout(),
+                        connection,
+                        peer + " did not finish the shared-secret " + "handshake within handshakeTimeout "
+                                + effective.handshakeTimeout(),
                         () -> SecretHandshake.prove(connection, secret, peer));
             } catch (IOException | RuntimeException e) {
                 Closer.closeQuietly(connection, e);
@@ -112,8 +113,8 @@ public final class Ipc {
      * The transport that {@link #listen} and {@link #connect} would use.
      *
      * @param options the effective options (see {@link IpcOptions#fromEndpoint})
-     * @throws IllegalStateException if none suits; the message gives each candidate's reason, or the
-     *     schemes that are available
+     * @throws IllegalStateException if none suits; the message gives each candidate's reason, or the schemes that are
+     *     available
      */
     public static Transport transportFor(Endpoint endpoint, IpcOptions options) {
         Objects.requireNonNull(endpoint, "endpoint");
@@ -174,7 +175,9 @@ public final class Ipc {
     }
 
     private static String describe(Throwable cause) {
-        return cause.getMessage() == null ? cause.toString() : cause.getClass().getSimpleName() + ": " + cause.getMessage();
+        return cause.getMessage() == null
+                ? cause.toString()
+                : cause.getClass().getSimpleName() + ": " + cause.getMessage();
     }
 
     /** Holds the providers, loaded on first use. */

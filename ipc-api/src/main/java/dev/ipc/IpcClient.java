@@ -4,9 +4,11 @@ import dev.ipc.internal.ChannelConnection;
 import dev.ipc.internal.Closer;
 import dev.ipc.internal.Protocol;
 import dev.ipc.internal.Threads;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ProtocolException;
+import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.Map;
@@ -14,12 +16,16 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,10 +38,10 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p>Thread-safe: any number of threads may call at once. When the connection drops, every call in
- * flight fails at once with {@link ConnectionLostException} (none hangs, none is resent: it may or may
- * not have run); the next call reconnects, retrying with exponential backoff and jitter for up to
- * {@link IpcOptions#reconnectTimeout()}. An error reply fails its call with {@link RemoteException}.
+ * <p>Thread-safe: any number of threads may call at once. When the connection drops, every call in flight fails at once
+ * with {@link ConnectionLostException} (none hangs, none is resent: it may or may not have run); the next call
+ * reconnects, retrying with exponential backoff and jitter for up to {@link IpcOptions#reconnectTimeout()}. An error
+ * reply fails its call with {@link RemoteException}.
  */
 public final class IpcClient implements AutoCloseable {
 
@@ -69,8 +75,8 @@ public final class IpcClient implements AutoCloseable {
      */
     public static IpcClient connect(Endpoint endpoint, IpcOptions options) throws IOException {
         Objects.requireNonNull(endpoint, "endpoint");
-        IpcClient client = new IpcClient(endpoint, IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options,
-                "options")));
+        IpcClient client =
+                new IpcClient(endpoint, IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options")));
         client.session = client.open();
         return client;
     }
@@ -92,7 +98,8 @@ public final class IpcClient implements AutoCloseable {
     public byte[] call(byte[] request, Duration timeout) throws IOException {
         Pending pending = start(request);
         try {
-            return timeout.isZero() ? pending.future.get()
+            return timeout.isZero()
+                    ? pending.future.get()
                     : pending.future.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             pending.abandon();
@@ -107,8 +114,8 @@ public final class IpcClient implements AutoCloseable {
     }
 
     /**
-     * Sends a request; the future completes with the reply, or fails as {@link #call(byte[], Duration)}
-     * would, within the default call timeout.
+     * Sends a request; the future completes with the reply, or fails as {@link #call(byte[], Duration)} would, within
+     * the default call timeout.
      */
     public CompletableFuture<byte[]> callAsync(byte[] request) {
         Pending pending;
@@ -120,12 +127,13 @@ public final class IpcClient implements AutoCloseable {
         CompletableFuture<byte[]> future = pending.future;
         Duration timeout = options.callTimeout();
         if (!timeout.isZero()) {
-            CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS, Runnable::run).execute(() -> {
-                if (future.completeExceptionally(new SocketTimeoutException("no reply from " + endpoint + " within "
-                        + timeout))) {
-                    pending.abandon();
-                }
-            });
+            CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS, Runnable::run)
+                    .execute(() -> {
+                        if (future.completeExceptionally(
+                                new SocketTimeoutException("no reply from " + endpoint + " within " + timeout))) {
+                            pending.abandon();
+                        }
+                    });
         }
         return future;
     }
@@ -144,15 +152,16 @@ public final class IpcClient implements AutoCloseable {
         Objects.requireNonNull(request, "request");
         Session current = usableSession();
         if (request.length > current.maxPayload) {
-            throw new IllegalArgumentException("request of " + request.length + " bytes is over the server's maxFrameSize "
-                    + current.maxPayload + "; nothing was sent");
+            throw new IllegalArgumentException("request of " + request.length
+                    + " bytes is over the server's maxFrameSize " + current.maxPayload + "; nothing was sent");
         }
         int id = ids.updateAndGet(last -> last == Integer.MAX_VALUE ? 1 : last + 1);
         Pending pending = new Pending(current, id);
         current.pending.put(id, pending.future);
         try {
             byte[] frame = Protocol.call(Protocol.REQUEST, id, request);
-            if (!ChannelConnection.suitsVirtualThreads(current.connection) && Threads.isVirtual(Thread.currentThread())) {
+            if (!ChannelConnection.suitsVirtualThreads(current.connection)
+                    && Threads.isVirtual(Thread.currentThread())) {
                 sendFromPlatformThread(current.connection, frame);
             } else {
                 current.connection.send(frame);
@@ -162,7 +171,7 @@ public final class IpcClient implements AutoCloseable {
         }
         if (current.dead) {
             // Lost while this call was being registered: fail it too, rather than let it wait for nothing.
-            current.lost(new java.net.SocketException("the connection dropped"));
+            current.lost(new SocketException("the connection dropped"));
         }
         return pending;
     }
@@ -170,10 +179,12 @@ public final class IpcClient implements AutoCloseable {
     /** junixsocket's channels stall when written from a virtual thread; such writes go through a platform one. */
     private static void sendFromPlatformThread(Connection connection, byte[] frame) throws IOException {
         try {
-            PlatformSenders.POOL.submit(() -> {
-                connection.send(frame);
-                return null;
-            }).get();
+            PlatformSenders.POOL
+                    .submit(() -> {
+                        connection.send(frame);
+                        return null;
+                    })
+                    .get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while sending to " + connection);
@@ -184,9 +195,14 @@ public final class IpcClient implements AutoCloseable {
 
     /** Platform threads for {@link #sendFromPlatformThread}, made on first need, gone a second after the last use. */
     private static final class PlatformSenders {
-        static final java.util.concurrent.ExecutorService POOL = new java.util.concurrent.ThreadPoolExecutor(0, 8,
-                1, TimeUnit.SECONDS, new java.util.concurrent.SynchronousQueue<>(), Threads.daemons("ipc-client-sender"),
-                new java.util.concurrent.ThreadPoolExecutor.CallerRunsPolicy());
+        static final ExecutorService POOL = new ThreadPoolExecutor(
+                0,
+                8,
+                1,
+                TimeUnit.SECONDS,
+                new SynchronousQueue<>(),
+                Threads.daemons("ipc-client-sender"),
+                new ThreadPoolExecutor.CallerRunsPolicy());
     }
 
     /** The current session, or a new one when it has dropped or been told to go away. */
@@ -198,7 +214,7 @@ public final class IpcClient implements AutoCloseable {
         connectLock.lock();
         try {
             if (closed) {
-                throw new java.net.SocketException("client of " + endpoint + " is closed");
+                throw new SocketException("client of " + endpoint + " is closed");
             }
             current = session;
             if (current != null && current.usable()) {
@@ -240,30 +256,32 @@ public final class IpcClient implements AutoCloseable {
             ErrorCode code = ((RemoteException) e).code();
             return code == ErrorCode.UNSUPPORTED_VERSION || code == ErrorCode.UNAUTHORIZED;
         }
-        return e instanceof AuthenticationException || e instanceof javax.net.ssl.SSLException;
+        return e instanceof AuthenticationException || e instanceof SSLException;
     }
 
     /** Connects and shakes hands, within the handshake timeout. */
     private Session open() throws IOException {
         // Room for the server's ERROR frames too, whose messages may outgrow a tiny payload limit.
-        IpcOptions connectionOptions = options.toBuilder().readTimeout(Duration.ZERO)
-                .maxFrameSize(Math.max(Protocol.frameLimit(options.maxFrameSize()), Protocol.MAX_HELLO + 1024)).build();
+        IpcOptions connectionOptions = options.toBuilder()
+                .readTimeout(Duration.ZERO)
+                .maxFrameSize(Math.max(Protocol.frameLimit(options.maxFrameSize()), Protocol.MAX_HELLO + 1024))
+                .build();
         Connection connection = Ipc.connect(endpoint.withoutParameters(), connectionOptions);
         CompletableFuture<Void> handshake = new CompletableFuture<>();
         if (!options.handshakeTimeout().isZero()) {
-            CompletableFuture.delayedExecutor(options.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS,
-                    Runnable::run).execute(() -> {
-                if (handshake.complete(null)) {
-                    Closer.closeQuietly(connection, null);
-                }
-            });
+            CompletableFuture.delayedExecutor(options.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS, Runnable::run)
+                    .execute(() -> {
+                        if (handshake.complete(null)) {
+                            Closer.closeQuietly(connection, null);
+                        }
+                    });
         }
         try {
             connection.send(Protocol.hello(Protocol.VERSION));
             byte[] answer = connection.receive();
             if (answer == null) {
-                throw new ConnectionLostException("the server at " + endpoint + " closed the connection during the "
-                        + "handshake", null);
+                throw new ConnectionLostException(
+                        "the server at " + endpoint + " closed the connection during the " + "handshake", null);
             }
             if (Protocol.type(answer) == Protocol.ERROR) {
                 throw new RemoteException(Protocol.errorCode(answer), Protocol.errorMessage(answer));
@@ -274,7 +292,8 @@ public final class IpcClient implements AutoCloseable {
                         + options.handshakeTimeout());
             }
             Session fresh = new Session(connection, Math.min(welcome[1], options.maxFrameSize()));
-            fresh.reader = Threads.start(name + "-reader", ChannelConnection.suitsVirtualThreads(connection), fresh::read);
+            fresh.reader =
+                    Threads.start(name + "-reader", ChannelConnection.suitsVirtualThreads(connection), fresh::read);
             return fresh;
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(connection, e);
@@ -288,9 +307,7 @@ public final class IpcClient implements AutoCloseable {
         }
     }
 
-    /**
-     * Closes the connection; calls in flight fail with {@link ConnectionLostException}. Idempotent.
-     */
+    /** Closes the connection; calls in flight fail with {@link ConnectionLostException}. Idempotent. */
     @Override
     public void close() throws IOException {
         connectLock.lock();
@@ -356,8 +373,8 @@ public final class IpcClient implements AutoCloseable {
                             break;
                         case Protocol.ERROR:
                             int id = Protocol.id(frame);
-                            RemoteException error = new RemoteException(Protocol.errorCode(frame),
-                                    Protocol.errorMessage(frame));
+                            RemoteException error =
+                                    new RemoteException(Protocol.errorCode(frame), Protocol.errorMessage(frame));
                             if (id == 0) {
                                 throw error;
                             }
@@ -375,7 +392,7 @@ public final class IpcClient implements AutoCloseable {
                             throw new ProtocolException("unknown frame type " + frame[0] + " from " + endpoint);
                     }
                 }
-                lost(new java.io.EOFException("the server closed the connection"));
+                lost(new EOFException("the server closed the connection"));
             } catch (IOException e) {
                 lost(e);
             }
@@ -400,14 +417,22 @@ public final class IpcClient implements AutoCloseable {
             dead = true;
             Closer.closeQuietly(connection, cause);
             if (!pending.isEmpty()) {
-                LOG.debug("connection to {} lost with {} calls in flight: {}", endpoint, pending.size(), cause.toString());
+                LOG.debug(
+                        "connection to {} lost with {} calls in flight: {}",
+                        endpoint,
+                        pending.size(),
+                        cause.toString());
             }
             for (Integer id : pending.keySet()) {
                 CompletableFuture<byte[]> future = pending.remove(id);
                 if (future != null) {
-                    future.completeExceptionally(cause instanceof RemoteException ? cause
-                            : new ConnectionLostException("the connection to " + endpoint + " was lost before the reply: "
-                                    + cause.getMessage(), cause));
+                    future.completeExceptionally(
+                            cause instanceof RemoteException
+                                    ? cause
+                                    : new ConnectionLostException(
+                                            "the connection to " + endpoint + " was lost before the reply: "
+                                                    + cause.getMessage(),
+                                            cause));
                 }
             }
         }
@@ -423,7 +448,7 @@ public final class IpcClient implements AutoCloseable {
                     Thread.currentThread().interrupt();
                 }
             }
-            lost(new java.net.SocketException("the client was closed"));
+            lost(new SocketException("the client was closed"));
         }
     }
 }

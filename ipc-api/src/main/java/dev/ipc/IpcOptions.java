@@ -1,7 +1,9 @@
 package dev.ipc;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -10,15 +12,17 @@ import java.util.Optional;
 /**
  * Settings for listeners and connections: timeouts, limits and the choice of backend.
  *
- * <p>Immutable; every value is checked when {@link Builder#build()} runs. A zero {@link Duration}
- * means "no timeout". The same settings can be written in an endpoint's query, so one configuration
- * string carries them all; {@link #fromEndpoint(Endpoint, IpcOptions)} reads them:
+ * <p>Immutable; every value is checked when {@link Builder#build()} runs. A zero {@link Duration} means "no timeout".
+ * The same settings can be written in an endpoint's query, so one configuration string carries them all;
+ * {@link #fromEndpoint(Endpoint, IpcOptions)} reads them:
+ *
  * <pre>
  *   unix:/run/app.sock?backend=junixsocket&amp;readTimeout=30s&amp;maxFrameSize=16MiB
  *   unix:/run/app/app.sock?mode=0660&amp;group=ops&amp;access=gid:1001
  * </pre>
- * Durations there are written {@code 250ms}, {@code 5s}, {@code 2m}, {@code 1h} or in ISO-8601
- * ({@code PT5S}); sizes in bytes, optionally with {@code KiB}, {@code MiB} or {@code GiB}.
+ *
+ * Durations there are written {@code 250ms}, {@code 5s}, {@code 2m}, {@code 1h} or in ISO-8601 ({@code PT5S}); sizes in
+ * bytes, optionally with {@code KiB}, {@code MiB} or {@code GiB}.
  */
 public final class IpcOptions {
 
@@ -114,8 +118,8 @@ public final class IpcOptions {
      *
      * <p>The query is the deployment's word, so it wins over the program's defaults.
      *
-     * @throws IllegalArgumentException naming the endpoint and the parameter if a parameter is unknown
-     *     or its value is not valid
+     * @throws IllegalArgumentException naming the endpoint and the parameter if a parameter is unknown or its value is
+     *     not valid
      */
     public static IpcOptions fromEndpoint(Endpoint endpoint, IpcOptions base) {
         Objects.requireNonNull(endpoint, "endpoint");
@@ -191,7 +195,7 @@ public final class IpcOptions {
                         builder.maxInFlight(parseSize(value));
                         break;
                     case "secretFile":
-                        builder.secret(Secret.fromFile(java.nio.file.Path.of(value)));
+                        builder.secret(Secret.fromFile(Path.of(value)));
                         break;
                     case "secretEnv":
                         builder.secret(Secret.fromEnv(value));
@@ -205,9 +209,9 @@ public final class IpcOptions {
                     default:
                         throw new IllegalArgumentException("unknown option '" + key + "' (known: connectTimeout, "
                                 + "readTimeout, acceptTimeout, maxFrameSize, backlog, backend, mode, group, access, "
-                                + "handshakeTimeout, idleTimeout, frameTimeout, writeTimeout, shutdownTimeout, callTimeout, "
-                                + "reconnectTimeout, maxConnections, maxConnectionsPerPeer, maxInFlight, secretFile, "
-                                + "secretEnv, allowInsecurePlaintext, " + TlsOptions.KEYS + ")");
+                                + "handshakeTimeout, idleTimeout, frameTimeout, writeTimeout, shutdownTimeout, "
+                                + "callTimeout, reconnectTimeout, maxConnections, maxConnectionsPerPeer, maxInFlight, "
+                                + "secretFile, secretEnv, allowInsecurePlaintext, " + TlsOptions.KEYS + ")");
                 }
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("endpoint '" + endpoint + "': " + e.getMessage(), e);
@@ -225,12 +229,18 @@ public final class IpcOptions {
         return connectTimeout;
     }
 
-    /** How long a read may wait for data before it fails with {@link java.net.SocketTimeoutException}; zero for no limit. */
+    /**
+     * How long a read may wait for data before it fails with {@link java.net.SocketTimeoutException}; zero for no
+     * limit.
+     */
     public Duration readTimeout() {
         return readTimeout;
     }
 
-    /** How long {@link Listener#accept()} waits before it fails with {@link java.net.SocketTimeoutException}; zero for no limit. */
+    /**
+     * How long {@link Listener#accept()} waits before it fails with {@link java.net.SocketTimeoutException}; zero for
+     * no limit.
+     */
     public Duration acceptTimeout() {
         return acceptTimeout;
     }
@@ -261,38 +271,50 @@ public final class IpcOptions {
     }
 
     /**
-     * Who may connect to a listener; empty for the transport's default ({@link AccessPolicy#sameUser()}
-     * on Unix sockets, {@link AccessPolicy#anyone()} on TCP).
+     * Who may connect to a listener; empty for the transport's default ({@link AccessPolicy#sameUser()} on Unix
+     * sockets, {@link AccessPolicy#anyone()} on TCP).
      */
     public Optional<AccessPolicy> accessPolicy() {
         return Optional.ofNullable(accessPolicy);
     }
 
-    /** How long a server waits for a new connection's hello, and a client for the answer; zero for no limit. Query key handshakeTimeout, default 5s. */
+    /**
+     * How long a server waits for a new connection's hello, and a client for the answer; zero for no limit. Query key
+     * handshakeTimeout, default 5s.
+     */
     public Duration handshakeTimeout() {
         return handshakeTimeout;
     }
 
-    /** How long a server keeps a connection that has no request in flight and sends nothing; zero for no limit. Query key idleTimeout, default 0. */
+    /**
+     * How long a server keeps a connection that has no request in flight and sends nothing; zero for no limit. Query
+     * key idleTimeout, default 0.
+     */
     public Duration idleTimeout() {
         return idleTimeout;
     }
 
-    /** How long a server waits for the rest of a frame that has begun to arrive (slow-loris); zero for no limit. Query key frameTimeout, default 30s. */
+    /**
+     * How long a server waits for the rest of a frame that has begun to arrive (slow-loris); zero for no limit. Query
+     * key frameTimeout, default 30s.
+     */
     public Duration frameTimeout() {
         return frameTimeout;
     }
 
     /**
-     * How long a server lets one write to a connection stall, its peer reading nothing, before it closes
-     * that connection (slow or stuck consumers); zero for no limit. A single write is at most 1 MiB, so
-     * this also sets the slowest reader served: 1 MiB per writeTimeout. Query key writeTimeout, default 30s.
+     * How long a server lets one write to a connection stall, its peer reading nothing, before it closes that
+     * connection (slow or stuck consumers); zero for no limit. A single write is at most 1 MiB, so this also sets the
+     * slowest reader served: 1 MiB per writeTimeout. Query key writeTimeout, default 30s.
      */
     public Duration writeTimeout() {
         return writeTimeout;
     }
 
-    /** How long a closing server lets requests in flight finish before it closes their connections. Query key shutdownTimeout, default 10s. */
+    /**
+     * How long a closing server lets requests in flight finish before it closes their connections. Query key
+     * shutdownTimeout, default 10s.
+     */
     public Duration shutdownTimeout() {
         return shutdownTimeout;
     }
@@ -302,22 +324,34 @@ public final class IpcOptions {
         return callTimeout;
     }
 
-    /** How long a client keeps retrying, with backoff, to reconnect for a call; zero to try once. Query key reconnectTimeout, default 5s. */
+    /**
+     * How long a client keeps retrying, with backoff, to reconnect for a call; zero to try once. Query key
+     * reconnectTimeout, default 5s.
+     */
     public Duration reconnectTimeout() {
         return reconnectTimeout;
     }
 
-    /** How many connections a server holds at once; more are refused with an error frame. Query key maxConnections, default 1024. */
+    /**
+     * How many connections a server holds at once; more are refused with an error frame. Query key maxConnections,
+     * default 1024.
+     */
     public int maxConnections() {
         return maxConnections;
     }
 
-    /** How many connections one peer user (uid, on Unix sockets) may hold; 0 for no limit. Query key maxConnectionsPerPeer, default 0. */
+    /**
+     * How many connections one peer user (uid, on Unix sockets) may hold; 0 for no limit. Query key
+     * maxConnectionsPerPeer, default 0.
+     */
     public int maxConnectionsPerPeer() {
         return maxConnectionsPerPeer;
     }
 
-    /** How many requests one connection may have in flight; more are answered TOO_MANY_REQUESTS. Query key maxInFlight, default 128. */
+    /**
+     * How many requests one connection may have in flight; more are answered TOO_MANY_REQUESTS. Query key maxInFlight,
+     * default 128.
+     */
     public int maxInFlight() {
         return maxInFlight;
     }
@@ -328,19 +362,18 @@ public final class IpcOptions {
     }
 
     /**
-     * The shared secret both sides must prove they know before any application byte passes (a mutual
-     * HMAC-SHA256 challenge-response, {@code docs/PROTOCOL.md}); empty for none. On any transport; on
-     * loopback TCP it keeps out the other local users that could otherwise connect. Query keys
-     * {@code secretFile} and {@code secretEnv}.
+     * The shared secret both sides must prove they know before any application byte passes (a mutual HMAC-SHA256
+     * challenge-response, {@code docs/PROTOCOL.md}); empty for none. On any transport; on loopback TCP it keeps out the
+     * other local users that could otherwise connect. Query keys {@code secretFile} and {@code secretEnv}.
      */
     public Optional<Secret> secret() {
         return Optional.ofNullable(secret);
     }
 
     /**
-     * Whether a {@code tcp://} listener may bind an address other than loopback, where traffic would
-     * cross a network unencrypted; refused unless this is true (and then logged at warn). Query key
-     * {@code allowInsecurePlaintext}, default false.
+     * Whether a {@code tcp://} listener may bind an address other than loopback, where traffic would cross a network
+     * unencrypted; refused unless this is true (and then logged at warn). Query key {@code allowInsecurePlaintext},
+     * default false.
      */
     public boolean allowInsecurePlaintext() {
         return allowInsecurePlaintext;
@@ -355,10 +388,14 @@ public final class IpcOptions {
             return false;
         }
         IpcOptions that = (IpcOptions) other;
-        return connectTimeout.equals(that.connectTimeout) && readTimeout.equals(that.readTimeout)
-                && acceptTimeout.equals(that.acceptTimeout) && maxFrameSize == that.maxFrameSize
-                && backlog == that.backlog && unixBackend == that.unixBackend
-                && socketFileMode == that.socketFileMode && Objects.equals(socketFileGroup, that.socketFileGroup)
+        return connectTimeout.equals(that.connectTimeout)
+                && readTimeout.equals(that.readTimeout)
+                && acceptTimeout.equals(that.acceptTimeout)
+                && maxFrameSize == that.maxFrameSize
+                && backlog == that.backlog
+                && unixBackend == that.unixBackend
+                && socketFileMode == that.socketFileMode
+                && Objects.equals(socketFileGroup, that.socketFileGroup)
                 && Objects.equals(accessPolicy, that.accessPolicy)
                 && handshakeTimeout.equals(that.handshakeTimeout)
                 && idleTimeout.equals(that.idleTimeout)
@@ -366,15 +403,39 @@ public final class IpcOptions {
                 && writeTimeout.equals(that.writeTimeout)
                 && shutdownTimeout.equals(that.shutdownTimeout)
                 && callTimeout.equals(that.callTimeout)
-                && reconnectTimeout.equals(that.reconnectTimeout) && maxConnections == that.maxConnections && maxConnectionsPerPeer == that.maxConnectionsPerPeer && maxInFlight == that.maxInFlight
-                && tls.equals(that.tls) && Objects.equals(secret, that.secret)
+                && reconnectTimeout.equals(that.reconnectTimeout)
+                && maxConnections == that.maxConnections
+                && maxConnectionsPerPeer == that.maxConnectionsPerPeer
+                && maxInFlight == that.maxInFlight
+                && tls.equals(that.tls)
+                && Objects.equals(secret, that.secret)
                 && allowInsecurePlaintext == that.allowInsecurePlaintext;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(connectTimeout, readTimeout, acceptTimeout, maxFrameSize, backlog, unixBackend,
-                socketFileMode, socketFileGroup, accessPolicy, handshakeTimeout, idleTimeout, frameTimeout, writeTimeout, shutdownTimeout, callTimeout, reconnectTimeout, maxConnections, maxConnectionsPerPeer, maxInFlight, tls, secret,
+        return Objects.hash(
+                connectTimeout,
+                readTimeout,
+                acceptTimeout,
+                maxFrameSize,
+                backlog,
+                unixBackend,
+                socketFileMode,
+                socketFileGroup,
+                accessPolicy,
+                handshakeTimeout,
+                idleTimeout,
+                frameTimeout,
+                writeTimeout,
+                shutdownTimeout,
+                callTimeout,
+                reconnectTimeout,
+                maxConnections,
+                maxConnectionsPerPeer,
+                maxInFlight,
+                tls,
+                secret,
                 allowInsecurePlaintext);
     }
 
@@ -457,7 +518,8 @@ public final class IpcOptions {
 
     private static int parseMode(String text) {
         if (!text.matches("0?[0-7]{3}")) {
-            throw new IllegalArgumentException("mode must be three octal digits such as 0600 or 0660, was '" + text + "'");
+            throw new IllegalArgumentException(
+                    "mode must be three octal digits such as 0600 or 0660, was '" + text + "'");
         }
         return Integer.parseInt(text, 8);
     }
@@ -470,7 +532,9 @@ public final class IpcOptions {
             return AccessPolicy.anyone();
         }
         if (text.matches("(uid|gid):[0-9]+(,[0-9]+)*")) {
-            long[] ids = java.util.Arrays.stream(text.substring(4).split(",")).mapToLong(Long::parseLong).toArray();
+            long[] ids = Arrays.stream(text.substring(4).split(","))
+                    .mapToLong(Long::parseLong)
+                    .toArray();
             return text.startsWith("uid") ? AccessPolicy.uids(ids) : AccessPolicy.gids(ids);
         }
         if (text.startsWith("cn:") && text.length() > 3) {
@@ -514,8 +578,7 @@ public final class IpcOptions {
         private Secret secret;
         private boolean allowInsecurePlaintext;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         private Builder(IpcOptions options) {
             this.connectTimeout = options.connectTimeout;
@@ -691,8 +754,8 @@ public final class IpcOptions {
                 throw new IllegalArgumentException("backlog must be between 1 and 65535, was " + backlog);
             }
             if (socketFileMode < 0 || socketFileMode > 0777) {
-                throw new IllegalArgumentException("socketFileMode must be between 0 and 0777, was 0"
-                        + Integer.toOctalString(socketFileMode));
+                throw new IllegalArgumentException(
+                        "socketFileMode must be between 0 and 0777, was 0" + Integer.toOctalString(socketFileMode));
             }
             if ((socketFileMode & 0600) != 0600) {
                 throw new IllegalArgumentException("socketFileMode must let the owner read and write (0600), was 0"
@@ -706,10 +769,12 @@ public final class IpcOptions {
             checkDuration("callTimeout", callTimeout);
             checkDuration("reconnectTimeout", reconnectTimeout);
             if (maxConnections < 1 || maxConnections > 1000000) {
-                throw new IllegalArgumentException("maxConnections must be between 1 and 1000000, was " + maxConnections);
+                throw new IllegalArgumentException(
+                        "maxConnections must be between 1 and 1000000, was " + maxConnections);
             }
             if (maxConnectionsPerPeer < 0 || maxConnectionsPerPeer > 1000000) {
-                throw new IllegalArgumentException("maxConnectionsPerPeer must be between 0 and 1000000, was " + maxConnectionsPerPeer);
+                throw new IllegalArgumentException(
+                        "maxConnectionsPerPeer must be between 0 and 1000000, was " + maxConnectionsPerPeer);
             }
             if (maxInFlight < 1 || maxInFlight > 1000000) {
                 throw new IllegalArgumentException("maxInFlight must be between 1 and 1000000, was " + maxInFlight);

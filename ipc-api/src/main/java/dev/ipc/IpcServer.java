@@ -11,9 +11,12 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -28,8 +31,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A server that answers requests on an endpoint: bytes in, bytes out, many requests in flight on each
- * connection, over any transport.
+ * A server that answers requests on an endpoint: bytes in, bytes out, many requests in flight on each connection, over
+ * any transport.
  *
  * <pre>{@code
  * try (IpcServer server = IpcServer.builder(Endpoint.parse("unix:/run/kv/kv.sock"))
@@ -39,16 +42,15 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p>Each connection is read on a thread of its own (virtual on JDK 21 and later, except for
- * junixsocket's channels, else from a pool bounded by {@link IpcOptions#maxConnections()}); each request runs its handler on a worker, so
- * replies may leave in any order. The limits in {@link IpcOptions} (connections in all and per peer
- * user, requests in flight, frame size, hello, idle and mid-frame timeouts) are enforced with an error
- * frame or a close, never a hang. A handler that throws fails its request with a HANDLER_FAILED error
- * reply; the connection and the server go on.
+ * <p>Each connection is read on a thread of its own (virtual on JDK 21 and later, except for junixsocket's channels,
+ * else from a pool bounded by {@link IpcOptions#maxConnections()}); each request runs its handler on a worker, so
+ * replies may leave in any order. The limits in {@link IpcOptions} (connections in all and per peer user, requests in
+ * flight, frame size, hello, idle and mid-frame timeouts) are enforced with an error frame or a close, never a hang. A
+ * handler that throws fails its request with a HANDLER_FAILED error reply; the connection and the server go on.
  *
- * <p>{@link #close()} is graceful: the endpoint is released at once, connections are told GOAWAY,
- * requests in flight may finish within {@link IpcOptions#shutdownTimeout()}, new ones are answered
- * SHUTTING_DOWN, then what is left is closed. The wire protocol is in {@code docs/PROTOCOL.md}.
+ * <p>{@link #close()} is graceful: the endpoint is released at once, connections are told GOAWAY, requests in flight
+ * may finish within {@link IpcOptions#shutdownTimeout()}, new ones are answered SHUTTING_DOWN, then what is left is
+ * closed. The wire protocol is in {@code docs/PROTOCOL.md}.
  */
 public final class IpcServer implements AutoCloseable {
 
@@ -69,11 +71,17 @@ public final class IpcServer implements AutoCloseable {
         CompletionStage<byte[]> handle(byte[] request);
     }
 
-    private enum State { NEW, RUNNING, CLOSING, CLOSED }
+    private enum State {
+        NEW,
+        RUNNING,
+        CLOSING,
+        CLOSED
+    }
 
     private final Endpoint endpoint;
     /** The builder's options with the endpoint's query applied. */
     private final IpcOptions options;
+
     private final AsyncHandler handler;
     private final String name = "ipc-server-" + SERVERS.incrementAndGet();
     private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
@@ -114,8 +122,11 @@ public final class IpcServer implements AutoCloseable {
             throw new IllegalStateException("server on " + endpoint + " was already started");
         }
         IpcOptions effective = options;
-        IpcOptions connectionOptions = effective.toBuilder().readTimeout(Duration.ZERO).acceptTimeout(Duration.ZERO)
-                .maxFrameSize(Protocol.frameLimit(effective.maxFrameSize())).build();
+        IpcOptions connectionOptions = effective.toBuilder()
+                .readTimeout(Duration.ZERO)
+                .acceptTimeout(Duration.ZERO)
+                .maxFrameSize(Protocol.frameLimit(effective.maxFrameSize()))
+                .build();
         try {
             listener = Ipc.listen(endpoint.withoutParameters(), connectionOptions);
         } catch (IOException | RuntimeException e) {
@@ -125,24 +136,29 @@ public final class IpcServer implements AutoCloseable {
         }
         readers = Threads.perTask(name + "-connection", effective.maxConnections());
         platformReaders = Threads.haveVirtualThreads()
-                ? Threads.bounded(name + "-connection", effective.maxConnections()) : readers;
+                ? Threads.bounded(name + "-connection", effective.maxConnections())
+                : readers;
         platformSenders = Threads.haveVirtualThreads()
-                ? Executors.newFixedThreadPool(4, Threads.daemons(name + "-sender")) : null;
-        workers = Threads.workers(name + "-worker", Math.max(8, 4 * Runtime.getRuntime().availableProcessors()));
+                ? Executors.newFixedThreadPool(4, Threads.daemons(name + "-sender"))
+                : null;
+        workers = Threads.workers(
+                name + "-worker", Math.max(8, 4 * Runtime.getRuntime().availableProcessors()));
         watchdog = Executors.newSingleThreadScheduledExecutor(Threads.daemons(name + "-watchdog"));
         long tick = watchdogTick(effective);
         watchdog.scheduleWithFixedDelay(this::enforceTimeouts, tick, tick, TimeUnit.MILLISECONDS);
         acceptor = new Thread(this::acceptLoop, name + "-accept");
         acceptor.setDaemon(true);
         acceptor.start();
-        LOG.info("serving on {} ({} threads)", listener.endpoint(), Threads.haveVirtualThreads() ? "virtual" : "pooled");
+        LOG.info(
+                "serving on {} ({} threads)", listener.endpoint(), Threads.haveVirtualThreads() ? "virtual" : "pooled");
         return this;
     }
 
     private long watchdogTick(IpcOptions effective) {
         long shortest = Long.MAX_VALUE;
-        for (Duration timeout : new Duration[] {effective.handshakeTimeout(), effective.idleTimeout(),
-                effective.frameTimeout(), effective.writeTimeout()}) {
+        for (Duration timeout : new Duration[] {
+            effective.handshakeTimeout(), effective.idleTimeout(), effective.frameTimeout(), effective.writeTimeout()
+        }) {
             if (!timeout.isZero()) {
                 shortest = Math.min(shortest, timeout.toMillis());
             }
@@ -186,7 +202,10 @@ public final class IpcServer implements AutoCloseable {
                     return;
                 }
                 // Most often out of descriptors: back off instead of spinning, keep the listener.
-                LOG.warn("accepting on {} failed ({}); trying again in {} ms", listener.endpoint(), e.getMessage(),
+                LOG.warn(
+                        "accepting on {} failed ({}); trying again in {} ms",
+                        listener.endpoint(),
+                        e.getMessage(),
                         pauseMillis);
                 LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(pauseMillis));
                 pauseMillis = Math.min(pauseMillis * 2, 1000);
@@ -200,16 +219,20 @@ public final class IpcServer implements AutoCloseable {
         IpcOptions effective = options;
         String peer = peerKey(connection.peer());
         if (sessions.size() >= effective.maxConnections()) {
-            refuse(connection, ErrorCode.TOO_MANY_CONNECTIONS, "the server holds its maximum of "
-                    + effective.maxConnections() + " connections");
+            refuse(
+                    connection,
+                    ErrorCode.TOO_MANY_CONNECTIONS,
+                    "the server holds its maximum of " + effective.maxConnections() + " connections");
             return;
         }
         if (peer != null && effective.maxConnectionsPerPeer() > 0) {
             AtomicInteger count = perPeer.computeIfAbsent(peer, key -> new AtomicInteger());
             if (count.incrementAndGet() > effective.maxConnectionsPerPeer()) {
                 count.decrementAndGet();
-                refuse(connection, ErrorCode.TOO_MANY_CONNECTIONS, "peer " + peer + " holds its maximum of "
-                        + effective.maxConnectionsPerPeer() + " connections");
+                refuse(
+                        connection,
+                        ErrorCode.TOO_MANY_CONNECTIONS,
+                        "peer " + peer + " holds its maximum of " + effective.maxConnectionsPerPeer() + " connections");
                 return;
             }
         }
@@ -274,9 +297,8 @@ public final class IpcServer implements AutoCloseable {
     }
 
     /**
-     * Shuts down gracefully: releases the endpoint at once, lets requests in flight finish within the
-     * shutdown timeout, answers new ones SHUTTING_DOWN, then closes what is left. Idempotent; blocks
-     * until done.
+     * Shuts down gracefully: releases the endpoint at once, lets requests in flight finish within the shutdown timeout,
+     * answers new ones SHUTTING_DOWN, then closes what is left. Idempotent; blocks until done.
      */
     @Override
     public void close() throws IOException {
@@ -308,7 +330,10 @@ public final class IpcServer implements AutoCloseable {
         closer.run(() -> shutDown(watchdog));
         state.set(State.CLOSED);
         stopped.countDown();
-        LOG.info("stopped serving on {}{}", listener.endpoint(), drained ? "" : " (requests still in flight were cut off)");
+        LOG.info(
+                "stopped serving on {}{}",
+                listener.endpoint(),
+                drained ? "" : " (requests still in flight were cut off)");
         closer.rethrow();
     }
 
@@ -359,12 +384,12 @@ public final class IpcServer implements AutoCloseable {
         private volatile boolean welcomed;
         private volatile boolean draining;
         private volatile long lastActivity = System.nanoTime();
-        private final java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();
+        private final AtomicBoolean finished = new AtomicBoolean();
 
         /** Where replies are sent from: null for on the completing thread; platform threads for junixsocket. */
-        private final java.util.concurrent.Executor sender;
-        private final java.util.concurrent.ConcurrentLinkedQueue<byte[]> outbox =
-                new java.util.concurrent.ConcurrentLinkedQueue<>();
+        private final Executor sender;
+
+        private final ConcurrentLinkedQueue<byte[]> outbox = new ConcurrentLinkedQueue<>();
         private final AtomicBoolean writing = new AtomicBoolean();
 
         Session(Connection connection, IpcOptions limits, String peer) {
@@ -378,8 +403,11 @@ public final class IpcServer implements AutoCloseable {
             try {
                 int version = Protocol.readHello(connection.input());
                 if (version != Protocol.VERSION) {
-                    connection.send(Protocol.error(0, ErrorCode.UNSUPPORTED_VERSION, "protocol version " + version
-                            + " is not spoken here; this server speaks version " + Protocol.VERSION));
+                    connection.send(Protocol.error(
+                            0,
+                            ErrorCode.UNSUPPORTED_VERSION,
+                            "protocol version " + version + " is not spoken here; this server speaks version "
+                                    + Protocol.VERSION));
                     return;
                 }
                 synchronized (welcomeLock) {
@@ -396,8 +424,10 @@ public final class IpcServer implements AutoCloseable {
                     if (Protocol.type(frame) != Protocol.REQUEST) {
                         // Requests already taken still get their replies, then the error, then the close.
                         awaitOwnRequests();
-                        connection.send(Protocol.error(0, ErrorCode.PROTOCOL_ERROR, "a client sends REQUEST frames "
-                                + "(type 3) after the hello, not type " + frame[0]));
+                        connection.send(Protocol.error(
+                                0,
+                                ErrorCode.PROTOCOL_ERROR,
+                                "a client sends REQUEST frames " + "(type 3) after the hello, not type " + frame[0]));
                         return;
                     }
                     dispatch(Protocol.id(frame), frame);
@@ -420,8 +450,10 @@ public final class IpcServer implements AutoCloseable {
                 return;
             }
             if (requests.get() >= limits.maxInFlight()) {
-                connection.send(Protocol.error(id, ErrorCode.TOO_MANY_REQUESTS, "this connection has its maximum of "
-                        + limits.maxInFlight() + " requests in flight"));
+                connection.send(Protocol.error(
+                        id,
+                        ErrorCode.TOO_MANY_REQUESTS,
+                        "this connection has its maximum of " + limits.maxInFlight() + " requests in flight"));
                 return;
             }
             requests.incrementAndGet();
@@ -451,15 +483,18 @@ public final class IpcServer implements AutoCloseable {
             byte[] frame;
             try {
                 if (failure != null) {
-                    Throwable cause = failure instanceof java.util.concurrent.CompletionException
-                            && failure.getCause() != null ? failure.getCause() : failure;
+                    Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+                            ? failure.getCause()
+                            : failure;
                     LOG.debug("handler failed request {} on {}", id, connection, cause);
                     frame = Protocol.error(id, ErrorCode.HANDLER_FAILED, String.valueOf(cause));
                 } else if (answer == null) {
                     frame = Protocol.error(id, ErrorCode.HANDLER_FAILED, "the handler returned no reply (null)");
                 } else if (answer.length > limits.maxFrameSize()) {
-                    frame = Protocol.error(id, ErrorCode.FRAME_TOO_LARGE, "the reply of " + answer.length
-                            + " bytes is over maxFrameSize " + limits.maxFrameSize());
+                    frame = Protocol.error(
+                            id,
+                            ErrorCode.FRAME_TOO_LARGE,
+                            "the reply of " + answer.length + " bytes is over maxFrameSize " + limits.maxFrameSize());
                 } else {
                     frame = Protocol.call(Protocol.RESPONSE, id, answer);
                 }
@@ -472,9 +507,9 @@ public final class IpcServer implements AutoCloseable {
         }
 
         /**
-         * Writes the replies waiting in the outbox, one thread at a time: a worker that finds another writing
-         * leaves its reply and returns, so a peer that stops reading holds one thread, not the pool. A reply
-         * counts against maxInFlight until it is written, which bounds what waits here.
+         * Writes the replies waiting in the outbox, one thread at a time: a worker that finds another writing leaves
+         * its reply and returns, so a peer that stops reading holds one thread, not the pool. A reply counts against
+         * maxInFlight until it is written, which bounds what waits here.
          */
         private void drainOutbox() {
             while (!outbox.isEmpty() && writing.compareAndSet(false, true)) {
@@ -551,8 +586,11 @@ public final class IpcServer implements AutoCloseable {
                 stalledSince = now;
             } else if (expired(limits.writeTimeout(), stalledSince, now)) {
                 // Nothing can be sent to say why: the peer is not reading. Closing frees the blocked writer.
-                LOG.info("closing {}: a write to {} stalled for writeTimeout {} (the peer reads nothing)", connection,
-                        peer == null ? "the peer" : peer, limits.writeTimeout());
+                LOG.info(
+                        "closing {}: a write to {} stalled for writeTimeout {} (the peer reads nothing)",
+                        connection,
+                        peer == null ? "the peer" : peer,
+                        limits.writeTimeout());
                 Closer.closeQuietly(connection, null);
                 return;
             }

@@ -6,9 +6,9 @@ import java.io.IOException;
 /**
  * A bound endpoint that accepts connections.
  *
- * <p>{@link #accept()} may be called from several threads. {@link #close()} is idempotent, makes a
- * blocked {@code accept()} fail at once, and releases the endpoint: a socket file this listener
- * created is removed, if the file at that path is still the one it created.
+ * <p>{@link #accept()} may be called from several threads. {@link #close()} is idempotent, makes a blocked
+ * {@code accept()} fail at once, and releases the endpoint: a socket file this listener created is removed, if the file
+ * at that path is still the one it created.
  */
 public interface Listener extends Closeable {
 

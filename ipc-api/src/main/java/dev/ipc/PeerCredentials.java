@@ -3,15 +3,17 @@ package dev.ipc;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
+import javax.naming.InvalidNameException;
+import javax.naming.ldap.LdapName;
+import javax.naming.ldap.Rdn;
 
 /**
  * What the operating system says about the process on the other side of a connection.
  *
- * <p>Each value is present only where the transport can tell: Unix sockets through the JDK give the
- * user and group names, through junixsocket the numeric uid, gid and the pid as well; TLS gives the
- * subject of the certificate the peer presented ({@link #principal()}); plain TCP gives none. An
- * absent value is absent, never zero. An {@link AccessPolicy} reads all of them alike, so one policy
- * story covers every transport.
+ * <p>Each value is present only where the transport can tell: Unix sockets through the JDK give the user and group
+ * names, through junixsocket the numeric uid, gid and the pid as well; TLS gives the subject of the certificate the
+ * peer presented ({@link #principal()}); plain TCP gives none. An absent value is absent, never zero. An
+ * {@link AccessPolicy} reads all of them alike, so one policy story covers every transport.
  */
 public final class PeerCredentials {
 
@@ -43,11 +45,10 @@ public final class PeerCredentials {
         return new PeerCredentials(uid < 0 ? null : uid, gid < 0 ? null : gid, pid <= 0 ? null : pid, null, null, null);
     }
 
-    /**
-     * Credentials with whatever is known: a negative id or a null name means "not known".
-     */
+    /** Credentials with whatever is known: a negative id or a null name means "not known". */
     public static PeerCredentials of(long uid, long gid, long pid, String user, String group) {
-        return new PeerCredentials(uid < 0 ? null : uid, gid < 0 ? null : gid, pid <= 0 ? null : pid, user, group, null);
+        return new PeerCredentials(
+                uid < 0 ? null : uid, gid < 0 ? null : gid, pid <= 0 ? null : pid, user, group, null);
     }
 
     /** Credentials known by name only; either name may be null for "not known". */
@@ -56,8 +57,8 @@ public final class PeerCredentials {
     }
 
     /**
-     * Credentials of a peer known by a certificate: {@code subject} is its distinguished name as RFC 2253
-     * writes it, such as {@code CN=backup-agent,O=Example}.
+     * Credentials of a peer known by a certificate: {@code subject} is its distinguished name as RFC 2253 writes it,
+     * such as {@code CN=backup-agent,O=Example}.
      */
     public static PeerCredentials ofPrincipal(String subject) {
         return new PeerCredentials(null, null, null, null, null, Objects.requireNonNull(subject, "subject"));
@@ -74,14 +75,14 @@ public final class PeerCredentials {
             return Optional.empty();
         }
         try {
-            javax.naming.ldap.LdapName name = new javax.naming.ldap.LdapName(principal);
+            LdapName name = new LdapName(principal);
             for (int i = name.size() - 1; i >= 0; i--) {
-                javax.naming.ldap.Rdn rdn = name.getRdns().get(i);
+                Rdn rdn = name.getRdns().get(i);
                 if (rdn.getType().equalsIgnoreCase("CN")) {
                     return Optional.of(String.valueOf(rdn.getValue()));
                 }
             }
-        } catch (javax.naming.InvalidNameException e) {
+        } catch (InvalidNameException e) {
             return Optional.empty();
         }
         return Optional.empty();
@@ -118,8 +119,11 @@ public final class PeerCredentials {
             return false;
         }
         PeerCredentials that = (PeerCredentials) other;
-        return Objects.equals(uid, that.uid) && Objects.equals(gid, that.gid) && Objects.equals(pid, that.pid)
-                && Objects.equals(user, that.user) && Objects.equals(group, that.group)
+        return Objects.equals(uid, that.uid)
+                && Objects.equals(gid, that.gid)
+                && Objects.equals(pid, that.pid)
+                && Objects.equals(user, that.user)
+                && Objects.equals(group, that.group)
                 && Objects.equals(principal, that.principal);
     }
 
@@ -132,8 +136,9 @@ public final class PeerCredentials {
     public String toString() {
         StringBuilder out = new StringBuilder("PeerCredentials{");
         String separator = "";
-        for (Object[] part : new Object[][] {{"uid", uid}, {"gid", gid}, {"pid", pid}, {"user", user}, {"group", group},
-            {"principal", principal}}) {
+        for (Object[] part : new Object[][] {
+            {"uid", uid}, {"gid", gid}, {"pid", pid}, {"user", user}, {"group", group}, {"principal", principal}
+        }) {
             if (part[1] != null) {
                 out.append(separator).append(part[0]).append('=').append(part[1]);
                 separator = ", ";

@@ -9,15 +9,15 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 
 /**
  * Where a secret comes from: a file or an environment variable, read when it is needed.
  *
- * <p>A secret is never written in an endpoint string, only where to find it
- * ({@code secretFile=/etc/app/secret}, {@code secretEnv=APP_SECRET}). {@link #toString()} names the
- * source, never the value. A file's trailing line break is not part of the secret, so
- * {@code head -c 32 /dev/urandom | base64 > secret} gives a usable file.
+ * <p>A secret is never written in an endpoint string, only where to find it ({@code secretFile=/etc/app/secret},
+ * {@code secretEnv=APP_SECRET}). {@link #toString()} names the source, never the value. A file's trailing line break is
+ * not part of the secret, so {@code head -c 32 /dev/urandom | base64 > secret} gives a usable file.
  */
 public final class Secret {
 
@@ -32,8 +32,8 @@ public final class Secret {
     }
 
     /**
-     * The contents of {@code file}, which must not be readable or writable by others than its owner and
-     * group (mode {@code 0600} or {@code 0640}, as ssh asks of its keys).
+     * The contents of {@code file}, which must not be readable or writable by others than its owner and group (mode
+     * {@code 0600} or {@code 0640}, as ssh asks of its keys).
      */
     public static Secret fromFile(Path file) {
         return new Secret(Objects.requireNonNull(file, "file"), null, null);
@@ -43,8 +43,8 @@ public final class Secret {
     public static Secret fromEnv(String name) {
         Objects.requireNonNull(name, "name");
         if (!name.matches("[A-Za-z_][A-Za-z0-9_]*")) {
-            throw new IllegalArgumentException("an environment variable name is letters, digits and '_', was '"
-                    + name + "'");
+            throw new IllegalArgumentException(
+                    "an environment variable name is letters, digits and '_', was '" + name + "'");
         }
         return new Secret(null, name, null);
     }
@@ -109,13 +109,13 @@ public final class Secret {
     }
 
     /** The file, if the secret comes from one. */
-    public java.util.Optional<Path> file() {
-        return java.util.Optional.ofNullable(file);
+    public Optional<Path> file() {
+        return Optional.ofNullable(file);
     }
 
     /** The environment variable, if the secret comes from one. */
-    public java.util.Optional<String> variable() {
-        return java.util.Optional.ofNullable(variable);
+    public Optional<String> variable() {
+        return Optional.ofNullable(variable);
     }
 
     @Override
@@ -124,7 +124,8 @@ public final class Secret {
             return false;
         }
         Secret that = (Secret) other;
-        return Objects.equals(file, that.file) && Objects.equals(variable, that.variable)
+        return Objects.equals(file, that.file)
+                && Objects.equals(variable, that.variable)
                 && Arrays.equals(value, that.value);
     }
 
@@ -136,7 +137,8 @@ public final class Secret {
     /** The source, never the value: {@code secret file /etc/app/secret}, {@code secret from $APP_SECRET}. */
     @Override
     public String toString() {
-        return file != null ? "the secret file " + file
+        return file != null
+                ? "the secret file " + file
                 : variable != null ? "the secret in $" + variable : "the secret given by the program";
     }
 }

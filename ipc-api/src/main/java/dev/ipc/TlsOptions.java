@@ -7,19 +7,24 @@ import java.util.Optional;
 import javax.net.ssl.SSLContext;
 
 /**
- * Keys and trust for {@code tls://} endpoints: where the certificate, its private key and the trusted
- * authorities come from, and whether the server asks clients for a certificate.
+ * Keys and trust for {@code tls://} endpoints: where the certificate, its private key and the trusted authorities come
+ * from, and whether the server asks clients for a certificate.
  *
- * <p>Immutable. Keys and certificates come from a PKCS#12 keystore or from PEM files; passwords only
- * from a file or an environment variable ({@link Secret}), never from the endpoint string. The same
- * settings can be written in the endpoint's query:
+ * <p>Immutable. Keys and certificates come from a PKCS#12 keystore or from PEM files; passwords only from a file or an
+ * environment variable ({@link Secret}), never from the endpoint string. The same settings can be written in the
+ * endpoint's query:
+ *
  * <pre>
- *   tls://0.0.0.0:7000?keyStore=/etc/app/server.p12&amp;keyStorePasswordFile=/etc/app/p12.pass&amp;clientAuth=required&amp;trustCertificates=/etc/app/ca.pem
- *   tls://app.example:7000?trustCertificates=/etc/app/ca.pem&amp;certificate=/etc/app/client.pem&amp;privateKey=/etc/app/client.key
+ *   tls://0.0.0.0:7000?keyStore=/etc/app/server.p12&amp;keyStorePasswordFile=/etc/app/p12.pass
+ *       &amp;clientAuth=required&amp;trustCertificates=/etc/app/ca.pem
+ *   tls://app.example:7000?trustCertificates=/etc/app/ca.pem
+ *       &amp;certificate=/etc/app/client.pem&amp;privateKey=/etc/app/client.key
+ *   (each on one line)
  * </pre>
- * A server needs a key (keystore or PEM pair). A client without trust settings trusts what the JDK's
- * default trust store trusts. Only TLS 1.3 and 1.2 are spoken, and a client always checks that the
- * server's certificate names the host it connected to (or {@link #serverName()}).
+ *
+ * A server needs a key (keystore or PEM pair). A client without trust settings trusts what the JDK's default trust
+ * store trusts. Only TLS 1.3 and 1.2 are spoken, and a client always checks that the server's certificate names the
+ * host it connected to (or {@link #serverName()}).
  */
 public final class TlsOptions {
 
@@ -94,7 +99,10 @@ public final class TlsOptions {
         return Optional.ofNullable(trustStore);
     }
 
-    /** The trust store's password, if it has one. Query keys {@code trustStorePasswordFile}, {@code trustStorePasswordEnv}. */
+    /**
+     * The trust store's password, if it has one. Query keys {@code trustStorePasswordFile},
+     * {@code trustStorePasswordEnv}.
+     */
     public Optional<Secret> trustStorePassword() {
         return Optional.ofNullable(trustStorePassword);
     }
@@ -119,7 +127,9 @@ public final class TlsOptions {
         return clientAuth;
     }
 
-    /** The name a client expects in the server's certificate, if not the endpoint's host. Query key {@code serverName}. */
+    /**
+     * The name a client expects in the server's certificate, if not the endpoint's host. Query key {@code serverName}.
+     */
     public Optional<String> serverName() {
         return Optional.ofNullable(serverName);
     }
@@ -191,26 +201,47 @@ public final class TlsOptions {
             return false;
         }
         TlsOptions that = (TlsOptions) other;
-        return Objects.equals(keyStore, that.keyStore) && Objects.equals(keyStorePassword, that.keyStorePassword)
+        return Objects.equals(keyStore, that.keyStore)
+                && Objects.equals(keyStorePassword, that.keyStorePassword)
                 && Objects.equals(trustStore, that.trustStore)
                 && Objects.equals(trustStorePassword, that.trustStorePassword)
-                && Objects.equals(certificate, that.certificate) && Objects.equals(privateKey, that.privateKey)
-                && Objects.equals(trustCertificates, that.trustCertificates) && clientAuth == that.clientAuth
-                && Objects.equals(serverName, that.serverName) && Objects.equals(context, that.context);
+                && Objects.equals(certificate, that.certificate)
+                && Objects.equals(privateKey, that.privateKey)
+                && Objects.equals(trustCertificates, that.trustCertificates)
+                && clientAuth == that.clientAuth
+                && Objects.equals(serverName, that.serverName)
+                && Objects.equals(context, that.context);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(keyStore, keyStorePassword, trustStore, trustStorePassword, certificate, privateKey,
-                trustCertificates, clientAuth, serverName, context);
+        return Objects.hash(
+                keyStore,
+                keyStorePassword,
+                trustStore,
+                trustStorePassword,
+                certificate,
+                privateKey,
+                trustCertificates,
+                clientAuth,
+                serverName,
+                context);
     }
 
     @Override
     public String toString() {
         StringBuilder out = new StringBuilder("TlsOptions{clientAuth=").append(clientAuth.configName());
-        Object[][] parts = {{"keyStore", keyStore}, {"keyStorePassword", keyStorePassword}, {"trustStore", trustStore},
-            {"trustStorePassword", trustStorePassword}, {"certificate", certificate}, {"privateKey", privateKey},
-            {"trustCertificates", trustCertificates}, {"serverName", serverName}, {"context", context}};
+        Object[][] parts = {
+            {"keyStore", keyStore},
+            {"keyStorePassword", keyStorePassword},
+            {"trustStore", trustStore},
+            {"trustStorePassword", trustStorePassword},
+            {"certificate", certificate},
+            {"privateKey", privateKey},
+            {"trustCertificates", trustCertificates},
+            {"serverName", serverName},
+            {"context", context}
+        };
         for (Object[] part : parts) {
             if (part[1] != null) {
                 out.append(", ").append(part[0]).append('=').append(part[1]);
@@ -232,8 +263,7 @@ public final class TlsOptions {
         private String serverName;
         private SSLContext context;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         private Builder(TlsOptions options) {
             this.keyStore = options.keyStore;
@@ -315,12 +345,13 @@ public final class TlsOptions {
          */
         public TlsOptions build() {
             if (keyStore != null && (certificate != null || privateKey != null)) {
-                throw new IllegalArgumentException("give the key either as keyStore or as certificate and privateKey, "
-                        + "not both");
+                throw new IllegalArgumentException(
+                        "give the key either as keyStore or as certificate and privateKey, " + "not both");
             }
             if ((certificate == null) != (privateKey == null)) {
                 throw new IllegalArgumentException("certificate and privateKey go together: "
-                        + (certificate == null ? "privateKey is set but certificate is not"
+                        + (certificate == null
+                                ? "privateKey is set but certificate is not"
                                 : "certificate is set but privateKey is not"));
             }
             if (trustStore != null && trustCertificates != null) {

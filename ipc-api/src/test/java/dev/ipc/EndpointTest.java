@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -17,28 +18,29 @@ import org.junit.jupiter.params.provider.ValueSource;
 class EndpointTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {
-        "unix:/run/app/app.sock",
-        "unix:app.sock",
-        "unix:./@odd.sock",
-        "unix:@name",
-        "unix:@with space",
-        "unix:/tmp/a b.sock",
-        "unix:/tmp/pct%25and%3Fquestion.sock",
-        "unix:/run/app.sock?mode=0660",
-        "unix:/run/a.sock?backend=junixsocket&readTimeout=5s",
-        "tcp://127.0.0.1:4477",
-        "tcp://[::1]:4477",
-        "tcp://[fe80::1%25eth0]:80",
-        "tcp://localhost:0",
-        "tcp://host-name.example_1:65535",
-        "tls://host:4477",
-        "tcp://0.0.0.0:7000?backlog=128&connectTimeout=250ms",
-        "unix:/x?key=a%26b%3Dc",
-        "systemd:",
-        "systemd:api",
-        "systemd:api?readTimeout=5s",
-    })
+    @ValueSource(
+            strings = {
+                "unix:/run/app/app.sock",
+                "unix:app.sock",
+                "unix:./@odd.sock",
+                "unix:@name",
+                "unix:@with space",
+                "unix:/tmp/a b.sock",
+                "unix:/tmp/pct%25and%3Fquestion.sock",
+                "unix:/run/app.sock?mode=0660",
+                "unix:/run/a.sock?backend=junixsocket&readTimeout=5s",
+                "tcp://127.0.0.1:4477",
+                "tcp://[::1]:4477",
+                "tcp://[fe80::1%25eth0]:80",
+                "tcp://localhost:0",
+                "tcp://host-name.example_1:65535",
+                "tls://host:4477",
+                "tcp://0.0.0.0:7000?backlog=128&connectTimeout=250ms",
+                "unix:/x?key=a%26b%3Dc",
+                "systemd:",
+                "systemd:api",
+                "systemd:api?readTimeout=5s",
+            })
     void parsesAndGivesTheStringBack(String text) {
         Endpoint endpoint = Endpoint.parse(text);
         assertEquals(text, endpoint.toString());
@@ -88,11 +90,12 @@ class EndpointTest {
         Path path = Endpoint.runtime("kv").path().orElseThrow();
         assertEquals("kv.sock", path.getFileName().toString());
         String xdg = System.getenv("XDG_RUNTIME_DIR");
-        if (xdg != null && java.nio.file.Files.isDirectory(Path.of(xdg))) {
+        if (xdg != null && Files.isDirectory(Path.of(xdg))) {
             assertEquals(Path.of(xdg, "kv", "kv.sock"), path);
         } else {
-            assertEquals(Path.of(System.getProperty("java.io.tmpdir"), "kv-" + System.getProperty("user.name"),
-                    "kv.sock"), path);
+            assertEquals(
+                    Path.of(System.getProperty("java.io.tmpdir"), "kv-" + System.getProperty("user.name"), "kv.sock"),
+                    path);
         }
         assertThrows(IllegalArgumentException.class, () -> Endpoint.runtime("a/b"));
         assertThrows(IllegalArgumentException.class, () -> Endpoint.runtime(""));
@@ -120,39 +123,41 @@ class EndpointTest {
     }
 
     @ParameterizedTest
-    @CsvSource(delimiter = '|', value = {
-        "''|no scheme",
-        "/run/app.sock|no scheme",
-        ":x|no scheme",
-        "http://h:1|unknown scheme 'http'",
-        "UNIX:/a|unknown scheme 'UNIX'",
-        "unix:|socket path is empty",
-        "unix:@|abstract socket name after '@' is empty",
-        "unix://run/app.sock|not unix://",
-        "unix:/a%zz|two hex digits",
-        "unix:/a%4|two hex digits",
-        "unix:/a?|query after '?' is empty",
-        "unix:/a?novalue|not name=value",
-        "unix:/a?=v|not name=value",
-        "unix:/a?k=1&k=2|names 'k' twice",
-        "tcp:127.0.0.1:1|written tcp://host:port",
-        "tcp://127.0.0.1|port is missing",
-        "tcp://127.0.0.1:|port is empty",
-        "tcp://127.0.0.1:65536|over 65535",
-        "tcp://127.0.0.1:99999999|not a number",
-        "tcp://127.0.0.1:-1|not a number",
-        "tcp://127.0.0.1:http|not a number",
-        "tcp://:80|host is empty",
-        "tcp://::1:80|must be written in brackets",
-        "tcp://[::1|no closing ']'",
-        "tcp://[::1]|port is missing",
-        "tcp://[127.0.0.1]:1|for IPv6 addresses only",
-        "tcp://h:1/path|no path",
-        "tcp://bad host:1|contains ' '",
-        "tls://h|port is missing",
-        "systemd:a:b|systemd socket name",
-        "systemd:/run/x|systemd socket name",
-    })
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "''|no scheme",
+                "/run/app.sock|no scheme",
+                ":x|no scheme",
+                "http://h:1|unknown scheme 'http'",
+                "UNIX:/a|unknown scheme 'UNIX'",
+                "unix:|socket path is empty",
+                "unix:@|abstract socket name after '@' is empty",
+                "unix://run/app.sock|not unix://",
+                "unix:/a%zz|two hex digits",
+                "unix:/a%4|two hex digits",
+                "unix:/a?|query after '?' is empty",
+                "unix:/a?novalue|not name=value",
+                "unix:/a?=v|not name=value",
+                "unix:/a?k=1&k=2|names 'k' twice",
+                "tcp:127.0.0.1:1|written tcp://host:port",
+                "tcp://127.0.0.1|port is missing",
+                "tcp://127.0.0.1:|port is empty",
+                "tcp://127.0.0.1:65536|over 65535",
+                "tcp://127.0.0.1:99999999|not a number",
+                "tcp://127.0.0.1:-1|not a number",
+                "tcp://127.0.0.1:http|not a number",
+                "tcp://:80|host is empty",
+                "tcp://::1:80|must be written in brackets",
+                "tcp://[::1|no closing ']'",
+                "tcp://[::1]|port is missing",
+                "tcp://[127.0.0.1]:1|for IPv6 addresses only",
+                "tcp://h:1/path|no path",
+                "tcp://bad host:1|contains ' '",
+                "tls://h|port is missing",
+                "systemd:a:b|systemd socket name",
+                "systemd:/run/x|systemd socket name",
+            })
     void rejectsBadStringsWithTheStringAndAnExample(String text, String reason) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Endpoint.parse(text));
         assertTrue(e.getMessage().contains("'" + text + "'"), e.getMessage());

@@ -8,11 +8,14 @@ import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -22,13 +25,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A {@link Connection} over a connected {@link SocketChannel}: the one implementation that the JDK Unix,
- * junixsocket and TCP transports share.
+ * A {@link Connection} over a connected {@link SocketChannel}: the one implementation that the JDK Unix, junixsocket
+ * and TCP transports share.
  *
- * <p>Hot path: a message that fits the send buffer goes out in one {@code write} (length and payload
- * copied together); a receive reads as much as has arrived into a buffer, so a small message costs
- * one {@code read}. Without a read timeout the channel stays in blocking mode; with one, it is
- * non-blocking and waits in a selector only when no data has arrived yet.
+ * <p>Hot path: a message that fits the send buffer goes out in one {@code write} (length and payload copied together);
+ * a receive reads as much as has arrived into a buffer, so a small message costs one {@code read}. Without a read
+ * timeout the channel stays in blocking mode; with one, it is non-blocking and waits in a selector only when no data
+ * has arrived yet.
  */
 public final class ChannelConnection extends FramedConnection {
 
@@ -79,8 +82,14 @@ public final class ChannelConnection extends FramedConnection {
      * @param label how the connection is named in messages and logs, such as {@code unix:/run/a.sock (unix/jdk)}
      * @param traits what the backend's channels do differently
      */
-    public ChannelConnection(SocketChannel channel, Endpoint localEndpoint, PeerCredentials peer,
-            IpcOptions options, String label, ChannelTraits traits) throws IOException {
+    public ChannelConnection(
+            SocketChannel channel,
+            Endpoint localEndpoint,
+            PeerCredentials peer,
+            IpcOptions options,
+            String label,
+            ChannelTraits traits)
+            throws IOException {
         super(label, ByteBuffer.allocateDirect(BUFFER_SIZE), options.maxFrameSize());
         this.emptyReadWhenReadyIsEnd = traits.emptyReadWhenReadyIsEnd;
         this.virtualThreads = traits.virtualThreads;
@@ -161,8 +170,8 @@ public final class ChannelConnection extends FramedConnection {
 
     private void checkSendable(int length) {
         if (length > maxFrameSize) {
-            throw new IllegalArgumentException("message of " + length + " bytes is over maxFrameSize "
-                    + maxFrameSize + " on " + label + "; nothing was sent");
+            throw new IllegalArgumentException("message of " + length + " bytes is over maxFrameSize " + maxFrameSize
+                    + " on " + label + "; nothing was sent");
         }
     }
 
@@ -186,8 +195,8 @@ public final class ChannelConnection extends FramedConnection {
     }
 
     /**
-     * After the write lock is released: if frames were queued meanwhile by senders that found it taken,
-     * write them, unless another thread holds the lock again (it will).
+     * After the write lock is released: if frames were queued meanwhile by senders that found it taken, write them,
+     * unless another thread holds the lock again (it will).
      */
     private void drainIfIdle() throws IOException {
         while (queued && writeLock.tryLock()) {
@@ -205,7 +214,8 @@ public final class ChannelConnection extends FramedConnection {
     @Override
     public void sendWithDescriptors(byte[] message, FileDescriptor... descriptors) throws IOException {
         if (descriptorPassing == null) {
-            throw new UnsupportedOperationException("cannot pass file descriptors on " + label + ": " + whyNoDescriptors);
+            throw new UnsupportedOperationException(
+                    "cannot pass file descriptors on " + label + ": " + whyNoDescriptors);
         }
         checkSendable(message.length);
         writeLock.lock();
@@ -303,15 +313,13 @@ public final class ChannelConnection extends FramedConnection {
         return virtualThreads;
     }
 
-    /**
-     * Who is on the other side, for messages: the address and port over TCP, else the peer's credentials.
-     */
+    /** Who is on the other side, for messages: the address and port over TCP, else the peer's credentials. */
     public static String describePeer(Connection connection) {
         if (connection instanceof ChannelConnection) {
             try {
-                java.net.SocketAddress remote = ((ChannelConnection) connection).channel.getRemoteAddress();
-                if (remote instanceof java.net.InetSocketAddress) {
-                    java.net.InetSocketAddress inet = (java.net.InetSocketAddress) remote;
+                SocketAddress remote = ((ChannelConnection) connection).channel.getRemoteAddress();
+                if (remote instanceof InetSocketAddress) {
+                    InetSocketAddress inet = (InetSocketAddress) remote;
                     return inet.getAddress().getHostAddress() + ":" + inet.getPort();
                 }
             } catch (IOException e) {
@@ -327,9 +335,8 @@ public final class ChannelConnection extends FramedConnection {
     }
 
     /**
-     * When the first byte of a frame that has not yet arrived whole came in ({@link System#nanoTime()}),
-     * or 0 if none is half-received; for watchdogs that cut off a peer that stops mid-frame. Zero for
-     * connections of other kinds.
+     * When the first byte of a frame that has not yet arrived whole came in ({@link System#nanoTime()}), or 0 if none
+     * is half-received; for watchdogs that cut off a peer that stops mid-frame. Zero for connections of other kinds.
      */
     public static long partialFrameSince(Connection connection) {
         return connection instanceof ConnectionState ? ((ConnectionState) connection).partialFrameSince() : 0;
@@ -361,8 +368,8 @@ public final class ChannelConnection extends FramedConnection {
             }
             long left = deadline - System.nanoTime();
             if (left <= 0) {
-                throw new SocketTimeoutException("no data on " + label + " within readTimeout "
-                        + java.time.Duration.ofNanos(readTimeoutNanos));
+                throw new SocketTimeoutException(
+                        "no data on " + label + " within readTimeout " + Duration.ofNanos(readTimeoutNanos));
             }
             ready = readWaiter.await(left);
         }

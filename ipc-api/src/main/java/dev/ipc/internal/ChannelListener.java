@@ -14,6 +14,7 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -22,14 +23,14 @@ import org.slf4j.LoggerFactory;
 /**
  * A {@link Listener} over a bound {@link ServerSocketChannel}, shared by every transport.
  *
- * <p>Each accepted connection is checked against the {@link AccessPolicy} before it is returned, so a
- * refused peer never reaches the caller. The channel is non-blocking and {@link #accept()} waits in a selector, which gives the accept
- * timeout and lets {@link #close()} wake a waiting thread on every backend alike.
+ * <p>Each accepted connection is checked against the {@link AccessPolicy} before it is returned, so a refused peer
+ * never reaches the caller. The channel is non-blocking and {@link #accept()} waits in a selector, which gives the
+ * accept timeout and lets {@link #close()} wake a waiting thread on every backend alike.
  */
 public final class ChannelListener implements Listener {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChannelListener.class);
-    private static final long CLOSE_CHECK_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(500);
+    private static final long CLOSE_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
     /** Turns an accepted channel into a connection: options, peer credentials, labels. */
     @FunctionalInterface
@@ -54,8 +55,14 @@ public final class ChannelListener implements Listener {
      * @param policy checked on each accepted connection before it is returned; a refused one is closed
      * @param release run once on close, after the channel is closed (to remove a socket file, say)
      */
-    public ChannelListener(ServerSocketChannel channel, Endpoint endpoint, IpcOptions options, Acceptor acceptor,
-            AccessPolicy policy, Closer.Action release) throws IOException {
+    public ChannelListener(
+            ServerSocketChannel channel,
+            Endpoint endpoint,
+            IpcOptions options,
+            Acceptor acceptor,
+            AccessPolicy policy,
+            Closer.Action release)
+            throws IOException {
         this.policy = Objects.requireNonNull(policy, "policy");
         this.channel = Objects.requireNonNull(channel, "channel");
         this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
@@ -87,8 +94,11 @@ public final class ChannelListener implements Listener {
                     if (policy.permits(connection.peer())) {
                         return connection;
                     }
-                    LOG.info("refused a connection on {} from {}: the access policy ({}) does not permit it",
-                            endpoint, connection.peer(), policy);
+                    LOG.info(
+                            "refused a connection on {} from {}: the access policy ({}) does not permit it",
+                            endpoint,
+                            connection.peer(),
+                            policy);
                     Closer.closeQuietly(connection, null);
                     continue;
                 }

@@ -22,9 +22,9 @@ public final class ChannelTraits {
     }
 
     /**
-     * junixsocket's channels: they pass descriptors through {@code passing}, read 0 rather than -1 at the
-     * end of the stream when non-blocking, and are served on platform threads: their blocking calls
-     * stall in virtual threads (seen on JDK 25).
+     * junixsocket's channels: they pass descriptors through {@code passing}, read 0 rather than -1 at the end of the
+     * stream when non-blocking, and are served on platform threads: their blocking calls stall in virtual threads (seen
+     * on JDK 25).
      */
     public static ChannelTraits junixsocket(DescriptorPassing passing) {
         return new ChannelTraits(true, false, Objects.requireNonNull(passing, "passing"), null);
@@ -35,7 +35,10 @@ public final class ChannelTraits {
     final DescriptorPassing descriptorPassing;
     final String whyNoDescriptors;
 
-    private ChannelTraits(boolean emptyReadWhenReadyIsEnd, boolean virtualThreads, DescriptorPassing descriptorPassing,
+    private ChannelTraits(
+            boolean emptyReadWhenReadyIsEnd,
+            boolean virtualThreads,
+            DescriptorPassing descriptorPassing,
             String whyNoDescriptors) {
         this.emptyReadWhenReadyIsEnd = emptyReadWhenReadyIsEnd;
         this.virtualThreads = virtualThreads;

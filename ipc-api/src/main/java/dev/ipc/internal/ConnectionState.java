@@ -4,14 +4,14 @@ package dev.ipc.internal;
 public interface ConnectionState {
 
     /**
-     * When the first byte of a frame that has not yet arrived whole came in ({@link System#nanoTime()}),
-     * or 0 if none is half-received.
+     * When the first byte of a frame that has not yet arrived whole came in ({@link System#nanoTime()}), or 0 if none
+     * is half-received.
      */
     long partialFrameSince();
 
     /**
-     * How many writes to the socket have begun and ended, counted together: odd while one is in progress.
-     * A watchdog that sees the same odd count for a while knows a write has stalled that long.
+     * How many writes to the socket have begun and ended, counted together: odd while one is in progress. A watchdog
+     * that sees the same odd count for a while knows a write has stalled that long.
      */
     long writeCount();
 

@@ -8,12 +8,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Bounds a step that blocks on a resource (a handshake): if the step is not done in time, the resource
- * is closed, the blocked read fails, and the step's failure is reported as the timeout it was.
+ * Bounds a step that blocks on a resource (a handshake): if the step is not done in time, the resource is closed, the
+ * blocked read fails, and the step's failure is reported as the timeout it was.
  *
- * <p>Runs on the JDK's shared delay scheduler thread itself, so no thread of ours waits for it, and not
- * on the common fork-join pool, which an application may have filled with blocking tasks (on 2 cores it
- * has one thread): a timeout must fire whatever else the process does.
+ * <p>Runs on the JDK's shared delay scheduler thread itself, so no thread of ours waits for it, and not on the common
+ * fork-join pool, which an application may have filled with blocking tasks (on 2 cores it has one thread): a timeout
+ * must fire whatever else the process does.
  */
 public final class Deadline {
 
@@ -28,26 +28,25 @@ public final class Deadline {
         void run() throws IOException;
     }
 
-    private Deadline() {
-    }
+    private Deadline() {}
 
     /**
-     * Runs {@code step}, closing {@code target} after {@code timeout} (zero for never) if it has not
-     * finished by then.
+     * Runs {@code step}, closing {@code target} after {@code timeout} (zero for never) if it has not finished by then.
      *
-     * @param timedOut the message of the {@link SocketTimeoutException} thrown when time ran out, such as
-     *     "the handshake did not finish within handshakeTimeout PT5S"
+     * @param timedOut the message of the {@link SocketTimeoutException} thrown when time ran out, such as "the
+     *     handshake did not finish within handshakeTimeout PT5S"
      * @throws SocketTimeoutException with the step's failure as its cause, if the time ran out
      * @throws IOException the step's own failure otherwise
      */
     public static void within(Duration timeout, AutoCloseable target, String timedOut, Step step) throws IOException {
         AtomicInteger state = new AtomicInteger(ARMED);
         if (!timeout.isZero()) {
-            CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS, Runnable::run).execute(() -> {
-                if (state.compareAndSet(ARMED, EXPIRED)) {
-                    Closer.closeQuietly(target, null);
-                }
-            });
+            CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS, Runnable::run)
+                    .execute(() -> {
+                        if (state.compareAndSet(ARMED, EXPIRED)) {
+                            Closer.closeQuietly(target, null);
+                        }
+                    });
         }
         try {
             step.run();

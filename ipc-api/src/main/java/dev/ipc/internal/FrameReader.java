@@ -6,9 +6,9 @@ import java.net.ProtocolException;
 import java.nio.ByteBuffer;
 
 /**
- * The receiving half of the framing every connection shares: length checks before allocation, a
- * buffer that a small message arrives in with one read, large messages in an array of their own, and
- * state that survives a read timeout, so the next call resumes a half-read frame.
+ * The receiving half of the framing every connection shares: length checks before allocation, a buffer that a small
+ * message arrives in with one read, large messages in an array of their own, and state that survives a read timeout, so
+ * the next call resumes a half-read frame.
  *
  * <p>Not thread-safe: the connection holds its read lock around every call.
  */
@@ -90,8 +90,8 @@ public final class FrameReader {
     /** Raw bytes, with no framing: what is buffered first, then straight from the source. */
     public int readRaw(byte[] bytes, int offset, int length) throws IOException {
         if (pendingLength >= 0) {
-            throw new IllegalStateException("a message on " + label
-                    + " is half received; finish it with receive() before reading raw bytes");
+            throw new IllegalStateException(
+                    "a message on " + label + " is half received; finish it with receive() before reading raw bytes");
         }
         if (!buffer.hasRemaining()) {
             if (length >= buffer.capacity()) {
@@ -128,19 +128,22 @@ public final class FrameReader {
                 if (had == 0) {
                     return -1;
                 }
-                throw new EOFException("connection " + label + " ended inside a frame: after " + had
-                        + " of 4 length bytes");
+                throw new EOFException(
+                        "connection " + label + " ended inside a frame: after " + had + " of 4 length bytes");
             }
         }
         int length = buffer.getInt();
         if (length < 0) {
-            throw new ProtocolException("frame on " + label + " declares a negative length ("
-                    + length + ", 0x" + Integer.toHexString(length) + "); the limit is maxFrameSize " + maxFrameSize);
+            throw new ProtocolException("frame on " + label + " declares a negative length (" + length + ", 0x"
+                    + Integer.toHexString(length) + "); the limit is maxFrameSize " + maxFrameSize);
         }
         if (length > maxFrameSize) {
             throw new ProtocolException("frame on " + label + " declares " + length + " bytes, over maxFrameSize "
-                    + maxFrameSize + (Protocol.looksLikeTls(ByteBuffer.allocate(4).putInt(length).array())
-                            ? " (the bytes are a TLS record: the peer speaks TLS, so connect with tls://)" : ""));
+                    + maxFrameSize
+                    + (Protocol.looksLikeTls(
+                                    ByteBuffer.allocate(4).putInt(length).array())
+                            ? " (the bytes are a TLS record: the peer speaks TLS, so connect with tls://)"
+                            : ""));
         }
         pendingLength = length;
         return length;
@@ -169,8 +172,8 @@ public final class FrameReader {
                 pendingFilled += count;
                 continue;
             }
-            int count = source.read(ByteBuffer.wrap(pendingMessage, pendingFilled,
-                    Math.min(CHUNK, pendingLength - pendingFilled)));
+            int count = source.read(
+                    ByteBuffer.wrap(pendingMessage, pendingFilled, Math.min(CHUNK, pendingLength - pendingFilled)));
             if (count < 0) {
                 throw truncated(pendingFilled, pendingLength);
             }
@@ -182,8 +185,8 @@ public final class FrameReader {
     }
 
     private EOFException truncated(int got, int length) {
-        return new EOFException("connection " + label + " ended inside a frame: after " + got + " of "
-                + length + " payload bytes");
+        return new EOFException(
+                "connection " + label + " ended inside a frame: after " + got + " of " + length + " payload bytes");
     }
 
     /** Reads once into the buffer, keeping its unread bytes; the count, or -1 at end of stream. */

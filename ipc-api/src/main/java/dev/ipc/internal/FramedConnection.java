@@ -16,8 +16,8 @@ import org.slf4j.LoggerFactory;
  * What every {@link Connection} implementation shares: the locks, the closed flag, the receiving side
  * ({@link FrameReader} over the subclass's one read primitive) and the raw input stream.
  *
- * <p>A subclass supplies {@link #readInto(ByteBuffer)}, the sending side and {@link #close()}, which
- * must set {@link #closed} first.
+ * <p>A subclass supplies {@link #readInto(ByteBuffer)}, the sending side and {@link #close()}, which must set
+ * {@link #closed} first.
  */
 public abstract class FramedConnection implements Connection, ConnectionState {
 
@@ -36,9 +36,7 @@ public abstract class FramedConnection implements Connection, ConnectionState {
     private volatile long writeCount; // written under writeLock only
     private final InputStream input = new RawInput();
 
-    /**
-     * @param readBuffer the receive buffer, empty; a message up to its capacity is read in one go
-     */
+    /** @param readBuffer the receive buffer, empty; a message up to its capacity is read in one go */
     @SuppressWarnings("this-escape") // the reader calls readInto only once the connection is in use
     protected FramedConnection(String label, ByteBuffer readBuffer, int maxFrameSize) {
         this.label = Objects.requireNonNull(label, "label");
@@ -85,8 +83,8 @@ public abstract class FramedConnection implements Connection, ConnectionState {
     }
 
     /**
-     * Marks a write to the socket as begun; the caller holds the write lock and calls {@link #writeDone()}
-     * after. A counter rather than a time, so that the hot path reads no clock.
+     * Marks a write to the socket as begun; the caller holds the write lock and calls {@link #writeDone()} after. A
+     * counter rather than a time, so that the hot path reads no clock.
      */
     protected final void writeStarted() {
         writeCount = writeCount + 1;

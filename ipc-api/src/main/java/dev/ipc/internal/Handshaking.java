@@ -4,8 +4,8 @@ import dev.ipc.PeerCredentials;
 import java.io.IOException;
 
 /**
- * A connection that must shake hands (TLS) before it carries anything; the listener runs the handshake
- * off its accept loop and checks the access policy on the credentials it yields.
+ * A connection that must shake hands (TLS) before it carries anything; the listener runs the handshake off its accept
+ * loop and checks the access policy on the credentials it yields.
  */
 public interface Handshaking {
 

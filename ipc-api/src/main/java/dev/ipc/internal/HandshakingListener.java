@@ -3,9 +3,11 @@ package dev.ipc.internal;
 import dev.ipc.AccessPolicy;
 import dev.ipc.Connection;
 import dev.ipc.Endpoint;
+import dev.ipc.ErrorCode;
 import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.SocketTimeoutException;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedChannelException;
@@ -22,14 +24,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A {@link Listener} whose connections shake hands (TLS, a shared secret, or both) before
- * {@link #accept()} returns them, each on its own thread, so one silent client can't hold up others.
+ * A {@link Listener} whose connections shake hands (TLS, a shared secret, or both) before {@link #accept()} returns
+ * them, each on its own thread, so one silent client can't hold up others.
  *
  * <p>A background thread, from construction to close, takes connections from the inner listener as long as fewer than
- * {@code backlog} are accepted and not yet handed out; beyond that the kernel's backlog queues them as
- * it would without handshakes. Each handshake must finish within {@link IpcOptions#handshakeTimeout()}.
- * The access policy is checked on the credentials the handshake proved. A failed or refused connection
- * is closed and logged at info level with its cause; it never reaches the caller.
+ * {@code backlog} are accepted and not yet handed out; beyond that the kernel's backlog queues them as it would without
+ * handshakes. Each handshake must finish within {@link IpcOptions#handshakeTimeout()}. The access policy is checked on
+ * the credentials the handshake proved. A failed or refused connection is closed and logged at info level with its
+ * cause; it never reaches the caller.
  */
 public final class HandshakingListener implements Listener {
 
@@ -77,11 +79,11 @@ public final class HandshakingListener implements Listener {
             Connection connection;
             try {
                 long left = acceptTimeoutNanos == 0 ? TimeUnit.MILLISECONDS.toNanos(100) : deadline - System.nanoTime();
-                connection = ready.poll(Math.max(0, Math.min(left, TimeUnit.MILLISECONDS.toNanos(100))),
-                        TimeUnit.NANOSECONDS);
+                connection = ready.poll(
+                        Math.max(0, Math.min(left, TimeUnit.MILLISECONDS.toNanos(100))), TimeUnit.NANOSECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("interrupted while accepting on " + endpoint());
+                throw new InterruptedIOException("interrupted while accepting on " + endpoint());
             }
             if (connection != null) {
                 room.release();
@@ -126,7 +128,9 @@ public final class HandshakingListener implements Listener {
             }
             shaking.add(raw);
             try {
-                Threads.start("ipc-handshake " + endpoint(), ChannelConnection.suitsVirtualThreads(raw),
+                Threads.start(
+                        "ipc-handshake " + endpoint(),
+                        ChannelConnection.suitsVirtualThreads(raw),
                         () -> shakeHands(raw));
             } catch (RuntimeException | Error e) {
                 shaking.remove(raw);
@@ -142,8 +146,11 @@ public final class HandshakingListener implements Listener {
         String peer = tls != null ? tls.remote() : "client " + ChannelConnection.describePeer(connection);
         boolean admitted = false;
         try {
-            Deadline.within(handshakeTimeout, tls != null ? tls.abortHandle() : connection,
-                    "the handshake did not finish within handshakeTimeout " + handshakeTimeout, () -> {
+            Deadline.within(
+                    handshakeTimeout,
+                    tls != null ? tls.abortHandle() : connection,
+                    "the handshake did not finish within handshakeTimeout " + handshakeTimeout,
+                    () -> {
                         if (tls != null) {
                             tls.handshake();
                         }
@@ -152,12 +159,19 @@ public final class HandshakingListener implements Listener {
                         }
                     });
             if (!policy.permits(connection.peer())) {
-                LOG.info("refused a connection on {} from {}: the access policy ({}) does not permit {}", endpoint(),
-                        peer, policy, connection.peer());
+                LOG.info(
+                        "refused a connection on {} from {}: the access policy ({}) does not permit {}",
+                        endpoint(),
+                        peer,
+                        policy,
+                        connection.peer());
                 // Past the handshake the peer speaks the protocol: tell it why, as a server refuses a request.
                 try {
-                    connection.send(Protocol.error(0, dev.ipc.ErrorCode.UNAUTHORIZED, "the access policy of "
-                            + endpoint().withoutParameters() + " does not permit " + connection.peer()));
+                    connection.send(Protocol.error(
+                            0,
+                            ErrorCode.UNAUTHORIZED,
+                            "the access policy of " + endpoint().withoutParameters() + " does not permit "
+                                    + connection.peer()));
                 } catch (IOException | RuntimeException e) {
                     // gone already
                 }
@@ -184,7 +198,8 @@ public final class HandshakingListener implements Listener {
         String message = e.getMessage() == null ? e.toString() : e.getMessage();
         Throwable cause = e.getCause();
         return cause != null && cause.getMessage() != null && !message.contains(cause.getMessage())
-                ? message + " (" + cause.getMessage() + ")" : message;
+                ? message + " (" + cause.getMessage() + ")"
+                : message;
     }
 
     @Override

@@ -7,13 +7,14 @@ import java.io.InputStream;
 import java.net.ProtocolException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /**
  * The wire protocol of {@code IpcServer} and {@code IpcClient}, as {@code docs/PROTOCOL.md} describes it.
  *
- * <p>Every frame is a {@code u32} big-endian length, then that many bytes: a one-byte type, then the
- * type's fields, all big-endian. The first frame from the client is a HELLO, at most
- * {@link #MAX_HELLO} bytes; the server answers WELCOME or ERROR.
+ * <p>Every frame is a {@code u32} big-endian length, then that many bytes: a one-byte type, then the type's fields, all
+ * big-endian. The first frame from the client is a HELLO, at most {@link #MAX_HELLO} bytes; the server answers WELCOME
+ * or ERROR.
  */
 public final class Protocol {
 
@@ -33,8 +34,7 @@ public final class Protocol {
     public static final byte ERROR = 5;
     public static final byte GOAWAY = 6;
 
-    private Protocol() {
-    }
+    private Protocol() {}
 
     /** The connection's frame limit for a payload limit: the payload plus type and id, at most 2^31 - 1. */
     public static int frameLimit(int maxPayload) {
@@ -43,24 +43,42 @@ public final class Protocol {
 
     /** HELLO: type, magic (3 bytes), version (u16). */
     public static byte[] hello(int version) {
-        return ByteBuffer.allocate(6).put(HELLO).put((byte) (MAGIC >> 16)).put((byte) (MAGIC >> 8)).put((byte) MAGIC)
-                .putShort((short) version).array();
+        return ByteBuffer.allocate(6)
+                .put(HELLO)
+                .put((byte) (MAGIC >> 16))
+                .put((byte) (MAGIC >> 8))
+                .put((byte) MAGIC)
+                .putShort((short) version)
+                .array();
     }
 
     /** WELCOME: type, version (u16), the server's maxFrameSize for payloads (u32). */
     public static byte[] welcome(int version, int maxPayload) {
-        return ByteBuffer.allocate(7).put(WELCOME).putShort((short) version).putInt(maxPayload).array();
+        return ByteBuffer.allocate(7)
+                .put(WELCOME)
+                .putShort((short) version)
+                .putInt(maxPayload)
+                .array();
     }
 
     /** REQUEST or RESPONSE: type, request id (u32), payload. */
     public static byte[] call(byte type, int id, byte[] payload) {
-        return ByteBuffer.allocate(OVERHEAD + payload.length).put(type).putInt(id).put(payload).array();
+        return ByteBuffer.allocate(OVERHEAD + payload.length)
+                .put(type)
+                .putInt(id)
+                .put(payload)
+                .array();
     }
 
     /** ERROR: type, request id (u32, 0 for the connection), code (u16), UTF-8 message. */
     public static byte[] error(int id, ErrorCode code, String message) {
         byte[] text = message.getBytes(StandardCharsets.UTF_8);
-        return ByteBuffer.allocate(7 + text.length).put(ERROR).putInt(id).putShort((short) code.code()).put(text).array();
+        return ByteBuffer.allocate(7 + text.length)
+                .put(ERROR)
+                .putInt(id)
+                .putShort((short) code.code())
+                .put(text)
+                .array();
     }
 
     /** GOAWAY: type, UTF-8 message. */
@@ -83,8 +101,8 @@ public final class Protocol {
                     + "endpoint; use tls:// on both sides, or tcp:// on both");
         }
         if (length < 6 || length > MAX_HELLO) {
-            throw new ProtocolException("bad hello: its length is " + Integer.toUnsignedString(length)
-                    + " (bytes " + hex(header) + "), not 6 to " + MAX_HELLO + "; is the client speaking this protocol?");
+            throw new ProtocolException("bad hello: its length is " + Integer.toUnsignedString(length) + " (bytes "
+                    + hex(header) + "), not 6 to " + MAX_HELLO + "; is the client speaking this protocol?");
         }
         ByteBuffer body = ByteBuffer.wrap(readFully(in, length, "the hello"));
         byte type = body.get();
@@ -94,7 +112,7 @@ public final class Protocol {
                     + "configured (set the same secretFile or secretEnv on both sides)");
         }
         if (type != HELLO || magic != MAGIC) {
-            throw new ProtocolException("bad hello: it starts with " + hex(java.util.Arrays.copyOf(body.array(), 4))
+            throw new ProtocolException("bad hello: it starts with " + hex(Arrays.copyOf(body.array(), 4))
                     + ", not 01 49 50 43 (HELLO, \"IPC\")");
         }
         return body.getShort() & 0xffff;
@@ -108,8 +126,8 @@ public final class Protocol {
     private static byte[] readFully(InputStream in, int length, String what) throws IOException {
         byte[] bytes = in.readNBytes(length);
         if (bytes.length < length) {
-            throw new EOFException("the connection ended inside " + what + ": after " + bytes.length + " of " + length
-                    + " bytes");
+            throw new EOFException(
+                    "the connection ended inside " + what + ": after " + bytes.length + " of " + length + " bytes");
         }
         return bytes;
     }
@@ -133,15 +151,15 @@ public final class Protocol {
     /** The request id of a REQUEST, RESPONSE or ERROR frame. */
     public static int id(byte[] frame) throws ProtocolException {
         if (frame.length < OVERHEAD) {
-            throw new ProtocolException("frame of type " + frame[0] + " is " + frame.length
-                    + " bytes, too short for its request id");
+            throw new ProtocolException(
+                    "frame of type " + frame[0] + " is " + frame.length + " bytes, too short for its request id");
         }
         return ByteBuffer.wrap(frame, 1, 4).getInt();
     }
 
     /** The payload of a REQUEST or RESPONSE frame. */
     public static byte[] payload(byte[] frame) {
-        return java.util.Arrays.copyOfRange(frame, OVERHEAD, frame.length);
+        return Arrays.copyOfRange(frame, OVERHEAD, frame.length);
     }
 
     /** The code of an ERROR frame. */

@@ -12,9 +12,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * Waits, with a timeout, until a non-blocking channel is ready for one operation.
  *
- * <p>The selector is opened on first use, from the channel's own provider (so junixsocket's channels
- * get junixsocket's selector). One thread waits at a time; {@link #close()} may come from any thread
- * and makes a waiting {@link #await} fail with {@link AsynchronousCloseException}.
+ * <p>The selector is opened on first use, from the channel's own provider (so junixsocket's channels get junixsocket's
+ * selector). One thread waits at a time; {@link #close()} may come from any thread and makes a waiting {@link #await}
+ * fail with {@link AsynchronousCloseException}.
  */
 public final class ReadinessWaiter implements AutoCloseable {
 
@@ -25,8 +25,8 @@ public final class ReadinessWaiter implements AutoCloseable {
     private boolean closed;
 
     /**
-     * A waiter for {@code operation} ({@link SelectionKey#OP_READ} and the like) on {@code channel},
-     * which must be in non-blocking mode.
+     * A waiter for {@code operation} ({@link SelectionKey#OP_READ} and the like) on {@code channel}, which must be in
+     * non-blocking mode.
      */
     public ReadinessWaiter(SelectableChannel channel, int operation) {
         this.channel = channel;
@@ -86,9 +86,11 @@ public final class ReadinessWaiter implements AutoCloseable {
     }
 
     private String describe() {
-        return operation == SelectionKey.OP_ACCEPT ? "a connection"
-                : operation == SelectionKey.OP_CONNECT ? "the connect to finish"
-                : operation == SelectionKey.OP_WRITE ? "room to write" : "data";
+        return operation == SelectionKey.OP_ACCEPT
+                ? "a connection"
+                : operation == SelectionKey.OP_CONNECT
+                        ? "the connect to finish"
+                        : operation == SelectionKey.OP_WRITE ? "room to write" : "data";
     }
 
     private static AsynchronousCloseException closedException() {

@@ -3,6 +3,8 @@ package dev.ipc.internal;
 import dev.ipc.AuthenticationException;
 import dev.ipc.Connection;
 import dev.ipc.ErrorCode;
+import dev.ipc.IpcOptions;
+import dev.ipc.Secret;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,12 +15,13 @@ import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
+import java.util.Arrays;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * The shared-secret handshake: both sides prove with HMAC-SHA256 over fresh nonces that they know the
- * secret, before any application frame, as {@code docs/PROTOCOL.md} describes.
+ * The shared-secret handshake: both sides prove with HMAC-SHA256 over fresh nonces that they know the secret, before
+ * any application frame, as {@code docs/PROTOCOL.md} describes.
  *
  * <pre>
  *   client: AUTH_HELLO     7, "IPC", version 1, client nonce (32)
@@ -26,8 +29,9 @@ import javax.crypto.spec.SecretKeySpec;
  *   client: AUTH_PROOF     9, HMAC(secret, "ipc-auth-1 client" | client nonce | server nonce)
  *   server: AUTH_OK        10                      (or ERROR with code UNAUTHORIZED, then close)
  * </pre>
- * Each frame is a u32 length and a body of at most {@link #MAX_FRAME} bytes; longer ones are refused
- * before anything is allocated. Proofs are compared in constant time.
+ *
+ * Each frame is a u32 length and a body of at most {@link #MAX_FRAME} bytes; longer ones are refused before anything is
+ * allocated. Proofs are compared in constant time.
  */
 public final class SecretHandshake {
 
@@ -46,8 +50,7 @@ public final class SecretHandshake {
     private static final int VERSION = 1;
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    private SecretHandshake() {
-    }
+    private SecretHandshake() {}
 
     /**
      * Reads the options' shared secret and checks it is long enough to be one; null if they name none.
@@ -55,11 +58,11 @@ public final class SecretHandshake {
      * @throws IOException naming the file or variable if it can't be read
      * @throws IllegalArgumentException naming the source if the secret is too short
      */
-    public static byte[] secretOf(dev.ipc.IpcOptions options) throws IOException {
+    public static byte[] secretOf(IpcOptions options) throws IOException {
         if (options.secret().isEmpty()) {
             return null;
         }
-        dev.ipc.Secret source = options.secret().get();
+        Secret source = options.secret().get();
         return check(source.read(), source);
     }
 
@@ -75,16 +78,19 @@ public final class SecretHandshake {
     /**
      * The client's side: proves the secret and checks the server's proof.
      *
-     * @throws AuthenticationException if the server refuses the proof, does not know the secret, or asks
-     *     for none
+     * @throws AuthenticationException if the server refuses the proof, does not know the secret, or asks for none
      * @throws ProtocolException if the server's answer is malformed or oversized
      * @throws EOFException if the server closes the connection part way
      */
     public static void prove(Connection connection, byte[] secret, String peer) throws IOException {
         byte[] clientNonce = nonce();
-        ByteBuffer hello = ByteBuffer.allocate(5 + NONCE).put(AUTH_HELLO)
-                .put((byte) (Protocol.MAGIC >> 16)).put((byte) (Protocol.MAGIC >> 8)).put((byte) Protocol.MAGIC)
-                .put((byte) VERSION).put(clientNonce);
+        ByteBuffer hello = ByteBuffer.allocate(5 + NONCE)
+                .put(AUTH_HELLO)
+                .put((byte) (Protocol.MAGIC >> 16))
+                .put((byte) (Protocol.MAGIC >> 8))
+                .put((byte) Protocol.MAGIC)
+                .put((byte) VERSION)
+                .put(clientNonce);
         write(connection.output(), hello.array());
         byte[] challenge = read(connection.input(), peer, "the server's challenge");
         if (challenge[0] == Protocol.ERROR) {
@@ -96,15 +102,19 @@ public final class SecretHandshake {
                     + "configured, or is not an ipc peer");
         }
         expectLength(challenge, 1 + NONCE + MAC, peer, "AUTH_CHALLENGE");
-        byte[] serverNonce = java.util.Arrays.copyOfRange(challenge, 1, 1 + NONCE);
-        byte[] serverProof = java.util.Arrays.copyOfRange(challenge, 1 + NONCE, challenge.length);
+        byte[] serverNonce = Arrays.copyOfRange(challenge, 1, 1 + NONCE);
+        byte[] serverProof = Arrays.copyOfRange(challenge, 1 + NONCE, challenge.length);
         if (!MessageDigest.isEqual(serverProof, mac(secret, "server", clientNonce, serverNonce))) {
             refuse(connection, "the server's proof is wrong: the two sides hold different secrets");
             throw new AuthenticationException(peer + " does not know the shared secret (its proof is wrong): "
                     + "check that both sides read the same secret");
         }
-        write(connection.output(), ByteBuffer.allocate(1 + MAC).put(AUTH_PROOF)
-                .put(mac(secret, "client", clientNonce, serverNonce)).array());
+        write(
+                connection.output(),
+                ByteBuffer.allocate(1 + MAC)
+                        .put(AUTH_PROOF)
+                        .put(mac(secret, "client", clientNonce, serverNonce))
+                        .array());
         byte[] verdict = read(connection.input(), peer, "the server's verdict");
         if (verdict[0] == Protocol.ERROR) {
             throw refusedBy(peer, verdict);
@@ -116,8 +126,8 @@ public final class SecretHandshake {
     }
 
     /**
-     * The server's side: checks the client's proof and proves the secret in turn. A client that fails
-     * is sent an ERROR with code UNAUTHORIZED before this throws.
+     * The server's side: checks the client's proof and proves the secret in turn. A client that fails is sent an ERROR
+     * with code UNAUTHORIZED before this throws.
      *
      * @throws AuthenticationException if the client's proof is wrong or it sent none
      * @throws ProtocolException if the client's frames are malformed or oversized
@@ -137,36 +147,40 @@ public final class SecretHandshake {
         int magic = (hello[1] & 0xff) << 16 | (hello[2] & 0xff) << 8 | (hello[3] & 0xff);
         if (magic != Protocol.MAGIC || hello[4] != VERSION) {
             refuse(connection, "unsupported shared-secret hello");
-            throw new ProtocolException(peer + " sent an AUTH_HELLO with magic 0x"
-                    + Integer.toHexString(magic) + " and version " + hello[4] + ", not 0x495043 and " + VERSION);
+            throw new ProtocolException(peer + " sent an AUTH_HELLO with magic 0x" + Integer.toHexString(magic)
+                    + " and version " + hello[4] + ", not 0x495043 and " + VERSION);
         }
-        byte[] clientNonce = java.util.Arrays.copyOfRange(hello, 5, hello.length);
+        byte[] clientNonce = Arrays.copyOfRange(hello, 5, hello.length);
         byte[] serverNonce = nonce();
-        write(connection.output(), ByteBuffer.allocate(1 + NONCE + MAC).put(AUTH_CHALLENGE).put(serverNonce)
-                .put(mac(secret, "server", clientNonce, serverNonce)).array());
+        write(
+                connection.output(),
+                ByteBuffer.allocate(1 + NONCE + MAC)
+                        .put(AUTH_CHALLENGE)
+                        .put(serverNonce)
+                        .put(mac(secret, "server", clientNonce, serverNonce))
+                        .array());
         byte[] proof = read(connection.input(), peer, "the client's proof");
         if (proof[0] == Protocol.ERROR) {
-            throw new AuthenticationException(peer + " refused this server (" + Protocol.errorCode(proof)
-                    + "): " + Protocol.errorMessage(proof));
+            throw new AuthenticationException(
+                    peer + " refused this server (" + Protocol.errorCode(proof) + "): " + Protocol.errorMessage(proof));
         }
         if (proof[0] != AUTH_PROOF) {
             refuse(connection, "expected the shared-secret proof");
-            throw new AuthenticationException(peer + " answered the challenge with a frame of type "
-                    + proof[0] + ", not AUTH_PROOF " + AUTH_PROOF);
+            throw new AuthenticationException(peer + " answered the challenge with a frame of type " + proof[0]
+                    + ", not AUTH_PROOF " + AUTH_PROOF);
         }
         expectLength(proof, 1 + MAC, peer, "AUTH_PROOF");
-        if (!MessageDigest.isEqual(java.util.Arrays.copyOfRange(proof, 1, proof.length),
-                mac(secret, "client", clientNonce, serverNonce))) {
+        if (!MessageDigest.isEqual(
+                Arrays.copyOfRange(proof, 1, proof.length), mac(secret, "client", clientNonce, serverNonce))) {
             refuse(connection, "wrong shared secret");
-            throw new AuthenticationException(peer + " does not know the shared secret (its proof is "
-                    + "wrong)");
+            throw new AuthenticationException(peer + " does not know the shared secret (its proof is " + "wrong)");
         }
         write(connection.output(), new byte[] {AUTH_OK});
     }
 
     private static AuthenticationException refusedBy(String peer, byte[] error) throws ProtocolException {
-        return new AuthenticationException(peer + " refused the connection (" + Protocol.errorCode(error) + "): "
-                + Protocol.errorMessage(error));
+        return new AuthenticationException(
+                peer + " refused the connection (" + Protocol.errorCode(error) + "): " + Protocol.errorMessage(error));
     }
 
     private static void refuse(Connection connection, String message) {
@@ -184,7 +198,10 @@ public final class SecretHandshake {
     }
 
     private static void write(OutputStream out, byte[] body) throws IOException {
-        byte[] frame = ByteBuffer.allocate(4 + body.length).putInt(body.length).put(body).array();
+        byte[] frame = ByteBuffer.allocate(4 + body.length)
+                .putInt(body.length)
+                .put(body)
+                .array();
         out.write(frame);
         out.flush();
     }

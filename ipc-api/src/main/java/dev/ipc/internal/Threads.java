@@ -10,9 +10,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Threads for the runtime: a virtual thread per task where the JVM has them (21 and later, looked up
- * once at run time, since the code is compiled for 17), otherwise bounded pools of named daemon
- * platform threads.
+ * Threads for the runtime: a virtual thread per task where the JVM has them (21 and later, looked up once at run time,
+ * since the code is compiled for 17), otherwise bounded pools of named daemon platform threads.
  */
 public final class Threads {
 
@@ -27,8 +26,7 @@ public final class Threads {
         }
     }
 
-    private Threads() {
-    }
+    private Threads() {}
 
     /** Thread.ofVirtual(), OfVirtual.name(String, long), Builder.factory(), Executors.newThreadPerTaskExecutor(). */
     private static Method[] lookUpVirtualThreads() {
@@ -64,8 +62,8 @@ public final class Threads {
     }
 
     /**
-     * An executor for at most {@code limit} tasks at once (the caller keeps to that): a virtual thread per
-     * task where available, else up to {@code limit} daemon threads named {@code name-N}.
+     * An executor for at most {@code limit} tasks at once (the caller keeps to that): a virtual thread per task where
+     * available, else up to {@code limit} daemon threads named {@code name-N}.
      */
     public static ExecutorService perTask(String name, int limit) {
         ExecutorService virtual = virtualPerTask(name);

@@ -11,15 +11,14 @@ import java.util.OptionalLong;
 public final class UnixPaths {
 
     /**
-     * The longest socket path, in bytes: {@code sun_path} holds 108 bytes on Linux and 104 on the BSDs
-     * and macOS, including the terminating NUL.
+     * The longest socket path, in bytes: {@code sun_path} holds 108 bytes on Linux and 104 on the BSDs and macOS,
+     * including the terminating NUL.
      */
     public static final int MAX_PATH_BYTES = isBsdLike() ? 103 : 107;
 
     private static final OptionalLong OWN_UID = readOwnUid();
 
-    private UnixPaths() {
-    }
+    private UnixPaths() {}
 
     private static boolean isBsdLike() {
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);

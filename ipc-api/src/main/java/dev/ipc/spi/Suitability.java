@@ -3,8 +3,8 @@ package dev.ipc.spi;
 import java.util.Objects;
 
 /**
- * How well a {@link Transport} suits an endpoint: a rank (higher wins) and the reason, for the log line
- * that records the choice and for the error when no transport suits.
+ * How well a {@link Transport} suits an endpoint: a rank (higher wins) and the reason, for the log line that records
+ * the choice and for the error when no transport suits.
  *
  * @param rank the rank; negative means the transport cannot serve the endpoint
  * @param reason why, in a few words

@@ -10,14 +10,13 @@ import java.util.Optional;
 /**
  * A backend that carries connections for one endpoint scheme; the one interface a backend implements.
  *
- * <p>Implementations are found with {@link java.util.ServiceLoader} ({@code provides
- * dev.ipc.spi.Transport with ...} in {@code module-info}, or a {@code META-INF/services} entry on the
- * class path) and must have a public no-argument constructor that neither fails nor loads native code:
- * a transport that cannot work here says so through {@link #isAvailable()} and
- * {@link #unavailabilityCause()}. Implementations are thread-safe.
+ * <p>Implementations are found with {@link java.util.ServiceLoader} ({@code provides dev.ipc.spi.Transport with ...} in
+ * {@code module-info}, or a {@code META-INF/services} entry on the class path) and must have a public no-argument
+ * constructor that neither fails nor loads native code: a transport that cannot work here says so through
+ * {@link #isAvailable()} and {@link #unavailabilityCause()}. Implementations are thread-safe.
  *
- * <p>For an endpoint, {@code dev.ipc.Ipc} asks every transport of the endpoint's scheme how well it
- * suits it and uses the highest ranked one that is available.
+ * <p>For an endpoint, {@code dev.ipc.Ipc} asks every transport of the endpoint's scheme how well it suits it and uses
+ * the highest ranked one that is available.
  */
 public interface Transport {
 
@@ -36,9 +35,8 @@ public interface Transport {
     /**
      * How well this transport suits an endpoint under the given options, with the reason.
      *
-     * <p>Asked before {@link #isAvailable()}, and must not load anything to answer: availability is
-     * checked in rank order only, so a backend that needs native code is not loaded when a better
-     * ranked one serves.
+     * <p>Asked before {@link #isAvailable()}, and must not load anything to answer: availability is checked in rank
+     * order only, so a backend that needs native code is not loaded when a better ranked one serves.
      */
     Suitability suitability(Endpoint endpoint, IpcOptions options);
 

@@ -22,13 +22,13 @@ import java.nio.ByteBuffer;
 import java.util.List;
 
 /**
- * Fuzz tests of everything that decodes bytes or strings from outside: the frame decoder, the hello
- * and shared-secret handshake parsers, the request and response decoder, and {@code Endpoint.parse}.
- * Each may reject its input only with the exception its contract names; anything else is a finding.
+ * Fuzz tests of everything that decodes bytes or strings from outside: the frame decoder, the hello and shared-secret
+ * handshake parsers, the request and response decoder, and {@code Endpoint.parse}. Each may reject its input only with
+ * the exception its contract names; anything else is a finding.
  *
- * <p>In every build they run over the inputs committed under {@code src/test/resources} (regression
- * mode). {@code JAZZER_FUZZ=1 mvn -pl ipc-api test -Dtest=DecoderFuzzTest#frameDecoder} fuzzes one of them
- * for five minutes (see docs/RELIABILITY.md); a finding lands in that directory, to be committed with its fix.
+ * <p>In every build they run over the inputs committed under {@code src/test/resources} (regression mode).
+ * {@code JAZZER_FUZZ=1 mvn -pl ipc-api test -Dtest=DecoderFuzzTest#frameDecoder} fuzzes one of them for five minutes
+ * (see docs/RELIABILITY.md); a finding lands in that directory, to be committed with its fix.
  */
 class DecoderFuzzTest {
 
@@ -41,15 +41,19 @@ class DecoderFuzzTest {
         byte[] stream = data.consumeRemainingAsBytes();
         ByteArrayInputStream in = new ByteArrayInputStream(stream);
         // The source hands over at most `chunk` bytes a read, as a socket may.
-        FrameReader reader = new FrameReader(ByteBuffer.allocate(256), destination -> {
-            int count = Math.min(chunk, destination.remaining());
-            byte[] bytes = new byte[count];
-            int read = in.read(bytes, 0, count);
-            if (read > 0) {
-                destination.put(bytes, 0, read);
-            }
-            return read == 0 ? -1 : read;
-        }, "fuzz", LIMIT);
+        FrameReader reader = new FrameReader(
+                ByteBuffer.allocate(256),
+                destination -> {
+                    int count = Math.min(chunk, destination.remaining());
+                    byte[] bytes = new byte[count];
+                    int read = in.read(bytes, 0, count);
+                    if (read > 0) {
+                        destination.put(bytes, 0, read);
+                    }
+                    return read == 0 ? -1 : read;
+                },
+                "fuzz",
+                LIMIT);
         int consumed = 0;
         try {
             for (byte[] message = reader.receive(); message != null; message = reader.receive()) {
@@ -158,16 +162,13 @@ class DecoderFuzzTest {
         }
 
         @Override
-        public void send(byte[] message) {
-        }
+        public void send(byte[] message) {}
 
         @Override
-        public void send(byte[] message, int offset, int length) {
-        }
+        public void send(byte[] message, int offset, int length) {}
 
         @Override
-        public void send(ByteBuffer message) {
-        }
+        public void send(ByteBuffer message) {}
 
         @Override
         public byte[] receive() {
@@ -195,12 +196,10 @@ class DecoderFuzzTest {
         }
 
         @Override
-        public void shutdownOutput() {
-        }
+        public void shutdownOutput() {}
 
         @Override
-        public void shutdownInput() {
-        }
+        public void shutdownInput() {}
 
         @Override
         public PeerCredentials peer() {
@@ -218,7 +217,6 @@ class DecoderFuzzTest {
         }
 
         @Override
-        public void close() {
-        }
+        public void close() {}
     }
 }

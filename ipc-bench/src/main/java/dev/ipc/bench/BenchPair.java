@@ -12,8 +12,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A benchmark's client and its server: the server in a separate process (the real IPC case) or on a
- * thread of this JVM, through the library or on raw channels.
+ * A benchmark's client and its server: the server in a separate process (the real IPC case) or on a thread of this JVM,
+ * through the library or on raw channels.
  */
 final class BenchPair implements AutoCloseable {
 
@@ -68,20 +68,31 @@ final class BenchPair implements AutoCloseable {
             throw new IllegalArgumentException("server must be process or thread, was '" + server + "'");
         }
         List<String> command = new ArrayList<>();
-        if (Files.isExecutable(Path.of("/usr/bin/taskset")) && Runtime.getRuntime().availableProcessors() >= 2) {
+        if (Files.isExecutable(Path.of("/usr/bin/taskset"))
+                && Runtime.getRuntime().availableProcessors() >= 2) {
             // The server on the last CPU; the runner pins the benchmark's JVM to the first.
-            command.addAll(List.of("/usr/bin/taskset", "-c", String.valueOf(Runtime.getRuntime().availableProcessors() - 1)));
+            command.addAll(List.of(
+                    "/usr/bin/taskset",
+                    "-c",
+                    String.valueOf(Runtime.getRuntime().availableProcessors() - 1)));
         }
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         if (Runtime.version().feature() >= 24) {
             command.add("--enable-native-access=ALL-UNNAMED");
         }
-        command.addAll(List.of("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp",
-                System.getProperty("java.class.path"), BenchServer.class.getName(), raw ? "raw" : "lib",
-                echo ? "echo" : "drain", endpoint.toString()));
-        Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        String ready = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))
-                .readLine();
+        command.addAll(List.of(
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                "-cp",
+                System.getProperty("java.class.path"),
+                BenchServer.class.getName(),
+                raw ? "raw" : "lib",
+                echo ? "echo" : "drain",
+                endpoint.toString()));
+        Process process = new ProcessBuilder(command)
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
+        String ready =
+                new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)).readLine();
         if (ready == null || !ready.startsWith("READY ")) {
             process.destroyForcibly();
             throw new IllegalStateException("the benchmark server did not start: " + ready);

@@ -15,11 +15,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The server side of the benchmarks, in this JVM (a thread) or in its own (run as a main class):
- * echoes every message, or drains them, on every connection, through the library or a raw channel.
+ * The server side of the benchmarks, in this JVM (a thread) or in its own (run as a main class): echoes every message,
+ * or drains them, on every connection, through the library or a raw channel.
  *
- * <p>As a process: {@code BenchServer lib|raw echo|drain ENDPOINT}; prints {@code READY <endpoint>}
- * and serves until its standard input closes.
+ * <p>As a process: {@code BenchServer lib|raw echo|drain ENDPOINT}; prints {@code READY <endpoint>} and serves until
+ * its standard input closes.
  */
 final class BenchServer implements AutoCloseable {
 
@@ -59,12 +59,15 @@ final class BenchServer implements AutoCloseable {
                 }
                 return null;
             });
-            return new BenchServer(() -> {
-                server.close();
-                if (endpoint.isUnix()) {
-                    Files.deleteIfExists(endpoint.path().orElseThrow());
-                }
-            }, bound, acceptor);
+            return new BenchServer(
+                    () -> {
+                        server.close();
+                        if (endpoint.isUnix()) {
+                            Files.deleteIfExists(endpoint.path().orElseThrow());
+                        }
+                    },
+                    bound,
+                    acceptor);
         }
         Listener listener = Ipc.listen(endpoint);
         Thread acceptor = thread(() -> {
@@ -94,13 +97,15 @@ final class BenchServer implements AutoCloseable {
     }
 
     private static Thread thread(Body body) {
-        Thread thread = new Thread(() -> {
-            try {
-                body.run();
-            } catch (Exception e) {
-                // The peer or the listener closed: this thread's work is over.
-            }
-        }, "ipc-bench-server");
+        Thread thread = new Thread(
+                () -> {
+                    try {
+                        body.run();
+                    } catch (Exception e) {
+                        // The peer or the listener closed: this thread's work is over.
+                    }
+                },
+                "ipc-bench-server");
         thread.setDaemon(true);
         thread.start();
         return thread;

@@ -7,8 +7,8 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 /**
- * What the one-connection benchmarks share: the transport, size and server placement, a server started
- * for the trial, and one client connected to it.
+ * What the one-connection benchmarks share: the transport, size and server placement, a server started for the trial,
+ * and one client connected to it.
  */
 @State(Scope.Benchmark)
 public abstract class ClientServerState {

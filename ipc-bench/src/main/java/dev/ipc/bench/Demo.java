@@ -5,6 +5,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
+import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -13,29 +14,32 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.UnaryOperator;
 
 /**
- * A runnable tour: starts a server on a socket file, talks to it, then times small round trips over
- * each transport. Run it with the {@code ./ipc-demo} script at the repository root.
+ * A runnable tour: starts a server on a socket file, talks to it, then times small round trips over each transport. Run
+ * it with the {@code ./ipc-demo} script at the repository root.
  *
- * <p>Not a benchmark: one process, no JMH, no pinning. It shows the API working end to end and gives
- * a first feel for what each transport costs on this machine.
+ * <p>Not a benchmark: one process, no JMH, no pinning. It shows the API working end to end and gives a first feel for
+ * what each transport costs on this machine.
  */
 public final class Demo {
 
     private static final int WARMUP = 20_000;
     private static final int ROUND_TRIPS = 20_000;
 
-    private Demo() {
-    }
+    private Demo() {}
 
     public static void main(String[] args) throws Exception {
         Path directory = Files.createTempDirectory("ipc-demo");
         try {
             conversation(Endpoint.unix(directory.resolve("demo.sock")));
             System.out.println();
-            System.out.printf(Locale.ROOT, "64-byte round trips, %,d after %,d warm-up, client and server threads in one JVM:%n",
-                    ROUND_TRIPS, WARMUP);
+            System.out.printf(
+                    Locale.ROOT,
+                    "64-byte round trips, %,d after %,d warm-up, client and server threads in one JVM:%n",
+                    ROUND_TRIPS,
+                    WARMUP);
             System.out.printf(Locale.ROOT, "%-34s %10s %10s %10s%n", "endpoint", "p50 (us)", "p99 (us)", "msg/s");
             time(Endpoint.unix(directory.resolve("jdk.sock")).withParameter("backend", "jdk"));
             time(Endpoint.unix(directory.resolve("jx.sock")).withParameter("backend", "junixsocket"));
@@ -54,16 +58,21 @@ public final class Demo {
     private static void conversation(Endpoint endpoint) throws Exception {
         try (Listener listener = Ipc.listen(endpoint)) {
             System.out.println("server listening on " + listener.endpoint());
-            Thread server = serve(listener, message -> new String(message, UTF_8).toUpperCase(Locale.ROOT).getBytes(UTF_8));
+            Thread server = serve(
+                    listener,
+                    message ->
+                            new String(message, UTF_8).toUpperCase(Locale.ROOT).getBytes(UTF_8));
             try (Connection client = Ipc.connect(listener.endpoint())) {
                 for (String question : List.of("hello", "how are you?", "bye")) {
                     client.send(question.getBytes(UTF_8));
-                    System.out.println("client sent '" + question + "', got '" + new String(client.receive(), UTF_8) + "'");
+                    System.out.println(
+                            "client sent '" + question + "', got '" + new String(client.receive(), UTF_8) + "'");
                 }
             }
             server.join();
         }
-        System.out.println("listener closed; socket file removed: " + !Files.exists(endpoint.path().orElseThrow()));
+        System.out.println("listener closed; socket file removed: "
+                + !Files.exists(endpoint.path().orElseThrow()));
     }
 
     private static void time(Endpoint endpoint) throws Exception {
@@ -89,27 +98,33 @@ public final class Demo {
             }
             server.join();
             Arrays.sort(nanos);
-            System.out.printf(Locale.ROOT, "%-34s %10.1f %10.1f %,10d%n",
-                    endpoint.withoutParameters().scheme() + " via " + Ipc.transportFor(endpoint,
-                            dev.ipc.IpcOptions.fromEndpoint(endpoint, dev.ipc.IpcOptions.defaults())).id(),
-                    nanos[ROUND_TRIPS / 2] / 1000.0, nanos[ROUND_TRIPS * 99 / 100] / 1000.0,
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-34s %10.1f %10.1f %,10d%n",
+                    endpoint.withoutParameters().scheme() + " via "
+                            + Ipc.transportFor(endpoint, IpcOptions.fromEndpoint(endpoint, IpcOptions.defaults()))
+                                    .id(),
+                    nanos[ROUND_TRIPS / 2] / 1000.0,
+                    nanos[ROUND_TRIPS * 99 / 100] / 1000.0,
                     ROUND_TRIPS * 1_000_000_000L / elapsed);
         }
     }
 
     /** Serves one connection on a thread of its own: each message in, the handler's answer out. */
-    private static Thread serve(Listener listener, java.util.function.UnaryOperator<byte[]> handler) {
+    private static Thread serve(Listener listener, UnaryOperator<byte[]> handler) {
         List<Throwable> failures = new ArrayList<>();
-        Thread thread = new Thread(() -> {
-            try (Connection connection = listener.accept()) {
-                for (byte[] message = connection.receive(); message != null; message = connection.receive()) {
-                    connection.send(handler.apply(message));
-                }
-            } catch (IOException e) {
-                failures.add(e);
-                System.err.println("server failed: " + e);
-            }
-        }, "ipc-demo-server");
+        Thread thread = new Thread(
+                () -> {
+                    try (Connection connection = listener.accept()) {
+                        for (byte[] message = connection.receive(); message != null; message = connection.receive()) {
+                            connection.send(handler.apply(message));
+                        }
+                    } catch (IOException e) {
+                        failures.add(e);
+                        System.err.println("server failed: " + e);
+                    }
+                },
+                "ipc-demo-server");
         thread.start();
         return thread;
     }

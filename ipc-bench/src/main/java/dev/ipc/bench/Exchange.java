@@ -63,10 +63,9 @@ interface Exchange extends AutoCloseable {
     }
 
     /**
-     * A blocking channel with the framing written by hand, the way a careful user would without a
-     * library: header and payload copied into one direct buffer and written at once (one write per
-     * message, under a lock so that threads may share it); reads go through a buffer, so that many small
-     * messages cost one read.
+     * A blocking channel with the framing written by hand, the way a careful user would without a library: header and
+     * payload copied into one direct buffer and written at once (one write per message, under a lock so that threads
+     * may share it); reads go through a buffer, so that many small messages cost one read.
      */
     static Exchange raw(SocketChannel channel) {
         return new Exchange() {

@@ -9,19 +9,22 @@ import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * One-way streaming: messages sent as fast as the server drains them, in messages per second (bytes
- * per second is that times the size). The socket buffers hold at most a few hundred kilobytes, so the
- * rate measured over seconds is the rate the server consumes.
+ * One-way streaming: messages sent as fast as the server drains them, in messages per second (bytes per second is that
+ * times the size). The socket buffers hold at most a few hundred kilobytes, so the rate measured over seconds is the
+ * rate the server consumes.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
 public class StreamingBenchmark extends ClientServerState {
 
     @Override
@@ -35,11 +38,11 @@ public class StreamingBenchmark extends ClientServerState {
     }
 
     /**
-     * Four threads sending on one connection: where the library's write queue lets one system call
-     * carry many messages (the raw exchange writes each message on its own, under a lock).
+     * Four threads sending on one connection: where the library's write queue lets one system call carry many messages
+     * (the raw exchange writes each message on its own, under a lock).
      */
     @Benchmark
-    @org.openjdk.jmh.annotations.Threads(4)
+    @Threads(4)
     public void sendFromFourThreads() throws Exception {
         client.send(message);
     }

@@ -3,6 +3,7 @@ package dev.ipc.bench;
 import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
+import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
 import dev.ipc.spi.Transport;
 import java.nio.file.Files;
@@ -10,37 +11,44 @@ import java.nio.file.Path;
 import java.util.Arrays;
 
 /**
- * Run by {@link ModulePathTest} in a JVM whose ipc modules are on the module path: checks that they
- * resolved as named modules, that the transports are found through their {@code provides}, and that
- * messages flow; with junixsocket absent, that its transport says why instead of failing.
+ * Run by {@link ModulePathTest} in a JVM whose ipc modules are on the module path: checks that they resolved as named
+ * modules, that the transports are found through their {@code provides}, and that messages flow; with junixsocket
+ * absent, that its transport says why instead of failing.
  */
 public final class ModuleCheck {
 
-    private ModuleCheck() {
-    }
+    private ModuleCheck() {}
 
     public static void main(String[] args) throws Exception {
         boolean junixsocketPresent = Boolean.parseBoolean(args[0]);
         require("dev.ipc".equals(Ipc.class.getModule().getName()), "dev.ipc is a named module");
         for (Transport transport : Ipc.transports()) {
-            System.out.println(transport.id() + " in module " + transport.getClass().getModule().getName()
+            System.out.println(transport.id() + " in module "
+                    + transport.getClass().getModule().getName()
                     + ", available: " + transport.isAvailable()
-                    + transport.unavailabilityCause().map(cause -> " (" + cause + ")").orElse(""));
+                    + transport
+                            .unavailabilityCause()
+                            .map(cause -> " (" + cause + ")")
+                            .orElse(""));
         }
         Path directory = Files.createTempDirectory("ipcm");
         try {
             echo(Endpoint.unix(directory.resolve("m.sock")));
             echo(Endpoint.parse("tcp://127.0.0.1:0"));
-            Transport junixsocket = Ipc.transports().stream().filter(t -> t.id().equals("unix/junixsocket"))
-                    .findFirst().orElseThrow();
+            Transport junixsocket = Ipc.transports().stream()
+                    .filter(t -> t.id().equals("unix/junixsocket"))
+                    .findFirst()
+                    .orElseThrow();
             require(junixsocket.getClass().getModule().getName().equals("dev.ipc.unix"), "provided by dev.ipc.unix");
             if (junixsocketPresent) {
                 require(junixsocket.isAvailable(), "junixsocket available: " + junixsocket.unavailabilityCause());
-                echo(Endpoint.unixAbstract("ipc-module-check-" + ProcessHandle.current().pid())
+                echo(Endpoint.unixAbstract(
+                                "ipc-module-check-" + ProcessHandle.current().pid())
                         .withParameter("access", "same-user"));
             } else {
                 require(!junixsocket.isAvailable(), "junixsocket unavailable when absent");
-                require(junixsocket.unavailabilityCause().orElseThrow() instanceof LinkageError,
+                require(
+                        junixsocket.unavailabilityCause().orElseThrow() instanceof LinkageError,
                         "the cause is the missing classes");
             }
         } finally {
@@ -58,7 +66,7 @@ public final class ModuleCheck {
             server.send(server.receive());
             require(Arrays.equals(new byte[] {1, 2, 3}, client.receive()), "echo on " + endpoint);
             System.out.println("echo ok on " + endpoint + " via "
-                    + Ipc.transportFor(endpoint, dev.ipc.IpcOptions.defaults()).id());
+                    + Ipc.transportFor(endpoint, IpcOptions.defaults()).id());
         }
     }
 

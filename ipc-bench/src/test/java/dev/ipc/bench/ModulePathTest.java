@@ -23,26 +23,42 @@ class ModulePathTest {
     @ParameterizedTest(name = "junixsocket present: {0}")
     @ValueSource(booleans = {true, false})
     void modulesResolveAndServe(boolean junixsocketPresent) throws Exception {
-        List<String> classPath = Arrays.asList(System.getProperty("java.class.path").split(File.pathSeparator));
+        List<String> classPath =
+                Arrays.asList(System.getProperty("java.class.path").split(File.pathSeparator));
         List<String> modulePath = classPath.stream()
-                .filter(entry -> entry.contains("ipc-api") || entry.contains("ipc-unix") || entry.contains("ipc-tcp")
+                .filter(entry -> entry.contains("ipc-api")
+                        || entry.contains("ipc-unix")
+                        || entry.contains("ipc-tcp")
                         || entry.contains("slf4j-api")
                         || (junixsocketPresent && entry.contains("junixsocket")))
                 .collect(Collectors.toList());
-        String testClasses = classPath.stream().filter(entry -> entry.endsWith("test-classes")).findFirst().orElseThrow();
+        String testClasses = classPath.stream()
+                .filter(entry -> entry.endsWith("test-classes"))
+                .findFirst()
+                .orElseThrow();
 
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        List<String> command = new ArrayList<>(
+                List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         if (junixsocketPresent && Runtime.version().feature() >= 24) {
             command.add("--enable-native-access=org.newsclub.net.unix");
         }
-        command.addAll(List.of("--module-path", String.join(File.pathSeparator, modulePath),
-                "--add-modules", junixsocketPresent
+        command.addAll(List.of(
+                "--module-path",
+                String.join(File.pathSeparator, modulePath),
+                "--add-modules",
+                junixsocketPresent
                         ? "dev.ipc.unix,dev.ipc.tcp,org.newsclub.net.unix,com.kohlschutter.junixsocket.nativecommon"
                         : "dev.ipc.unix,dev.ipc.tcp",
-                "-cp", testClasses, ModuleCheck.class.getName(), String.valueOf(junixsocketPresent)));
+                "-cp",
+                testClasses,
+                ModuleCheck.class.getName(),
+                String.valueOf(junixsocketPresent)));
         Path output = Files.createTempFile("module-check", ".txt");
         try {
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+            Process process = new ProcessBuilder(command)
+                    .redirectErrorStream(true)
+                    .redirectOutput(output.toFile())
+                    .start();
             try {
                 assertTrue(process.waitFor(45, TimeUnit.SECONDS), "module check finished");
             } finally {

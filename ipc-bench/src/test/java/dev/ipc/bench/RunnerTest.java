@@ -22,8 +22,16 @@ class RunnerTest {
     @Test
     void runsTheComparisonAndWritesTableJsonAndCharts() throws Exception {
         System.setProperty("java.awt.headless", "true");
-        int exit = new CommandLine(new Runner()).execute("--sizes", "64", "--transports", "unix-jdk,raw-unix",
-                "--time", "100", "--results", results.toString());
+        int exit = new CommandLine(new Runner())
+                .execute(
+                        "--sizes",
+                        "64",
+                        "--transports",
+                        "unix-jdk,raw-unix",
+                        "--time",
+                        "100",
+                        "--results",
+                        results.toString());
         assertEquals(0, exit);
         String table = Files.readString(results.resolve("results.md"));
         assertTrue(table.contains("| 64 B | unix-jdk |") && table.contains("| 64 B | raw-unix |"), table);

@@ -9,13 +9,17 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Unmatched;
 
 /**
- * {@code ipc bench}: the benchmark comparison, run from the repository's {@code ipc-bench} build in a
- * JVM of its own (the tool does not link the benchmarks in).
+ * {@code ipc bench}: the benchmark comparison, run from the repository's {@code ipc-bench} build in a JVM of its own
+ * (the tool does not link the benchmarks in).
  */
-@Command(name = "bench", mixinStandardHelpOptions = false,
-        description = {"Runs the benchmark comparison of the transports (the repository's ./benchmark): JMH round "
-                + "trips and streaming over Unix sockets (JDK, junixsocket), TCP loopback and raw channels, with a "
-                + "table and charts. Every argument goes to the runner: ipc bench --help lists them."})
+@Command(
+        name = "bench",
+        mixinStandardHelpOptions = false,
+        description = {
+            "Runs the benchmark comparison of the transports (the repository's ./benchmark): JMH round "
+                    + "trips and streaming over Unix sockets (JDK, junixsocket), TCP loopback and raw channels, with a "
+                    + "table and charts. Every argument goes to the runner: ipc bench --help lists them."
+        })
 final class Bench implements Callable<Integer> {
 
     @Unmatched

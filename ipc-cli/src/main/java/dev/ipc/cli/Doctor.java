@@ -22,7 +22,9 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.GeneralSecurityException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -36,16 +38,19 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code ipc doctor}: explains in plain words why a connection to an endpoint fails, or that it works
- * and who listens.
+ * {@code ipc doctor}: explains in plain words why a connection to an endpoint fails, or that it works and who listens.
  */
-@Command(name = "doctor", mixinStandardHelpOptions = true,
-        description = {"Checks ENDPOINT step by step and says what is wrong in plain words: no such file, not a "
-                + "socket, path too long, permission denied for this user, a stale file with nobody listening, the "
-                + "port closed, a TLS or shared-secret mismatch; or that a listener is alive, and who it is where "
-                + "the OS tells.",
+@Command(
+        name = "doctor",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Checks ENDPOINT step by step and says what is wrong in plain words: no such file, not a "
+                    + "socket, path too long, permission denied for this user, a stale file with nobody listening, the "
+                    + "port closed, a TLS or shared-secret mismatch; or that a listener is alive, and who it is where "
+                    + "the OS tells.",
             "Give the endpoint as the client would, query included (trust, certificates, secret).",
-            "Exit code 0 when a client could talk to it, 1 when not."})
+            "Exit code 0 when a client could talk to it, 1 when not."
+        })
 final class Doctor implements Callable<Integer> {
 
     /** The largest socket path on Linux, in bytes, with its terminating NUL: 108. */
@@ -84,8 +89,11 @@ final class Doctor implements Callable<Integer> {
         IpcOptions options;
         try {
             options = IpcOptions.fromEndpoint(target, IpcOptions.defaults()).toBuilder()
-                    .connectTimeout(Durations.parse(timeout)).handshakeTimeout(Durations.parse(timeout))
-                    .callTimeout(Durations.parse(timeout)).reconnectTimeout(Duration.ZERO).build();
+                    .connectTimeout(Durations.parse(timeout))
+                    .handshakeTimeout(Durations.parse(timeout))
+                    .callTimeout(Durations.parse(timeout))
+                    .reconnectTimeout(Duration.ZERO)
+                    .build();
         } catch (IllegalArgumentException e) {
             problem(e.getMessage());
             return verdict(target);
@@ -148,8 +156,11 @@ final class Doctor implements Callable<Integer> {
             return false;
         }
         if (!attributes.isOther()) {
-            problem("not a socket: " + path + " is " + (attributes.isDirectory() ? "a directory"
-                    : attributes.isRegularFile() ? "a regular file" : "not a socket") + " (" + describe(path)
+            problem("not a socket: " + path + " is "
+                    + (attributes.isDirectory()
+                            ? "a directory"
+                            : attributes.isRegularFile() ? "a regular file" : "not a socket")
+                    + " (" + describe(path)
                     + "); a server would refuse to replace it");
             return false;
         }
@@ -174,7 +185,8 @@ final class Doctor implements Callable<Integer> {
         }
         ok(target.host() + " resolves to " + addresses[0].getHostAddress());
         try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress(addresses[0], target.port()), (int) options.connectTimeout().toMillis());
+            socket.connect(new InetSocketAddress(addresses[0], target.port()), (int)
+                    options.connectTimeout().toMillis());
             ok("port " + target.port() + " on " + addresses[0].getHostAddress() + " accepts connections");
             return true;
         } catch (ConnectException e) {
@@ -244,7 +256,11 @@ final class Doctor implements Callable<Integer> {
     private static Connection connectToSeeWho(Endpoint target, IpcOptions options) throws IOException {
         if (target.isUnix() && options.unixBackend() == IpcOptions.UnixBackend.AUTO) {
             try {
-                return Ipc.connect(target, options.toBuilder().unixBackend(IpcOptions.UnixBackend.JUNIXSOCKET).build());
+                return Ipc.connect(
+                        target,
+                        options.toBuilder()
+                                .unixBackend(IpcOptions.UnixBackend.JUNIXSOCKET)
+                                .build());
             } catch (IllegalStateException e) {
                 // junixsocket is not available here: the JDK's channels tell names, not the pid
             }
@@ -257,8 +273,7 @@ final class Doctor implements Callable<Integer> {
         X509Certificate[] seen = new X509Certificate[1];
         TrustManager recordOnly = new X509TrustManager() {
             @Override
-            public void checkClientTrusted(X509Certificate[] chain, String authType) {
-            }
+            public void checkClientTrusted(X509Certificate[] chain, String authType) {}
 
             @Override
             public void checkServerTrusted(X509Certificate[] chain, String authType) {
@@ -271,15 +286,16 @@ final class Doctor implements Callable<Integer> {
             }
         };
         try (Socket raw = new Socket()) {
-            raw.connect(new InetSocketAddress(target.host(), target.port()), (int) options.connectTimeout().toMillis());
+            raw.connect(new InetSocketAddress(target.host(), target.port()), (int)
+                    options.connectTimeout().toMillis());
             raw.setSoTimeout((int) options.handshakeTimeout().toMillis());
             SSLContext context = SSLContext.getInstance("TLS");
             context.init(null, new TrustManager[] {recordOnly}, null);
-            try (SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(raw, target.host(),
-                    target.port(), false)) {
+            try (SSLSocket socket =
+                    (SSLSocket) context.getSocketFactory().createSocket(raw, target.host(), target.port(), false)) {
                 socket.startHandshake();
             }
-        } catch (IOException | java.security.GeneralSecurityException e) {
+        } catch (IOException | GeneralSecurityException e) {
             if (seen[0] == null) {
                 return false;
             }
@@ -287,7 +303,8 @@ final class Doctor implements Callable<Integer> {
         if (seen[0] == null) {
             return false;
         }
-        problem("the port speaks TLS (its certificate: " + seen[0].getSubjectX500Principal().getName() + ", issued by "
+        problem("the port speaks TLS (its certificate: "
+                + seen[0].getSubjectX500Principal().getName() + ", issued by "
                 + seen[0].getIssuerX500Principal().getName() + "): connect with tls://" + target.host() + ":"
                 + target.port() + " and trust that issuer (trustCertificates=...)");
         return true;
@@ -306,20 +323,24 @@ final class Doctor implements Callable<Integer> {
     }
 
     private static String processName(long pid) {
-        return ProcessHandle.of(pid).flatMap(handle -> handle.info().command())
-                .map(command -> " " + Path.of(command).getFileName()).orElse("");
+        return ProcessHandle.of(pid)
+                .flatMap(handle -> handle.info().command())
+                .map(command -> " " + Path.of(command).getFileName())
+                .orElse("");
     }
 
     private static String describe(Path path) {
         try {
-            PosixFileAttributes attributes = Files.readAttributes(path, PosixFileAttributes.class,
-                    LinkOption.NOFOLLOW_LINKS);
+            PosixFileAttributes attributes =
+                    Files.readAttributes(path, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             int mode = 0;
-            for (java.nio.file.attribute.PosixFilePermission permission : attributes.permissions()) {
+            for (PosixFilePermission permission : attributes.permissions()) {
                 mode |= 1 << (8 - permission.ordinal());
             }
-            return "mode 0" + Integer.toOctalString(mode) + " " + PosixFilePermissions.toString(attributes.permissions())
-                    + ", owner " + attributes.owner().getName() + ", group " + attributes.group().getName();
+            return "mode 0" + Integer.toOctalString(mode) + " "
+                    + PosixFilePermissions.toString(attributes.permissions()) + ", owner "
+                    + attributes.owner().getName() + ", group "
+                    + attributes.group().getName();
         } catch (IOException | UnsupportedOperationException e) {
             return "attributes unreadable: " + e.getMessage();
         }

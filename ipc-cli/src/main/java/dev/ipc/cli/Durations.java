@@ -7,8 +7,7 @@ import java.time.Duration;
 /** Durations on the command line, written as in endpoint queries (250ms, 5s, 2m, PT5S). */
 final class Durations {
 
-    private Durations() {
-    }
+    private Durations() {}
 
     static Duration parse(String text) {
         // The endpoint query's grammar, so that a duration reads the same everywhere.

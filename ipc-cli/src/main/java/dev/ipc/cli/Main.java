@@ -1,6 +1,7 @@
 package dev.ipc.cli;
 
 import java.io.PrintWriter;
+import java.util.Arrays;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -11,7 +12,10 @@ import picocli.CommandLine.Option;
  * <p>Exit codes: 0 done, 1 failure (one line on stderr that names the cause; a stack trace only with
  * {@code --verbose}), 2 usage error (a bad option or endpoint string).
  */
-@Command(name = "ipc", mixinStandardHelpOptions = true, version = "ipc 0.1.0",
+@Command(
+        name = "ipc",
+        mixinStandardHelpOptions = true,
+        version = "ipc 0.1.0",
         description = "Serves, calls, pings and diagnoses ipc endpoints (unix:/path, unix:@name, tcp://host:port, "
                 + "tls://host:port, with options in the query), and runs the benchmark comparison.",
         subcommands = {Serve.class, Call.class, Ping.class, Doctor.class, Bench.class},
@@ -28,12 +32,14 @@ public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--verbose", description = "print stack traces, and the library's debug log",
+    @Option(
+            names = "--verbose",
+            description = "print stack traces, and the library's debug log",
             scope = CommandLine.ScopeType.INHERIT)
     boolean verbose;
 
     public static void main(String[] args) {
-        boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+        boolean verbose = Arrays.asList(args).contains("--verbose");
         if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", verbose ? "debug" : "warn");
         }
@@ -64,7 +70,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(),
-                "missing a command: serve, call, ping, doctor or bench");
+        throw new CommandLine.ParameterException(
+                spec.commandLine(), "missing a command: serve, call, ping, doctor or bench");
     }
 }

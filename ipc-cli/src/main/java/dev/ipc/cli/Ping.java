@@ -13,33 +13,47 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code ipc ping}: round trips, one line each, then the spread. */
-@Command(name = "ping", mixinStandardHelpOptions = true,
-        description = {"Sends requests of SIZE bytes to ENDPOINT (an echo server such as ipc serve, or any ipc "
-                + "server), one at a time, and prints each round trip, then min/avg/p50/p99/max.",
-            "A reply of another length than the request counts as a failure."})
+@Command(
+        name = "ping",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Sends requests of SIZE bytes to ENDPOINT (an echo server such as ipc serve, or any ipc "
+                    + "server), one at a time, and prints each round trip, then min/avg/p50/p99/max.",
+            "A reply of another length than the request counts as a failure."
+        })
 final class Ping implements Callable<Integer> {
 
     @Parameters(paramLabel = "ENDPOINT", description = "the server's endpoint")
     String endpoint;
 
-    @Option(names = {"-c", "--count"}, paramLabel = "N", description = "how many round trips (default: 10)")
+    @Option(
+            names = {"-c", "--count"},
+            paramLabel = "N",
+            description = "how many round trips (default: 10)")
     int count = 10;
 
-    @Option(names = {"-s", "--size"}, paramLabel = "SIZE", description = "request size in bytes (default: 64)")
+    @Option(
+            names = {"-s", "--size"},
+            paramLabel = "SIZE",
+            description = "request size in bytes (default: 64)")
     int size = 64;
 
-    @Option(names = {"-i", "--interval"}, paramLabel = "DURATION", description = "pause between requests "
-            + "(default: 0)")
+    @Option(
+            names = {"-i", "--interval"},
+            paramLabel = "DURATION",
+            description = "pause between requests " + "(default: 0)")
     String interval = "0s";
 
-    @Option(names = {"-q", "--quiet"}, description = "print only the summary")
+    @Option(
+            names = {"-q", "--quiet"},
+            description = "print only the summary")
     boolean quiet;
 
     @Override
     public Integer call() throws Exception {
         if (count < 1 || size < 0) {
-            throw new IllegalArgumentException("count must be at least 1 and size at least 0, were " + count + " and "
-                    + size);
+            throw new IllegalArgumentException(
+                    "count must be at least 1 and size at least 0, were " + count + " and " + size);
         }
         Endpoint target = Endpoint.parse(endpoint);
         Duration pause = Durations.parse(interval);
@@ -47,7 +61,8 @@ final class Ping implements Callable<Integer> {
         Arrays.fill(request, (byte) 'x');
         long[] nanos = new long[count];
         int received = 0;
-        IpcOptions options = IpcOptions.builder().reconnectTimeout(Duration.ZERO).build();
+        IpcOptions options =
+                IpcOptions.builder().reconnectTimeout(Duration.ZERO).build();
         try (IpcClient client = IpcClient.connect(target, options)) {
             client.call(new byte[0]); // the connection and the server's threads are warm before the first timing
             for (int i = 0; i < count; i++) {
@@ -60,8 +75,13 @@ final class Ping implements Callable<Integer> {
                 }
                 nanos[received++] = took;
                 if (!quiet) {
-                    System.out.printf(Locale.ROOT, "%d bytes from %s: seq=%d time=%.3f ms%n", reply.length,
-                            target.withoutParameters(), i + 1, took / 1e6);
+                    System.out.printf(
+                            Locale.ROOT,
+                            "%d bytes from %s: seq=%d time=%.3f ms%n",
+                            reply.length,
+                            target.withoutParameters(),
+                            i + 1,
+                            took / 1e6);
                 }
                 if (!pause.isZero() && i + 1 < count) {
                     TimeUnit.NANOSECONDS.sleep(pause.toNanos());
@@ -70,12 +90,22 @@ final class Ping implements Callable<Integer> {
         }
         long[] times = Arrays.copyOf(nanos, received);
         Arrays.sort(times);
-        System.out.printf(Locale.ROOT, "--- %s ---%n%d sent, %d received, %d%% lost%n", target.withoutParameters(),
-                count, received, (count - received) * 100 / count);
+        System.out.printf(
+                Locale.ROOT,
+                "--- %s ---%n%d sent, %d received, %d%% lost%n",
+                target.withoutParameters(),
+                count,
+                received,
+                (count - received) * 100 / count);
         if (received > 0) {
             double average = Arrays.stream(times).average().orElse(0);
-            System.out.printf(Locale.ROOT, "round trip min/avg/p50/p99/max = %.3f/%.3f/%.3f/%.3f/%.3f ms%n",
-                    times[0] / 1e6, average / 1e6, percentile(times, 50) / 1e6, percentile(times, 99) / 1e6,
+            System.out.printf(
+                    Locale.ROOT,
+                    "round trip min/avg/p50/p99/max = %.3f/%.3f/%.3f/%.3f/%.3f ms%n",
+                    times[0] / 1e6,
+                    average / 1e6,
+                    percentile(times, 50) / 1e6,
+                    percentile(times, 99) / 1e6,
                     times[times.length - 1] / 1e6);
         }
         return received == count ? Main.OK : Main.FAILURE;

@@ -6,13 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.ipc.testkit.Background;
 import dev.ipc.testkit.CommandRun;
 import dev.ipc.testkit.JavaProcesses;
+import dev.ipc.testkit.LeakGate;
 import dev.ipc.testkit.TestCertificates;
 import java.io.BufferedReader;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
@@ -21,16 +26,16 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The ipc tool as users run it: real processes, their exit codes, output and errors. */
-@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
+@ExtendWith(LeakGate.class)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class IpcCliTest {
 
@@ -63,13 +68,14 @@ class IpcCliTest {
         Process server = new ProcessBuilder(JavaProcesses.command(Main.class.getName(), "serve", endpoint)).start();
         servers.add(server);
         BufferedReader lines = new BufferedReader(new InputStreamReader(server.getInputStream(), UTF_8));
-        String first = dev.ipc.testkit.Background.call("io", () -> {
-            try {
-                return lines.readLine();
-            } catch (IOException e) {
-                return null;
-            }
-        }).get(60, TimeUnit.SECONDS);
+        String first = Background.call("io", () -> {
+                    try {
+                        return lines.readLine();
+                    } catch (IOException e) {
+                        return null;
+                    }
+                })
+                .get(60, TimeUnit.SECONDS);
         if (first == null) {
             server.waitFor(10, TimeUnit.SECONDS);
             throw new AssertionError("ipc serve printed no endpoint; stderr: " + read(server.getErrorStream()));
@@ -109,10 +115,16 @@ class IpcCliTest {
 
         CommandRun ping = ipc("ping", endpoint, "-c", "5", "-s", "32");
         assertEquals(0, ping.exit, ping.toString());
-        assertEquals(5, ping.out.lines().filter(line -> line.startsWith("32 bytes from " + endpoint + ": seq=")).count(),
+        assertEquals(
+                5,
+                ping.out
+                        .lines()
+                        .filter(line -> line.startsWith("32 bytes from " + endpoint + ": seq="))
+                        .count(),
                 ping.out);
         assertTrue(ping.out.contains("5 sent, 5 received, 0% lost"), ping.out);
-        assertTrue(ping.out.matches("(?s).*round trip min/avg/p50/p99/max = [0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+ ms.*"),
+        assertTrue(
+                ping.out.matches("(?s).*round trip min/avg/p50/p99/max = [0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+ ms.*"),
                 ping.out);
     }
 
@@ -126,7 +138,12 @@ class IpcCliTest {
     @Test
     void failuresAreOneLineWithExitCodeOneAndAStackTraceOnlyWhenVerbose() throws Exception {
         String nobody = "unix:" + directory.resolve("nobody.sock");
-        assertOneLineError(ipc("call", nobody, "x"), 1, "call", "cannot connect", directory.resolve("nobody.sock").toString());
+        assertOneLineError(
+                ipc("call", nobody, "x"),
+                1,
+                "call",
+                "cannot connect",
+                directory.resolve("nobody.sock").toString());
         assertOneLineError(ipc("ping", nobody), 1, "ping", "cannot connect");
         CommandRun verbose = ipc("call", "--verbose", nobody, "x");
         assertEquals(1, verbose.exit);
@@ -169,8 +186,13 @@ class IpcCliTest {
     void doctorSaysAListenerIsAliveAndWhoItIs() throws Exception {
         String endpoint = serve("unix:" + directory.resolve("alive.sock"));
         CommandRun doctor = ipc("doctor", endpoint);
-        assertDoctor(doctor, 0, "is a socket (mode 0600", "connected: a listener is alive at " + endpoint,
-                "it speaks the ipc protocol", "verdict  a client can talk to");
+        assertDoctor(
+                doctor,
+                0,
+                "is a socket (mode 0600",
+                "connected: a listener is alive at " + endpoint,
+                "it speaks the ipc protocol",
+                "verdict  a client can talk to");
         long pid = servers.get(0).pid();
         assertTrue(doctor.out.contains("pid " + pid) || doctor.out.contains("user "), "names the listener: " + doctor);
     }
@@ -178,11 +200,16 @@ class IpcCliTest {
     @Test
     void doctorExplainsAMissingFileAPlainFileAndALongPath() throws Exception {
         assertDoctor(ipc("doctor", "unix:" + directory.resolve("missing.sock")), 1, "PROBLEM  no such file");
-        assertDoctor(ipc("doctor", "unix:" + directory.resolve("no-dir").resolve("x.sock")), 1,
+        assertDoctor(
+                ipc("doctor", "unix:" + directory.resolve("no-dir").resolve("x.sock")),
+                1,
                 "PROBLEM  no such directory");
         Path plain = Files.writeString(directory.resolve("plain"), "not a socket");
         assertDoctor(ipc("doctor", "unix:" + plain), 1, "PROBLEM  not a socket", "is a regular file");
-        assertDoctor(ipc("doctor", "unix:" + directory.resolve("a".repeat(120))), 1, "PROBLEM  path too long",
+        assertDoctor(
+                ipc("doctor", "unix:" + directory.resolve("a".repeat(120))),
+                1,
+                "PROBLEM  path too long",
                 "at most 107");
         assertDoctor(ipc("doctor", "tcp//x"), 1, "PROBLEM  invalid endpoint");
     }
@@ -198,12 +225,13 @@ class IpcCliTest {
 
     @Test
     void doctorSaysWhenThisUserMayNotConnect() throws Exception {
-        assumeTrue("root".equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/usr/bin/setpriv")),
+        assumeTrue(
+                "root".equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/usr/bin/setpriv")),
                 "running as another user needs root and setpriv (util-linux)");
         Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
         String endpoint = serve("unix:" + directory.resolve("private.sock"));
-        List<String> command = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
-                "--clear-groups"));
+        List<String> command =
+                new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
         command.addAll(JavaProcesses.command(Main.class.getName(), "doctor", endpoint));
         command.set(command.indexOf("-cp") + 1, readableClassPath());
         CommandRun doctor = run(command, null);
@@ -215,7 +243,7 @@ class IpcCliTest {
         Path copy = Files.createDirectory(directory.resolve("classpath"));
         List<String> entries = new ArrayList<>();
         int index = 0;
-        for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+        for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
             Path source = Path.of(entry);
             if (!Files.exists(source)) {
                 continue;
@@ -236,17 +264,17 @@ class IpcCliTest {
         }
         try (Stream<Path> files = Files.walk(copy)) {
             for (Path file : (Iterable<Path>) files::iterator) {
-                Files.setPosixFilePermissions(file, PosixFilePermissions.fromString(
-                        Files.isDirectory(file) ? "rwxr-xr-x" : "rw-r--r--"));
+                Files.setPosixFilePermissions(
+                        file, PosixFilePermissions.fromString(Files.isDirectory(file) ? "rwxr-xr-x" : "rw-r--r--"));
             }
         }
-        return String.join(java.io.File.pathSeparator, entries);
+        return String.join(File.pathSeparator, entries);
     }
 
     @Test
     void doctorSaysAPortIsClosed() throws Exception {
         String closed;
-        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             closed = "tcp://127.0.0.1:" + probe.getLocalPort();
         }
         assertDoctor(ipc("doctor", closed), 1, "PROBLEM  port closed: nothing listens on 127.0.0.1:");
@@ -263,7 +291,10 @@ class IpcCliTest {
         }
         String endpoint = serve("tcp://127.0.0.1:0?secretFile=" + secret);
         assertDoctor(ipc("doctor", endpoint + "?secretFile=" + secret), 0, "it speaks the ipc protocol");
-        assertDoctor(ipc("doctor", endpoint + "?secretFile=" + wrong), 1, "PROBLEM  shared secret:",
+        assertDoctor(
+                ipc("doctor", endpoint + "?secretFile=" + wrong),
+                1,
+                "PROBLEM  shared secret:",
                 "does not know the shared secret");
         assertDoctor(ipc("doctor", endpoint), 1, "PROBLEM  refused: UNAUTHORIZED", "requires a shared secret");
     }
@@ -272,12 +303,22 @@ class IpcCliTest {
     void doctorExplainsATlsMismatch() throws Exception {
         TestCertificates certificates = TestCertificates.get();
         String endpoint = serve("tls://localhost:0?" + certificates.query(certificates.serverKeyStore()));
-        assertDoctor(ipc("doctor", endpoint + "?trustCertificates=" + certificates.caPem()), 0,
-                "certificate CN=localhost", "it speaks the ipc protocol");
-        assertDoctor(ipc("doctor", endpoint + "?trustCertificates=" + certificates.otherCaPem()), 1, "PROBLEM  TLS:",
+        assertDoctor(
+                ipc("doctor", endpoint + "?trustCertificates=" + certificates.caPem()),
+                0,
+                "certificate CN=localhost",
+                "it speaks the ipc protocol");
+        assertDoctor(
+                ipc("doctor", endpoint + "?trustCertificates=" + certificates.otherCaPem()),
+                1,
+                "PROBLEM  TLS:",
                 "not signed by an authority this client trusts");
         String port = endpoint.substring(endpoint.lastIndexOf(':') + 1);
-        assertDoctor(ipc("doctor", "tcp://localhost:" + port), 1, "PROBLEM  the port speaks TLS",
-                "CN=localhost", "connect with tls://localhost:" + port);
+        assertDoctor(
+                ipc("doctor", "tcp://localhost:" + port),
+                1,
+                "PROBLEM  the port speaks TLS",
+                "CN=localhost",
+                "connect with tls://localhost:" + port);
     }
 }

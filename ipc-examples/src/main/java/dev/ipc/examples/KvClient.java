@@ -13,10 +13,13 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code kv}: the command-line client of {@code kvd}, on the endpoint in {@code KV_ENDPOINT} (or
- * {@code --endpoint}). Exit codes: 0 done, 1 no such key or a failure (one line on stderr), 2 usage.
+ * {@code kv}: the command-line client of {@code kvd}, on the endpoint in {@code KV_ENDPOINT} (or {@code --endpoint}).
+ * Exit codes: 0 done, 1 no such key or a failure (one line on stderr), 2 usage.
  */
-@Command(name = "kv", mixinStandardHelpOptions = true, version = "kv 0.1.0",
+@Command(
+        name = "kv",
+        mixinStandardHelpOptions = true,
+        version = "kv 0.1.0",
         description = "Gets, puts, deletes and lists keys in kvd, on the endpoint in KV_ENDPOINT.",
         subcommands = {KvClient.Get.class, KvClient.Put.class, KvClient.Del.class, KvClient.ListKeys.class},
         exitCodeOnInvalidInput = 2)
@@ -25,8 +28,10 @@ public final class KvClient implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--endpoint", description = "the daemon's endpoint (default: $KV_ENDPOINT, else the runtime "
-            + "socket of kvd)", scope = CommandLine.ScopeType.INHERIT)
+    @Option(
+            names = "--endpoint",
+            description = "the daemon's endpoint (default: $KV_ENDPOINT, else the runtime " + "socket of kvd)",
+            scope = CommandLine.ScopeType.INHERIT)
     String endpoint;
 
     @Option(names = "--verbose", description = "print stack traces", scope = CommandLine.ScopeType.INHERIT)
@@ -98,6 +103,7 @@ public final class KvClient implements Runnable {
     static final class Get implements Callable<Integer> {
         @CommandLine.ParentCommand
         KvClient kv;
+
         @Parameters(paramLabel = "KEY")
         String key;
 
@@ -112,8 +118,10 @@ public final class KvClient implements Runnable {
     static final class Put implements Callable<Integer> {
         @CommandLine.ParentCommand
         KvClient kv;
+
         @Parameters(index = "0", paramLabel = "KEY")
         String key;
+
         @Parameters(index = "1", paramLabel = "VALUE", description = "the value, or - to read it from stdin")
         String value;
 
@@ -129,6 +137,7 @@ public final class KvClient implements Runnable {
     static final class Del implements Callable<Integer> {
         @CommandLine.ParentCommand
         KvClient kv;
+
         @Parameters(paramLabel = "KEY")
         String key;
 
@@ -143,6 +152,7 @@ public final class KvClient implements Runnable {
     static final class ListKeys implements Callable<Integer> {
         @CommandLine.ParentCommand
         KvClient kv;
+
         @Parameters(paramLabel = "PREFIX", arity = "0..1", description = "only keys that start with it")
         String prefix;
 

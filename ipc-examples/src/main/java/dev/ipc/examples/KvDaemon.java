@@ -10,21 +10,20 @@ import java.util.concurrent.CountDownLatch;
 /**
  * {@code kvd}: a key-value daemon, served on the endpoint in {@code KV_ENDPOINT}.
  *
- * <p>The same binary runs on a socket file ({@code unix:/run/kv/kv.sock}, only its own user may
- * connect), on loopback TCP with a shared secret ({@code tcp://127.0.0.1:7070?secretFile=...}), on TLS
- * with client certificates ({@code tls://0.0.0.0:7443?keyStore=...&clientAuth=required&access=cn:...}),
- * or on a socket that systemd passes it ({@code systemd:}): everything a deployment decides is in that
- * one string. Without {@code KV_ENDPOINT} it serves on {@code $XDG_RUNTIME_DIR/kvd/kvd.sock}.
+ * <p>The same binary runs on a socket file ({@code unix:/run/kv/kv.sock}, only its own user may connect), on loopback
+ * TCP with a shared secret ({@code tcp://127.0.0.1:7070?secretFile=...}), on TLS with client certificates
+ * ({@code tls://0.0.0.0:7443?keyStore=...&clientAuth=required&access=cn:...}), or on a socket that systemd passes it
+ * ({@code systemd:}): everything a deployment decides is in that one string. Without {@code KV_ENDPOINT} it serves on
+ * {@code $XDG_RUNTIME_DIR/kvd/kvd.sock}.
  *
- * <p>Prints {@code kvd: serving on ENDPOINT} (the real port for port 0) as its first line. On SIGTERM
- * or SIGINT it finishes the requests in flight and removes its socket file; the JVM then exits with
- * 128 + the signal (143 for SIGTERM; a systemd unit says {@code SuccessExitStatus=143}). Exit code 2 for
- * a bad {@code KV_ENDPOINT}, 1 when it can't serve.
+ * <p>Prints {@code kvd: serving on ENDPOINT} (the real port for port 0) as its first line. On SIGTERM or SIGINT it
+ * finishes the requests in flight and removes its socket file; the JVM then exits with 128 + the signal (143 for
+ * SIGTERM; a systemd unit says {@code SuccessExitStatus=143}). Exit code 2 for a bad {@code KV_ENDPOINT}, 1 when it
+ * can't serve.
  */
 public final class KvDaemon {
 
-    private KvDaemon() {
-    }
+    private KvDaemon() {}
 
     public static void main(String[] args) throws InterruptedException {
         Endpoint endpoint;
@@ -39,17 +38,24 @@ public final class KvDaemon {
         // Only this user, on a socket file or a socket from systemd, unless the endpoint's access= says otherwise;
         // over TCP and TLS the secret or the client certificate decides.
         IpcOptions options = endpoint.isUnix() || endpoint.isSystemd()
-                ? IpcOptions.builder().accessPolicy(AccessPolicy.sameUser()).build() : IpcOptions.defaults();
-        IpcServer server = IpcServer.builder(endpoint).options(options).handler(store::handle).build();
+                ? IpcOptions.builder().accessPolicy(AccessPolicy.sameUser()).build()
+                : IpcOptions.defaults();
+        IpcServer server = IpcServer.builder(endpoint)
+                .options(options)
+                .handler(store::handle)
+                .build();
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            try {
-                server.close();
-            } catch (IOException e) {
-                System.err.println("kvd: closing: " + e.getMessage());
-            }
-            stopped.countDown();
-        }, "kvd-shutdown"));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            try {
+                                server.close();
+                            } catch (IOException e) {
+                                System.err.println("kvd: closing: " + e.getMessage());
+                            }
+                            stopped.countDown();
+                        },
+                        "kvd-shutdown"));
         try {
             server.start();
         } catch (IOException | RuntimeException e) {

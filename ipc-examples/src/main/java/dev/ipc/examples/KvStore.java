@@ -9,11 +9,10 @@ import java.util.concurrent.ConcurrentSkipListMap;
 /**
  * The key-value store behind {@code kvd}, and the message format {@code kv} speaks to it.
  *
- * <p>A request is a command line, {@code get KEY}, {@code put KEY}, {@code del KEY} or
- * {@code list [PREFIX]}, followed for {@code put} by a line break and the value's bytes. A reply is a
- * status byte ({@link #OK}, {@link #NOT_FOUND}, {@link #BAD_REQUEST}) and the data: the value, or
- * keys one per line. Keys are UTF-8 without spaces or line breaks; values are any bytes. Held in
- * memory: the data lives as long as the daemon.
+ * <p>A request is a command line, {@code get KEY}, {@code put KEY}, {@code del KEY} or {@code list [PREFIX]}, followed
+ * for {@code put} by a line break and the value's bytes. A reply is a status byte ({@link #OK}, {@link #NOT_FOUND},
+ * {@link #BAD_REQUEST}) and the data: the value, or keys one per line. Keys are UTF-8 without spaces or line breaks;
+ * values are any bytes. Held in memory: the data lives as long as the daemon.
  */
 final class KvStore {
 
@@ -43,7 +42,8 @@ final class KvStore {
                 break;
             case "del":
                 if (words.length == 2 && isKey(words[1])) {
-                    return entries.remove(words[1]) == null ? reply(NOT_FOUND, "no key " + words[1])
+                    return entries.remove(words[1]) == null
+                            ? reply(NOT_FOUND, "no key " + words[1])
                             : reply(OK, new byte[0]);
                 }
                 break;

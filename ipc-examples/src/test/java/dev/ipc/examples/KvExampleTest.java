@@ -5,34 +5,38 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ipc.testkit.Background;
 import dev.ipc.testkit.CommandRun;
 import dev.ipc.testkit.JavaProcesses;
+import dev.ipc.testkit.LeakGate;
 import dev.ipc.testkit.TestCertificates;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The example runs as the README shows it: the same launchers, bin/kvd and bin/kv, as real processes,
- * on a socket file, on loopback TCP with a shared secret, and on TLS with client certificates, changing
- * only KV_ENDPOINT.
+ * The example runs as the README shows it: the same launchers, bin/kvd and bin/kv, as real processes, on a socket file,
+ * on loopback TCP with a shared secret, and on TLS with client certificates, changing only KV_ENDPOINT.
  */
-@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
+@ExtendWith(LeakGate.class)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class KvExampleTest {
 
     private static final Path BIN = Path.of("bin").toAbsolutePath();
 
-    @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ALWAYS)
+    @TempDir(cleanup = CleanupMode.ALWAYS)
     Path directory;
 
     private static ProcessBuilder launcher(String name, String endpoint, String... args) {
@@ -41,8 +45,8 @@ class KvExampleTest {
         builder.command().addAll(List.of(args));
         builder.environment().put("KV_ENDPOINT", endpoint);
         builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
-        builder.environment().put("PATH", Path.of(System.getProperty("java.home"), "bin") + ":"
-                + System.getenv("PATH"));
+        builder.environment()
+                .put("PATH", Path.of(System.getProperty("java.home"), "bin") + ":" + System.getenv("PATH"));
         return builder;
     }
 
@@ -50,7 +54,7 @@ class KvExampleTest {
         return CommandRun.of(launcher("kv", endpoint, args), input);
     }
 
-    private static String read(java.io.InputStream in) {
+    private static String read(InputStream in) {
         return CommandRun.read(in);
     }
 
@@ -59,15 +63,17 @@ class KvExampleTest {
         Process daemon = launcher("kvd", serverEndpoint).start();
         try {
             BufferedReader lines = new BufferedReader(new InputStreamReader(daemon.getInputStream(), UTF_8));
-            String first = dev.ipc.testkit.Background.call("io", () -> {
-                try {
-                    return lines.readLine();
-                } catch (IOException e) {
-                    return null;
-                }
-            }).get(60, TimeUnit.SECONDS);
-            assertTrue(first != null && first.startsWith("kvd: serving on "), "first line: " + first + "; stderr: "
-                    + (first == null ? read(daemon.getErrorStream()) : ""));
+            String first = Background.call("io", () -> {
+                        try {
+                            return lines.readLine();
+                        } catch (IOException e) {
+                            return null;
+                        }
+                    })
+                    .get(60, TimeUnit.SECONDS);
+            assertTrue(
+                    first != null && first.startsWith("kvd: serving on "),
+                    "first line: " + first + "; stderr: " + (first == null ? read(daemon.getErrorStream()) : ""));
             String bound = first.substring("kvd: serving on ".length());
             String client = clientEndpoint.replace("PORT", bound.substring(bound.lastIndexOf(':') + 1));
 
@@ -89,10 +95,15 @@ class KvExampleTest {
             assertEquals(2, usage.exit, usage.toString());
 
             if (wrongClientEndpoint != null) {
-                CommandRun refused = kv(wrongClientEndpoint.replace("PORT", bound.substring(bound.lastIndexOf(':') + 1)),
-                        null, "get", "piped");
+                CommandRun refused = kv(
+                        wrongClientEndpoint.replace("PORT", bound.substring(bound.lastIndexOf(':') + 1)),
+                        null,
+                        "get",
+                        "piped");
                 assertEquals(1, refused.exit, refused.toString());
-                assertTrue(refused.err.startsWith("kv: ") && refused.err.strip().lines().count() == 1,
+                assertTrue(
+                        refused.err.startsWith("kv: ")
+                                && refused.err.strip().lines().count() == 1,
                         "one line that names the cause: " + refused);
             }
             daemon.destroy(); // SIGTERM
@@ -115,14 +126,17 @@ class KvExampleTest {
         Path secret = directory.resolve("kv.secret");
         Files.writeString(secret, "a shared secret of more than sixteen bytes\n");
         Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
-        session("tcp://127.0.0.1:0?secretFile=" + secret, "tcp://127.0.0.1:PORT?secretFile=" + secret,
+        session(
+                "tcp://127.0.0.1:0?secretFile=" + secret,
+                "tcp://127.0.0.1:PORT?secretFile=" + secret,
                 "tcp://127.0.0.1:PORT");
     }
 
     @Test
     void runsOnTlsWithClientCertificates() throws Exception {
         TestCertificates certificates = TestCertificates.get();
-        session("tls://localhost:0?" + certificates.query(certificates.serverKeyStore())
+        session(
+                "tls://localhost:0?" + certificates.query(certificates.serverKeyStore())
                         + "&clientAuth=required&access=cn:test-client",
                 "tls://localhost:PORT?" + certificates.query(certificates.clientKeyStore()),
                 "tls://localhost:PORT?trustCertificates=" + certificates.caPem());
@@ -131,35 +145,50 @@ class KvExampleTest {
     @Test
     void runsOnTheSocketSystemdPassesIt() throws Exception {
         Path activator = Path.of("/usr/bin/systemd-socket-activate");
-        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(activator),
-                "systemd-socket-activate (package systemd) is not installed");
+        Assumptions.assumeTrue(
+                Files.isExecutable(activator), "systemd-socket-activate (package systemd) is not installed");
         Path socket = directory.resolve("activated.sock");
         ProcessBuilder builder = launcher("kvd", "systemd:");
-        builder.command().addAll(0, List.of(activator.toString(), "-l", socket.toString(), "-E", "KV_ENDPOINT=systemd:",
-                "-E", "PATH=" + builder.environment().get("PATH"), "-E", "JAVA_HOME=" + System.getProperty("java.home")));
+        builder.command()
+                .addAll(
+                        0,
+                        List.of(
+                                activator.toString(),
+                                "-l",
+                                socket.toString(),
+                                "-E",
+                                "KV_ENDPOINT=systemd:",
+                                "-E",
+                                "PATH=" + builder.environment().get("PATH"),
+                                "-E",
+                                "JAVA_HOME=" + System.getProperty("java.home")));
         Process daemon = builder.start();
         try {
             // systemd-socket-activate says "Listening on ..." once the socket is bound, and starts kvd when
             // the first client connects.
             BufferedReader activatorLog = new BufferedReader(new InputStreamReader(daemon.getErrorStream(), UTF_8));
-            String listening = dev.ipc.testkit.Background.call("io", () -> {
-                try {
-                    return activatorLog.readLine();
-                } catch (IOException e) {
-                    return null;
-                }
-            }).get(60, TimeUnit.SECONDS);
+            String listening = Background.call("io", () -> {
+                        try {
+                            return activatorLog.readLine();
+                        } catch (IOException e) {
+                            return null;
+                        }
+                    })
+                    .get(60, TimeUnit.SECONDS);
             assertTrue(listening != null && listening.startsWith("Listening on"), "activator said: " + listening);
             CommandRun put = kv("unix:" + socket, null, "put", "k", "v");
             assertEquals(0, put.exit, put.toString());
             BufferedReader lines = new BufferedReader(new InputStreamReader(daemon.getInputStream(), UTF_8));
-            assertEquals("kvd: serving on systemd:", dev.ipc.testkit.Background.call("io", () -> {
-                try {
-                    return lines.readLine();
-                } catch (IOException e) {
-                    return null;
-                }
-            }).get(60, TimeUnit.SECONDS));
+            assertEquals(
+                    "kvd: serving on systemd:",
+                    Background.call("io", () -> {
+                                try {
+                                    return lines.readLine();
+                                } catch (IOException e) {
+                                    return null;
+                                }
+                            })
+                            .get(60, TimeUnit.SECONDS));
             assertEquals("v", kv("unix:" + socket, null, "get", "k").out);
         } finally {
             JavaProcesses.reap(daemon);

@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcClient;
 import dev.ipc.IpcOptions;
+import dev.ipc.testkit.Background;
 import dev.ipc.testkit.JavaProcesses;
+import dev.ipc.testkit.LeakGate;
 import dev.ipc.testkit.ServerPeer;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -18,21 +20,23 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The server in a child JVM limited to 256 descriptors ({@code ulimit -n 256}), and 400 clients: the
- * accept loop backs off instead of spinning (its CPU stays low while accepts fail), the listener stays
- * open, and service resumes once clients leave.
+ * The server in a child JVM limited to 256 descriptors ({@code ulimit -n 256}), and 400 clients: the accept loop backs
+ * off instead of spinning (its CPU stays low while accepts fail), the listener stays open, and service resumes once
+ * clients leave.
  */
-@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
+@ExtendWith(LeakGate.class)
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class DescriptorLimitTest {
 
@@ -51,17 +55,18 @@ class DescriptorLimitTest {
         ExecutorService threads = Executors.newFixedThreadPool(CLIENTS);
         try {
             BufferedReader lines = new BufferedReader(new InputStreamReader(server.getInputStream(), UTF_8));
-            String ready = dev.ipc.testkit.Background.call("io", () -> {
-                for (String line = readLine(lines); line != null; line = readLine(lines)) {
-                    if (line.startsWith("READY ")) {
-                        return line;
-                    }
-                }
-                return null;
-            }).get(60, TimeUnit.SECONDS);
+            String ready = Background.call("io", () -> {
+                        for (String line = readLine(lines); line != null; line = readLine(lines)) {
+                            if (line.startsWith("READY ")) {
+                                return line;
+                            }
+                        }
+                        return null;
+                    })
+                    .get(60, TimeUnit.SECONDS);
             assertTrue(ready != null, "the server started");
-            java.util.concurrent.CountDownLatch acceptFailed = new java.util.concurrent.CountDownLatch(1);
-            dev.ipc.testkit.Background.run("io", () -> {
+            CountDownLatch acceptFailed = new CountDownLatch(1);
+            Background.run("io", () -> {
                 for (String line = readLine(lines); line != null; line = readLine(lines)) {
                     if (line.contains("accepting on") && line.contains("failed")) {
                         acceptFailed.countDown(); // the server's own word that it ran out of descriptors
@@ -69,8 +74,10 @@ class DescriptorLimitTest {
                 }
             });
 
-            IpcOptions options = IpcOptions.builder().handshakeTimeout(Duration.ofSeconds(8))
-                    .reconnectTimeout(Duration.ZERO).build();
+            IpcOptions options = IpcOptions.builder()
+                    .handshakeTimeout(Duration.ofSeconds(8))
+                    .reconnectTimeout(Duration.ZERO)
+                    .build();
             List<Future<IpcClient>> attempts = new ArrayList<>();
             for (int i = 0; i < CLIENTS; i++) {
                 attempts.add(threads.submit(() -> IpcClient.connect(endpoint, options)));
@@ -86,12 +93,17 @@ class DescriptorLimitTest {
                 try {
                     connected.add(attempt.get(60, TimeUnit.SECONDS));
                     served++;
-                } catch (java.util.concurrent.ExecutionException e) {
+                } catch (ExecutionException e) {
                     refused++;
                 }
             }
-            System.out.printf(Locale.ROOT, "RELIABILITY descriptors: ulimit -n 256, %d clients: %d connected, %d timed out "
-                    + "in the backlog; server CPU while accepts failed %.0f%% of a core%n", CLIENTS, served, refused,
+            System.out.printf(
+                    Locale.ROOT,
+                    "RELIABILITY descriptors: ulimit -n 256, %d clients: %d connected, %d timed out "
+                            + "in the backlog; server CPU while accepts failed %.0f%% of a core%n",
+                    CLIENTS,
+                    served,
+                    refused,
                     cpu * 100);
             assertTrue(refused > 0, "the limit was reached");
             assertTrue(cpu < 0.5, "the accept loop does not spin: " + cpu);
@@ -100,8 +112,11 @@ class DescriptorLimitTest {
                 client.close();
             }
             connected.clear();
-            try (IpcClient after = IpcClient.connect(endpoint, IpcOptions.builder()
-                    .reconnectTimeout(Duration.ofSeconds(20)).build())) {
+            try (IpcClient after = IpcClient.connect(
+                    endpoint,
+                    IpcOptions.builder()
+                            .reconnectTimeout(Duration.ofSeconds(20))
+                            .build())) {
                 assertArrayEquals("back".getBytes(UTF_8), after.call("back".getBytes(UTF_8)), "service resumed");
             }
             assertTrue(server.isAlive(), "the server kept going");

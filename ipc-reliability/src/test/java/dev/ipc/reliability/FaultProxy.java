@@ -14,10 +14,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A TCP proxy on loopback that forwards between a client and a server with a fault of its choosing:
- * bytes sliced into 1-byte writes, added latency, a reset after so many bytes, or a stall (bytes kept,
- * connection open) after so many bytes. Faults apply to the client-to-server direction; slicing and
- * latency to both.
+ * A TCP proxy on loopback that forwards between a client and a server with a fault of its choosing: bytes sliced into
+ * 1-byte writes, added latency, a reset after so many bytes, or a stall (bytes kept, connection open) after so many
+ * bytes. Faults apply to the client-to-server direction; slicing and latency to both.
  */
 final class FaultProxy implements AutoCloseable {
 
@@ -90,7 +89,8 @@ final class FaultProxy implements AutoCloseable {
     private void pump(Socket from, Socket to, boolean upstream) {
         AtomicLong passed = new AtomicLong();
         byte[] buffer = new byte[16 * 1024];
-        try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+        try (InputStream in = from.getInputStream();
+                OutputStream out = to.getOutputStream()) {
             for (int count = in.read(buffer); count >= 0; count = in.read(buffer)) {
                 int allowed = count;
                 if (upstream && (fault == Fault.RESET || fault == Fault.STALL)) {

@@ -10,9 +10,11 @@ import dev.ipc.Endpoint;
 import dev.ipc.IpcClient;
 import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
+import dev.ipc.testkit.LeakGate;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
@@ -20,13 +22,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * Faults between client and server, through {@link FaultProxy}: sliced and delayed traffic still gives
- * correct results; a reset or a stall gives a typed error within the configured timeout, and the
- * handler never sees a partial message.
+ * Faults between client and server, through {@link FaultProxy}: sliced and delayed traffic still gives correct results;
+ * a reset or a stall gives a typed error within the configured timeout, and the handler never sees a partial message.
  */
-@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
+@ExtendWith(LeakGate.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class FaultTest {
 
@@ -36,11 +38,14 @@ class FaultTest {
     @BeforeEach
     void startServer() throws IOException {
         server = IpcServer.builder(Endpoint.parse("tcp://127.0.0.1:0"))
-                .options(IpcOptions.builder().frameTimeout(Duration.ofSeconds(1)).build())
+                .options(
+                        IpcOptions.builder().frameTimeout(Duration.ofSeconds(1)).build())
                 .handler(request -> {
                     handledSizes.add(request.length);
                     return request;
-                }).build().start();
+                })
+                .build()
+                .start();
     }
 
     @AfterEach
@@ -81,8 +86,12 @@ class FaultTest {
     @Test
     void aResetMidMessageFailsTheCallWithATypedErrorAndNoPartialMessageIsHandled() throws Exception {
         try (FaultProxy proxy = new FaultProxy(server.endpoint().port(), FaultProxy.Fault.RESET, 200_000, 0);
-                IpcClient client = IpcClient.connect(through(proxy),
-                        IpcOptions.builder().callTimeout(Duration.ofSeconds(5)).reconnectTimeout(Duration.ZERO).build())) {
+                IpcClient client = IpcClient.connect(
+                        through(proxy),
+                        IpcOptions.builder()
+                                .callTimeout(Duration.ofSeconds(5))
+                                .reconnectTimeout(Duration.ZERO)
+                                .build())) {
             assertArrayEquals(new byte[10], client.call(new byte[10]));
             long started = System.nanoTime();
             IOException error = assertThrows(IOException.class, () -> client.call(new byte[1_000_000]));
@@ -90,23 +99,28 @@ class FaultTest {
             assertTrue(System.nanoTime() - started < TimeUnit.SECONDS.toNanos(5), "within the call timeout");
             assertTrue(proxy.awaitFault(5, TimeUnit.SECONDS));
         }
-        assertEquals(java.util.List.of(10), java.util.List.copyOf(handledSizes), "only whole messages reached the handler");
+        assertEquals(List.of(10), List.copyOf(handledSizes), "only whole messages reached the handler");
     }
 
     @Test
     void aStallMidMessageTimesOutBothSidesAndNoPartialMessageIsHandled() throws Exception {
         try (FaultProxy proxy = new FaultProxy(server.endpoint().port(), FaultProxy.Fault.STALL, 50_000, 0);
-                IpcClient client = IpcClient.connect(through(proxy),
-                        IpcOptions.builder().callTimeout(Duration.ofSeconds(1)).reconnectTimeout(Duration.ZERO).build())) {
+                IpcClient client = IpcClient.connect(
+                        through(proxy),
+                        IpcOptions.builder()
+                                .callTimeout(Duration.ofSeconds(1))
+                                .reconnectTimeout(Duration.ZERO)
+                                .build())) {
             assertArrayEquals(new byte[10], client.call(new byte[10]));
             long started = System.nanoTime();
             IOException error = assertThrows(IOException.class, () -> client.call(new byte[100_000]));
             long took = System.nanoTime() - started;
             assertTrue(error instanceof SocketTimeoutException, error.toString());
-            assertTrue(took >= TimeUnit.MILLISECONDS.toNanos(900) && took < TimeUnit.SECONDS.toNanos(3),
+            assertTrue(
+                    took >= TimeUnit.MILLISECONDS.toNanos(900) && took < TimeUnit.SECONDS.toNanos(3),
                     "the call timeout (1 s) held: " + took / 1_000_000 + " ms");
             assertTrue(proxy.awaitFault(5, TimeUnit.SECONDS));
         }
-        assertEquals(java.util.List.of(10), java.util.List.copyOf(handledSizes), "only whole messages reached the handler");
+        assertEquals(List.of(10), List.copyOf(handledSizes), "only whole messages reached the handler");
     }
 }

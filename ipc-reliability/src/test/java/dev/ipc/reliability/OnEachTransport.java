@@ -13,8 +13,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What the tests that run on a socket file and on TCP share: the endpoint for each, and the check,
- * after each test, that no socket or lock file was left in its directory.
+ * What the tests that run on a socket file and on TCP share: the endpoint for each, and the check, after each test,
+ * that no socket or lock file was left in its directory.
  */
 abstract class OnEachTransport {
 

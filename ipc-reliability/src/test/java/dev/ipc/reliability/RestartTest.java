@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcClient;
 import dev.ipc.IpcOptions;
+import dev.ipc.testkit.Background;
 import dev.ipc.testkit.JavaProcesses;
+import dev.ipc.testkit.LeakGate;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -19,19 +21,21 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A server killed with {@code kill -9} and started again, {@value #RESTARTS} times, while a client keeps
- * calling: every start reclaims the stale socket file the killed one left, the client reconnects, and
- * no request runs twice (the server logs each before it answers; the client never resends a call).
+ * A server killed with {@code kill -9} and started again, {@value #RESTARTS} times, while a client keeps calling: every
+ * start reclaims the stale socket file the killed one left, the client reconnects, and no request runs twice (the
+ * server logs each before it answers; the client never resends a call).
  */
-@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
+@ExtendWith(LeakGate.class)
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class RestartTest {
 
@@ -49,15 +53,17 @@ class RestartTest {
         AtomicInteger failed = new AtomicInteger();
         AtomicInteger sent = new AtomicInteger();
         AtomicBoolean stop = new AtomicBoolean();
-        java.util.concurrent.Semaphore answers = new java.util.concurrent.Semaphore(0);
+        Semaphore answers = new Semaphore(0);
         long started = System.nanoTime();
 
         Process server = start(endpoint, log);
-        IpcOptions options = IpcOptions.builder().reconnectTimeout(Duration.ofSeconds(10))
-                .callTimeout(Duration.ofSeconds(5)).build();
+        IpcOptions options = IpcOptions.builder()
+                .reconnectTimeout(Duration.ofSeconds(10))
+                .callTimeout(Duration.ofSeconds(5))
+                .build();
         CompletableFuture<Void> caller;
         try (IpcClient client = IpcClient.connect(endpoint, options)) {
-            caller = dev.ipc.testkit.Background.run("io", () -> {
+            caller = Background.run("io", () -> {
                 while (!stop.get()) {
                     String id = "call-" + sent.incrementAndGet();
                     try {
@@ -86,7 +92,8 @@ class RestartTest {
             caller.get(30, TimeUnit.SECONDS);
             server.destroy(); // SIGTERM this time: a clean stop removes what it made
             assertTrue(server.waitFor(30, TimeUnit.SECONDS));
-            assertTrue(!Files.exists(socket) && !Files.exists(socket.resolveSibling("r.sock.lock")),
+            assertTrue(
+                    !Files.exists(socket) && !Files.exists(socket.resolveSibling("r.sock.lock")),
                     "no socket or lock file left behind after a clean stop");
         } finally {
             JavaProcesses.reap(server);
@@ -97,29 +104,33 @@ class RestartTest {
         Set<String> unique = new HashSet<>(handled);
         assertEquals(handled.size(), unique.size(), "no request ran twice");
         assertTrue(unique.containsAll(answered), "every answered call was handled");
-        System.out.printf("RELIABILITY restarts=%d calls=%d answered=%d failed-in-flight=%d handled=%d ms=%d%n",
+        System.out.printf(
+                "RELIABILITY restarts=%d calls=%d answered=%d failed-in-flight=%d handled=%d ms=%d%n",
                 RESTARTS, sent.get(), answered.size(), failed.get(), handled.size(), millis);
     }
 
     private static Process start(Endpoint endpoint, Path log) throws Exception {
-        Process process = new ProcessBuilder(JavaProcesses.command(RecordingServer.class.getName(), endpoint.toString(),
-                log.toString())).redirectErrorStream(true).start();
+        Process process = new ProcessBuilder(
+                        JavaProcesses.command(RecordingServer.class.getName(), endpoint.toString(), log.toString()))
+                .redirectErrorStream(true)
+                .start();
         BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), UTF_8));
-        String ready = dev.ipc.testkit.Background.call("io", () -> {
-            try {
-                for (String line = lines.readLine(); line != null; line = lines.readLine()) {
-                    if (line.startsWith("READY ")) {
-                        return line;
+        String ready = Background.call("io", () -> {
+                    try {
+                        for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+                            if (line.startsWith("READY ")) {
+                                return line;
+                            }
+                        }
+                        return null;
+                    } catch (IOException e) {
+                        return null;
                     }
-                }
-                return null;
-            } catch (IOException e) {
-                return null;
-            }
-        }).get(60, TimeUnit.SECONDS);
+                })
+                .get(60, TimeUnit.SECONDS);
         assertTrue(ready != null, "the server started (and reclaimed the stale socket file)");
         // Keep draining its output, so that its log lines never fill the pipe.
-        dev.ipc.testkit.Background.run("io", () -> {
+        Background.run("io", () -> {
             try {
                 while (lines.readLine() != null) {
                     // discarded

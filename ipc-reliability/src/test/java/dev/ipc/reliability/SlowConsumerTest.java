@@ -11,10 +11,11 @@ import dev.ipc.Ipc;
 import dev.ipc.IpcClient;
 import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
+import dev.ipc.testkit.Background;
+import dev.ipc.testkit.LeakGate;
 import dev.ipc.testkit.LogCapture;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
@@ -22,15 +23,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * A client that sends requests and never reads the replies: the server takes no more of its requests
- * than {@code maxInFlight} (so its memory for that client is bounded), cuts it off once a write has
- * stalled for {@code writeTimeout}, and serves another client at its usual pace all the while.
+ * A client that sends requests and never reads the replies: the server takes no more of its requests than
+ * {@code maxInFlight} (so its memory for that client is bounded), cuts it off once a write has stalled for
+ * {@code writeTimeout}, and serves another client at its usual pace all the while.
  */
-@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
+@ExtendWith(LeakGate.class)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class SlowConsumerTest extends OnEachTransport {
 
@@ -42,24 +44,35 @@ class SlowConsumerTest extends OnEachTransport {
     void cutsOffAClientThatStopsReadingWhileOthersAreServed(String transport) throws Exception {
         Endpoint endpoint = endpoint(transport);
         AtomicInteger slowHandled = new AtomicInteger();
-        IpcOptions options = IpcOptions.builder().writeTimeout(Duration.ofSeconds(1)).maxInFlight(MAX_IN_FLIGHT).build();
+        IpcOptions options = IpcOptions.builder()
+                .writeTimeout(Duration.ofSeconds(1))
+                .maxInFlight(MAX_IN_FLIGHT)
+                .build();
         try (LogCapture log = LogCapture.start();
-                IpcServer server = IpcServer.builder(endpoint).options(options).handler(request -> {
-                    if (request.length == SIZE) {
-                        slowHandled.incrementAndGet();
-                    }
-                    return request;
-                }).build().start();
+                IpcServer server = IpcServer.builder(endpoint)
+                        .options(options)
+                        .handler(request -> {
+                            if (request.length == SIZE) {
+                                slowHandled.incrementAndGet();
+                            }
+                            return request;
+                        })
+                        .build()
+                        .start();
                 IpcClient good = IpcClient.connect(server.endpoint());
                 Connection slow = Ipc.connect(server.endpoint())) {
             slow.output().write(new byte[] {0, 0, 0, 6, 1, 0x49, 0x50, 0x43, 0, 1}); // HELLO, version 1
             assertEquals(2, slow.receive()[0], "WELCOME");
             AtomicLong sent = new AtomicLong();
-            CompletableFuture<Throwable> flood = dev.ipc.testkit.Background.call("io", () -> {
+            CompletableFuture<Throwable> flood = Background.call("io", () -> {
                 byte[] payload = new byte[SIZE];
                 try {
                     for (int id = 1; id <= 100_000; id++) {
-                        slow.send(ByteBuffer.allocate(5 + SIZE).put((byte) 3).putInt(id).put(payload).array());
+                        slow.send(ByteBuffer.allocate(5 + SIZE)
+                                .put((byte) 3)
+                                .putInt(id)
+                                .put(payload)
+                                .array());
                         sent.incrementAndGet();
                     }
                     return null;
@@ -81,14 +94,26 @@ class SlowConsumerTest extends OnEachTransport {
             String line = log.await(Duration.ofSeconds(5), "stalled for writeTimeout PT1S");
             assertTrue(line.contains("the peer reads nothing"), line);
             // Replies held: at most maxInFlight unwritten, plus what the two sockets' buffers took (a few MiB).
-            assertTrue(slowHandled.get() <= MAX_IN_FLIGHT + 128, "the server stopped taking the slow client's "
-                    + "requests: it handled " + slowHandled.get() + " of " + sent.get());
-            System.out.printf(Locale.ROOT, "RELIABILITY slow consumer %s: cut off after %.1f s; it sent %d requests of "
-                    + "64 KiB, the server took %d (maxInFlight %d); meanwhile %d calls of another client, slowest "
-                    + "%.1f ms%n", transport, (System.nanoTime() - started) / 1e9, sent.get(), slowHandled.get(),
-                    MAX_IN_FLIGHT, calls, slowest / 1e6);
-            assertTrue(slowest < TimeUnit.MILLISECONDS.toNanos(500), "the other client was not held up: "
-                    + slowest / 1_000_000 + " ms");
+            assertTrue(
+                    slowHandled.get() <= MAX_IN_FLIGHT + 128,
+                    "the server stopped taking the slow client's " + "requests: it handled " + slowHandled.get()
+                            + " of " + sent.get());
+            System.out.printf(
+                    Locale.ROOT,
+                    "RELIABILITY slow consumer %s: cut off after %.1f s; it sent %d requests of "
+                            + "64 KiB, the server took %d (maxInFlight %d); meanwhile %d calls of another "
+                            + "client, slowest "
+                            + "%.1f ms%n",
+                    transport,
+                    (System.nanoTime() - started) / 1e9,
+                    sent.get(),
+                    slowHandled.get(),
+                    MAX_IN_FLIGHT,
+                    calls,
+                    slowest / 1e6);
+            assertTrue(
+                    slowest < TimeUnit.MILLISECONDS.toNanos(500),
+                    "the other client was not held up: " + slowest / 1_000_000 + " ms");
         }
     }
 }

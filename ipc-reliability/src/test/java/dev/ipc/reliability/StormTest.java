@@ -9,14 +9,15 @@ import dev.ipc.IpcClient;
 import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
 import dev.ipc.RemoteException;
+import dev.ipc.testkit.LeakGate;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -25,15 +26,16 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@value #CONNECTS} connects in one burst against the default backlog of 511: each client is either
- * served or refused in a way it can retry (connection refused, connect timeout, TOO_MANY_CONNECTIONS),
- * and none waits past its connect timeout plus its handshake and call timeouts.
+ * {@value #CONNECTS} connects in one burst against the default backlog of 511: each client is either served or refused
+ * in a way it can retry (connection refused, connect timeout, TOO_MANY_CONNECTIONS), and none waits past its connect
+ * timeout plus its handshake and call timeouts.
  */
-@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
+@ExtendWith(LeakGate.class)
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class StormTest extends OnEachTransport {
 
@@ -44,12 +46,17 @@ class StormTest extends OnEachTransport {
     @ValueSource(strings = {"unix", "tcp"})
     void everyClientIsServedOrRefusedRetryably(String transport) throws Exception {
         Endpoint endpoint = endpoint(transport);
-        IpcOptions clientOptions = IpcOptions.builder().connectTimeout(TIMEOUT).handshakeTimeout(TIMEOUT)
-                .callTimeout(TIMEOUT).reconnectTimeout(Duration.ZERO).build();
+        IpcOptions clientOptions = IpcOptions.builder()
+                .connectTimeout(TIMEOUT)
+                .handshakeTimeout(TIMEOUT)
+                .callTimeout(TIMEOUT)
+                .reconnectTimeout(Duration.ZERO)
+                .build();
         long bound = TIMEOUT.multipliedBy(3).plusSeconds(2).toNanos();
         Map<String, AtomicLong> outcomes = new ConcurrentHashMap<>();
         AtomicLong slowest = new AtomicLong();
-        try (IpcServer server = IpcServer.builder(endpoint).handler(request -> request).build().start()) {
+        try (IpcServer server =
+                IpcServer.builder(endpoint).handler(request -> request).build().start()) {
             ExecutorService threads = Executors.newFixedThreadPool(Math.min(CONNECTS, 1000));
             try {
                 CountDownLatch go = new CountDownLatch(1);
@@ -75,7 +82,8 @@ class StormTest extends OnEachTransport {
                         long took = System.nanoTime() - start;
                         slowest.accumulateAndGet(took, Math::max);
                         assertTrue(took < bound, outcome + " after " + took / 1_000_000 + " ms");
-                        outcomes.computeIfAbsent(outcome, key -> new AtomicLong()).incrementAndGet();
+                        outcomes.computeIfAbsent(outcome, key -> new AtomicLong())
+                                .incrementAndGet();
                         return null;
                     }));
                 }
@@ -90,7 +98,8 @@ class StormTest extends OnEachTransport {
         }
         long total = outcomes.values().stream().mapToLong(AtomicLong::get).sum();
         assertEquals(CONNECTS, total, "every connect ended one way or the other: " + outcomes);
-        System.out.printf("RELIABILITY storm %s: %d connects against backlog 511: %s; slowest %d ms%n", transport,
-                CONNECTS, new java.util.TreeMap<>(outcomes), slowest.get() / 1_000_000);
+        System.out.printf(
+                "RELIABILITY storm %s: %d connects against backlog 511: %s; slowest %d ms%n",
+                transport, CONNECTS, new TreeMap<>(outcomes), slowest.get() / 1_000_000);
     }
 }

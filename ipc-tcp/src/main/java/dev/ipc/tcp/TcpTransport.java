@@ -20,9 +20,9 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ProtocolFamily;
+import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
-import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.ServerSocketChannel;
@@ -34,13 +34,12 @@ import org.slf4j.LoggerFactory;
 /**
  * TCP through the JDK's channels, on loopback or across a network, for {@code tcp://host:port} endpoints.
  *
- * <p>Every connection has {@code TCP_NODELAY} on, so a small message leaves at once. A listener binds
- * only the address its endpoint names (a name is resolved to its first address); {@code 0.0.0.0} or
- * {@code [::]} bind every address. Plain TCP is for loopback: a listener on any other address is
- * refused unless {@link IpcOptions#allowInsecurePlaintext()} says otherwise (use {@code tls://}
- * there). Loopback is not private either, since every local user can connect: require a shared
- * secret ({@link IpcOptions#secret()}) where that matters. A client tries each address of a name in turn within the connect
- * timeout. Peer credentials are unknown over TCP.
+ * <p>Every connection has {@code TCP_NODELAY} on, so a small message leaves at once. A listener binds only the address
+ * its endpoint names (a name is resolved to its first address); {@code 0.0.0.0} or {@code [::]} bind every address.
+ * Plain TCP is for loopback: a listener on any other address is refused unless
+ * {@link IpcOptions#allowInsecurePlaintext()} says otherwise (use {@code tls://} there). Loopback is not private
+ * either, since every local user can connect: require a shared secret ({@link IpcOptions#secret()}) where that matters.
+ * A client tries each address of a name in turn within the connect timeout. Peer credentials are unknown over TCP.
  */
 public final class TcpTransport implements Transport {
 
@@ -49,8 +48,7 @@ public final class TcpTransport implements Transport {
             ChannelTraits.plain("file descriptors pass only over Unix sockets, not TCP");
 
     /** Public for {@link java.util.ServiceLoader}. */
-    public TcpTransport() {
-    }
+    public TcpTransport() {}
 
     @Override
     public String scheme() {
@@ -82,8 +80,13 @@ public final class TcpTransport implements Transport {
         ServerSocketChannel channel = bind(endpoint, options, false);
         try {
             Endpoint bound = boundEndpoint(channel, endpoint);
-            return new ChannelListener(channel, bound, options, accepted -> wrap(accepted, bound, options, "server"),
-                    options.accessPolicy().orElse(AccessPolicy.anyone()), () -> { });
+            return new ChannelListener(
+                    channel,
+                    bound,
+                    options,
+                    accepted -> wrap(accepted, bound, options, "server"),
+                    options.accessPolicy().orElse(AccessPolicy.anyone()),
+                    () -> {});
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(channel, e);
             throw e;
@@ -92,7 +95,8 @@ public final class TcpTransport implements Transport {
 
     @Override
     public Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
-        SocketChannel channel = open(endpoint, options, System.nanoTime() + options.connectTimeout().toNanos());
+        SocketChannel channel = open(
+                endpoint, options, System.nanoTime() + options.connectTimeout().toNanos());
         try {
             return wrap(channel, localEndpointOf(channel), options, "client to " + endpoint.withoutParameters());
         } catch (IOException | RuntimeException e) {
@@ -102,8 +106,8 @@ public final class TcpTransport implements Transport {
     }
 
     /**
-     * Binds the address an endpoint names. Unless {@code encrypted}, an address other than loopback is
-     * refused without {@link IpcOptions#allowInsecurePlaintext()}, and warned of with it.
+     * Binds the address an endpoint names. Unless {@code encrypted}, an address other than loopback is refused without
+     * {@link IpcOptions#allowInsecurePlaintext()}, and warned of with it.
      */
     static ServerSocketChannel bind(Endpoint endpoint, IpcOptions options, boolean encrypted) throws IOException {
         InetAddress address = resolve(endpoint)[0];
@@ -113,11 +117,15 @@ public final class TcpTransport implements Transport {
                 throw new IllegalArgumentException("refusing to listen on " + endpoint.withoutParameters() + " ("
                         + where + ") without TLS: anyone on the network could connect, read and change the traffic. "
                         + "Use tls://" + endpoint.withoutParameters().toString().substring("tcp://".length())
-                        + " with a certificate, bind 127.0.0.1, or, to accept the risk, set allowInsecurePlaintext=true "
+                        + " with a certificate, bind 127.0.0.1, or, to accept the risk, set "
+                        + "allowInsecurePlaintext=true "
                         + "in the endpoint's query (IpcOptions.Builder.allowInsecurePlaintext(true))");
             }
-            LOG.warn("listening on {} ({}) without TLS, as allowInsecurePlaintext asks: traffic crosses the network "
-                    + "unencrypted{}", endpoint.withoutParameters(), where,
+            LOG.warn(
+                    "listening on {} ({}) without TLS, as allowInsecurePlaintext asks: traffic crosses the network "
+                            + "unencrypted{}",
+                    endpoint.withoutParameters(),
+                    where,
                     options.secret().isPresent() ? "" : " and anyone who can reach the port may connect");
         }
         ServerSocketChannel channel = ServerSocketChannel.open(familyOf(address));
@@ -197,19 +205,23 @@ public final class TcpTransport implements Transport {
         throw failure;
     }
 
-    private Connection wrap(SocketChannel channel, Endpoint local, IpcOptions options, String side)
-            throws IOException {
+    private Connection wrap(SocketChannel channel, Endpoint local, IpcOptions options, String side) throws IOException {
         channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-        return new ChannelConnection(channel, local, PeerCredentials.unknown(), options,
-                local.withoutParameters() + " (" + id() + ", " + side + ")", NO_DESCRIPTORS);
+        return new ChannelConnection(
+                channel,
+                local,
+                PeerCredentials.unknown(),
+                options,
+                local.withoutParameters() + " (" + id() + ", " + side + ")",
+                NO_DESCRIPTORS);
     }
 
     static InetAddress[] resolve(Endpoint endpoint) throws UnknownHostException {
         try {
             return InetAddress.getAllByName(endpoint.host());
         } catch (UnknownHostException e) {
-            UnknownHostException named = new UnknownHostException("cannot resolve the host of " + endpoint + ": "
-                    + e.getMessage());
+            UnknownHostException named =
+                    new UnknownHostException("cannot resolve the host of " + endpoint + ": " + e.getMessage());
             named.initCause(e);
             throw named;
         }

@@ -11,6 +11,7 @@ import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
@@ -19,19 +20,22 @@ import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A {@link Connection} over TLS: the JDK's {@link SSLSocket} layered on a connected TCP channel in
- * blocking mode, with the same framing, limits and timeouts as every other connection.
+ * A {@link Connection} over TLS: the JDK's {@link SSLSocket} layered on a connected TCP channel in blocking mode, with
+ * the same framing, limits and timeouts as every other connection.
  *
- * <p>A small message goes out as one TLS record in one write; a receive reads what has arrived into a
- * buffer. The read timeout is the socket's {@code SO_TIMEOUT}; a timeout keeps a half-read frame for
- * the next call. {@link #close()} sends TLS's close_notify when no write is in progress, then closes
- * the TCP channel, which wakes any thread blocked on it.
+ * <p>A small message goes out as one TLS record in one write; a receive reads what has arrived into a buffer. The read
+ * timeout is the socket's {@code SO_TIMEOUT}; a timeout keeps a half-read frame for the next call. {@link #close()}
+ * sends TLS's close_notify when no write is in progress, then closes the TCP channel, which wakes any thread blocked on
+ * it.
  */
 final class TlsConnection extends FramedConnection implements Handshaking {
 
@@ -50,7 +54,6 @@ final class TlsConnection extends FramedConnection implements Handshaking {
     private final OutputStream out;
     private volatile PeerCredentials peer = PeerCredentials.unknown();
 
-
     private volatile boolean inputShut;
     private volatile boolean receivedAnything;
 
@@ -60,8 +63,14 @@ final class TlsConnection extends FramedConnection implements Handshaking {
 
     private final OutputStream output = new RawOutput();
 
-    TlsConnection(SocketChannel channel, SSLSocket socket, Endpoint localEndpoint, String remote, IpcOptions options,
-            String label) throws IOException {
+    TlsConnection(
+            SocketChannel channel,
+            SSLSocket socket,
+            Endpoint localEndpoint,
+            String remote,
+            IpcOptions options,
+            String label)
+            throws IOException {
         super(label, ByteBuffer.allocate(BUFFER_SIZE), options.maxFrameSize());
         this.ownCertificate = options.tls().hasKey();
         this.channel = Objects.requireNonNull(channel, "channel");
@@ -79,26 +88,31 @@ final class TlsConnection extends FramedConnection implements Handshaking {
     public void handshake() throws IOException {
         try {
             socket.startHandshake();
-        } catch (javax.net.ssl.SSLException e) {
+        } catch (SSLException e) {
             if (!socket.getUseClientMode()) {
                 lingerAfterRefusal();
             }
             throw TlsTransport.explain(e, "with " + remote, socket.getUseClientMode(), ownCertificate);
         }
         try {
-            peer = PeerCredentials.ofPrincipal(socket.getSession().getPeerPrincipal().getName());
+            peer = PeerCredentials.ofPrincipal(
+                    socket.getSession().getPeerPrincipal().getName());
         } catch (SSLPeerUnverifiedException e) {
             peer = PeerCredentials.unknown(); // a client that sent no certificate, where none is required
         }
-        LOG.debug("TLS connection open: {}, {} {}, peer {}", label, socket.getSession().getProtocol(),
-                socket.getSession().getCipherSuite(), peer);
+        LOG.debug(
+                "TLS connection open: {}, {} {}, peer {}",
+                label,
+                socket.getSession().getProtocol(),
+                socket.getSession().getCipherSuite(),
+                peer);
     }
 
     /**
-     * After a refused handshake, ends the stream with a FIN behind the alert and reads what the client
-     * still sends, for up to a second, before the caller closes. Closing at once would answer the
-     * client's next bytes with a reset, and under TLS 1.3 (where a client's handshake is over before the
-     * server has checked its certificate) the client would then lose the alert that says why.
+     * After a refused handshake, ends the stream with a FIN behind the alert and reads what the client still sends, for
+     * up to a second, before the caller closes. Closing at once would answer the client's next bytes with a reset, and
+     * under TLS 1.3 (where a client's handshake is over before the server has checked its certificate) the client would
+     * then lose the alert that says why.
      */
     private void lingerAfterRefusal() {
         try {
@@ -106,11 +120,11 @@ final class TlsConnection extends FramedConnection implements Handshaking {
                 return;
             }
             channel.shutdownOutput();
-            java.net.Socket raw = channel.socket();
+            Socket raw = channel.socket();
             raw.setSoTimeout(250);
             InputStream drain = raw.getInputStream();
             byte[] sink = new byte[4096];
-            long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
             while (System.nanoTime() < until) {
                 try {
                     if (drain.read(sink) < 0) {
@@ -189,15 +203,15 @@ final class TlsConnection extends FramedConnection implements Handshaking {
     }
 
     /**
-     * Under TLS 1.3 a server checks a client's certificate after the client's handshake has returned; a
-     * refused client may then find the connection gone on its first write, before it could read the alert
-     * that says why. Says so instead of a bare "Broken pipe".
+     * Under TLS 1.3 a server checks a client's certificate after the client's handshake has returned; a refused client
+     * may then find the connection gone on its first write, before it could read the alert that says why. Says so
+     * instead of a bare "Broken pipe".
      */
     private IOException explainWriteFailure(IOException e) {
-        if (e instanceof javax.net.ssl.SSLException || closed.get() || receivedAnything || !socket.getUseClientMode()) {
+        if (e instanceof SSLException || closed.get() || receivedAnything || !socket.getUseClientMode()) {
             return e;
         }
-        javax.net.ssl.SSLHandshakeException explained = new javax.net.ssl.SSLHandshakeException("TLS with " + remote
+        SSLHandshakeException explained = new SSLHandshakeException("TLS with " + remote
                 + " failed: the server closed the connection right after the handshake (" + e.getMessage() + "); "
                 + "under TLS 1.3 that is how a server refuses a client's certificate, or the lack of one: the server's "
                 + "log names the cause");
@@ -207,8 +221,8 @@ final class TlsConnection extends FramedConnection implements Handshaking {
 
     private void checkSendable(int length) {
         if (length > maxFrameSize) {
-            throw new IllegalArgumentException("message of " + length + " bytes is over maxFrameSize "
-                    + maxFrameSize + " on " + label + "; nothing was sent");
+            throw new IllegalArgumentException("message of " + length + " bytes is over maxFrameSize " + maxFrameSize
+                    + " on " + label + "; nothing was sent");
         }
     }
 
@@ -221,8 +235,8 @@ final class TlsConnection extends FramedConnection implements Handshaking {
 
     @Override
     public void sendWithDescriptors(byte[] message, FileDescriptor... descriptors) {
-        throw new UnsupportedOperationException("cannot pass file descriptors on " + label
-                + ": file descriptors pass only over Unix sockets, not TLS");
+        throw new UnsupportedOperationException(
+                "cannot pass file descriptors on " + label + ": file descriptors pass only over Unix sockets, not TLS");
     }
 
     @Override
@@ -240,8 +254,8 @@ final class TlsConnection extends FramedConnection implements Handshaking {
     /** One read into a heap buffer, waiting at most the read timeout; the count, or -1 at end of stream. */
     @Override
     protected int readInto(ByteBuffer destination) throws IOException {
-        int count = read(destination.array(), destination.arrayOffset() + destination.position(),
-                destination.remaining());
+        int count =
+                read(destination.array(), destination.arrayOffset() + destination.position(), destination.remaining());
         if (count > 0) {
             destination.position(destination.position() + count);
         }
@@ -262,11 +276,11 @@ final class TlsConnection extends FramedConnection implements Handshaking {
             }
             return count;
         } catch (SocketTimeoutException e) {
-            SocketTimeoutException named = new SocketTimeoutException("no data on " + label + " within readTimeout "
-                    + readTimeout);
+            SocketTimeoutException named =
+                    new SocketTimeoutException("no data on " + label + " within readTimeout " + readTimeout);
             named.initCause(e);
             throw named;
-        } catch (javax.net.ssl.SSLException e) {
+        } catch (SSLException e) {
             if (closed.get()) {
                 AsynchronousCloseException asynchronous = new AsynchronousCloseException();
                 asynchronous.initCause(e);

@@ -13,6 +13,7 @@ import java.security.KeyFactory;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
+import java.security.UnrecoverableKeyException;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.spec.PKCS8EncodedKeySpec;
@@ -26,11 +27,12 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 
-/** Builds an {@link SSLContext} from {@link TlsOptions}: PKCS#12 keystores or PEM files, with errors that name the file. */
+/**
+ * Builds an {@link SSLContext} from {@link TlsOptions}: PKCS#12 keystores or PEM files, with errors that name the file.
+ */
 final class TlsContexts {
 
-    private TlsContexts() {
-    }
+    private TlsContexts() {}
 
     /**
      * The context for these settings.
@@ -70,9 +72,11 @@ final class TlsContexts {
         KeyManagerFactory factory = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
         try {
             factory.init(store, password);
-        } catch (java.security.UnrecoverableKeyException e) {
-            throw new IOException("cannot read the private key in keyStore " + options.keyStore().orElse(null)
-                    + ": wrong keyStorePassword? (" + e.getMessage() + ")", e);
+        } catch (UnrecoverableKeyException e) {
+            throw new IOException(
+                    "cannot read the private key in keyStore "
+                            + options.keyStore().orElse(null) + ": wrong keyStorePassword? (" + e.getMessage() + ")",
+                    e);
         }
         return factory.getKeyManagers();
     }
@@ -80,13 +84,16 @@ final class TlsContexts {
     private static TrustManager[] trustManagers(TlsOptions options) throws IOException, GeneralSecurityException {
         KeyStore store;
         if (options.trustStore().isPresent()) {
-            store = loadPkcs12(options.trustStore().get(), password(options.trustStorePassword().orElse(null)),
+            store = loadPkcs12(
+                    options.trustStore().get(),
+                    password(options.trustStorePassword().orElse(null)),
                     "trustStore");
         } else if (options.trustCertificates().isPresent()) {
             store = KeyStore.getInstance("PKCS12");
             store.load(null, null);
             int index = 0;
-            for (Certificate certificate : readCertificates(options.trustCertificates().get(), "trustCertificates")) {
+            for (Certificate certificate :
+                    readCertificates(options.trustCertificates().get(), "trustCertificates")) {
                 store.setCertificateEntry("trusted-" + index++, certificate);
             }
         } else {
@@ -115,9 +122,13 @@ final class TlsContexts {
         } catch (NoSuchFileException e) {
             throw new IOException("the TLS " + what + " " + file + " does not exist", e);
         } catch (IOException e) {
-            throw new IOException("cannot read the TLS " + what + " " + file + " as PKCS#12: " + e.getMessage()
-                    + (e.getCause() instanceof java.security.UnrecoverableKeyException
-                            || String.valueOf(e.getMessage()).contains("password") ? " (wrong password?)" : ""), e);
+            throw new IOException(
+                    "cannot read the TLS " + what + " " + file + " as PKCS#12: " + e.getMessage()
+                            + (e.getCause() instanceof UnrecoverableKeyException
+                                            || String.valueOf(e.getMessage()).contains("password")
+                                    ? " (wrong password?)"
+                                    : ""),
+                    e);
         } catch (GeneralSecurityException e) {
             throw new IOException("cannot read the TLS " + what + " " + file + ": " + e.getMessage(), e);
         }
@@ -125,7 +136,8 @@ final class TlsContexts {
 
     private static List<Certificate> readCertificates(Path file, String what) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
-            Collection<? extends Certificate> found = CertificateFactory.getInstance("X.509").generateCertificates(in);
+            Collection<? extends Certificate> found =
+                    CertificateFactory.getInstance("X.509").generateCertificates(in);
             if (found.isEmpty()) {
                 throw new IOException("the TLS " + what + " file " + file + " holds no PEM certificate");
             }
@@ -133,8 +145,8 @@ final class TlsContexts {
         } catch (NoSuchFileException e) {
             throw new IOException("the TLS " + what + " file " + file + " does not exist", e);
         } catch (GeneralSecurityException e) {
-            throw new IOException("cannot read the TLS " + what + " file " + file + " as PEM certificates: "
-                    + e.getMessage(), e);
+            throw new IOException(
+                    "cannot read the TLS " + what + " file " + file + " as PEM certificates: " + e.getMessage(), e);
         }
     }
 
@@ -149,8 +161,8 @@ final class TlsContexts {
         int start = text.indexOf(begin);
         int end = text.indexOf("-----END PRIVATE KEY-----");
         if (start < 0 || end < start) {
-            String kind = text.contains("ENCRYPTED PRIVATE KEY") ? "an encrypted key (use a PKCS#12 keyStore with a "
-                    + "keyStorePasswordFile instead)"
+            String kind = text.contains("ENCRYPTED PRIVATE KEY")
+                    ? "an encrypted key (use a PKCS#12 keyStore with a " + "keyStorePasswordFile instead)"
                     : text.contains("RSA PRIVATE KEY") || text.contains("EC PRIVATE KEY")
                             ? "a key in the older PKCS#1/SEC1 form (convert it with: openssl pkcs8 -topk8 -nocrypt -in "
                                     + file + ")"
@@ -162,8 +174,11 @@ final class TlsContexts {
             String algorithm = certificate.getPublicKey().getAlgorithm();
             return KeyFactory.getInstance(algorithm).generatePrivate(new PKCS8EncodedKeySpec(der));
         } catch (IllegalArgumentException | GeneralSecurityException e) {
-            throw new IOException("cannot read the TLS privateKey file " + file + " as an unencrypted PKCS#8 "
-                    + certificate.getPublicKey().getAlgorithm() + " key matching the certificate: " + e.getMessage(), e);
+            throw new IOException(
+                    "cannot read the TLS privateKey file " + file + " as an unencrypted PKCS#8 "
+                            + certificate.getPublicKey().getAlgorithm() + " key matching the certificate: "
+                            + e.getMessage(),
+                    e);
         }
     }
 }

@@ -31,21 +31,19 @@ import javax.net.ssl.SSLSocket;
 /**
  * TCP with TLS, through the JDK's {@link SSLSocket}, for {@code tls://host:port} endpoints.
  *
- * <p>TLS 1.3 and 1.2 only. A client checks that the server's certificate names the endpoint's host
- * (or {@link TlsOptions#serverName()}); a server asks for client certificates as
- * {@link TlsOptions#clientAuth()} says. A server's handshakes run off its accept loop, each within
- * {@link IpcOptions#handshakeTimeout()}; a client's runs within what is left of the connect timeout.
- * The peer's certificate subject is its {@link dev.ipc.PeerCredentials#principal()}, which the access
- * policy reads after the handshake. A shared secret ({@link IpcOptions#secret()}) is checked after TLS,
- * inside the encrypted stream.
+ * <p>TLS 1.3 and 1.2 only. A client checks that the server's certificate names the endpoint's host (or
+ * {@link TlsOptions#serverName()}); a server asks for client certificates as {@link TlsOptions#clientAuth()} says. A
+ * server's handshakes run off its accept loop, each within {@link IpcOptions#handshakeTimeout()}; a client's runs
+ * within what is left of the connect timeout. The peer's certificate subject is its
+ * {@link dev.ipc.PeerCredentials#principal()}, which the access policy reads after the handshake. A shared secret
+ * ({@link IpcOptions#secret()}) is checked after TLS, inside the encrypted stream.
  */
 public final class TlsTransport implements Transport {
 
     private static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
 
     /** Public for {@link java.util.ServiceLoader}. */
-    public TlsTransport() {
-    }
+    public TlsTransport() {}
 
     @Override
     public String scheme() {
@@ -76,17 +74,24 @@ public final class TlsTransport implements Transport {
     public Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
         TlsOptions tls = options.tls();
         if (!tls.hasKey()) {
-            throw new IllegalArgumentException("a tls:// listener needs its certificate and key: set keyStore (PKCS#12, "
-                    + "with keyStorePasswordFile or keyStorePasswordEnv) or certificate and privateKey (PEM) on "
-                    + endpoint.withoutParameters());
+            throw new IllegalArgumentException(
+                    "a tls:// listener needs its certificate and key: set keyStore (PKCS#12, "
+                            + "with keyStorePasswordFile or keyStorePasswordEnv) or certificate and privateKey "
+                            + "(PEM) on "
+                            + endpoint.withoutParameters());
         }
         SSLContext context = TlsContexts.of(tls);
         byte[] secret = SecretHandshake.secretOf(options);
         ServerSocketChannel channel = TcpTransport.bind(endpoint, options, true);
         try {
             Endpoint bound = TcpTransport.boundEndpoint(channel, endpoint);
-            ChannelListener raw = new ChannelListener(channel, bound, options,
-                    accepted -> serverSide(context, accepted, bound, options), AccessPolicy.anyone(), () -> { });
+            ChannelListener raw = new ChannelListener(
+                    channel,
+                    bound,
+                    options,
+                    accepted -> serverSide(context, accepted, bound, options),
+                    AccessPolicy.anyone(),
+                    () -> {});
             return new HandshakingListener(raw, options, options.accessPolicy().orElse(AccessPolicy.anyone()), secret);
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(channel, e);
@@ -100,8 +105,8 @@ public final class TlsTransport implements Transport {
         InetSocketAddress remote = (InetSocketAddress) accepted.getRemoteAddress();
         // autoClose off: after a failed handshake the connection closes the channel itself, gently (see
         // TlsConnection.handshake), instead of the JDK's abrupt close.
-        SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(accepted.socket(),
-                remote.getAddress().getHostAddress(), remote.getPort(), false);
+        SSLSocket socket = (SSLSocket) context.getSocketFactory()
+                .createSocket(accepted.socket(), remote.getAddress().getHostAddress(), remote.getPort(), false);
         socket.setUseClientMode(false);
         SSLParameters parameters = socket.getSSLParameters();
         parameters.setProtocols(PROTOCOLS);
@@ -117,7 +122,12 @@ public final class TlsTransport implements Transport {
         }
         socket.setSSLParameters(parameters);
         String peer = remote.getAddress().getHostAddress() + ":" + remote.getPort();
-        return new TlsConnection(accepted, socket, bound, "client " + peer, options,
+        return new TlsConnection(
+                accepted,
+                socket,
+                bound,
+                "client " + peer,
+                options,
                 bound.withoutParameters() + " (" + id() + ", server, peer " + peer + ")");
     }
 
@@ -125,14 +135,15 @@ public final class TlsTransport implements Transport {
     public Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
         long started = System.nanoTime();
         SSLContext context = TlsContexts.of(options.tls());
-        SocketChannel channel = TcpTransport.open(endpoint, options, started + options.connectTimeout().toNanos());
+        SocketChannel channel = TcpTransport.open(
+                endpoint, options, started + options.connectTimeout().toNanos());
         TlsConnection connection = null;
         try {
             channel.configureBlocking(true);
             channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
             String serverName = options.tls().serverName().orElse(endpoint.host());
-            SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(channel.socket(), serverName,
-                    endpoint.port(), true);
+            SSLSocket socket = (SSLSocket)
+                    context.getSocketFactory().createSocket(channel.socket(), serverName, endpoint.port(), true);
             socket.setUseClientMode(true);
             SSLParameters parameters = socket.getSSLParameters();
             parameters.setProtocols(PROTOCOLS);
@@ -142,11 +153,20 @@ public final class TlsTransport implements Transport {
             }
             socket.setSSLParameters(parameters);
             String peer = endpoint.withoutParameters().toString();
-            connection = new TlsConnection(channel, socket, TcpTransport.localEndpointOf(channel), peer, options,
+            connection = new TlsConnection(
+                    channel,
+                    socket,
+                    TcpTransport.localEndpointOf(channel),
+                    peer,
+                    options,
                     TcpTransport.localEndpointOf(channel) + " (" + id() + ", client to " + peer + ")");
             Duration limit = handshakeLimit(options, started);
-            Deadline.within(limit, channel, "the TLS handshake with " + peer + " did not finish within "
-                    + (limit.equals(options.handshakeTimeout()) ? "handshakeTimeout " : "connectTimeout ") + limit,
+            Deadline.within(
+                    limit,
+                    channel,
+                    "the TLS handshake with " + peer + " did not finish within "
+                            + (limit.equals(options.handshakeTimeout()) ? "handshakeTimeout " : "connectTimeout ")
+                            + limit,
                     connection::handshake);
             return connection;
         } catch (IOException | RuntimeException e) {
@@ -182,45 +202,63 @@ public final class TlsTransport implements Transport {
         String all = message + " " + root;
         String hint;
         if (all.contains("Unsupported or unrecognized SSL message")) {
-            hint = client ? "the server does not speak TLS (is it a tcp:// endpoint?)"
+            hint = client
+                    ? "the server does not speak TLS (is it a tcp:// endpoint?)"
                     : "the client does not speak TLS (a plaintext client on a tls:// port?)";
-        } else if (all.contains("CertificateExpiredException") || all.contains("NotAfter")
+        } else if (all.contains("CertificateExpiredException")
+                || all.contains("NotAfter")
                 || all.contains("CertificateNotYetValidException")) {
             hint = (client ? "the server's" : "the client's") + " certificate has expired or is not yet valid";
         } else if (all.contains("No subject alternative") || all.contains("No name matching")) {
             hint = "the server's certificate does not name the host connected to (connect by a name it lists, or "
                     + "set serverName)";
-        } else if (all.contains("PKIX path") || all.contains("unable to find valid certification path")
-                || all.contains("Path does not chain") || all.contains("signature check failed")) {
-            hint = (client ? "the server's certificate is not signed by an authority this client trusts (check "
-                    : "the client's certificate is not signed by an authority this server trusts (check ")
+        } else if (all.contains("PKIX path")
+                || all.contains("unable to find valid certification path")
+                || all.contains("Path does not chain")
+                || all.contains("signature check failed")) {
+            hint = (client
+                            ? "the server's certificate is not signed by an authority this client trusts (check "
+                            : "the client's certificate is not signed by an authority this server trusts (check ")
                     + "trustCertificates or trustStore)";
-        } else if (all.contains("Empty client certificate chain") || all.contains("certificate_required")
+        } else if (all.contains("Empty client certificate chain")
+                || all.contains("certificate_required")
                 || client && !ownCertificate && all.contains("bad_certificate")) {
-            hint = client && ownCertificate ? "the server requires a client certificate from an authority it "
-                    + "trusts, and did not get this client's certificate (a client offers its certificate only to a "
-                    + "server that names its authority)"
-                    : client ? "the server requires a client certificate and this client has none (set keyStore, or "
-                    + "certificate and privateKey)"
-                    : "the server requires a client certificate and the client gave none (a client offers only a "
-                            + "certificate signed by an authority this server trusts)";
-        } else if (all.contains("certificate_unknown") || all.contains("bad_certificate")
-                || all.contains("certificate_expired") || all.contains("unsupported_certificate")
+            hint = client && ownCertificate
+                    ? "the server requires a client certificate from an authority it "
+                            + "trusts, and did not get this client's certificate (a client offers its "
+                            + "certificate only to a "
+                            + "server that names its authority)"
+                    : client
+                            ? "the server requires a client certificate and this client has none (set keyStore, or "
+                                    + "certificate and privateKey)"
+                            : "the server requires a client certificate and the client gave none (a client "
+                                    + "offers only a "
+                                    + "certificate signed by an authority this server trusts)";
+        } else if (all.contains("certificate_unknown")
+                || all.contains("bad_certificate")
+                || all.contains("certificate_expired")
+                || all.contains("unsupported_certificate")
                 || all.contains("certificate_revoked")) {
-            hint = client ? "the server refused this client's certificate (has it expired, and is it signed by an "
-                    + "authority the server trusts?)"
+            hint = client
+                    ? "the server refused this client's certificate (has it expired, and is it signed by an "
+                            + "authority the server trusts?)"
                     : "the client refused the server's certificate (does it trust this server's authority, and "
                             + "does the certificate name the host it connected to?)";
-        } else if (all.contains("Remote host terminated") || all.contains("closed") || all.contains("reset")
-                || all.contains("EOF") || all.contains("readHandshakeRecord")) {
-            hint = client ? "the server closed the connection during the handshake"
+        } else if (all.contains("Remote host terminated")
+                || all.contains("closed")
+                || all.contains("reset")
+                || all.contains("EOF")
+                || all.contains("readHandshakeRecord")) {
+            hint = client
+                    ? "the server closed the connection during the handshake"
                     : "the client dropped the handshake: it may have refused the server's certificate (does it trust "
                             + "this server's authority, and does the certificate name the host it connected to?)";
         } else {
             hint = "the handshake failed";
         }
         SSLHandshakeException explained = new SSLHandshakeException("TLS handshake " + where + " failed: " + hint
-                + " (" + message + (root != e && !message.contains(String.valueOf(root.getMessage())) ? "; " + root : "")
+                + " (" + message
+                + (root != e && !message.contains(String.valueOf(root.getMessage())) ? "; " + root : "")
                 + ")");
         explained.initCause(e);
         return explained;

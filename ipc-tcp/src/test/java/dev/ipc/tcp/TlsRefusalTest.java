@@ -7,16 +7,20 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ipc.Endpoint;
+import dev.ipc.ErrorCode;
+import dev.ipc.Ipc;
 import dev.ipc.IpcClient;
-import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
 import dev.ipc.PeerCredentials;
+import dev.ipc.RemoteException;
+import dev.ipc.testkit.LeakGate;
 import dev.ipc.testkit.LogCapture;
 import dev.ipc.testkit.TestCertificates;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.Socket;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,13 +32,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * Every way a TLS connection is refused: each ends with a clear error on the client and a log line on
- * the server that names the cause, no request of the refused client reaches the handler, and a good
- * client on the same server is served before and after.
+ * Every way a TLS connection is refused: each ends with a clear error on the client and a log line on the server that
+ * names the cause, no request of the refused client reaches the handler, and a good client on the same server is served
+ * before and after.
  */
-@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
+@ExtendWith(LeakGate.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class TlsRefusalTest {
 
@@ -50,12 +55,14 @@ class TlsRefusalTest {
     void startServer() throws IOException {
         certificates = TestCertificates.get();
         log = LogCapture.start();
-        server = IpcServer.builder(Endpoint.parse("tls://localhost:0?" + certificates.query(certificates.serverKeyStore())
-                + "&clientAuth=required"))
+        server = IpcServer.builder(Endpoint.parse("tls://localhost:0?"
+                        + certificates.query(certificates.serverKeyStore()) + "&clientAuth=required"))
                 .handler(request -> {
                     handled.add(new String(request, UTF_8));
                     return request;
-                }).build().start();
+                })
+                .build()
+                .start();
         good = IpcClient.connect(client(certificates.clientKeyStore(), ""));
         assertGoodClientServed();
     }
@@ -64,8 +71,9 @@ class TlsRefusalTest {
     void stopServer() throws IOException {
         try {
             assertGoodClientServed();
-            assertTrue(handled.stream().allMatch("good"::equals), "a refused client's request reached the handler: "
-                    + handled);
+            assertTrue(
+                    handled.stream().allMatch("good"::equals),
+                    "a refused client's request reached the handler: " + handled);
         } finally {
             good.close();
             server.close();
@@ -78,9 +86,8 @@ class TlsRefusalTest {
     }
 
     /** The server's endpoint for a client with this key store (null for none) and more query. */
-    private Endpoint client(java.nio.file.Path keyStore, String more) {
-        String query = keyStore == null ? "trustCertificates=" + certificates.caPem()
-                : certificates.query(keyStore);
+    private Endpoint client(Path keyStore, String more) {
+        String query = keyStore == null ? "trustCertificates=" + certificates.caPem() : certificates.query(keyStore);
         return Endpoint.parse(server.endpoint().withoutParameters() + "?" + query + more);
     }
 
@@ -106,7 +113,7 @@ class TlsRefusalTest {
 
     @Test
     void theGoodClientKnowsTheServerByItsCertificateAndTheServerKnowsTheClient() throws Exception {
-        try (var connection = dev.ipc.Ipc.connect(client(certificates.clientKeyStore(), ""))) {
+        try (var connection = Ipc.connect(client(certificates.clientKeyStore(), ""))) {
             assertEquals(PeerCredentials.ofPrincipal("CN=localhost"), connection.peer());
         }
     }
@@ -142,10 +149,13 @@ class TlsRefusalTest {
 
     @Test
     void refusesAnExpiredServerCertificate() throws Exception {
-        try (IpcServer expired = IpcServer.builder(Endpoint.parse("tls://localhost:0?"
-                + certificates.query(certificates.expiredKeyStore()))).handler(request -> request).build().start()) {
-            IOException error = refused(Endpoint.parse(expired.endpoint().withoutParameters() + "?trustCertificates="
-                    + certificates.caPem()));
+        try (IpcServer expired = IpcServer.builder(
+                        Endpoint.parse("tls://localhost:0?" + certificates.query(certificates.expiredKeyStore())))
+                .handler(request -> request)
+                .build()
+                .start()) {
+            IOException error = refused(Endpoint.parse(
+                    expired.endpoint().withoutParameters() + "?trustCertificates=" + certificates.caPem()));
             assertTrue(error instanceof SSLException, error.toString());
             assertMentions(error, "the server's certificate has expired");
             log.await(LOG_WAIT, "refused a connection", "refused the server's certificate");
@@ -159,10 +169,13 @@ class TlsRefusalTest {
         assertMentions(error, "does not name the host");
         log.await(LOG_WAIT, "refused a connection", "refused the server's certificate");
 
-        try (IpcServer misnamed = IpcServer.builder(Endpoint.parse("tls://localhost:0?"
-                + certificates.query(certificates.otherHostKeyStore()))).handler(request -> request).build().start()) {
-            IOException mismatch = refused(Endpoint.parse(misnamed.endpoint().withoutParameters() + "?trustCertificates="
-                    + certificates.caPem()));
+        try (IpcServer misnamed = IpcServer.builder(
+                        Endpoint.parse("tls://localhost:0?" + certificates.query(certificates.otherHostKeyStore())))
+                .handler(request -> request)
+                .build()
+                .start()) {
+            IOException mismatch = refused(Endpoint.parse(
+                    misnamed.endpoint().withoutParameters() + "?trustCertificates=" + certificates.caPem()));
             assertMentions(mismatch, "does not name the host");
         }
     }
@@ -177,18 +190,21 @@ class TlsRefusalTest {
 
     @Test
     void refusesACertificateTheAccessPolicyDoesNotName() throws Exception {
-        try (IpcServer picky = IpcServer.builder(Endpoint.parse("tls://localhost:0?"
-                + certificates.query(certificates.serverKeyStore()) + "&clientAuth=required&access=cn:test-client"))
-                .handler(request -> request).build().start()) {
-            Endpoint asServer = Endpoint.parse(picky.endpoint().withoutParameters() + "?"
-                    + certificates.query(certificates.serverKeyStore()));
-            dev.ipc.RemoteException error = assertThrows(dev.ipc.RemoteException.class,
-                    () -> IpcClient.connect(asServer).close());
-            assertEquals(dev.ipc.ErrorCode.UNAUTHORIZED, error.code());
+        try (IpcServer picky = IpcServer.builder(
+                        Endpoint.parse("tls://localhost:0?" + certificates.query(certificates.serverKeyStore())
+                                + "&clientAuth=required&access=cn:test-client"))
+                .handler(request -> request)
+                .build()
+                .start()) {
+            Endpoint asServer = Endpoint.parse(
+                    picky.endpoint().withoutParameters() + "?" + certificates.query(certificates.serverKeyStore()));
+            RemoteException error = assertThrows(
+                    RemoteException.class, () -> IpcClient.connect(asServer).close());
+            assertEquals(ErrorCode.UNAUTHORIZED, error.code());
             assertMentions(error, "does not permit PeerCredentials{principal=CN=localhost}");
             log.await(LOG_WAIT, "refused a connection", "certificate CN in [test-client]");
-            try (IpcClient named = IpcClient.connect(Endpoint.parse(picky.endpoint().withoutParameters() + "?"
-                    + certificates.query(certificates.clientKeyStore())))) {
+            try (IpcClient named = IpcClient.connect(Endpoint.parse(
+                    picky.endpoint().withoutParameters() + "?" + certificates.query(certificates.clientKeyStore())))) {
                 assertArrayEquals(new byte[] {1}, named.call(new byte[] {1}));
             }
         }
@@ -204,12 +220,15 @@ class TlsRefusalTest {
 
     @Test
     void refusesToSpeakTlsToAPlaintextPort() throws Exception {
-        try (IpcServer plain = IpcServer.builder(Endpoint.parse("tcp://127.0.0.1:0")).handler(request -> {
-            handled.add("plain");
-            return request;
-        }).build().start()) {
-            Endpoint tls = Endpoint.parse("tls://localhost:" + plain.endpoint().port() + "?trustCertificates="
-                    + certificates.caPem());
+        try (IpcServer plain = IpcServer.builder(Endpoint.parse("tcp://127.0.0.1:0"))
+                .handler(request -> {
+                    handled.add("plain");
+                    return request;
+                })
+                .build()
+                .start()) {
+            Endpoint tls = Endpoint.parse(
+                    "tls://localhost:" + plain.endpoint().port() + "?trustCertificates=" + certificates.caPem());
             IOException error = refused(tls);
             assertTrue(error instanceof SSLException, error.toString());
             assertMentions(error, "the server does not speak TLS");
@@ -220,15 +239,18 @@ class TlsRefusalTest {
     @Test
     void closesSilentConnectionsAtTheHandshakeTimeoutWhileGoodClientsConnect() throws Exception {
         try (IpcServer quick = IpcServer.builder(Endpoint.parse("tls://localhost:0?"
-                + certificates.query(certificates.serverKeyStore()) + "&handshakeTimeout=1s"))
-                .handler(request -> request).build().start()) {
+                        + certificates.query(certificates.serverKeyStore()) + "&handshakeTimeout=1s"))
+                .handler(request -> request)
+                .build()
+                .start()) {
             List<Socket> silent = new ArrayList<>();
             try {
                 for (int i = 0; i < 100; i++) {
-                    silent.add(new Socket(InetAddress.getLoopbackAddress(), quick.endpoint().port()));
+                    silent.add(new Socket(
+                            InetAddress.getLoopbackAddress(), quick.endpoint().port()));
                 }
-                Endpoint goodEndpoint = Endpoint.parse(quick.endpoint().withoutParameters() + "?trustCertificates="
-                        + certificates.caPem());
+                Endpoint goodEndpoint = Endpoint.parse(
+                        quick.endpoint().withoutParameters() + "?trustCertificates=" + certificates.caPem());
                 for (int i = 0; i < 10; i++) {
                     try (IpcClient client = IpcClient.connect(goodEndpoint)) {
                         assertArrayEquals(new byte[] {(byte) i}, client.call(new byte[] {(byte) i}));

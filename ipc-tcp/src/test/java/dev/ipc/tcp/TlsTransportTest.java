@@ -11,18 +11,25 @@ import dev.ipc.Ipc;
 import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
 import dev.ipc.PeerCredentials;
+import dev.ipc.testkit.LeakGate;
 import dev.ipc.testkit.TestCertificates;
 import java.io.IOException;
+import java.lang.reflect.Field;
+import java.net.SocketTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** What is particular to TLS: where keys come from, what goes wrong with them, and what is negotiated. */
-@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
+@ExtendWith(LeakGate.class)
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class TlsTransportTest {
 
@@ -37,7 +44,8 @@ class TlsTransportTest {
 
     @Test
     void aListenerNeedsAKey() {
-        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException error = assertThrows(
+                IllegalArgumentException.class,
                 () -> Ipc.listen(Endpoint.parse("tls://127.0.0.1:0")).close());
         assertMentions(error, "needs its certificate and key", "keyStore", "certificate and privateKey");
     }
@@ -45,10 +53,10 @@ class TlsTransportTest {
     @Test
     void listensBeyondLoopbackWithoutTheInsecureOption() throws Exception {
         TestCertificates certificates = TestCertificates.get();
-        try (Listener listener = Ipc.listen(Endpoint.parse("tls://0.0.0.0:0?"
-                + certificates.query(certificates.serverKeyStore())));
-                Connection client = Ipc.connect(Endpoint.parse("tls://localhost:" + listener.endpoint().port()
-                        + "?trustCertificates=" + certificates.caPem()));
+        try (Listener listener = Ipc.listen(
+                        Endpoint.parse("tls://0.0.0.0:0?" + certificates.query(certificates.serverKeyStore())));
+                Connection client = Ipc.connect(Endpoint.parse("tls://localhost:"
+                        + listener.endpoint().port() + "?trustCertificates=" + certificates.caPem()));
                 Connection server = listener.accept()) {
             client.send(new byte[] {3});
             assertArrayEquals(new byte[] {3}, server.receive());
@@ -60,19 +68,19 @@ class TlsTransportTest {
     @Test
     void speaksOnlyTls13And12() throws Exception {
         TestCertificates certificates = TestCertificates.get();
-        try (Listener listener = Ipc.listen(Endpoint.parse("tls://127.0.0.1:0?"
-                + certificates.query(certificates.serverKeyStore())));
-                Connection client = Ipc.connect(Endpoint.parse(listener.endpoint().withoutParameters()
-                        + "?trustCertificates=" + certificates.caPem()));
+        try (Listener listener = Ipc.listen(
+                        Endpoint.parse("tls://127.0.0.1:0?" + certificates.query(certificates.serverKeyStore())));
+                Connection client = Ipc.connect(Endpoint.parse(
+                        listener.endpoint().withoutParameters() + "?trustCertificates=" + certificates.caPem()));
                 Connection server = listener.accept()) {
             SSLSocket socket = socketOf(client);
             assertEquals("TLSv1.3", socket.getSession().getProtocol());
-            assertEquals(java.util.Set.of("TLSv1.3", "TLSv1.2"), java.util.Set.of(socket.getEnabledProtocols()));
+            assertEquals(Set.of("TLSv1.3", "TLSv1.2"), Set.of(socket.getEnabledProtocols()));
         }
     }
 
     private static SSLSocket socketOf(Connection connection) throws ReflectiveOperationException {
-        java.lang.reflect.Field field = TlsConnection.class.getDeclaredField("socket");
+        Field field = TlsConnection.class.getDeclaredField("socket");
         field.setAccessible(true);
         return (SSLSocket) field.get(connection);
     }
@@ -80,26 +88,36 @@ class TlsTransportTest {
     @Test
     void namesTheFileAndTheCauseWhenAKeyCannotBeRead() throws Exception {
         TestCertificates certificates = TestCertificates.get();
-        Path pkcs1 = Files.writeString(directory.resolve("old.key"),
-                "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n");
-        IOException old = assertThrows(IOException.class, () -> Ipc.listen(Endpoint.parse("tls://127.0.0.1:0?certificate="
-                + certificates.serverCertificatePem() + "&privateKey=" + pkcs1)).close());
+        Path pkcs1 = Files.writeString(
+                directory.resolve("old.key"), "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n");
+        IOException old = assertThrows(
+                IOException.class,
+                () -> Ipc.listen(Endpoint.parse("tls://127.0.0.1:0?certificate=" + certificates.serverCertificatePem()
+                                + "&privateKey=" + pkcs1))
+                        .close());
         assertMentions(old, pkcs1.toString(), "openssl pkcs8 -topk8 -nocrypt");
 
         Path missing = directory.resolve("missing.p12");
-        IOException absent = assertThrows(IOException.class, () -> Ipc.listen(Endpoint.parse("tls://127.0.0.1:0?keyStore="
-                + missing)).close());
+        IOException absent = assertThrows(
+                IOException.class,
+                () -> Ipc.listen(Endpoint.parse("tls://127.0.0.1:0?keyStore=" + missing))
+                        .close());
         assertMentions(absent, missing.toString(), "does not exist");
 
         Path wrongPassword = Files.writeString(directory.resolve("wrong"), "not-the-password");
-        Files.setPosixFilePermissions(wrongPassword, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
-        IOException wrong = assertThrows(IOException.class, () -> Ipc.listen(Endpoint.parse("tls://127.0.0.1:0?keyStore="
-                + certificates.serverKeyStore() + "&keyStorePasswordFile=" + wrongPassword)).close());
+        Files.setPosixFilePermissions(wrongPassword, PosixFilePermissions.fromString("rw-------"));
+        IOException wrong = assertThrows(
+                IOException.class,
+                () -> Ipc.listen(Endpoint.parse("tls://127.0.0.1:0?keyStore=" + certificates.serverKeyStore()
+                                + "&keyStorePasswordFile=" + wrongPassword))
+                        .close());
         assertMentions(wrong, certificates.serverKeyStore().toString(), "password");
 
         Path notPem = Files.writeString(directory.resolve("ca.pem"), "hello");
-        IOException garbage = assertThrows(IOException.class, () -> Ipc.connect(Endpoint.parse("tls://127.0.0.1:1?"
-                + "trustCertificates=" + notPem)).close());
+        IOException garbage = assertThrows(
+                IOException.class,
+                () -> Ipc.connect(Endpoint.parse("tls://127.0.0.1:1?" + "trustCertificates=" + notPem))
+                        .close());
         assertMentions(garbage, notPem.toString());
     }
 
@@ -107,9 +125,15 @@ class TlsTransportTest {
     void theHandshakeCountsAgainstTheConnectTimeout() throws Exception {
         // A plain TCP listener that never answers: the client's handshake must give up within connectTimeout.
         try (Listener silent = Ipc.listen(Endpoint.parse("tcp://127.0.0.1:0"))) {
-            java.net.SocketTimeoutException timeout = assertThrows(java.net.SocketTimeoutException.class,
-                    () -> Ipc.connect(Endpoint.parse("tls://127.0.0.1:" + silent.endpoint().port()),
-                            IpcOptions.builder().connectTimeout(java.time.Duration.ofMillis(300)).build()).close());
+            SocketTimeoutException timeout = assertThrows(
+                    SocketTimeoutException.class,
+                    () -> Ipc.connect(
+                                    Endpoint.parse("tls://127.0.0.1:"
+                                            + silent.endpoint().port()),
+                                    IpcOptions.builder()
+                                            .connectTimeout(Duration.ofMillis(300))
+                                            .build())
+                            .close());
             assertMentions(timeout, "TLS handshake", "connectTimeout");
         }
     }

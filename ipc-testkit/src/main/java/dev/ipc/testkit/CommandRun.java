@@ -10,8 +10,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One finished command: its exit code, standard output and standard error; and the helpers that run a
- * command to its end or read the first line of one that keeps running.
+ * One finished command: its exit code, standard output and standard error; and the helpers that run a command to its
+ * end or read the first line of one that keeps running.
  */
 public final class CommandRun {
 
@@ -29,8 +29,8 @@ public final class CommandRun {
     }
 
     /**
-     * Starts {@code builder}, writes {@code input} (if not null) to its standard input and closes it, and
-     * waits up to a minute for it to end; always reaps it.
+     * Starts {@code builder}, writes {@code input} (if not null) to its standard input and closes it, and waits up to a
+     * minute for it to end; always reaps it.
      */
     public static CommandRun of(ProcessBuilder builder, String input) throws Exception {
         Process process = builder.start();

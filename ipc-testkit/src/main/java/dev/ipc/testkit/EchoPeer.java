@@ -7,14 +7,13 @@ import dev.ipc.Listener;
 import java.io.PrintStream;
 
 /**
- * The second process of the cross-process tests: listens on the endpoint in its first argument, prints
- * {@code READY <bound endpoint>} on its first line, echoes every message of one connection, prints
- * {@code DONE} and exits 0; on failure it prints the error on stderr and exits 1.
+ * The second process of the cross-process tests: listens on the endpoint in its first argument, prints {@code READY
+ * <bound endpoint>} on its first line, echoes every message of one connection, prints {@code DONE} and exits 0; on
+ * failure it prints the error on stderr and exits 1.
  */
 public final class EchoPeer {
 
-    private EchoPeer() {
-    }
+    private EchoPeer() {}
 
     /** Runs the peer. */
     public static void main(String[] args) {

@@ -11,8 +11,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A test server that echoes every message on every connection of a listener, one thread per
- * connection, until it is closed; failures of single connections are kept for assertions.
+ * A test server that echoes every message on every connection of a listener, one thread per connection, until it is
+ * closed; failures of single connections are kept for assertions.
  */
 public final class EchoServer implements AutoCloseable {
 

@@ -9,8 +9,7 @@ import java.util.concurrent.TimeUnit;
 /** Second JVMs for the tests that need a real second process: the command that starts one, and reaping it. */
 public final class JavaProcesses {
 
-    private JavaProcesses() {
-    }
+    private JavaProcesses() {}
 
     /** The {@code java} of the running JVM. */
     public static String java() {
@@ -18,8 +17,8 @@ public final class JavaProcesses {
     }
 
     /**
-     * The command that runs {@code mainClass} with this JVM's class path; on JDK 24 and later it lets
-     * junixsocket load its native code without a warning.
+     * The command that runs {@code mainClass} with this JVM's class path; on JDK 24 and later it lets junixsocket load
+     * its native code without a warning.
      */
     public static List<String> command(String mainClass, String... args) {
         List<String> command = new ArrayList<>();

@@ -19,12 +19,12 @@ import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * The leak gate for a test class ({@code @ExtendWith(LeakGate.class)}): after the class, open
- * descriptors are back to where they were before it (within 2), and none of the library's threads
- * ({@code ipc-*}) that the class started is alive a second later.
+ * The leak gate for a test class ({@code @ExtendWith(LeakGate.class)}): after the class, open descriptors are back to
+ * where they were before it (within 2), and none of the library's threads ({@code ipc-*}) that the class started is
+ * alive a second later.
  *
- * <p>Before taking its baseline it runs one exchange on a socket file and one on TCP, so that what the
- * JVM opens once for good (native libraries, the virtual-thread pollers) is already there.
+ * <p>Before taking its baseline it runs one exchange on a socket file and one on TCP, so that what the JVM opens once
+ * for good (native libraries, the virtual-thread pollers) is already there.
  */
 public final class LeakGate implements BeforeAllCallback, AfterAllCallback {
 
@@ -41,12 +41,17 @@ public final class LeakGate implements BeforeAllCallback, AfterAllCallback {
     private static void warmUp() throws Exception {
         Path directory = Files.createTempDirectory("gate");
         try {
-            for (Endpoint endpoint : new Endpoint[] {Endpoint.parse("unix:" + directory.resolve("w.sock")),
-                Endpoint.parse("tcp://127.0.0.1:0")}) {
-                if (Ipc.transports().stream().noneMatch(transport -> transport.scheme().equals(endpoint.scheme()))) {
+            for (Endpoint endpoint : new Endpoint[] {
+                Endpoint.parse("unix:" + directory.resolve("w.sock")), Endpoint.parse("tcp://127.0.0.1:0")
+            }) {
+                if (Ipc.transports().stream()
+                        .noneMatch(transport -> transport.scheme().equals(endpoint.scheme()))) {
                     continue; // a module with one transport only warms that one
                 }
-                try (IpcServer server = IpcServer.builder(endpoint).handler(request -> request).build().start();
+                try (IpcServer server = IpcServer.builder(endpoint)
+                                .handler(request -> request)
+                                .build()
+                                .start();
                         IpcClient client = IpcClient.connect(server.endpoint())) {
                     client.call(new byte[] {1});
                 }
@@ -72,8 +77,8 @@ public final class LeakGate implements BeforeAllCallback, AfterAllCallback {
         for (Thread thread : Thread.getAllStackTraces().keySet()) {
             if (!before.contains(thread) && thread.getName().startsWith("ipc-")) {
                 thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-                assertFalse(thread.isAlive(), "a library thread still runs a second after the class: "
-                        + thread.getName());
+                assertFalse(
+                        thread.isAlive(), "a library thread still runs a second after the class: " + thread.getName());
             }
         }
         long baseline = (Long) store.get("descriptors");
@@ -84,7 +89,9 @@ public final class LeakGate implements BeforeAllCallback, AfterAllCallback {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
             descriptors = OpenDescriptors.count();
         }
-        assertTrue(descriptors <= baseline + 2, "open descriptors went from " + baseline + " to " + descriptors
-                + " over " + context.getDisplayName() + ": " + OpenDescriptors.describe());
+        assertTrue(
+                descriptors <= baseline + 2,
+                "open descriptors went from " + baseline + " to " + descriptors + " over " + context.getDisplayName()
+                        + ": " + OpenDescriptors.describe());
     }
 }

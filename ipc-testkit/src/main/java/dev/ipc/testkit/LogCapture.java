@@ -8,8 +8,8 @@ import java.time.Duration;
 import java.util.Arrays;
 
 /**
- * Captures what the library logs (through slf4j-simple, which writes to {@code System.err}) while it is
- * open, still passing it on, so that a test can wait for the line that explains a refusal.
+ * Captures what the library logs (through slf4j-simple, which writes to {@code System.err}) while it is open, still
+ * passing it on, so that a test can wait for the line that explains a refusal.
  */
 public final class LogCapture implements AutoCloseable {
 

@@ -11,8 +11,7 @@ final class OpenDescriptors {
 
     private static final Path FDS = Path.of("/proc/self/fd");
 
-    private OpenDescriptors() {
-    }
+    private OpenDescriptors() {}
 
     /** How many descriptors are open, or 0 where {@code /proc} is missing (the check then passes trivially). */
     static long count() throws IOException {
@@ -31,12 +30,13 @@ final class OpenDescriptors {
         }
         try (Stream<Path> fds = Files.list(FDS)) {
             return fds.map(fd -> {
-                try {
-                    return fd.getFileName() + "->" + Files.readSymbolicLink(fd);
-                } catch (IOException e) {
-                    return fd.getFileName() + "->?";
-                }
-            }).collect(Collectors.joining(", "));
+                        try {
+                            return fd.getFileName() + "->" + Files.readSymbolicLink(fd);
+                        } catch (IOException e) {
+                            return fd.getFileName() + "->?";
+                        }
+                    })
+                    .collect(Collectors.joining(", "));
         }
     }
 }

@@ -35,7 +35,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -73,14 +76,17 @@ public abstract class RuntimeContract {
     }
 
     private IpcServer echoServer(IpcOptions options) throws IOException {
-        return closing(IpcServer.builder(contract.newEndpoint(contract.directory())).options(options)
+        return closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .options(options)
                 .handler(request -> {
                     handled.incrementAndGet();
                     if (new String(request, UTF_8).equals("boom")) {
                         throw new IllegalStateException("the handler broke on purpose");
                     }
                     return request;
-                }).build().start());
+                })
+                .build()
+                .start());
     }
 
     private IpcClient client(IpcServer server, IpcOptions options) throws IOException {
@@ -97,11 +103,18 @@ public abstract class RuntimeContract {
     }
 
     private static byte[] request(int id, byte[] payload) {
-        return ByteBuffer.allocate(5 + payload.length).put((byte) 3).putInt(id).put(payload).array();
+        return ByteBuffer.allocate(5 + payload.length)
+                .put((byte) 3)
+                .putInt(id)
+                .put(payload)
+                .array();
     }
 
     private static byte[] lengthPrefixed(byte[] body) {
-        return ByteBuffer.allocate(4 + body.length).putInt(body.length).put(body).array();
+        return ByteBuffer.allocate(4 + body.length)
+                .putInt(body.length)
+                .put(body)
+                .array();
     }
 
     /** Reads frames until the server closes; returns the ERROR frames' codes and messages seen. */
@@ -132,8 +145,8 @@ public abstract class RuntimeContract {
             Arrays.fill(request, (byte) size);
             assertArrayEquals(request, client.call(request), size + " bytes");
         }
-        IllegalArgumentException tooBig = assertThrows(IllegalArgumentException.class,
-                () -> client.call(new byte[2 * 1024 * 1024 + 1]));
+        IllegalArgumentException tooBig =
+                assertThrows(IllegalArgumentException.class, () -> client.call(new byte[2 * 1024 * 1024 + 1]));
         assertTrue(tooBig.getMessage().contains("over the server's maxFrameSize"), tooBig.getMessage());
     }
 
@@ -149,7 +162,9 @@ public abstract class RuntimeContract {
                     held.add(reply);
                     allArrived.countDown();
                     return echo;
-                }).build().start());
+                })
+                .build()
+                .start());
         IpcClient client = client(server, IpcOptions.defaults());
         List<CompletableFuture<byte[]>> replies = new ArrayList<>();
         for (int i = 0; i < calls; i++) {
@@ -210,7 +225,8 @@ public abstract class RuntimeContract {
         Connection wrongVersion = closing(Ipc.connect(server.endpoint()));
         wrongVersion.send(WRONG_VERSION_HELLO);
         List<String> refused = untilClosed(wrongVersion);
-        assertTrue(refused.get(0).contains("UNSUPPORTED_VERSION protocol version 9 is not spoken here"),
+        assertTrue(
+                refused.get(0).contains("UNSUPPORTED_VERSION protocol version 9 is not spoken here"),
                 refused.toString());
         assertEquals(0, handled.get());
     }
@@ -222,7 +238,8 @@ public abstract class RuntimeContract {
         IpcClient good = client(server, IpcOptions.defaults());
         for (long length : new long[] {0x7fffffffL, 0xffffffffL, limit + 5 + 1}) {
             Connection raw = welcomed(server);
-            raw.output().write(ByteBuffer.allocate(8).putInt((int) length).putInt(0).array());
+            raw.output()
+                    .write(ByteBuffer.allocate(8).putInt((int) length).putInt(0).array());
             assertTrue(untilClosed(raw).isEmpty());
             assertEquals("ok", new String(good.call("ok".getBytes(UTF_8)), UTF_8), "other connections go on");
         }
@@ -267,8 +284,11 @@ public abstract class RuntimeContract {
         Future<?> attack = threads.submit(() -> {
             for (int i = 0; i < 1000; i++) {
                 try (Connection raw = Ipc.connect(server.endpoint())) {
-                    raw.output().write(i % 2 == 0 ? new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff}
-                            : "garbage!".getBytes(UTF_8));
+                    raw.output()
+                            .write(
+                                    i % 2 == 0
+                                            ? new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff}
+                                            : "garbage!".getBytes(UTF_8));
                     untilClosed(raw);
                 }
             }
@@ -299,22 +319,30 @@ public abstract class RuntimeContract {
         IpcServer server = echoServer(IpcOptions.builder().maxConnections(2).build());
         client(server, IpcOptions.defaults());
         client(server, IpcOptions.defaults());
-        RemoteException refused = assertThrows(RemoteException.class,
-                () -> IpcClient.connect(server.endpoint(), IpcOptions.builder().reconnectTimeout(Duration.ZERO).build()));
+        RemoteException refused = assertThrows(
+                RemoteException.class,
+                () -> IpcClient.connect(
+                        server.endpoint(),
+                        IpcOptions.builder().reconnectTimeout(Duration.ZERO).build()));
         assertEquals(ErrorCode.TOO_MANY_CONNECTIONS, refused.code());
         assertTrue(refused.getMessage().contains("maximum of 2 connections"), refused.getMessage());
     }
 
     @Test
     void refusesAPeerUserOverItsConnectionLimit() throws Exception {
-        IpcServer server = echoServer(IpcOptions.builder().maxConnectionsPerPeer(1).build());
+        IpcServer server =
+                echoServer(IpcOptions.builder().maxConnectionsPerPeer(1).build());
         IpcClient first = client(server, IpcOptions.defaults());
         Connection probe = closing(Ipc.connect(server.endpoint()));
-        assumeTrue(probe.peer().uid().isPresent() || probe.peer().user().isPresent(),
+        assumeTrue(
+                probe.peer().uid().isPresent() || probe.peer().user().isPresent(),
                 contract.transportId() + " tells nothing of the peer, so there is no peer user to limit");
         probe.close();
-        RemoteException refused = assertThrows(RemoteException.class,
-                () -> IpcClient.connect(server.endpoint(), IpcOptions.builder().reconnectTimeout(Duration.ZERO).build()));
+        RemoteException refused = assertThrows(
+                RemoteException.class,
+                () -> IpcClient.connect(
+                        server.endpoint(),
+                        IpcOptions.builder().reconnectTimeout(Duration.ZERO).build()));
         assertEquals(ErrorCode.TOO_MANY_CONNECTIONS, refused.code());
         assertTrue(refused.getMessage().contains("holds its maximum of 1 connections"), refused.getMessage());
         assertEquals("first", new String(first.call("first".getBytes(UTF_8)), UTF_8));
@@ -328,11 +356,15 @@ public abstract class RuntimeContract {
                 .options(IpcOptions.builder().maxInFlight(2).build())
                 .asyncHandler(request -> {
                     twoArrived.countDown();
-                    return CompletableFuture.supplyAsync(() -> {
-                        awaitQuietly(release);
-                        return request;
-                    }, threads); // not the common pool: it may have one thread, and these block
-                }).build().start());
+                    return CompletableFuture.supplyAsync(
+                            () -> {
+                                awaitQuietly(release);
+                                return request;
+                            },
+                            threads); // not the common pool: it may have one thread, and these block
+                })
+                .build()
+                .start());
         IpcClient client = client(server, IpcOptions.defaults());
         CompletableFuture<byte[]> first = client.callAsync(new byte[] {1});
         CompletableFuture<byte[]> second = client.callAsync(new byte[] {2});
@@ -354,8 +386,11 @@ public abstract class RuntimeContract {
 
     @Test
     void cutsOffSilentHalfFramedAndIdleConnections() throws Exception {
-        IpcServer server = echoServer(IpcOptions.builder().handshakeTimeout(Duration.ofMillis(200))
-                .frameTimeout(Duration.ofMillis(200)).idleTimeout(Duration.ofMillis(400)).build());
+        IpcServer server = echoServer(IpcOptions.builder()
+                .handshakeTimeout(Duration.ofMillis(200))
+                .frameTimeout(Duration.ofMillis(200))
+                .idleTimeout(Duration.ofMillis(400))
+                .build());
         Connection silent = closing(Ipc.connect(server.endpoint()));
         assertEquals(List.of("TIMEOUT no hello within handshakeTimeout PT0.2S"), untilClosed(silent));
 
@@ -385,12 +420,17 @@ public abstract class RuntimeContract {
                 .options(IpcOptions.builder().maxInFlight(calls).build())
                 .asyncHandler(request -> {
                     allArrived.countDown();
-                    return CompletableFuture.supplyAsync(() -> {
-                        awaitQuietly(release);
-                        return request;
-                    }, threads);
-                }).build().start();
-        IpcClient client = client(server, IpcOptions.builder().reconnectTimeout(Duration.ZERO).build());
+                    return CompletableFuture.supplyAsync(
+                            () -> {
+                                awaitQuietly(release);
+                                return request;
+                            },
+                            threads);
+                })
+                .build()
+                .start();
+        IpcClient client = client(
+                server, IpcOptions.builder().reconnectTimeout(Duration.ZERO).build());
         List<CompletableFuture<byte[]>> replies = new ArrayList<>();
         for (int i = 0; i < calls; i++) {
             replies.add(client.callAsync(("in flight " + i).getBytes(UTF_8)));
@@ -433,8 +473,11 @@ public abstract class RuntimeContract {
         Process peer = startPeer(ServerPeer.class, contract.newEndpoint(contract.directory()));
         try {
             Endpoint endpoint = Endpoint.parse(readyLine(peer));
-            IpcClient client = closing(IpcClient.connect(endpoint,
-                    IpcOptions.builder().reconnectTimeout(Duration.ofMillis(200)).build()));
+            IpcClient client = closing(IpcClient.connect(
+                    endpoint,
+                    IpcOptions.builder()
+                            .reconnectTimeout(Duration.ofMillis(200))
+                            .build()));
             assertEquals("alive", new String(client.call("alive".getBytes(UTF_8)), UTF_8));
             CompletableFuture<byte[]> hanging = client.callAsync("hang".getBytes(UTF_8));
             peer.destroyForcibly();
@@ -453,10 +496,11 @@ public abstract class RuntimeContract {
     @Test
     void theAcceptLoopOutlivesRunningOutOfDescriptors() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/bin/bash")), "needs bash for ulimit");
-        List<String> javaCommand = JavaProcesses.command(ServerPeer.class.getName(),
+        List<String> javaCommand = JavaProcesses.command(
+                ServerPeer.class.getName(),
                 contract.newEndpoint(contract.directory()).toString());
-        String command = "ulimit -n 128 && exec " + javaCommand.stream().map(arg -> "'" + arg + "'")
-                .collect(java.util.stream.Collectors.joining(" "));
+        String command = "ulimit -n 128 && exec "
+                + javaCommand.stream().map(arg -> "'" + arg + "'").collect(Collectors.joining(" "));
         Process peer = new ProcessBuilder("/bin/bash", "-c", command).start();
         List<Connection> flood = new ArrayList<>();
         try {
@@ -472,7 +516,8 @@ public abstract class RuntimeContract {
                 }
                 return null;
             });
-            IpcOptions quick = IpcOptions.builder().handshakeTimeout(Duration.ofSeconds(2)).build();
+            IpcOptions quick =
+                    IpcOptions.builder().handshakeTimeout(Duration.ofSeconds(2)).build();
             for (int i = 0; i < 200 && !outOfDescriptors.isDone(); i++) {
                 Connection raw;
                 try {
@@ -488,18 +533,23 @@ public abstract class RuntimeContract {
             String warning;
             try {
                 warning = outOfDescriptors.get(30, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.TimeoutException e) {
-                throw new AssertionError("no accept failure after " + flood.size() + " connections; the server said: "
-                        + printed, e);
+            } catch (TimeoutException e) {
+                throw new AssertionError(
+                        "no accept failure after " + flood.size() + " connections; the server said: " + printed, e);
             }
             assertTrue(warning != null && warning.contains("trying again"), String.valueOf(warning));
             for (Connection raw : flood) {
                 raw.close();
             }
             flood.clear();
-            try (IpcClient client = IpcClient.connect(endpoint,
-                    IpcOptions.builder().reconnectTimeout(Duration.ofSeconds(10)).build())) {
-                assertEquals("back", new String(client.call("back".getBytes(UTF_8)), UTF_8),
+            try (IpcClient client = IpcClient.connect(
+                    endpoint,
+                    IpcOptions.builder()
+                            .reconnectTimeout(Duration.ofSeconds(10))
+                            .build())) {
+                assertEquals(
+                        "back",
+                        new String(client.call("back".getBytes(UTF_8)), UTF_8),
                         "the listener stayed open and service resumed");
             }
             assertTrue(peer.isAlive());
@@ -531,11 +581,14 @@ public abstract class RuntimeContract {
     @Test
     void theClientReconnectsToARestartedServer() throws Exception {
         IpcServer first = echoServer(IpcOptions.defaults());
-        IpcClient client = client(first, IpcOptions.builder().reconnectTimeout(Duration.ofSeconds(10)).build());
+        IpcClient client = client(
+                first,
+                IpcOptions.builder().reconnectTimeout(Duration.ofSeconds(10)).build());
         assertEquals("one", new String(client.call("one".getBytes(UTF_8)), UTF_8));
         Endpoint bound = first.endpoint();
         first.close();
-        IpcServer second = closing(IpcServer.builder(bound).handler(request -> request).build().start());
+        IpcServer second = closing(
+                IpcServer.builder(bound).handler(request -> request).build().start());
         assertEquals(bound.withoutParameters(), second.endpoint().withoutParameters());
         assertEquals("two", new String(client.call("two".getBytes(UTF_8)), UTF_8));
     }
@@ -552,8 +605,15 @@ public abstract class RuntimeContract {
             Files.copy(source, script);
         }
         try {
-            Process process = new ProcessBuilder(python.toString(), script.toString(), server.endpoint().toString(),
-                    "hello from python", "boom", "bye").redirectErrorStream(true).start();
+            Process process = new ProcessBuilder(
+                            python.toString(),
+                            script.toString(),
+                            server.endpoint().toString(),
+                            "hello from python",
+                            "boom",
+                            "bye")
+                    .redirectErrorStream(true)
+                    .start();
             try {
                 assertTrue(process.waitFor(30, TimeUnit.SECONDS));
                 String output = new String(process.getInputStream().readAllBytes(), UTF_8);
@@ -593,7 +653,7 @@ public abstract class RuntimeContract {
 
     /** A server killed with SIGKILL leaves its socket and lock files: remove them as a restart would. */
     private void cleanUpAfterKilledServer() throws IOException {
-        try (java.util.stream.Stream<Path> files = Files.walk(contract.directory())) {
+        try (Stream<Path> files = Files.walk(contract.directory())) {
             List<Path> left = new ArrayList<>();
             files.filter(path -> !path.equals(contract.directory())).forEach(left::add);
             Collections.reverse(left);

@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ipc.AuthenticationException;
 import dev.ipc.Connection;
-import dev.ipc.Endpoint;
 import dev.ipc.ErrorCode;
 import dev.ipc.IpcClient;
 import dev.ipc.IpcOptions;
@@ -25,19 +24,21 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
- * The shared-secret handshake on one transport: a client that knows the secret is served, every other
- * is refused with a clear error on both sides before any application byte passes, and a good client is
- * served meanwhile. Runs inside {@link TransportContract}, on every transport.
+ * The shared-secret handshake on one transport: a client that knows the secret is served, every other is refused with a
+ * clear error on both sides before any application byte passes, and a good client is served meanwhile. Runs inside
+ * {@link TransportContract}, on every transport.
  */
-@org.junit.jupiter.api.TestInstance(org.junit.jupiter.api.TestInstance.Lifecycle.PER_CLASS)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 public abstract class SecretContract {
 
     private static final Duration LOG_WAIT = Duration.ofSeconds(10);
@@ -62,8 +63,11 @@ public abstract class SecretContract {
     }
 
     private IpcServer echoServer(IpcOptions options) throws IOException {
-        return IpcServer.builder(contract.newEndpoint(contract.directory())).options(options)
-                .handler(request -> request).build().start();
+        return IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .options(options)
+                .handler(request -> request)
+                .build()
+                .start();
     }
 
     private static void assertServed(IpcClient client, String message) throws IOException {
@@ -91,7 +95,8 @@ public abstract class SecretContract {
                 IpcServer server = echoServer(with(SECRET));
                 IpcClient good = IpcClient.connect(server.endpoint(), with(SECRET))) {
             assertServed(good, "before");
-            AuthenticationException error = assertThrows(AuthenticationException.class,
+            AuthenticationException error = assertThrows(
+                    AuthenticationException.class,
                     () -> IpcClient.connect(server.endpoint(), with(WRONG)).close());
             assertMentions(error, "does not know the shared secret");
             log.await(LOG_WAIT, "refused a connection", "the two sides hold different secrets");
@@ -104,8 +109,10 @@ public abstract class SecretContract {
         try (LogCapture log = LogCapture.start();
                 IpcServer server = echoServer(with(SECRET));
                 IpcClient good = IpcClient.connect(server.endpoint(), with(SECRET))) {
-            RemoteException error = assertThrows(RemoteException.class,
-                    () -> IpcClient.connect(server.endpoint(), IpcOptions.defaults()).close());
+            RemoteException error = assertThrows(
+                    RemoteException.class,
+                    () -> IpcClient.connect(server.endpoint(), IpcOptions.defaults())
+                            .close());
             assertEquals(ErrorCode.UNAUTHORIZED, error.code());
             assertMentions(error, "requires a shared secret");
             log.await(LOG_WAIT, "refused a connection", "the client has none configured");
@@ -117,7 +124,8 @@ public abstract class SecretContract {
     void aSecretOfferedToAServerWithoutOneIsRefusedOnBothSides() throws Exception {
         try (LogCapture log = LogCapture.start();
                 IpcServer server = echoServer(IpcOptions.defaults())) {
-            AuthenticationException error = assertThrows(AuthenticationException.class,
+            AuthenticationException error = assertThrows(
+                    AuthenticationException.class,
                     () -> IpcClient.connect(server.endpoint(), with(SECRET)).close());
             assertMentions(error, "this server has none configured");
             log.await(LOG_WAIT, "this server has none configured");
@@ -130,7 +138,10 @@ public abstract class SecretContract {
                 Listener listener = contract.listen(with(SECRET));
                 Connection good = connectInBackground(listener, SECRET)) {
             byte[][] bad = {
-                ByteBuffer.allocate(14).putInt(37).put(new byte[] {7, 'I', 'P', 'C', 1}).array(), // cut after 10 bytes
+                ByteBuffer.allocate(14)
+                        .putInt(37)
+                        .put(new byte[] {7, 'I', 'P', 'C', 1})
+                        .array(), // cut after 10 bytes
                 ByteBuffer.allocate(8).putInt(100_000).putInt(0).array(),
             };
             for (byte[] frame : bad) {
@@ -149,15 +160,21 @@ public abstract class SecretContract {
         }
     }
 
-    /** Connects with the secret on a suite thread (the handshake needs the listener's side) and returns the connection. */
+    /**
+     * Connects with the secret on a suite thread (the handshake needs the listener's side) and returns the connection.
+     */
     private Connection connectInBackground(Listener listener, Secret secret) throws Exception {
-        return threads.submit(() -> contract.connect(listener.endpoint(), with(secret))).get(30, TimeUnit.SECONDS);
+        return threads.submit(() -> contract.connect(listener.endpoint(), with(secret)))
+                .get(30, TimeUnit.SECONDS);
     }
 
     @Test
     void refusesTruncatedAndOversizedHandshakeRepliesFromAServer() throws Exception {
         byte[][] replies = {
-            ByteBuffer.allocate(14).putInt(65).put(new byte[] {8, 1, 2, 3, 4, 5, 6, 7, 8, 9}).array(),
+            ByteBuffer.allocate(14)
+                    .putInt(65)
+                    .put(new byte[] {8, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+                    .array(),
             ByteBuffer.allocate(8).putInt(1 << 20).putInt(0).array(),
         };
         for (byte[] reply : replies) {
@@ -168,8 +185,8 @@ public abstract class SecretContract {
                     assertEquals(7, hello[0], "the client opens with AUTH_HELLO");
                     server.output().write(reply);
                     server.shutdownOutput();
-                    Throwable error = assertThrows(java.util.concurrent.ExecutionException.class,
-                            () -> connecting.get(30, TimeUnit.SECONDS)).getCause();
+                    Throwable error = assertThrows(ExecutionException.class, () -> connecting.get(30, TimeUnit.SECONDS))
+                            .getCause();
                     if (reply.length == 14) {
                         assertTrue(error instanceof EOFException, error.toString());
                         assertMentions(error, "inside the server's challenge: after 10 of 65 bytes");
@@ -190,11 +207,14 @@ public abstract class SecretContract {
 
     @Test
     void closesSilentConnectionsAtTheHandshakeTimeoutWhileGoodClientsConnect() throws Exception {
-        IpcOptions quick = with(SECRET).toBuilder().handshakeTimeout(Duration.ofMillis(500)).build();
+        IpcOptions quick = with(SECRET).toBuilder()
+                .handshakeTimeout(Duration.ofMillis(500))
+                .build();
         try (IpcServer server = echoServer(quick)) {
             List<Connection> silent = new ArrayList<>();
             try {
-                IpcOptions patient = IpcOptions.builder().readTimeout(Duration.ofSeconds(20)).build();
+                IpcOptions patient =
+                        IpcOptions.builder().readTimeout(Duration.ofSeconds(20)).build();
                 for (int i = 0; i < 100; i++) {
                     silent.add(contract.connect(server.endpoint(), patient));
                 }
@@ -216,10 +236,12 @@ public abstract class SecretContract {
 
     @Test
     void aSecretTooShortToBeOneIsRefusedBeforeListening() {
-        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException error = assertThrows(
+                IllegalArgumentException.class,
                 () -> contract.listen(with(Secret.of("short".getBytes(UTF_8)))).close());
         assertMentions(error, "at least 16");
-        assertTrue(Arrays.stream(error.getMessage().split(" ")).noneMatch("short"::equals),
+        assertTrue(
+                Arrays.stream(error.getMessage().split(" ")).noneMatch("short"::equals),
                 "the message never shows the secret: " + error.getMessage());
     }
 }

@@ -9,6 +9,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.Key;
 import java.security.KeyStore;
+import java.security.cert.Certificate;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Comparator;
@@ -17,13 +18,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * Certificates for TLS tests, made when first asked for with the JDK's {@code keytool} (no private key
- * is ever committed), once per JVM, in a temp directory removed when the JVM exits.
+ * Certificates for TLS tests, made when first asked for with the JDK's {@code keytool} (no private key is ever
+ * committed), once per JVM, in a temp directory removed when the JVM exits.
  *
- * <p>A test authority signs a server certificate for {@code localhost} and {@code 127.0.0.1} and a
- * client certificate ({@code CN=test-client}); the bad cases are a server certificate from another
- * authority, an expired one, and one for another host name. Every keystore is PKCS#12 with the password
- * in {@link #passwordFile()}; PEM copies exist for the server's key and certificate.
+ * <p>A test authority signs a server certificate for {@code localhost} and {@code 127.0.0.1} and a client certificate
+ * ({@code CN=test-client}); the bad cases are a server certificate from another authority, an expired one, and one for
+ * another host name. Every keystore is PKCS#12 with the password in {@link #passwordFile()}; PEM copies exist for the
+ * server's key and certificate.
  */
 public final class TestCertificates {
 
@@ -129,10 +130,31 @@ public final class TestCertificates {
     }
 
     private void authority(String name, String subject) throws IOException {
-        keytool("-genkeypair", "-alias", name, "-keyalg", "EC", "-groupname", "secp256r1", "-dname", subject,
-                "-ext", "bc:c", "-validity", "30", "-keystore", directory.resolve(name + ".p12").toString());
-        keytool("-exportcert", "-rfc", "-alias", name, "-keystore", directory.resolve(name + ".p12").toString(),
-                "-file", directory.resolve(name + ".pem").toString());
+        keytool(
+                "-genkeypair",
+                "-alias",
+                name,
+                "-keyalg",
+                "EC",
+                "-groupname",
+                "secp256r1",
+                "-dname",
+                subject,
+                "-ext",
+                "bc:c",
+                "-validity",
+                "30",
+                "-keystore",
+                directory.resolve(name + ".p12").toString());
+        keytool(
+                "-exportcert",
+                "-rfc",
+                "-alias",
+                name,
+                "-keystore",
+                directory.resolve(name + ".p12").toString(),
+                "-file",
+                directory.resolve(name + ".pem").toString());
     }
 
     private void signed(String name, String authority, String subject, String extension, String startDate)
@@ -140,11 +162,32 @@ public final class TestCertificates {
         String store = directory.resolve(name + ".p12").toString();
         String request = directory.resolve(name + ".csr").toString();
         String certificate = directory.resolve(name + ".crt").toString();
-        keytool("-genkeypair", "-alias", name, "-keyalg", "EC", "-groupname", "secp256r1", "-dname", subject,
-                "-validity", "30", "-keystore", store);
+        keytool(
+                "-genkeypair",
+                "-alias",
+                name,
+                "-keyalg",
+                "EC",
+                "-groupname",
+                "secp256r1",
+                "-dname",
+                subject,
+                "-validity",
+                "30",
+                "-keystore",
+                store);
         keytool("-certreq", "-alias", name, "-keystore", store, "-file", request);
-        List<String> sign = new ArrayList<>(List.of("-gencert", "-rfc", "-alias", authority, "-keystore",
-                directory.resolve(authority + ".p12").toString(), "-infile", request, "-outfile", certificate));
+        List<String> sign = new ArrayList<>(List.of(
+                "-gencert",
+                "-rfc",
+                "-alias",
+                authority,
+                "-keystore",
+                directory.resolve(authority + ".p12").toString(),
+                "-infile",
+                request,
+                "-outfile",
+                certificate));
         if (extension != null) {
             sign.addAll(List.of("-ext", extension));
         }
@@ -154,8 +197,15 @@ public final class TestCertificates {
             sign.addAll(List.of("-validity", "30"));
         }
         keytool(sign.toArray(new String[0]));
-        keytool("-importcert", "-noprompt", "-alias", authority, "-file",
-                directory.resolve(authority + ".pem").toString(), "-keystore", store);
+        keytool(
+                "-importcert",
+                "-noprompt",
+                "-alias",
+                authority,
+                "-file",
+                directory.resolve(authority + ".pem").toString(),
+                "-keystore",
+                store);
         keytool("-importcert", "-noprompt", "-alias", name, "-file", certificate, "-keystore", store);
     }
 
@@ -165,7 +215,7 @@ public final class TestCertificates {
             store.load(in, PASSWORD.toCharArray());
             Key key = store.getKey(name, PASSWORD.toCharArray());
             StringBuilder chain = new StringBuilder();
-            for (java.security.cert.Certificate certificate : store.getCertificateChain(name)) {
+            for (Certificate certificate : store.getCertificateChain(name)) {
                 chain.append(pem("CERTIFICATE", certificate.getEncoded()));
             }
             Files.writeString(serverCertificatePem(), chain);
@@ -176,8 +226,9 @@ public final class TestCertificates {
     }
 
     private static String pem(String type, byte[] der) {
-        return "-----BEGIN " + type + "-----\n" + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
-                .encodeToString(der) + "\n-----END " + type + "-----\n";
+        return "-----BEGIN " + type + "-----\n"
+                + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
+                        .encodeToString(der) + "\n-----END " + type + "-----\n";
     }
 
     private void keytool(String... arguments) throws IOException {
@@ -185,7 +236,10 @@ public final class TestCertificates {
         command.add(Path.of(System.getProperty("java.home"), "bin", "keytool").toString());
         command.addAll(List.of(arguments));
         command.addAll(List.of("-storetype", "PKCS12", "-storepass", PASSWORD));
-        Process process = new ProcessBuilder(command).directory(directory.toFile()).redirectErrorStream(true).start();
+        Process process = new ProcessBuilder(command)
+                .directory(directory.toFile())
+                .redirectErrorStream(true)
+                .start();
         try {
             String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0) {
@@ -201,7 +255,8 @@ public final class TestCertificates {
 
     private static void deleteTree(Path directory) {
         try (Stream<Path> files = Files.walk(directory)) {
-            files.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+            files.sorted(Comparator.reverseOrder())
+                    .forEach(path -> path.toFile().delete());
         } catch (IOException e) {
             // a temp directory the OS cleans up anyway
         }

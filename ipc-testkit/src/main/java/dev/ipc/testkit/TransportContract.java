@@ -14,13 +14,15 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
-import dev.ipc.IpcOptions;
 import dev.ipc.IpcClient;
+import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
 import dev.ipc.Listener;
 import dev.ipc.PeerCredentials;
 import java.io.BufferedReader;
 import java.io.EOFException;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -37,31 +39,36 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.function.Executable;
 
 /**
- * The behaviour every transport must have, tested once: a backend's test is a small subclass that
- * says which endpoint to listen on and what the backend can do.
+ * The behaviour every transport must have, tested once: a backend's test is a small subclass that says which endpoint
+ * to listen on and what the backend can do.
  *
- * <p>Capabilities a backend lacks skip their tests with the reason. After the class, the suite checks
- * that no descriptor, thread or socket file was leaked.
+ * <p>Capabilities a backend lacks skip their tests with the reason. After the class, the suite checks that no
+ * descriptor, thread or socket file was leaked.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -78,8 +85,8 @@ public abstract class TransportContract {
     private Set<Thread> threadBaseline;
 
     /**
-     * A fresh endpoint to listen on, under {@code directory} for socket files, carrying in its query
-     * whatever selects the backend under test.
+     * A fresh endpoint to listen on, under {@code directory} for socket files, carrying in its query whatever selects
+     * the backend under test.
      */
     protected abstract Endpoint newEndpoint(Path directory);
 
@@ -114,7 +121,10 @@ public abstract class TransportContract {
             assertArrayEquals(new byte[] {1}, server.receive());
         }
         // The runtime too: on JDK 21+ its virtual threads start the JDK's pollers, which stay for good.
-        try (IpcServer server = IpcServer.builder(newEndpoint(directory)).handler(request -> request).build().start();
+        try (IpcServer server = IpcServer.builder(newEndpoint(directory))
+                        .handler(request -> request)
+                        .build()
+                        .start();
                 IpcClient client = IpcClient.connect(server.endpoint())) {
             assertArrayEquals(new byte[] {2}, client.call(new byte[] {2}));
         }
@@ -130,8 +140,7 @@ public abstract class TransportContract {
     @AfterEach
     void noSocketFileLeftBehind() throws IOException {
         try (Stream<Path> files = Files.walk(directory)) {
-            List<Path> left = files.filter(path -> !path.equals(directory))
-                    .collect(Collectors.toList());
+            List<Path> left = files.filter(path -> !path.equals(directory)).collect(Collectors.toList());
             assertEquals(List.of(), left, "files left behind after the test");
         }
     }
@@ -139,7 +148,7 @@ public abstract class TransportContract {
     @AfterAll
     void nothingLeaked() throws Exception {
         try (Stream<Path> files = Files.walk(classDirectory)) {
-            for (Path path : files.sorted(java.util.Comparator.reverseOrder()).collect(Collectors.toList())) {
+            for (Path path : files.sorted(Comparator.reverseOrder()).collect(Collectors.toList())) {
                 Files.delete(path);
             }
         }
@@ -156,11 +165,13 @@ public abstract class TransportContract {
         long descriptors = OpenDescriptors.count();
         for (int attempt = 0; attempt < 20 && descriptors > descriptorBaseline + 2; attempt++) {
             System.gc();
-            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
             descriptors = OpenDescriptors.count();
         }
-        assertTrue(descriptors <= descriptorBaseline + 2, "open descriptors went from " + descriptorBaseline
-                + " to " + descriptors + ": " + OpenDescriptors.describe());
+        assertTrue(
+                descriptors <= descriptorBaseline + 2,
+                "open descriptors went from " + descriptorBaseline + " to " + descriptors + ": "
+                        + OpenDescriptors.describe());
     }
 
     // ---- helpers ------------------------------------------------------------------------------
@@ -190,8 +201,10 @@ public abstract class TransportContract {
     @Test
     void choosesTheTransportUnderTest() {
         Endpoint endpoint = newEndpoint(directory);
-        assertEquals(transportId(), Ipc.transportFor(endpoint,
-                IpcOptions.fromEndpoint(endpoint, IpcOptions.defaults())).id());
+        assertEquals(
+                transportId(),
+                Ipc.transportFor(endpoint, IpcOptions.fromEndpoint(endpoint, IpcOptions.defaults()))
+                        .id());
     }
 
     @Test
@@ -257,8 +270,8 @@ public abstract class TransportContract {
                 Connection client = connect(listener.endpoint(), IpcOptions.defaults());
                 Connection server = listener.accept()) {
             client.send(new byte[] {1, 2, 3, 4, 5});
-            IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class,
-                    () -> server.receive(ByteBuffer.allocate(3)));
+            IllegalArgumentException tooSmall =
+                    assertThrows(IllegalArgumentException.class, () -> server.receive(ByteBuffer.allocate(3)));
             assertTrue(tooSmall.getMessage().contains("5 bytes"), tooSmall.getMessage());
             ByteBuffer bigEnough = ByteBuffer.allocate(5);
             assertEquals(5, server.receive(bigEnough));
@@ -311,7 +324,10 @@ public abstract class TransportContract {
                 sending.add(threads.submit(() -> {
                     go.await();
                     for (int i = 0; i < messages; i++) {
-                        client.send(ByteBuffer.allocate(8 + thread % 3 * 100).putInt(thread).putInt(i).array());
+                        client.send(ByteBuffer.allocate(8 + thread % 3 * 100)
+                                .putInt(thread)
+                                .putInt(i)
+                                .array());
                     }
                     return null;
                 }));
@@ -394,7 +410,8 @@ public abstract class TransportContract {
                     client.output().write(partial);
                     client.shutdownOutput();
                     EOFException eof = assertThrows(EOFException.class, server::receive);
-                    String expected = partial.length == 2 ? "after 2 of 4 length bytes" : "after 10 of 100 payload bytes";
+                    String expected =
+                            partial.length == 2 ? "after 2 of 4 length bytes" : "after 10 of 100 payload bytes";
                     assertTrue(eof.getMessage().contains(expected), eof.getMessage());
                     assertFalse(server.isOpen(), "a broken frame closes the connection");
                 }
@@ -433,9 +450,11 @@ public abstract class TransportContract {
         try (Listener listener = listen(options);
                 Connection client = connect(listener.endpoint(), options);
                 Connection server = listener.accept()) {
-            IllegalArgumentException tooBig = assertThrows(IllegalArgumentException.class,
-                    () -> client.send(new byte[17]));
-            assertTrue(tooBig.getMessage().contains("17 bytes") && tooBig.getMessage().contains("16"),
+            IllegalArgumentException tooBig =
+                    assertThrows(IllegalArgumentException.class, () -> client.send(new byte[17]));
+            assertTrue(
+                    tooBig.getMessage().contains("17 bytes")
+                            && tooBig.getMessage().contains("16"),
                     tooBig.getMessage());
             client.send(new byte[16]);
             assertEquals(16, server.receive().length);
@@ -446,7 +465,8 @@ public abstract class TransportContract {
 
     @Test
     void readTimeoutThrowsAndLeavesTheConnectionUsable() throws Exception {
-        IpcOptions timed = IpcOptions.builder().readTimeout(Duration.ofMillis(150)).build();
+        IpcOptions timed =
+                IpcOptions.builder().readTimeout(Duration.ofMillis(150)).build();
         try (Listener listener = listen(IpcOptions.defaults());
                 Connection client = connect(listener.endpoint(), timed);
                 Connection server = listener.accept()) {
@@ -470,7 +490,8 @@ public abstract class TransportContract {
 
     @Test
     void acceptTimeoutThrows() throws Exception {
-        IpcOptions options = IpcOptions.builder().acceptTimeout(Duration.ofMillis(150)).build();
+        IpcOptions options =
+                IpcOptions.builder().acceptTimeout(Duration.ofMillis(150)).build();
         try (Listener listener = listen(options)) {
             SocketTimeoutException timeout = assertThrows(SocketTimeoutException.class, listener::accept);
             assertTrue(timeout.getMessage().contains(listener.endpoint().toString()), timeout.getMessage());
@@ -486,7 +507,8 @@ public abstract class TransportContract {
         Listener listener = listen(IpcOptions.defaults());
         Future<Connection> accepting = startBlockingCall(listener::accept);
         listener.close();
-        Throwable failure = assertThrows(Exception.class, () -> accepting.get(10, TimeUnit.SECONDS)).getCause();
+        Throwable failure = assertThrows(Exception.class, () -> accepting.get(10, TimeUnit.SECONDS))
+                .getCause();
         assertTrue(failure instanceof IOException, String.valueOf(failure));
         assertFalse(listener.isOpen());
         listener.close(); // idempotent
@@ -495,14 +517,16 @@ public abstract class TransportContract {
 
     @Test
     void closeUnblocksAWaitingReceive() throws Exception {
-        for (IpcOptions options : List.of(IpcOptions.defaults(),
+        for (IpcOptions options : List.of(
+                IpcOptions.defaults(),
                 IpcOptions.builder().readTimeout(Duration.ofSeconds(30)).build())) {
             try (Listener listener = listen(options);
                     Connection client = connect(listener.endpoint(), options);
                     Connection server = listener.accept()) {
                 Future<byte[]> receiving = startBlockingCall(client::receive);
                 client.close();
-                Throwable failure = assertThrows(Exception.class, () -> receiving.get(10, TimeUnit.SECONDS)).getCause();
+                Throwable failure = assertThrows(Exception.class, () -> receiving.get(10, TimeUnit.SECONDS))
+                        .getCause();
                 assertTrue(failure instanceof IOException, String.valueOf(failure));
                 assertFalse(client.isOpen());
                 client.close(); // idempotent
@@ -513,11 +537,11 @@ public abstract class TransportContract {
     }
 
     /**
-     * Runs {@code call} on a suite thread and returns once that thread is blocked inside the socket
-     * call (its stack shows it in the channel implementation) or the call has ended.
+     * Runs {@code call} on a suite thread and returns once that thread is blocked inside the socket call (its stack
+     * shows it in the channel implementation) or the call has ended.
      */
-    private <T> Future<T> startBlockingCall(java.util.concurrent.Callable<T> call) throws InterruptedException {
-        java.util.concurrent.atomic.AtomicReference<Thread> runner = new java.util.concurrent.atomic.AtomicReference<>();
+    private <T> Future<T> startBlockingCall(Callable<T> call) throws InterruptedException {
+        AtomicReference<Thread> runner = new AtomicReference<>();
         CountDownLatch started = new CountDownLatch(1);
         Future<T> task = threads.submit(() -> {
             runner.set(Thread.currentThread());
@@ -543,7 +567,10 @@ public abstract class TransportContract {
 
     @Test
     void connectTimeoutHoldsWhenTheBacklogIsFull() throws Exception {
-        IpcOptions options = IpcOptions.builder().backlog(1).connectTimeout(Duration.ofMillis(300)).build();
+        IpcOptions options = IpcOptions.builder()
+                .backlog(1)
+                .connectTimeout(Duration.ofMillis(300))
+                .build();
         List<Connection> queued = new ArrayList<>();
         try (Listener listener = listen(options)) {
             SocketTimeoutException timeout = null;
@@ -568,7 +595,8 @@ public abstract class TransportContract {
     @Test
     void refusesToBindWhereAnotherListenerIs() throws Exception {
         try (Listener first = listen(IpcOptions.defaults())) {
-            BindException conflict = assertThrows(BindException.class,
+            BindException conflict = assertThrows(
+                    BindException.class,
                     () -> Ipc.listen(first.endpoint(), IpcOptions.defaults()).close());
             assertTrue(conflict.getMessage().contains(first.endpoint().toString()), conflict.getMessage());
             try (Connection client = connect(first.endpoint(), IpcOptions.defaults());
@@ -585,7 +613,8 @@ public abstract class TransportContract {
         try (Listener listener = listen(IpcOptions.defaults())) {
             nobody = listener.endpoint();
         }
-        ConnectException refused = assertThrows(ConnectException.class,
+        ConnectException refused = assertThrows(
+                ConnectException.class,
                 () -> connect(nobody, IpcOptions.defaults()).close());
         assertTrue(refused.getMessage().contains(nobody.withoutParameters().toString()), refused.getMessage());
     }
@@ -615,8 +644,10 @@ public abstract class TransportContract {
         Path path = endpoint.path().orElseThrow();
         Files.writeString(path, "data");
         try {
-            BindException inTheWay = assertThrows(BindException.class, () -> Ipc.listen(endpoint).close());
-            assertTrue(inTheWay.getMessage().contains("a regular file already exists at " + path), inTheWay.getMessage());
+            BindException inTheWay =
+                    assertThrows(BindException.class, () -> Ipc.listen(endpoint).close());
+            assertTrue(
+                    inTheWay.getMessage().contains("a regular file already exists at " + path), inTheWay.getMessage());
             assertEquals("data", Files.readString(path), "the file in the way is untouched");
         } finally {
             Files.delete(path);
@@ -628,20 +659,22 @@ public abstract class TransportContract {
         assumeTrue(usesSocketFiles(), "this transport creates no socket file");
         Endpoint sample = newEndpoint(directory);
         String longName = "x".repeat(120) + ".sock";
-        Endpoint tooLong = Endpoint.parse(sample.toString().replace(
-                sample.path().orElseThrow().getFileName().toString(), longName));
+        Endpoint tooLong = Endpoint.parse(sample.toString()
+                .replace(sample.path().orElseThrow().getFileName().toString(), longName));
         Path path = tooLong.path().orElseThrow();
-        for (Runnable attempt : List.<Runnable>of(() -> expectTooLong(() -> Ipc.listen(tooLong).close()),
+        for (Runnable attempt : List.<Runnable>of(
+                () -> expectTooLong(() -> Ipc.listen(tooLong).close()),
                 () -> expectTooLong(() -> Ipc.connect(tooLong).close()))) {
             attempt.run();
             assertFalse(Files.exists(path, LinkOption.NOFOLLOW_LINKS), "nothing created at " + path);
         }
     }
 
-    private static void expectTooLong(org.junit.jupiter.api.function.Executable attempt) {
+    private static void expectTooLong(Executable attempt) {
         SocketException tooLong = assertThrows(SocketException.class, attempt);
         String message = tooLong.getMessage();
-        assertTrue(message.contains("bytes long") && message.contains("limit") && message.contains("xxxx.sock"), message);
+        assertTrue(
+                message.contains("bytes long") && message.contains("limit") && message.contains("xxxx.sock"), message);
     }
 
     // ---- file descriptors ---------------------------------------------------------------------------
@@ -652,16 +685,16 @@ public abstract class TransportContract {
         try (Listener listener = listen(IpcOptions.defaults());
                 Connection client = connect(listener.endpoint(), IpcOptions.defaults());
                 Connection server = listener.accept();
-                java.io.FileInputStream open = new java.io.FileInputStream(file.toFile())) {
+                FileInputStream open = new FileInputStream(file.toFile())) {
             assumeTrue(client.canPassDescriptors(), transportId() + " cannot pass file descriptors");
             client.send("before".getBytes(UTF_8));
             client.sendWithDescriptors("with".getBytes(UTF_8), open.getFD());
             assertEquals("before", new String(server.receive(), UTF_8));
             assertEquals("with", new String(server.receive(), UTF_8));
-            List<java.io.FileDescriptor> received = server.takeReceivedDescriptors();
+            List<FileDescriptor> received = server.takeReceivedDescriptors();
             assertEquals(1, received.size());
             assertEquals(List.of(), server.takeReceivedDescriptors(), "taking clears them");
-            try (java.io.FileInputStream copy = new java.io.FileInputStream(received.get(0))) {
+            try (FileInputStream copy = new FileInputStream(received.get(0))) {
                 assertEquals("handed over", new String(copy.readAllBytes(), UTF_8));
             }
         } finally {
@@ -675,8 +708,9 @@ public abstract class TransportContract {
                 Connection client = connect(listener.endpoint(), IpcOptions.defaults());
                 Connection server = listener.accept()) {
             assumeTrue(!client.canPassDescriptors(), transportId() + " can pass file descriptors");
-            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
-                    () -> client.sendWithDescriptors(new byte[1], java.io.FileDescriptor.in));
+            UnsupportedOperationException e = assertThrows(
+                    UnsupportedOperationException.class,
+                    () -> client.sendWithDescriptors(new byte[1], FileDescriptor.in));
             assertTrue(e.getMessage().contains("cannot pass file descriptors"), e.getMessage());
             client.send(new byte[] {9});
             assertArrayEquals(new byte[] {9}, server.receive(), "nothing was sent by the refused call");
@@ -737,7 +771,7 @@ public abstract class TransportContract {
     }
 
     /** The shared-secret handshake on the same transport. */
-    @org.junit.jupiter.api.Nested
+    @Nested
     class SharedSecret extends SecretContract {
         SharedSecret() {
             super(TransportContract.this);
@@ -745,7 +779,7 @@ public abstract class TransportContract {
     }
 
     /** The runtime's contract ({@link IpcServer}, {@link IpcClient}) on the same transport. */
-    @org.junit.jupiter.api.Nested
+    @Nested
     class ServerAndClient extends RuntimeContract {
         ServerAndClient() {
             super(TransportContract.this);

@@ -25,16 +25,14 @@ final class Directories {
     private static final int STICKY = 01000;
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    private Directories() {
-    }
+    private Directories() {}
 
     /**
-     * Creates {@code directory} (and missing parents) with mode 0700 if it is missing, then refuses it if
-     * another user could replace the socket file in it.
+     * Creates {@code directory} (and missing parents) with mode 0700 if it is missing, then refuses it if another user
+     * could replace the socket file in it.
      *
-     * @throws AccessDeniedException naming the directory and the check that failed: it is a symbolic
-     *     link, it is owned by another user (neither this process's user nor root), or others may write
-     *     to it without the sticky bit
+     * @throws AccessDeniedException naming the directory and the check that failed: it is a symbolic link, it is owned
+     *     by another user (neither this process's user nor root), or others may write to it without the sticky bit
      */
     static void prepare(Endpoint endpoint, Path directory) throws IOException {
         if (!Files.exists(directory, LinkOption.NOFOLLOW_LINKS)) {
@@ -45,8 +43,11 @@ final class Directories {
             }
         }
         if (Files.isSymbolicLink(directory)) {
-            throw refused(endpoint, directory, "it is a symbolic link (give the real path; a link can be "
-                    + "pointed elsewhere by whoever owns it)");
+            throw refused(
+                    endpoint,
+                    directory,
+                    "it is a symbolic link (give the real path; a link can be "
+                            + "pointed elsewhere by whoever owns it)");
         }
         if (!Files.isDirectory(directory, LinkOption.NOFOLLOW_LINKS)) {
             throw refused(endpoint, directory, "it is not a directory");
@@ -54,19 +55,25 @@ final class Directories {
         long owner = ((Number) Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS)).longValue();
         long self = UnixPaths.ownUid().orElse(owner);
         if (owner != self && owner != 0) {
-            throw refused(endpoint, directory, "it is owned by uid " + owner + ", not by this user (uid " + self
-                    + ") or root, so its owner could replace the socket file");
+            throw refused(
+                    endpoint,
+                    directory,
+                    "it is owned by uid " + owner + ", not by this user (uid " + self
+                            + ") or root, so its owner could replace the socket file");
         }
         int mode = (Integer) Files.getAttribute(directory, "unix:mode", LinkOption.NOFOLLOW_LINKS);
         if ((mode & 0002) != 0 && (mode & STICKY) == 0) {
-            throw refused(endpoint, directory, "others may write to it (mode 0" + Integer.toOctalString(mode & 07777)
-                    + ") and it has no sticky bit, so anyone could replace the socket file");
+            throw refused(
+                    endpoint,
+                    directory,
+                    "others may write to it (mode 0" + Integer.toOctalString(mode & 07777)
+                            + ") and it has no sticky bit, so anyone could replace the socket file");
         }
     }
 
     private static AccessDeniedException refused(Endpoint endpoint, Path directory, String why) {
-        return new AccessDeniedException(directory.toString(), null,
-                "cannot listen on " + endpoint + ": the directory is unsafe: " + why);
+        return new AccessDeniedException(
+                directory.toString(), null, "cannot listen on " + endpoint + ": the directory is unsafe: " + why);
     }
 
     /** A new directory private to this user (0700) inside {@code parent}, with a short random name. */
@@ -103,15 +110,19 @@ final class Directories {
         try {
             principal = file.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByGroupName(group);
         } catch (UserPrincipalNotFoundException e) {
-            throw new IllegalArgumentException("cannot listen on " + endpoint + ": there is no group named '"
-                    + group + "'", e);
+            throw new IllegalArgumentException(
+                    "cannot listen on " + endpoint + ": there is no group named '" + group + "'", e);
         }
         try {
-            Files.getFileAttributeView(file, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setGroup(principal);
+            Files.getFileAttributeView(file, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                    .setGroup(principal);
         } catch (FileSystemException e) {
-            FileSystemException named = new FileSystemException(file.toString(), null, "cannot listen on " + endpoint
-                    + ": cannot give the socket file to group '" + group + "' (" + e.getReason()
-                    + "; the process must belong to that group)");
+            FileSystemException named = new FileSystemException(
+                    file.toString(),
+                    null,
+                    "cannot listen on " + endpoint
+                            + ": cannot give the socket file to group '" + group + "' (" + e.getReason()
+                            + "; the process must belong to that group)");
             named.initCause(e);
             throw named;
         }

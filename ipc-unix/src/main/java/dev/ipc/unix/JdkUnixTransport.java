@@ -23,15 +23,15 @@ import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 
 /**
- * Unix domain sockets through the JDK's own channels ({@link UnixDomainSocketAddress}, JDK 16+): the
- * default backend for {@code unix:} socket-file endpoints, with no native code of ours.
+ * Unix domain sockets through the JDK's own channels ({@link UnixDomainSocketAddress}, JDK 16+): the default backend
+ * for {@code unix:} socket-file endpoints, with no native code of ours.
  *
  * <p>Peer credentials carry the user and group names ({@code SO_PEERCRED} through
- * {@link ExtendedSocketOptions#SO_PEERCRED}); the JDK gives no pid. Abstract-namespace endpoints
- * are left to {@link JunixsocketUnixTransport}.
+ * {@link ExtendedSocketOptions#SO_PEERCRED}); the JDK gives no pid. Abstract-namespace endpoints are left to
+ * {@link JunixsocketUnixTransport}.
  *
- * @implNote The JDK leaves a socket file behind when its channel closes; the listener removes it, if
- *     the file at the path is still the one it bound.
+ * @implNote The JDK leaves a socket file behind when its channel closes; the listener removes it, if the file at the
+ *     path is still the one it bound.
  */
 public final class JdkUnixTransport implements Transport {
 
@@ -39,8 +39,7 @@ public final class JdkUnixTransport implements Transport {
             "the JDK's Unix channels cannot send SCM_RIGHTS; use the junixsocket backend (backend=junixsocket)");
 
     /** Public for {@link java.util.ServiceLoader}. */
-    public JdkUnixTransport() {
-    }
+    public JdkUnixTransport() {}
 
     @Override
     public String scheme() {
@@ -81,23 +80,28 @@ public final class JdkUnixTransport implements Transport {
 
     @Override
     public Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
-        return SocketFiles.listen(endpoint, options, new SocketFiles.Binder() {
-            @Override
-            public ServerSocketChannel bind(Path path, int backlog) throws IOException {
-                ServerSocketChannel channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-                try {
-                    return channel.bind(UnixDomainSocketAddress.of(path), backlog);
-                } catch (IOException | RuntimeException e) {
-                    Closer.closeQuietly(channel, e);
-                    throw e;
-                }
-            }
+        return SocketFiles.listen(
+                endpoint,
+                options,
+                new SocketFiles.Binder() {
+                    @Override
+                    public ServerSocketChannel bind(Path path, int backlog) throws IOException {
+                        ServerSocketChannel channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+                        try {
+                            return channel.bind(UnixDomainSocketAddress.of(path), backlog);
+                        } catch (IOException | RuntimeException e) {
+                            Closer.closeQuietly(channel, e);
+                            throw e;
+                        }
+                    }
 
-            @Override
-            public boolean needsBoundPath() {
-                return false;
-            }
-        }, JdkUnixTransport::openChannel, accepted -> wrap(accepted, endpoint, options, "server"));
+                    @Override
+                    public boolean needsBoundPath() {
+                        return false;
+                    }
+                },
+                JdkUnixTransport::openChannel,
+                accepted -> wrap(accepted, endpoint, options, "server"));
     }
 
     private static SocketChannel openChannel() throws IOException {
@@ -106,7 +110,10 @@ public final class JdkUnixTransport implements Transport {
 
     @Override
     public Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
-        return SocketFiles.connect(endpoint, options, JdkUnixTransport::openChannel,
+        return SocketFiles.connect(
+                endpoint,
+                options,
+                JdkUnixTransport::openChannel,
                 UnixDomainSocketAddress.of(endpoint.path().orElseThrow()),
                 channel -> wrap(channel, endpoint, options, "client"));
     }
@@ -114,8 +121,13 @@ public final class JdkUnixTransport implements Transport {
     /** Wraps a connected JDK Unix channel; also for sockets inherited from systemd. */
     static Connection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String side)
             throws IOException {
-        return new ChannelConnection(channel, endpoint, peerOf(channel), options,
-                SocketFiles.label(endpoint, "unix/jdk", side), NO_DESCRIPTORS);
+        return new ChannelConnection(
+                channel,
+                endpoint,
+                peerOf(channel),
+                options,
+                SocketFiles.label(endpoint, "unix/jdk", side),
+                NO_DESCRIPTORS);
     }
 
     private static PeerCredentials peerOf(SocketChannel channel) {
@@ -125,7 +137,11 @@ public final class JdkUnixTransport implements Transport {
             String group = principal.group().getName();
             // The JDK names ids it can't look up by their number (as when the process is out of
             // descriptors and can't read /etc/passwd): then the number is the id, and no name is known.
-            return PeerCredentials.of(numeric(user), numeric(group), -1, numeric(user) < 0 ? user : null,
+            return PeerCredentials.of(
+                    numeric(user),
+                    numeric(group),
+                    -1,
+                    numeric(user) < 0 ? user : null,
                     numeric(group) < 0 ? group : null);
         } catch (IOException | UnsupportedOperationException e) {
             return PeerCredentials.unknown();

@@ -26,8 +26,7 @@ final class JunixsocketChannels {
     /** Room for the ancillary data of about 250 descriptors per read. */
     private static final int ANCILLARY_BUFFER_SIZE = 1024;
 
-    private JunixsocketChannels() {
-    }
+    private JunixsocketChannels() {}
 
     /** Null if junixsocket works here; otherwise why not. Loads the native library. */
     static Throwable unavailabilityCause() {
@@ -44,32 +43,41 @@ final class JunixsocketChannels {
 
     static Listener listen(Endpoint endpoint, IpcOptions options, String transportId) throws IOException {
         SocketFiles.checkLength(endpoint);
-        return SocketFiles.listen(endpoint, options, new SocketFiles.Binder() {
-            @Override
-            public ServerSocketChannel bind(Path path, int backlog) throws IOException {
-                AFUNIXServerSocketChannel channel = AFUNIXServerSocketChannel.open();
-                try {
-                    // Off, or a bind would take over a path a live listener is using.
-                    channel.socket().setReuseAddress(false);
-                    channel.setDeleteOnClose(false);
-                    channel.bind(path == null ? addressOf(endpoint) : AFUNIXSocketAddress.of(path), backlog);
-                    return channel;
-                } catch (IOException | RuntimeException e) {
-                    Closer.closeQuietly(channel, e);
-                    throw e;
-                }
-            }
+        return SocketFiles.listen(
+                endpoint,
+                options,
+                new SocketFiles.Binder() {
+                    @Override
+                    public ServerSocketChannel bind(Path path, int backlog) throws IOException {
+                        AFUNIXServerSocketChannel channel = AFUNIXServerSocketChannel.open();
+                        try {
+                            // Off, or a bind would take over a path a live listener is using.
+                            channel.socket().setReuseAddress(false);
+                            channel.setDeleteOnClose(false);
+                            channel.bind(path == null ? addressOf(endpoint) : AFUNIXSocketAddress.of(path), backlog);
+                            return channel;
+                        } catch (IOException | RuntimeException e) {
+                            Closer.closeQuietly(channel, e);
+                            throw e;
+                        }
+                    }
 
-            @Override
-            public boolean needsBoundPath() {
-                return true;
-            }
-        }, AFUNIXSocketChannel::open, accepted -> wrap(accepted, endpoint, options, transportId, "server"));
+                    @Override
+                    public boolean needsBoundPath() {
+                        return true;
+                    }
+                },
+                AFUNIXSocketChannel::open,
+                accepted -> wrap(accepted, endpoint, options, transportId, "server"));
     }
 
     static Connection connect(Endpoint endpoint, IpcOptions options, String transportId) throws IOException {
         SocketFiles.checkLength(endpoint); // before junixsocket builds an address, which fails less clearly
-        return SocketFiles.connect(endpoint, options, AFUNIXSocketChannel::open, addressOf(endpoint),
+        return SocketFiles.connect(
+                endpoint,
+                options,
+                AFUNIXSocketChannel::open,
+                addressOf(endpoint),
                 channel -> wrap(channel, endpoint, options, transportId, "client"));
     }
 
@@ -82,18 +90,25 @@ final class JunixsocketChannels {
 
     private static AFUNIXSocketAddress addressOf(Endpoint endpoint) throws IOException {
         if (endpoint.isAbstract()) {
-            return AFUNIXSocketAddress.inAbstractNamespace(endpoint.abstractName().orElseThrow());
+            return AFUNIXSocketAddress.inAbstractNamespace(
+                    endpoint.abstractName().orElseThrow());
         }
         return AFUNIXSocketAddress.of(endpoint.path().orElseThrow());
     }
 
     /** Wraps a connected junixsocket channel; also for sockets inherited from systemd. */
-    static Connection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String transportId,
-            String side) throws IOException {
+    static Connection wrap(
+            SocketChannel channel, Endpoint endpoint, IpcOptions options, String transportId, String side)
+            throws IOException {
         AFUNIXSocketChannel unix = (AFUNIXSocketChannel) channel;
         unix.setAncillaryReceiveBufferSize(ANCILLARY_BUFFER_SIZE);
-        return new ChannelConnection(channel, endpoint, peerOf(channel), options,
-                SocketFiles.label(endpoint, transportId, side), ChannelTraits.junixsocket(new ChannelTraits.DescriptorPassing() {
+        return new ChannelConnection(
+                channel,
+                endpoint,
+                peerOf(channel),
+                options,
+                SocketFiles.label(endpoint, transportId, side),
+                ChannelTraits.junixsocket(new ChannelTraits.DescriptorPassing() {
                     @Override
                     public void attach(FileDescriptor[] descriptors) throws IOException {
                         unix.setOutboundFileDescriptors(descriptors);
@@ -109,7 +124,8 @@ final class JunixsocketChannels {
     private static PeerCredentials peerOf(SocketChannel channel) {
         try {
             AFUNIXSocketCredentials credentials = ((AFUNIXSocketChannel) channel).getPeerCredentials();
-            return credentials == null ? PeerCredentials.unknown()
+            return credentials == null
+                    ? PeerCredentials.unknown()
                     : PeerCredentials.ofIds(credentials.getUid(), credentials.getGid(), credentials.getPid());
         } catch (IOException | UnsupportedOperationException e) {
             return PeerCredentials.unknown();

@@ -1,5 +1,6 @@
 package dev.ipc.unix;
 
+import dev.ipc.AccessPolicy;
 import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
@@ -11,23 +12,22 @@ import java.io.IOException;
 import java.util.Optional;
 
 /**
- * Unix domain sockets through junixsocket: for the abstract namespace ({@code unix:@name}), the peer's
- * pid, runtimes whose JDK lacks Unix channels, and wherever {@code backend=junixsocket} asks for it.
+ * Unix domain sockets through junixsocket: for the abstract namespace ({@code unix:@name}), the peer's pid, runtimes
+ * whose JDK lacks Unix channels, and wherever {@code backend=junixsocket} asks for it.
  *
- * <p>junixsocket loads a native library on first use. This class touches none of it until it is
- * chosen, so programs that use the JDK backend load no native code; on JDK 24 and later, start the
- * JVM with {@code --enable-native-access=ALL-UNNAMED} (or the module's name) to keep the JVM from
- * warning about it. On the module path, add the module with {@code --add-modules org.newsclub.net.unix}.
+ * <p>junixsocket loads a native library on first use. This class touches none of it until it is chosen, so programs
+ * that use the JDK backend load no native code; on JDK 24 and later, start the JVM with
+ * {@code --enable-native-access=ALL-UNNAMED} (or the module's name) to keep the JVM from warning about it. On the
+ * module path, add the module with {@code --add-modules org.newsclub.net.unix}.
  *
- * @implNote junixsocket's listeners take over a path that is in use unless {@code SO_REUSEADDR} is off,
- *     and delete their socket file on close by default; this backend turns both off and manages the
- *     file as the JDK backend does, so the two behave alike.
+ * @implNote junixsocket's listeners take over a path that is in use unless {@code SO_REUSEADDR} is off, and delete
+ *     their socket file on close by default; this backend turns both off and manages the file as the JDK backend does,
+ *     so the two behave alike.
  */
 public final class JunixsocketUnixTransport implements Transport {
 
     /** Public for {@link java.util.ServiceLoader}. */
-    public JunixsocketUnixTransport() {
-    }
+    public JunixsocketUnixTransport() {}
 
     @Override
     public String scheme() {
@@ -60,7 +60,7 @@ public final class JunixsocketUnixTransport implements Transport {
         if (endpoint.isAbstract()) {
             return Suitability.suitable(Suitability.PREFERRED, "the abstract namespace needs junixsocket");
         }
-        if (options.accessPolicy().map(dev.ipc.AccessPolicy::needsNumericIds).orElse(false)) {
+        if (options.accessPolicy().map(AccessPolicy::needsNumericIds).orElse(false)) {
             return Suitability.suitable(Suitability.PREFERRED, "the access policy needs the peer's numeric ids");
         }
         return Suitability.suitable(Suitability.FALLBACK, "fallback where the JDK's Unix channels are missing");

@@ -6,15 +6,19 @@ import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
 import dev.ipc.internal.ChannelListener;
-import dev.ipc.internal.UnixPaths;
 import dev.ipc.internal.Closer;
+import dev.ipc.internal.UnixPaths;
 import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.UncheckedIOException;
 import java.net.BindException;
 import java.net.ConnectException;
 import java.net.SocketAddress;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -23,27 +27,27 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * What both Unix backends do alike: the path-length check, the socket file's lifecycle, connecting
- * with a timeout, and errors that name the path and the cause.
+ * What both Unix backends do alike: the path-length check, the socket file's lifecycle, connecting with a timeout, and
+ * errors that name the path and the cause.
  */
 final class SocketFiles {
 
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SocketFiles.class);
+    private static final Logger LOG = LoggerFactory.getLogger(SocketFiles.class);
 
     static final int MAX_PATH_BYTES = UnixPaths.MAX_PATH_BYTES;
 
     private static final long S_IFMT = 0170000;
     private static final long S_IFSOCK = 0140000;
 
-    private SocketFiles() {
-    }
+    private SocketFiles() {}
 
     /**
      * Fails, before anything is created, if the endpoint's path or abstract name is over the platform's limit.
@@ -86,8 +90,8 @@ final class SocketFiles {
     /** What is at {@code path}: "a socket file", "a directory" and so on; null if nothing is. */
     private static String describe(Path path) {
         try {
-            BasicFileAttributes attributes = Files.readAttributes(path, BasicFileAttributes.class,
-                    LinkOption.NOFOLLOW_LINKS);
+            BasicFileAttributes attributes =
+                    Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             if (attributes.isDirectory()) {
                 return "a directory";
             }
@@ -115,11 +119,10 @@ final class SocketFiles {
     }
 
     /**
-     * Fails if a socket is already bound to the endpoint's abstract name, as Linux's
-     * {@code /proc/net/unix} shows it.
+     * Fails if a socket is already bound to the endpoint's abstract name, as Linux's {@code /proc/net/unix} shows it.
      *
-     * <p>Checked before binding because junixsocket, when a bind finds the name taken, connects to the
-     * live listener to find out, and that listener would accept an empty connection.
+     * <p>Checked before binding because junixsocket, when a bind finds the name taken, connects to the live listener to
+     * find out, and that listener would accept an empty connection.
      */
     static void refuseTakenAbstractName(Endpoint endpoint) throws IOException {
         Path table = Path.of("/proc/net/unix");
@@ -127,28 +130,30 @@ final class SocketFiles {
             return;
         }
         String wanted = "@" + endpoint.abstractName().orElseThrow();
-        try (java.util.stream.Stream<String> lines = Files.lines(table, StandardCharsets.UTF_8)) {
+        try (Stream<String> lines = Files.lines(table, StandardCharsets.UTF_8)) {
             // Columns: Num RefCount Protocol Flags Type St Inode Path; the path is the rest of the line.
-            boolean taken = lines.skip(1).map(line -> line.trim().split("\\s+", 8))
+            boolean taken = lines.skip(1)
+                    .map(line -> line.trim().split("\\s+", 8))
                     .anyMatch(columns -> columns.length == 8 && columns[7].equals(wanted));
             if (taken) {
-                throw new BindException("cannot listen on " + endpoint + ": another socket is bound to that "
-                        + "abstract name");
+                throw new BindException(
+                        "cannot listen on " + endpoint + ": another socket is bound to that " + "abstract name");
             }
-        } catch (java.io.UncheckedIOException e) {
+        } catch (UncheckedIOException e) {
             throw e.getCause();
         }
     }
 
     /** The identity (device and inode) of the file at {@code path}, to recognise it later. */
     static Object identity(Path path) throws IOException {
-        Object key = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+        Object key = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+                .fileKey();
         return key == null ? Files.getLastModifiedTime(path, LinkOption.NOFOLLOW_LINKS) : key;
     }
 
     /**
-     * Removes the socket file a listener created, if the file at the path is still that one: a file that
-     * another process has since put there is left alone.
+     * Removes the socket file a listener created, if the file at the path is still that one: a file that another
+     * process has since put there is left alone.
      */
     static void removeIfOurs(Path path, Object identity) throws IOException {
         try {
@@ -163,24 +168,35 @@ final class SocketFiles {
     /** Maps a failed bind to an exception that names the endpoint and the cause. */
     static IOException bindFailure(Endpoint endpoint, IOException e) {
         if (endpoint.isAbstract()) {
-            return withCause(new BindException("cannot listen on " + endpoint + ": "
-                    + ("Address already in use".equals(e.getMessage())
-                            ? "another socket is bound to that abstract name" : e.getMessage())), e);
+            return withCause(
+                    new BindException("cannot listen on " + endpoint + ": "
+                            + ("Address already in use".equals(e.getMessage())
+                                    ? "another socket is bound to that abstract name"
+                                    : e.getMessage())),
+                    e);
         }
         Path path = endpoint.path().orElseThrow();
         Path parent = path.toAbsolutePath().getParent();
         String what = describe(path);
         if (what != null) {
-            return withCause(new BindException("cannot listen on " + endpoint + ": " + what
-                    + " appeared at " + path + " while binding"), e);
+            return withCause(
+                    new BindException(
+                            "cannot listen on " + endpoint + ": " + what + " appeared at " + path + " while binding"),
+                    e);
         }
         if (parent != null && !Files.isDirectory(parent)) {
-            return withCause(new NoSuchFileException(parent.toString(), null,
-                    "cannot listen on " + endpoint + ": the directory does not exist"), e);
+            return withCause(
+                    new NoSuchFileException(
+                            parent.toString(), null, "cannot listen on " + endpoint + ": the directory does not exist"),
+                    e);
         }
         if (parent != null && !Files.isWritable(parent)) {
-            return withCause(new AccessDeniedException(parent.toString(), null,
-                    "cannot listen on " + endpoint + ": this user may not create files in the directory"), e);
+            return withCause(
+                    new AccessDeniedException(
+                            parent.toString(),
+                            null,
+                            "cannot listen on " + endpoint + ": this user may not create files in the directory"),
+                    e);
         }
         return withCause(new BindException("cannot listen on " + endpoint + ": " + e.getMessage()), e);
     }
@@ -192,26 +208,39 @@ final class SocketFiles {
         }
         String message = String.valueOf(e.getMessage());
         if (endpoint.isAbstract()) {
-            return withCause(new ConnectException("cannot connect to " + endpoint + ": "
-                    + (message.contains("refused") ? "nobody listens on that abstract name" : message)), e);
+            return withCause(
+                    new ConnectException("cannot connect to " + endpoint + ": "
+                            + (message.contains("refused") ? "nobody listens on that abstract name" : message)),
+                    e);
         }
         Path path = endpoint.path().orElseThrow();
         String what = describe(path);
         if (what == null) {
-            return withCause(new ConnectException("cannot connect to " + endpoint + ": no socket file at "
-                    + path + " (is the server running?)"), e);
+            return withCause(
+                    new ConnectException("cannot connect to " + endpoint + ": no socket file at " + path
+                            + " (is the server running?)"),
+                    e);
         }
         if (!what.equals("a socket file")) {
-            return withCause(new ConnectException("cannot connect to " + endpoint + ": " + path + " is "
-                    + what + ", not a socket"), e);
+            return withCause(
+                    new ConnectException(
+                            "cannot connect to " + endpoint + ": " + path + " is " + what + ", not a socket"),
+                    e);
         }
         if (message.contains("Permission denied") || message.contains("Operation not permitted")) {
-            return withCause(new AccessDeniedException(path.toString(), null, "cannot connect to " + endpoint
-                    + ": permission denied for this user (check the socket file's mode and group)"), e);
+            return withCause(
+                    new AccessDeniedException(
+                            path.toString(),
+                            null,
+                            "cannot connect to " + endpoint
+                                    + ": permission denied for this user (check the socket file's mode and group)"),
+                    e);
         }
         if (message.contains("refused")) {
-            return withCause(new ConnectException("cannot connect to " + endpoint + ": connection refused: "
-                    + "the socket file exists but no process listens on it (left by a crashed server?)"), e);
+            return withCause(
+                    new ConnectException("cannot connect to " + endpoint + ": connection refused: "
+                            + "the socket file exists but no process listens on it (left by a crashed server?)"),
+                    e);
         }
         return withCause(new ConnectException("cannot connect to " + endpoint + ": " + message), e);
     }
@@ -228,11 +257,16 @@ final class SocketFiles {
     }
 
     /**
-     * Checks the path length, connects within the connect timeout, and wraps the channel; the channel
-     * is closed if wrapping fails.
+     * Checks the path length, connects within the connect timeout, and wraps the channel; the channel is closed if
+     * wrapping fails.
      */
-    static Connection connect(Endpoint endpoint, IpcOptions options, ChannelOpener opener, SocketAddress address,
-            ChannelListener.Acceptor wrapper) throws IOException {
+    static Connection connect(
+            Endpoint endpoint,
+            IpcOptions options,
+            ChannelOpener opener,
+            SocketAddress address,
+            ChannelListener.Acceptor wrapper)
+            throws IOException {
         checkLength(endpoint);
         SocketChannel channel = connect(endpoint, opener, address, options.connectTimeout());
         try {
@@ -246,12 +280,12 @@ final class SocketFiles {
     /**
      * Connects a new channel to {@code address} within {@code timeout}.
      *
-     * <p>A Unix stream connect completes at once or fails; when the listener's backlog is full, Linux
-     * fails a non-blocking connect with EAGAIN instead of blocking, so that case is retried, with
-     * pauses growing from 100 µs to 50 ms, until the timeout.
+     * <p>A Unix stream connect completes at once or fails; when the listener's backlog is full, Linux fails a
+     * non-blocking connect with EAGAIN instead of blocking, so that case is retried, with pauses growing from 100 µs to
+     * 50 ms, until the timeout.
      */
-    private static SocketChannel connect(Endpoint endpoint, ChannelOpener opener, SocketAddress address, Duration timeout)
-            throws IOException {
+    private static SocketChannel connect(
+            Endpoint endpoint, ChannelOpener opener, SocketAddress address, Duration timeout) throws IOException {
         long timeoutNanos = timeout.toNanos();
         long deadline = System.nanoTime() + timeoutNanos;
         long pauseNanos = TimeUnit.MICROSECONDS.toNanos(100);
@@ -275,7 +309,7 @@ final class SocketFiles {
                     throw timedOut(endpoint, timeout, "the listener's backlog stayed full");
                 }
                 if (Thread.currentThread().isInterrupted()) {
-                    throw new java.io.InterruptedIOException("interrupted while connecting to " + endpoint);
+                    throw new InterruptedIOException("interrupted while connecting to " + endpoint);
                 }
                 LockSupport.parkNanos(timeoutNanos > 0 ? Math.min(pauseNanos, left) : pauseNanos);
                 pauseNanos = Math.min(pauseNanos * 2, TimeUnit.MILLISECONDS.toNanos(50));
@@ -285,13 +319,15 @@ final class SocketFiles {
 
     private static boolean isBacklogFull(IOException e) {
         String message = e.getMessage();
-        return message != null && (message.contains("Resource temporarily unavailable")
-                || message.contains("EAGAIN") || message.contains("would block"));
+        return message != null
+                && (message.contains("Resource temporarily unavailable")
+                        || message.contains("EAGAIN")
+                        || message.contains("would block"));
     }
 
     private static SocketTimeoutException timedOut(Endpoint endpoint, Duration timeout, String why) {
-        return new SocketTimeoutException("connect to " + endpoint + " timed out after connectTimeout "
-                + timeout + ": " + why);
+        return new SocketTimeoutException(
+                "connect to " + endpoint + " timed out after connectTimeout " + timeout + ": " + why);
     }
 
     /** The label of a connection in messages and logs. */
@@ -305,8 +341,8 @@ final class SocketFiles {
         ServerSocketChannel bind(Path path, int backlog) throws IOException;
 
         /**
-         * Whether the path the socket was bound at must stay while it listens: junixsocket closes a
-         * listener whose bound file has gone, so its private bind directory is kept until close.
+         * Whether the path the socket was bound at must stay while it listens: junixsocket closes a listener whose
+         * bound file has gone, so its private bind directory is kept until close.
          */
         boolean needsBoundPath();
     }
@@ -314,22 +350,29 @@ final class SocketFiles {
     /**
      * Binds a Unix endpoint the way a daemon needs it, and wraps it in a listener.
      *
-     * <p>For a socket file: the directory is created private (0700) if missing and refused if unsafe;
-     * the lock file beside the socket is taken; a stale socket file is removed, a live listener left
-     * alone; the socket is bound inside a fresh private directory, given its mode and group, and only
-     * then linked into place, so nobody can connect before its permissions are final. On close, the
-     * socket file and the lock file are removed if they are still this listener's.
+     * <p>For a socket file: the directory is created private (0700) if missing and refused if unsafe; the lock file
+     * beside the socket is taken; a stale socket file is removed, a live listener left alone; the socket is bound
+     * inside a fresh private directory, given its mode and group, and only then linked into place, so nobody can
+     * connect before its permissions are final. On close, the socket file and the lock file are removed if they are
+     * still this listener's.
      *
      * @param prober opens a client channel, to find out whether an existing socket file is live
      */
-    static Listener listen(Endpoint endpoint, IpcOptions options, Binder binder, ChannelOpener prober,
-            ChannelListener.Acceptor acceptor) throws IOException {
+    static Listener listen(
+            Endpoint endpoint,
+            IpcOptions options,
+            Binder binder,
+            ChannelOpener prober,
+            ChannelListener.Acceptor acceptor)
+            throws IOException {
         checkLength(endpoint);
         if (endpoint.isAbstract()) {
-            AccessPolicy policy = options.accessPolicy().orElseThrow(() -> new IllegalArgumentException(
-                    "cannot listen on " + endpoint + ": an abstract-namespace socket has no file permissions, so "
-                    + "anyone on this host could connect; give it an access policy (IpcOptions.accessPolicy, or "
-                    + "access=same-user in the endpoint)"));
+            AccessPolicy policy = options.accessPolicy()
+                    .orElseThrow(() -> new IllegalArgumentException("cannot listen on " + endpoint
+                            + ": an abstract-namespace socket has no file permissions, so "
+                            + "anyone on this host could connect; give it an access policy "
+                            + "(IpcOptions.accessPolicy, or "
+                            + "access=same-user in the endpoint)"));
             refuseTakenAbstractName(endpoint);
             ServerSocketChannel channel;
             try {
@@ -337,7 +380,7 @@ final class SocketFiles {
             } catch (IOException e) {
                 throw bindFailure(endpoint, e);
             }
-            return listener(channel, endpoint, options, acceptor, policy, () -> { });
+            return listener(channel, endpoint, options, acceptor, policy, () -> {});
         }
         Path path = endpoint.path().orElseThrow().toAbsolutePath();
         Directories.prepare(endpoint, path.getParent());
@@ -362,17 +405,31 @@ final class SocketFiles {
             if (!binder.needsBoundPath()) {
                 removePrivate(privateDirectory);
             }
-            return listener(channel, endpoint, options, acceptor, options.accessPolicy().orElse(AccessPolicy.sameUser()),
-                    () -> new Closer().run(() -> removeIfOurs(path, identity)).run(() -> removePrivate(privateDirectory))
-                            .run(lock::release).rethrow());
+            return listener(
+                    channel,
+                    endpoint,
+                    options,
+                    acceptor,
+                    options.accessPolicy().orElse(AccessPolicy.sameUser()),
+                    () -> new Closer()
+                            .run(() -> removeIfOurs(path, identity))
+                            .run(() -> removePrivate(privateDirectory))
+                            .run(lock::release)
+                            .rethrow());
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(lock::release, e);
             throw e;
         }
     }
 
-    private static Listener listener(ServerSocketChannel channel, Endpoint endpoint, IpcOptions options,
-            ChannelListener.Acceptor acceptor, AccessPolicy policy, Closer.Action release) throws IOException {
+    private static Listener listener(
+            ServerSocketChannel channel,
+            Endpoint endpoint,
+            IpcOptions options,
+            ChannelListener.Acceptor acceptor,
+            AccessPolicy policy,
+            Closer.Action release)
+            throws IOException {
         try {
             return new ChannelListener(channel, endpoint, options, acceptor, policy, release);
         } catch (IOException | RuntimeException e) {
@@ -383,8 +440,8 @@ final class SocketFiles {
     }
 
     /**
-     * Removes a stale socket file at {@code path}, one that nobody listens on any more; fails if a live
-     * listener is there, or if the file is not a socket.
+     * Removes a stale socket file at {@code path}, one that nobody listens on any more; fails if a live listener is
+     * there, or if the file is not a socket.
      */
     private static void reclaimStale(Endpoint endpoint, Path path, ChannelOpener prober) throws IOException {
         String what = describe(path);
@@ -408,8 +465,10 @@ final class SocketFiles {
             } else if (isBacklogFull(e)) {
                 live = true;
             } else {
-                throw withCause(new BindException("cannot listen on " + endpoint + ": cannot tell whether the "
-                        + "socket file at " + path + " is in use: " + message), e);
+                throw withCause(
+                        new BindException("cannot listen on " + endpoint + ": cannot tell whether the "
+                                + "socket file at " + path + " is in use: " + message),
+                        e);
             }
         } finally {
             probe.close();
@@ -422,8 +481,8 @@ final class SocketFiles {
     }
 
     /** Binds inside a fresh private directory, sets mode and group, then links the socket into place. */
-    private static ServerSocketChannel bindPrivately(Endpoint endpoint, Path path, Path temporary, IpcOptions options,
-            Binder binder) throws IOException {
+    private static ServerSocketChannel bindPrivately(
+            Endpoint endpoint, Path path, Path temporary, IpcOptions options, Binder binder) throws IOException {
         int bytes = UnixPaths.byteLength(temporary);
         if (bytes > UnixPaths.MAX_PATH_BYTES) {
             throw new SocketException("cannot listen on " + endpoint + ": the socket is bound first at " + temporary
@@ -440,13 +499,16 @@ final class SocketFiles {
         try {
             Files.setPosixFilePermissions(temporary, Directories.permissions(options.socketFileMode()));
             if (options.socketFileGroup().isPresent()) {
-                Directories.setGroup(endpoint, temporary, options.socketFileGroup().get());
+                Directories.setGroup(
+                        endpoint, temporary, options.socketFileGroup().get());
             }
             try {
                 Files.createLink(path, temporary);
             } catch (FileAlreadyExistsException e) {
-                throw withCause(new BindException("cannot listen on " + endpoint + ": " + describe(path)
-                        + " appeared at " + path + " while binding"), e);
+                throw withCause(
+                        new BindException("cannot listen on " + endpoint + ": " + describe(path) + " appeared at "
+                                + path + " while binding"),
+                        e);
             }
             return channel;
         } catch (IOException | RuntimeException e) {

@@ -19,9 +19,9 @@ import java.util.Set;
 /**
  * The lock file beside a socket file ({@code app.sock.lock}), held for as long as the listener lives.
  *
- * <p>It serialises the check for a stale socket file and its removal, so two daemons that start at
- * once can't both win, and tells a second starter that a live one owns the path. The kernel releases
- * the lock when its process dies, so a crashed daemon leaves no lock behind, only a file.
+ * <p>It serialises the check for a stale socket file and its removal, so two daemons that start at once can't both win,
+ * and tells a second starter that a live one owns the path. The kernel releases the lock when its process dies, so a
+ * crashed daemon leaves no lock behind, only a file.
  */
 final class SocketLock {
 
@@ -51,7 +51,9 @@ final class SocketLock {
      */
     static SocketLock acquire(Endpoint endpoint, Path path) throws IOException {
         for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-            FileChannel channel = FileChannel.open(path, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
+            FileChannel channel = FileChannel.open(
+                    path,
+                    Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             try {
                 Object opened = identity(path);
@@ -76,13 +78,14 @@ final class SocketLock {
                 throw e;
             }
         }
-        throw new BindException("cannot listen on " + endpoint + ": the lock file " + path
-                + " kept being replaced while locking it");
+        throw new BindException(
+                "cannot listen on " + endpoint + ": the lock file " + path + " kept being replaced while locking it");
     }
 
     private static Object identity(Path path) throws IOException {
         try {
-            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+                    .fileKey();
         } catch (NoSuchFileException e) {
             return null;
         }

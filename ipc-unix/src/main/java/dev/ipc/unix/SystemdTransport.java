@@ -23,14 +23,14 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Listeners on sockets this process inherited: systemd socket activation ({@code systemd:} for the
- * first socket, {@code systemd:NAME} by {@code FileDescriptorName=}) and, without systemd's variables,
- * a listening socket on standard input ({@link System#inheritedChannel()}, as inetd passes it).
+ * Listeners on sockets this process inherited: systemd socket activation ({@code systemd:} for the first socket,
+ * {@code systemd:NAME} by {@code FileDescriptorName=}) and, without systemd's variables, a listening socket on standard
+ * input ({@link System#inheritedChannel()}, as inetd passes it).
  *
- * <p>The sockets follow systemd's protocol: {@code LISTEN_PID} must be this process, descriptors start
- * at 3, {@code LISTEN_FDS} says how many, {@code LISTEN_FDNAMES} names them. The socket file belongs to
- * systemd: closing the listener closes this process's descriptor and never removes the file. Accepted
- * connections go through the access policy as on any Unix listener (same user by default).
+ * <p>The sockets follow systemd's protocol: {@code LISTEN_PID} must be this process, descriptors start at 3,
+ * {@code LISTEN_FDS} says how many, {@code LISTEN_FDNAMES} names them. The socket file belongs to systemd: closing the
+ * listener closes this process's descriptor and never removes the file. Accepted connections go through the access
+ * policy as on any Unix listener (same user by default).
  *
  * @implNote A descriptor number is turned into a channel with junixsocket, which must be present;
  *     {@code System.inheritedChannel()} needs nothing but the JDK.
@@ -94,7 +94,8 @@ public final class SystemdTransport implements Transport {
         } catch (NumberFormatException e) {
             throw new SocketException("cannot listen on " + endpoint + ": LISTEN_FDS is not a number: '" + count + "'");
         }
-        List<String> names = Arrays.asList(environment.getOrDefault("LISTEN_FDNAMES", "").split(":", -1));
+        List<String> names =
+                Arrays.asList(environment.getOrDefault("LISTEN_FDNAMES", "").split(":", -1));
         int index = endpoint.systemdName().map(names::indexOf).orElse(0);
         if (index < 0) {
             throw new SocketException("cannot listen on " + endpoint + ": systemd passed no socket named '"
@@ -111,14 +112,20 @@ public final class SystemdTransport implements Transport {
         }
         try {
             ServerSocketChannel channel = JunixsocketChannels.inheritedListener(descriptor);
-            return new ChannelListener(channel, endpoint, options,
-                    accepted -> JunixsocketChannels.wrap(accepted, endpoint, options, id(), "server"), policy,
+            return new ChannelListener(
+                    channel,
+                    endpoint,
+                    options,
+                    accepted -> JunixsocketChannels.wrap(accepted, endpoint, options, id(), "server"),
+                    policy,
                     () -> IN_USE.remove(descriptor));
         } catch (IOException | RuntimeException | LinkageError e) {
             IN_USE.remove(descriptor);
             if (e instanceof LinkageError) {
-                throw new IllegalStateException("cannot listen on " + endpoint + ": turning descriptor " + descriptor
-                        + " into a socket needs junixsocket, which is not available: " + e, e);
+                throw new IllegalStateException(
+                        "cannot listen on " + endpoint + ": turning descriptor " + descriptor
+                                + " into a socket needs junixsocket, which is not available: " + e,
+                        e);
             }
             throw e;
         }
@@ -126,10 +133,11 @@ public final class SystemdTransport implements Transport {
 
     private Listener fromStandardInput(Endpoint endpoint, IpcOptions options, AccessPolicy policy) throws IOException {
         Channel inherited = System.inheritedChannel();
-        if (!(inherited instanceof ServerSocketChannel) || endpoint.systemdName().isPresent()) {
+        if (!(inherited instanceof ServerSocketChannel)
+                || endpoint.systemdName().isPresent()) {
             throw new SocketException("cannot listen on " + endpoint + ": this process was given no sockets "
-                    + "(LISTEN_FDS is not set" + (endpoint.systemdName().isPresent() ? ")"
-                            : ", and standard input is not a listening socket)")
+                    + "(LISTEN_FDS is not set"
+                    + (endpoint.systemdName().isPresent() ? ")" : ", and standard input is not a listening socket)")
                     + "; start it from a systemd .socket unit or with systemd-socket-activate");
         }
         ServerSocketChannel channel = (ServerSocketChannel) inherited;
@@ -138,8 +146,13 @@ public final class SystemdTransport implements Transport {
             throw new SocketException("cannot listen on " + endpoint + ": the inherited socket is not a Unix socket ("
                     + channel.getLocalAddress() + ")");
         }
-        return new ChannelListener(channel, endpoint, options,
-                accepted -> JdkUnixTransport.wrap(accepted, endpoint, options, "server"), policy, () -> { });
+        return new ChannelListener(
+                channel,
+                endpoint,
+                options,
+                accepted -> JdkUnixTransport.wrap(accepted, endpoint, options, "server"),
+                policy,
+                () -> {});
     }
 
     @Override

@@ -14,8 +14,14 @@ import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
 import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
+import dev.ipc.internal.UnixPaths;
+import dev.ipc.testkit.EchoPeer;
+import dev.ipc.testkit.JavaProcesses;
+import dev.ipc.testkit.LeakGate;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.net.BindException;
 import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
@@ -26,11 +32,14 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -41,11 +50,12 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** What a daemon serving a socket file expects, on both Unix backends. */
-@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
+@ExtendWith(LeakGate.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class DaemonSocketTest {
 
@@ -62,7 +72,7 @@ class DaemonSocketTest {
         threads.shutdownNow();
         assertTrue(threads.awaitTermination(10, TimeUnit.SECONDS));
         try (Stream<Path> files = Files.walk(directory)) {
-            for (Path path : files.sorted(java.util.Comparator.reverseOrder()).collect(Collectors.toList())) {
+            for (Path path : files.sorted(Comparator.reverseOrder()).collect(Collectors.toList())) {
                 if (!Files.isSymbolicLink(path)) {
                     Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rwx------"));
                 }
@@ -110,17 +120,24 @@ class DaemonSocketTest {
     @ParameterizedTest
     @ValueSource(strings = {"jdk", "junixsocket"})
     void givesTheSocketFileTheModeAndGroupAsked(String backend) throws IOException {
-        String group = Files.readAttributes(directory, java.nio.file.attribute.PosixFileAttributes.class).group().getName();
+        String group = Files.readAttributes(directory, PosixFileAttributes.class)
+                .group()
+                .getName();
         Endpoint endpoint = Endpoint.parse(at(directory.resolve("g.sock"), backend) + "&mode=0660&group=" + group);
         try (Listener listener = Ipc.listen(endpoint)) {
             Path path = directory.resolve("g.sock");
             assertEquals("0660", mode(path));
-            assertEquals(group, Files.readAttributes(path, java.nio.file.attribute.PosixFileAttributes.class,
-                    LinkOption.NOFOLLOW_LINKS).group().getName());
+            assertEquals(
+                    group,
+                    Files.readAttributes(path, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+                            .group()
+                            .getName());
             assertServes(listener);
         }
-        IllegalArgumentException noGroup = assertThrows(IllegalArgumentException.class, () -> Ipc.listen(
-                Endpoint.parse(at(directory.resolve("n.sock"), backend) + "&group=no-such-group-here")).close());
+        IllegalArgumentException noGroup = assertThrows(
+                IllegalArgumentException.class,
+                () -> Ipc.listen(Endpoint.parse(at(directory.resolve("n.sock"), backend) + "&group=no-such-group-here"))
+                        .close());
         assertTrue(noGroup.getMessage().contains("no group named 'no-such-group-here'"), noGroup.getMessage());
         assertFalse(Files.exists(directory.resolve("n.sock"), LinkOption.NOFOLLOW_LINKS));
         try (Stream<Path> left = Files.list(directory)) {
@@ -133,16 +150,19 @@ class DaemonSocketTest {
     void refusesUnsafeDirectories(String backend) throws IOException {
         Path real = Files.createDirectory(directory.resolve("real"));
         Path link = Files.createSymbolicLink(directory.resolve("link"), real);
-        AccessDeniedException symlink = assertThrows(AccessDeniedException.class,
+        AccessDeniedException symlink = assertThrows(
+                AccessDeniedException.class,
                 () -> Ipc.listen(at(link.resolve("s.sock"), backend)).close());
         assertTrue(symlink.getMessage().contains("is a symbolic link"), symlink.getMessage());
         assertEquals(link.toString(), symlink.getFile());
 
         Path open = Files.createDirectory(directory.resolve("open"));
         Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxrwx"));
-        AccessDeniedException worldWritable = assertThrows(AccessDeniedException.class,
+        AccessDeniedException worldWritable = assertThrows(
+                AccessDeniedException.class,
                 () -> Ipc.listen(at(open.resolve("s.sock"), backend)).close());
-        assertTrue(worldWritable.getMessage().contains("others may write to it (mode 0777) and it has no sticky bit"),
+        assertTrue(
+                worldWritable.getMessage().contains("others may write to it (mode 0777) and it has no sticky bit"),
                 worldWritable.getMessage());
 
         Files.setAttribute(open, "unix:mode", 01777); // like /tmp: sticky, so others can't replace our file
@@ -153,7 +173,8 @@ class DaemonSocketTest {
         assumeTrue(isRoot(), "changing a directory's owner needs root");
         Path foreign = Files.createDirectory(directory.resolve("foreign"));
         Files.setAttribute(foreign, "unix:uid", 65534);
-        AccessDeniedException owned = assertThrows(AccessDeniedException.class,
+        AccessDeniedException owned = assertThrows(
+                AccessDeniedException.class,
                 () -> Ipc.listen(at(foreign.resolve("s.sock"), backend)).close());
         assertTrue(owned.getMessage().contains("owned by uid 65534"), owned.getMessage());
     }
@@ -178,11 +199,11 @@ class DaemonSocketTest {
     @ValueSource(strings = {"jdk", "junixsocket"})
     void reclaimsTheFileOfADaemonKilledWithSigkill(String backend) throws Exception {
         Path path = directory.resolve("killed.sock");
-        Process daemon = new ProcessBuilder(javaCommand(dev.ipc.testkit.EchoPeer.class.getName(),
-                at(path, backend).toString())).start();
+        Process daemon = new ProcessBuilder(
+                        javaCommand(EchoPeer.class.getName(), at(path, backend).toString()))
+                .start();
         try {
-            java.io.BufferedReader lines = new java.io.BufferedReader(
-                    new java.io.InputStreamReader(daemon.getInputStream(), UTF_8));
+            BufferedReader lines = new BufferedReader(new InputStreamReader(daemon.getInputStream(), UTF_8));
             String ready = threads.submit(lines::readLine).get(30, TimeUnit.SECONDS);
             assertTrue(ready != null && ready.startsWith("READY"), String.valueOf(ready));
         } finally {
@@ -211,7 +232,8 @@ class DaemonSocketTest {
                 Connection client = Ipc.connect(live.endpoint());
                 Connection server = live.accept()) {
             Object inode = Files.getAttribute(path, "unix:ino", LinkOption.NOFOLLOW_LINKS);
-            BindException second = assertThrows(BindException.class, () -> Ipc.listen(at(path, backend)).close());
+            BindException second = assertThrows(
+                    BindException.class, () -> Ipc.listen(at(path, backend)).close());
             assertTrue(second.getMessage().contains("another process is listening there"), second.getMessage());
             client.send("still".getBytes(UTF_8));
             assertEquals("still", new String(server.receive(), UTF_8));
@@ -228,8 +250,10 @@ class DaemonSocketTest {
                 Connection client = Ipc.connect(live.endpoint());
                 Connection server = live.accept()) {
             Object inode = Files.getAttribute(path, "unix:ino", LinkOption.NOFOLLOW_LINKS);
-            Process second = new ProcessBuilder(javaCommand(dev.ipc.testkit.EchoPeer.class.getName(),
-                    live.endpoint().toString())).redirectErrorStream(true).start();
+            Process second = new ProcessBuilder(javaCommand(
+                            EchoPeer.class.getName(), live.endpoint().toString()))
+                    .redirectErrorStream(true)
+                    .start();
             try {
                 assertTrue(second.waitFor(30, TimeUnit.SECONDS));
                 String output = new String(second.getInputStream().readAllBytes(), UTF_8);
@@ -250,7 +274,8 @@ class DaemonSocketTest {
         Path path = directory.resolve("foreign.sock");
         try (ServerSocketChannel foreign = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
             foreign.bind(UnixDomainSocketAddress.of(path));
-            BindException e = assertThrows(BindException.class, () -> Ipc.listen(at(path, backend)).close());
+            BindException e = assertThrows(
+                    BindException.class, () -> Ipc.listen(at(path, backend)).close());
             assertTrue(e.getMessage().contains("another process is listening on " + path), e.getMessage());
             try (SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
                 assertTrue(client.isConnected(), "the foreign listener still serves");
@@ -281,7 +306,7 @@ class DaemonSocketTest {
         for (Future<Listener> attempt : attempts) {
             try {
                 winners.add(attempt.get(30, TimeUnit.SECONDS));
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 assertTrue(e.getCause() instanceof BindException, String.valueOf(e.getCause()));
                 refused++;
             }
@@ -302,8 +327,10 @@ class DaemonSocketTest {
     @ParameterizedTest
     @ValueSource(strings = {"jdk", "junixsocket"})
     void aRefusedPeerNeverReachesAccept(String backend) throws IOException {
-        IpcOptions options = IpcOptions.builder().acceptTimeout(Duration.ofMillis(300))
-                .accessPolicy(AccessPolicy.matching("nobody", false, peer -> false)).build();
+        IpcOptions options = IpcOptions.builder()
+                .acceptTimeout(Duration.ofMillis(300))
+                .accessPolicy(AccessPolicy.matching("nobody", false, peer -> false))
+                .build();
         try (Listener listener = Ipc.listen(at(directory.resolve("p.sock"), backend), options);
                 Connection refused = Ipc.connect(listener.endpoint())) {
             assertThrows(SocketTimeoutException.class, listener::accept, "the refused connection is not handed out");
@@ -314,21 +341,24 @@ class DaemonSocketTest {
     @Test
     void aPolicyOnNumericIdsChoosesABackendThatHasThem() throws IOException {
         long uid = ((Number) Files.getAttribute(directory, "unix:uid")).longValue();
-        IpcOptions options = IpcOptions.builder().accessPolicy(AccessPolicy.uids(uid)).build();
+        IpcOptions options =
+                IpcOptions.builder().accessPolicy(AccessPolicy.uids(uid)).build();
         Endpoint endpoint = Endpoint.unix(directory.resolve("ids.sock"));
         assertEquals("unix/junixsocket", Ipc.transportFor(endpoint, options).id());
         try (Listener listener = Ipc.listen(endpoint, options)) {
             assertServes(listener);
         }
-        IllegalStateException forced = assertThrows(IllegalStateException.class,
-                () -> Ipc.listen(Endpoint.parse(endpoint + "?backend=jdk"), options));
+        IllegalStateException forced = assertThrows(
+                IllegalStateException.class, () -> Ipc.listen(Endpoint.parse(endpoint + "?backend=jdk"), options));
         assertTrue(forced.getMessage().contains("the JDK gives peer names only"), forced.getMessage());
     }
 
     @Test
     void anAbstractSocketNeedsAnAccessPolicy() throws IOException {
-        Endpoint endpoint = Endpoint.unixAbstract("ipc-test-policy-" + ProcessHandle.current().pid());
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Ipc.listen(endpoint).close());
+        Endpoint endpoint = Endpoint.unixAbstract(
+                "ipc-test-policy-" + ProcessHandle.current().pid());
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class, () -> Ipc.listen(endpoint).close());
         assertTrue(e.getMessage().contains("has no file permissions"), e.getMessage());
         try (Listener listener = Ipc.listen(Endpoint.parse(endpoint + "?access=same-user"))) {
             assertServes(listener);
@@ -340,7 +370,8 @@ class DaemonSocketTest {
     @ParameterizedTest
     @ValueSource(strings = {"jdk", "junixsocket"})
     void anotherUserIsRefusedByTheFileModeAndThenByThePolicy(String backend) throws Exception {
-        assumeTrue(isRoot() && Files.isExecutable(Path.of("/usr/bin/setpriv")),
+        assumeTrue(
+                isRoot() && Files.isExecutable(Path.of("/usr/bin/setpriv")),
                 "switching to uid 65534 needs root and setpriv (util-linux)");
         Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path client = directory.resolve("OtherUserClient.java");
@@ -352,7 +383,10 @@ class DaemonSocketTest {
             String denied = runAsNobody(client, path);
             assertTrue(denied.startsWith("DENIED") && denied.contains("Permission denied"), denied);
         }
-        IpcOptions open = IpcOptions.builder().socketFileMode(0666).acceptTimeout(Duration.ofMillis(200)).build();
+        IpcOptions open = IpcOptions.builder()
+                .socketFileMode(0666)
+                .acceptTimeout(Duration.ofMillis(200))
+                .build();
         try (Listener listener = Ipc.listen(at(path, backend), open)) {
             Future<String> nobody = threads.submit(() -> runAsNobody(client, path));
             // Keep accepting while the other user's JVM starts, connects and waits: the policy refuses
@@ -365,9 +399,17 @@ class DaemonSocketTest {
     }
 
     private static String runAsNobody(Path client, Path socket) throws Exception {
-        List<String> command = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
-                "--clear-groups", dev.ipc.testkit.JavaProcesses.java(),
-                "-XX:-UsePerfData", "-Xshare:auto", "-Duser.home=/tmp", client.toString(), socket.toString()));
+        List<String> command = new ArrayList<>(List.of(
+                "/usr/bin/setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                JavaProcesses.java(),
+                "-XX:-UsePerfData",
+                "-Xshare:auto",
+                "-Duser.home=/tmp",
+                client.toString(),
+                socket.toString()));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         try {
             assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the other user's client finished");
@@ -398,11 +440,11 @@ class DaemonSocketTest {
     // ---- helpers ----------------------------------------------------------------------------------------
 
     private static boolean isRoot() {
-        return dev.ipc.internal.UnixPaths.ownUid().orElse(-1) == 0;
+        return UnixPaths.ownUid().orElse(-1) == 0;
     }
 
     private static List<String> javaCommand(String mainClass, String... args) {
-        return dev.ipc.testkit.JavaProcesses.command(mainClass, args);
+        return JavaProcesses.command(mainClass, args);
     }
 
     @Test

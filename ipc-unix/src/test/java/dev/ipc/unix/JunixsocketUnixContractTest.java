@@ -30,8 +30,12 @@ class JunixsocketUnixContractTest extends TransportContract {
     static void checkIds(PeerCredentials peer, Path directory) {
         assertEquals(ProcessHandle.current().pid(), peer.pid().orElseThrow());
         try {
-            assertEquals(((Number) Files.getAttribute(directory, "unix:uid")).longValue(), peer.uid().orElseThrow());
-            assertEquals(((Number) Files.getAttribute(directory, "unix:gid")).longValue(), peer.gid().orElseThrow());
+            assertEquals(
+                    ((Number) Files.getAttribute(directory, "unix:uid")).longValue(),
+                    peer.uid().orElseThrow());
+            assertEquals(
+                    ((Number) Files.getAttribute(directory, "unix:gid")).longValue(),
+                    peer.gid().orElseThrow());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

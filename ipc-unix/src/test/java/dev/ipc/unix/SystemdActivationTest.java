@@ -12,26 +12,30 @@ import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
 import dev.ipc.IpcOptions;
+import dev.ipc.testkit.Background;
 import dev.ipc.testkit.EchoPeer;
+import dev.ipc.testkit.JavaProcesses;
+import dev.ipc.testkit.LeakGate;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.net.SocketException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Socket activation: end to end under systemd-socket-activate, and systemd's protocol checked. */
-@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
+@ExtendWith(LeakGate.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class SystemdActivationTest {
 
@@ -46,11 +50,11 @@ class SystemdActivationTest {
         assumeTrue(Files.isExecutable(ACTIVATOR), "systemd-socket-activate (package systemd) is not installed");
         Path path = directory.resolve("activated.sock");
         List<String> command = new ArrayList<>(List.of(ACTIVATOR.toString(), "-l", path.toString(), "--fdname=api"));
-        command.addAll(dev.ipc.testkit.JavaProcesses.command(EchoPeer.class.getName(), endpoint));
+        command.addAll(JavaProcesses.command(EchoPeer.class.getName(), endpoint));
         Process activator = new ProcessBuilder(command).start();
         try {
             BufferedReader log = new BufferedReader(new InputStreamReader(activator.getErrorStream(), UTF_8));
-            String listening = dev.ipc.testkit.Background.call("io", () -> readLine(log)).get(30, TimeUnit.SECONDS);
+            String listening = Background.call("io", () -> readLine(log)).get(30, TimeUnit.SECONDS);
             assertTrue(listening != null && listening.startsWith("Listening on " + path), listening);
 
             // The first connection makes the activator start the server, which inherits the socket.
@@ -62,7 +66,9 @@ class SystemdActivationTest {
                 assertNull(client.receive());
             }
             BufferedReader out = new BufferedReader(new InputStreamReader(activator.getInputStream(), UTF_8));
-            assertEquals("READY " + endpoint, dev.ipc.testkit.Background.call("io", () -> readLine(out)).get(30, TimeUnit.SECONDS));
+            assertEquals(
+                    "READY " + endpoint,
+                    Background.call("io", () -> readLine(out)).get(30, TimeUnit.SECONDS));
             assertTrue(activator.waitFor(30, TimeUnit.SECONDS), "the server exits after its one connection");
             assertEquals(0, activator.exitValue());
             assertTrue(Files.exists(path), "the socket file is systemd's: the listener leaves it");
@@ -76,36 +82,38 @@ class SystemdActivationTest {
         try {
             return reader.readLine();
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
     }
 
     @Test
     void refusesSocketsPassedToAnotherProcess() {
         SystemdTransport transport = new SystemdTransport(Map.of("LISTEN_PID", "1", "LISTEN_FDS", "1"));
-        SocketException e = assertThrows(SocketException.class,
-                () -> transport.listen(Endpoint.parse("systemd:"), IpcOptions.defaults()));
+        SocketException e = assertThrows(
+                SocketException.class, () -> transport.listen(Endpoint.parse("systemd:"), IpcOptions.defaults()));
         assertTrue(e.getMessage().contains("LISTEN_PID is 1, not this process"), e.getMessage());
     }
 
     @Test
     void namesTheSocketsThereAreWhenANameIsMissing() {
         String pid = String.valueOf(ProcessHandle.current().pid());
-        SystemdTransport transport = new SystemdTransport(
-                Map.of("LISTEN_PID", pid, "LISTEN_FDS", "2", "LISTEN_FDNAMES", "api:admin"));
-        SocketException e = assertThrows(SocketException.class,
+        SystemdTransport transport =
+                new SystemdTransport(Map.of("LISTEN_PID", pid, "LISTEN_FDS", "2", "LISTEN_FDNAMES", "api:admin"));
+        SocketException e = assertThrows(
+                SocketException.class,
                 () -> transport.listen(Endpoint.parse("systemd:metrics"), IpcOptions.defaults()));
         assertTrue(e.getMessage().contains("no socket named 'metrics' (LISTEN_FDNAMES: api, admin)"), e.getMessage());
 
         SystemdTransport broken = new SystemdTransport(Map.of("LISTEN_PID", pid, "LISTEN_FDS", "many"));
-        SocketException notANumber = assertThrows(SocketException.class,
-                () -> broken.listen(Endpoint.parse("systemd:"), IpcOptions.defaults()));
+        SocketException notANumber = assertThrows(
+                SocketException.class, () -> broken.listen(Endpoint.parse("systemd:"), IpcOptions.defaults()));
         assertTrue(notANumber.getMessage().contains("LISTEN_FDS is not a number"), notANumber.getMessage());
     }
 
     @Test
     void saysHowToStartItWhenNothingWasPassed() {
-        SocketException e = assertThrows(SocketException.class,
+        SocketException e = assertThrows(
+                SocketException.class,
                 () -> new SystemdTransport(Map.of()).listen(Endpoint.parse("systemd:"), IpcOptions.defaults()));
         assertTrue(e.getMessage().contains("this process was given no sockets"), e.getMessage());
         assertTrue(e.getMessage().contains("systemd-socket-activate"), e.getMessage());
@@ -113,8 +121,8 @@ class SystemdActivationTest {
 
     @Test
     void isForListeningOnly() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Ipc.connect(Endpoint.parse("systemd:api")));
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> Ipc.connect(Endpoint.parse("systemd:api")));
         assertTrue(e.getMessage().contains("connect to the socket's own path"), e.getMessage());
     }
 }

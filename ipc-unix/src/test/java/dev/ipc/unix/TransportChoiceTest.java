@@ -8,11 +8,13 @@ import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
 import dev.ipc.IpcOptions;
 import dev.ipc.IpcOptions.UnixBackend;
+import dev.ipc.testkit.LeakGate;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-@org.junit.jupiter.api.extension.ExtendWith(dev.ipc.testkit.LeakGate.class)
+@ExtendWith(LeakGate.class)
 class TransportChoiceTest {
 
     @ParameterizedTest
@@ -27,37 +29,47 @@ class TransportChoiceTest {
     })
     void choosesTheJdkUnlessTheEndpointNeedsOrAsksForJunixsocket(String endpoint, String expected) {
         Endpoint parsed = Endpoint.parse(endpoint);
-        assertEquals(expected, Ipc.transportFor(parsed, IpcOptions.fromEndpoint(parsed, IpcOptions.defaults())).id());
+        assertEquals(
+                expected,
+                Ipc.transportFor(parsed, IpcOptions.fromEndpoint(parsed, IpcOptions.defaults()))
+                        .id());
     }
 
     @Test
     void optionsInCodeChooseTooAndTheQueryWins() {
-        IpcOptions forced = IpcOptions.builder().unixBackend(UnixBackend.JUNIXSOCKET).build();
-        assertEquals("unix/junixsocket", Ipc.transportFor(Endpoint.parse("unix:/x.sock"), forced).id());
+        IpcOptions forced =
+                IpcOptions.builder().unixBackend(UnixBackend.JUNIXSOCKET).build();
+        assertEquals(
+                "unix/junixsocket",
+                Ipc.transportFor(Endpoint.parse("unix:/x.sock"), forced).id());
         Endpoint query = Endpoint.parse("unix:/x.sock?backend=jdk");
-        assertEquals("unix/jdk", Ipc.transportFor(query, IpcOptions.fromEndpoint(query, forced)).id());
+        assertEquals(
+                "unix/jdk",
+                Ipc.transportFor(query, IpcOptions.fromEndpoint(query, forced)).id());
     }
 
     @Test
     void explainsWhyNoTransportCanServe() {
         Endpoint endpoint = Endpoint.parse("unix:@name?backend=jdk");
-        IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> Ipc.listen(endpoint));
-        assertTrue(e.getMessage().contains("unix/jdk can't: the JDK's channels have no abstract namespace"), e.getMessage());
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Ipc.listen(endpoint));
+        assertTrue(
+                e.getMessage().contains("unix/jdk can't: the JDK's channels have no abstract namespace"),
+                e.getMessage());
         assertTrue(e.getMessage().contains("unix/junixsocket can't: backend=jdk was asked for"), e.getMessage());
     }
 
     @Test
     void aSchemeWithoutTransportListsTheSchemesThereAre() {
-        IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> Ipc.connect(Endpoint.parse("tls://127.0.0.1:1")));
+        IllegalStateException e =
+                assertThrows(IllegalStateException.class, () -> Ipc.connect(Endpoint.parse("tls://127.0.0.1:1")));
         assertTrue(e.getMessage().contains("no transport for scheme 'tls'"), e.getMessage());
         assertTrue(e.getMessage().contains("schemes available: [systemd, unix]"), e.getMessage());
     }
 
     @Test
     void badQueryOptionsFailBeforeAnythingIsOpened() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> Ipc.listen(Endpoint.parse("unix:/nonexistent-dir/x.sock?readTimeout=often")));
         assertTrue(e.getMessage().contains("'often' is not a duration"), e.getMessage());
     }
