@@ -1,0 +1,9 @@
+/**
+ * Not API: the connection skeleton, framing, handshakes and threads that the API and the backends share; not exported,
+ * and free to change in any release.
+ *
+ * <p>Null policy: no parameter accepts {@code null} and no method returns it unless its documentation says so (absent
+ * values are {@link java.util.Optional}s); a {@code null} where none is allowed fails at once with a
+ * {@link NullPointerException} that names the parameter.
+ */
+package dev.ipc.internal;

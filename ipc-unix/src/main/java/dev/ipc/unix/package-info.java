@@ -1,0 +1,9 @@
+/**
+ * Not API: the Unix domain socket transports (the JDK's channels and junixsocket), socket-file lifecycle and systemd
+ * socket activation, reached through {@code dev.ipc.Ipc} and not exported.
+ *
+ * <p>Null policy: no parameter accepts {@code null} and no method returns it unless its documentation says so (absent
+ * values are {@link java.util.Optional}s); a {@code null} where none is allowed fails at once with a
+ * {@link NullPointerException} that names the parameter.
+ */
+package dev.ipc.unix;
