@@ -2,6 +2,8 @@ package dev.ipc;
 
 import dev.ipc.internal.Closer;
 import dev.ipc.internal.Deadline;
+import dev.ipc.internal.FramedConnection;
+import dev.ipc.internal.FramedListener;
 import dev.ipc.internal.HandshakingListener;
 import dev.ipc.internal.SecretHandshake;
 import dev.ipc.spi.Suitability;
@@ -10,6 +12,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.TreeSet;
@@ -54,10 +57,15 @@ public final class Ipc {
      *     secret's source and the cause
      */
     public static Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
+        return listenFramed(endpoint, options);
+    }
+
+    /** {@link #listen(Endpoint, IpcOptions)} for the runtime, which reads its connections through the skeleton. */
+    static FramedListener listenFramed(Endpoint endpoint, IpcOptions options) throws IOException {
         IpcOptions effective = IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options"));
-        Transport transport = transportFor(endpoint, effective);
+        Transport transport = choose(endpoint, effective);
         byte[] secret = SecretHandshake.secretOf(effective);
-        Listener listener = transport.listen(endpoint, effective);
+        FramedListener listener = transport.listen(endpoint, effective);
         if (secret == null || listener instanceof HandshakingListener) {
             return listener; // a transport that shakes hands itself (TLS) checks the secret there too
         }
@@ -83,10 +91,15 @@ public final class Ipc {
      * @throws IOException if connecting fails otherwise
      */
     public static Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+        return connectFramed(endpoint, options);
+    }
+
+    /** {@link #connect(Endpoint, IpcOptions)} for the runtime, which reads its connections through the skeleton. */
+    static FramedConnection connectFramed(Endpoint endpoint, IpcOptions options) throws IOException {
         IpcOptions effective = IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options"));
-        Transport transport = transportFor(endpoint, effective);
+        Transport transport = choose(endpoint, effective);
         byte[] secret = SecretHandshake.secretOf(effective);
-        Connection connection = transport.connect(endpoint, effective);
+        FramedConnection connection = transport.connect(endpoint, effective);
         if (secret != null) {
             String peer = endpoint.withoutParameters().toString();
             try {
@@ -105,8 +118,26 @@ public final class Ipc {
     }
 
     /** Every transport found, available or not, in {@link ServiceLoader} order. */
-    public static List<Transport> transports() {
-        return Providers.ALL;
+    public static List<TransportInfo> transports() {
+        List<TransportInfo> found = new ArrayList<>();
+        for (Transport transport : Providers.ALL) {
+            found.add(info(transport));
+        }
+        return List.copyOf(found);
+    }
+
+    private static TransportInfo info(Transport transport) {
+        boolean available = transport.isAvailable();
+        return new TransportInfo(
+                transport.scheme(),
+                transport.name(),
+                available,
+                available
+                        ? Optional.empty()
+                        : Optional.of(transport
+                                .unavailabilityCause()
+                                .map(Ipc::describe)
+                                .orElse("no reason given")));
     }
 
     /**
@@ -116,7 +147,11 @@ public final class Ipc {
      * @throws IllegalStateException if none suits; the message gives each candidate's reason, or the schemes that are
      *     available
      */
-    public static Transport transportFor(Endpoint endpoint, IpcOptions options) {
+    public static TransportInfo transportFor(Endpoint endpoint, IpcOptions options) {
+        return info(choose(endpoint, options));
+    }
+
+    private static Transport choose(Endpoint endpoint, IpcOptions options) {
         Objects.requireNonNull(endpoint, "endpoint");
         Objects.requireNonNull(options, "options");
         List<Transport> candidates = new ArrayList<>();

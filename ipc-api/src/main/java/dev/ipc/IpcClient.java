@@ -1,9 +1,8 @@
 package dev.ipc;
 
-import dev.ipc.internal.ChannelConnection;
 import dev.ipc.internal.Closer;
+import dev.ipc.internal.FramedConnection;
 import dev.ipc.internal.Protocol;
-import dev.ipc.internal.Threads;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -16,10 +15,7 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -160,12 +156,7 @@ public final class IpcClient implements AutoCloseable {
         current.pending.put(id, pending.future);
         try {
             byte[] frame = Protocol.call(Protocol.REQUEST, id, request);
-            if (!ChannelConnection.suitsVirtualThreads(current.connection)
-                    && Threads.isVirtual(Thread.currentThread())) {
-                sendFromPlatformThread(current.connection, frame);
-            } else {
-                current.connection.send(frame);
-            }
+            current.connection.send(frame);
         } catch (IOException e) {
             current.lost(e);
         }
@@ -174,35 +165,6 @@ public final class IpcClient implements AutoCloseable {
             current.lost(new SocketException("the connection dropped"));
         }
         return pending;
-    }
-
-    /** junixsocket's channels stall when written from a virtual thread; such writes go through a platform one. */
-    private static void sendFromPlatformThread(Connection connection, byte[] frame) throws IOException {
-        try {
-            PlatformSenders.POOL
-                    .submit(() -> {
-                        connection.send(frame);
-                        return null;
-                    })
-                    .get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while sending to " + connection);
-        } catch (ExecutionException e) {
-            throw rethrowable(e.getCause());
-        }
-    }
-
-    /** Platform threads for {@link #sendFromPlatformThread}, made on first need, gone a second after the last use. */
-    private static final class PlatformSenders {
-        static final ExecutorService POOL = new ThreadPoolExecutor(
-                0,
-                8,
-                1,
-                TimeUnit.SECONDS,
-                new SynchronousQueue<>(),
-                Threads.daemons("ipc-client-sender"),
-                new ThreadPoolExecutor.CallerRunsPolicy());
     }
 
     /** The current session, or a new one when it has dropped or been told to go away. */
@@ -266,7 +228,7 @@ public final class IpcClient implements AutoCloseable {
                 .readTimeout(Duration.ZERO)
                 .maxFrameSize(Math.max(Protocol.frameLimit(options.maxFrameSize()), Protocol.MAX_HELLO + 1024))
                 .build();
-        Connection connection = Ipc.connect(endpoint.withoutParameters(), connectionOptions);
+        FramedConnection connection = Ipc.connectFramed(endpoint.withoutParameters(), connectionOptions);
         CompletableFuture<Void> handshake = new CompletableFuture<>();
         if (!options.handshakeTimeout().isZero()) {
             CompletableFuture.delayedExecutor(options.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS, Runnable::run)
@@ -292,8 +254,8 @@ public final class IpcClient implements AutoCloseable {
                         + options.handshakeTimeout());
             }
             Session fresh = new Session(connection, Math.min(welcome[1], options.maxFrameSize()));
-            fresh.reader =
-                    Threads.start(name + "-reader", ChannelConnection.suitsVirtualThreads(connection), fresh::read);
+            fresh.reader = connection.threads(name + "-reader").newThread(fresh::read);
+            fresh.reader.start();
             return fresh;
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(connection, e);
@@ -348,14 +310,14 @@ public final class IpcClient implements AutoCloseable {
 
     /** One connection and the calls in flight on it. */
     private final class Session {
-        final Connection connection;
+        final FramedConnection connection;
         final int maxPayload;
         final Map<Integer, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
         volatile boolean goingAway;
         volatile boolean dead;
         Thread reader;
 
-        Session(Connection connection, int maxPayload) {
+        Session(FramedConnection connection, int maxPayload) {
             this.connection = connection;
             this.maxPayload = maxPayload;
         }

@@ -1,7 +1,9 @@
 package dev.ipc;
 
-import dev.ipc.internal.ChannelConnection;
+import dev.ipc.internal.AcceptLoop;
 import dev.ipc.internal.Closer;
+import dev.ipc.internal.FramedConnection;
+import dev.ipc.internal.FramedListener;
 import dev.ipc.internal.Protocol;
 import dev.ipc.internal.Threads;
 import java.io.IOException;
@@ -16,7 +18,6 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -25,7 +26,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,16 +86,14 @@ public final class IpcServer implements AutoCloseable {
     private final String name = "ipc-server-" + SERVERS.incrementAndGet();
     private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    private final Set<Thread> sessionThreads = ConcurrentHashMap.newKeySet();
     private final Map<String, AtomicInteger> perPeer = new ConcurrentHashMap<>();
     private final ReentrantLock inFlightLock = new ReentrantLock();
     private final Condition allDone = inFlightLock.newCondition();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private int inFlight;
 
-    private Listener listener;
-    private ExecutorService readers;
-    private ExecutorService platformReaders;
-    private ExecutorService platformSenders;
+    private FramedListener listener;
     private ExecutorService workers;
     private ScheduledExecutorService watchdog;
     private Thread acceptor;
@@ -128,19 +126,12 @@ public final class IpcServer implements AutoCloseable {
                 .maxFrameSize(Protocol.frameLimit(effective.maxFrameSize()))
                 .build();
         try {
-            listener = Ipc.listen(endpoint.withoutParameters(), connectionOptions);
+            listener = Ipc.listenFramed(endpoint.withoutParameters(), connectionOptions);
         } catch (IOException | RuntimeException e) {
             state.set(State.CLOSED);
             stopped.countDown();
             throw e;
         }
-        readers = Threads.perTask(name + "-connection", effective.maxConnections());
-        platformReaders = Threads.haveVirtualThreads()
-                ? Threads.bounded(name + "-connection", effective.maxConnections())
-                : readers;
-        platformSenders = Threads.haveVirtualThreads()
-                ? Executors.newFixedThreadPool(4, Threads.daemons(name + "-sender"))
-                : null;
         workers = Threads.workers(
                 name + "-worker", Math.max(8, 4 * Runtime.getRuntime().availableProcessors()));
         watchdog = Executors.newSingleThreadScheduledExecutor(Threads.daemons(name + "-watchdog"));
@@ -191,31 +182,14 @@ public final class IpcServer implements AutoCloseable {
     }
 
     private void acceptLoop() {
-        long pauseMillis = 1;
-        while (state.get() == State.RUNNING) {
-            Connection connection;
-            try {
-                connection = listener.accept();
-                pauseMillis = 1;
-            } catch (IOException e) {
-                if (state.get() != State.RUNNING || !listener.isOpen()) {
-                    return;
-                }
-                // Most often out of descriptors: back off instead of spinning, keep the listener.
-                LOG.warn(
-                        "accepting on {} failed ({}); trying again in {} ms",
-                        listener.endpoint(),
-                        e.getMessage(),
-                        pauseMillis);
-                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(pauseMillis));
-                pauseMillis = Math.min(pauseMillis * 2, 1000);
-                continue;
-            }
-            admit(connection);
-        }
+        AcceptLoop.run(
+                listener.endpoint(),
+                listener::accept,
+                () -> state.get() == State.RUNNING && listener.isOpen(),
+                this::admit);
     }
 
-    private void admit(Connection connection) {
+    private void admit(FramedConnection connection) {
         IpcOptions effective = options;
         String peer = peerKey(connection.peer());
         if (sessions.size() >= effective.maxConnections()) {
@@ -239,8 +213,15 @@ public final class IpcServer implements AutoCloseable {
         Session session = new Session(connection, effective, peer);
         sessions.add(session);
         try {
-            (ChannelConnection.suitsVirtualThreads(connection) ? readers : platformReaders).execute(session::run);
-        } catch (RuntimeException e) {
+            Thread thread = connection.threads(name + "-connection").newThread(session::run);
+            sessionThreads.add(thread);
+            try {
+                thread.start();
+            } catch (RuntimeException | OutOfMemoryError e) {
+                sessionThreads.remove(thread);
+                throw e;
+            }
+        } catch (RuntimeException | OutOfMemoryError e) {
             session.finish();
             refuse(connection, ErrorCode.TOO_MANY_CONNECTIONS, "the server has no thread for another connection");
         }
@@ -321,11 +302,7 @@ public final class IpcServer implements AutoCloseable {
             closer.close(session.connection);
         }
         closer.run(() -> acceptor.join(10_000));
-        closer.run(() -> shutDown(readers));
-        closer.run(() -> shutDown(platformReaders));
-        if (platformSenders != null) {
-            closer.run(() -> shutDown(platformSenders));
-        }
+        closer.run(this::joinSessions);
         closer.run(() -> shutDown(workers));
         closer.run(() -> shutDown(watchdog));
         state.set(State.CLOSED);
@@ -361,6 +338,18 @@ public final class IpcServer implements AutoCloseable {
         }
     }
 
+    /** Waits up to 10 s in all for the connections' threads, which end once their connections are closed. */
+    private void joinSessions() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        for (Thread thread : sessionThreads) {
+            thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+            if (thread.isAlive()) {
+                LOG.warn("server threads did not stop within 10 s");
+                return;
+            }
+        }
+    }
+
     private static void shutDown(ExecutorService executor) throws InterruptedException {
         executor.shutdownNow();
         if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
@@ -375,7 +364,7 @@ public final class IpcServer implements AutoCloseable {
 
     /** One connection: its handshake, its requests, its timeouts. */
     private final class Session {
-        final Connection connection;
+        final FramedConnection connection;
         private final IpcOptions limits;
         private final String peer;
         private final AtomicInteger requests = new AtomicInteger();
@@ -386,14 +375,10 @@ public final class IpcServer implements AutoCloseable {
         private volatile long lastActivity = System.nanoTime();
         private final AtomicBoolean finished = new AtomicBoolean();
 
-        /** Where replies are sent from: null for on the completing thread; platform threads for junixsocket. */
-        private final Executor sender;
-
         private final ConcurrentLinkedQueue<byte[]> outbox = new ConcurrentLinkedQueue<>();
         private final AtomicBoolean writing = new AtomicBoolean();
 
-        Session(Connection connection, IpcOptions limits, String peer) {
-            this.sender = ChannelConnection.suitsVirtualThreads(connection) ? null : platformSenders;
+        Session(FramedConnection connection, IpcOptions limits, String peer) {
             this.connection = connection;
             this.limits = limits;
             this.peer = peer;
@@ -441,6 +426,7 @@ public final class IpcServer implements AutoCloseable {
             } finally {
                 Closer.closeQuietly(connection, null);
                 finish();
+                sessionThreads.remove(Thread.currentThread());
             }
         }
 
@@ -468,11 +454,7 @@ public final class IpcServer implements AutoCloseable {
                         reply = CompletableFuture.failedFuture(t);
                     }
                     CompletionStage<byte[]> answered = reply == null ? CompletableFuture.completedFuture(null) : reply;
-                    if (sender == null) {
-                        answered.whenComplete((answer, failure) -> reply(id, answer, failure));
-                    } else {
-                        answered.whenCompleteAsync((answer, failure) -> reply(id, answer, failure), sender);
-                    }
+                    answered.whenComplete((answer, failure) -> reply(id, answer, failure));
                 });
             } catch (RuntimeException e) {
                 reply(id, null, e);
@@ -578,7 +560,7 @@ public final class IpcServer implements AutoCloseable {
         private long stalledSince;
 
         void enforceTimeouts(long now) {
-            long writes = ChannelConnection.writeCount(connection);
+            long writes = connection.writeCount();
             if ((writes & 1) == 0) {
                 stalledWrite = -1; // no write in progress
             } else if (writes != stalledWrite) {
@@ -600,7 +582,7 @@ public final class IpcServer implements AutoCloseable {
                 }
                 return;
             }
-            long partial = ChannelConnection.partialFrameSince(connection);
+            long partial = connection.partialFrameSince();
             if (partial != 0 && expired(limits.frameTimeout(), partial, now)) {
                 timeOut("a frame stopped arriving half way for frameTimeout " + limits.frameTimeout());
             } else if (partial == 0 && requests.get() == 0 && expired(limits.idleTimeout(), lastActivity, now)) {

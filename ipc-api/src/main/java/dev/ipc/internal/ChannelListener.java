@@ -1,7 +1,6 @@
 package dev.ipc.internal;
 
 import dev.ipc.AccessPolicy;
-import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
@@ -27,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * never reaches the caller. The channel is non-blocking and {@link #accept()} waits in a selector, which gives the
  * accept timeout and lets {@link #close()} wake a waiting thread on every backend alike.
  */
-public final class ChannelListener implements Listener {
+public final class ChannelListener implements FramedListener {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChannelListener.class);
     private static final long CLOSE_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
@@ -36,7 +35,7 @@ public final class ChannelListener implements Listener {
     @FunctionalInterface
     public interface Acceptor {
         /** Wraps {@code accepted}; on failure the listener closes it. */
-        Connection wrap(SocketChannel accepted) throws IOException;
+        FramedConnection wrap(SocketChannel accepted) throws IOException;
     }
 
     private final ServerSocketChannel channel;
@@ -75,7 +74,7 @@ public final class ChannelListener implements Listener {
     }
 
     @Override
-    public Connection accept() throws IOException {
+    public FramedConnection accept() throws IOException {
         acceptLock.lock();
         try {
             long deadline = System.nanoTime() + acceptTimeoutNanos;
@@ -90,7 +89,7 @@ public final class ChannelListener implements Listener {
                     throw closed.get() ? new AsynchronousCloseException() : e;
                 }
                 if (accepted != null) {
-                    Connection connection = wrap(accepted);
+                    FramedConnection connection = wrap(accepted);
                     if (policy.permits(connection.peer())) {
                         return connection;
                     }
@@ -116,7 +115,7 @@ public final class ChannelListener implements Listener {
         }
     }
 
-    private Connection wrap(SocketChannel accepted) throws IOException {
+    private FramedConnection wrap(SocketChannel accepted) throws IOException {
         try {
             return acceptor.wrap(accepted);
         } catch (IOException | RuntimeException | Error e) {

@@ -112,7 +112,7 @@ public final class FrameReader {
         return buffer.remaining();
     }
 
-    /** See {@link ConnectionState#partialFrameSince()}. */
+    /** See {@link FramedConnection#partialFrameSince()}. */
     public long partialSince() {
         return partialSince;
     }

@@ -1,27 +1,45 @@
 package dev.ipc.internal;
 
 import dev.ipc.Connection;
+import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What every {@link Connection} implementation shares: the locks, the closed flag, the receiving side
- * ({@link FrameReader} over the subclass's one read primitive) and the raw input stream.
+ * The skeleton every {@link Connection} is built on, and the one view of a connection that the runtime
+ * ({@code IpcServer}, {@code IpcClient}) and the listeners use: framing both ways, the locks, the write batching, the
+ * raw streams, the closed flag, and what the runtime's watchdogs read.
  *
- * <p>A subclass supplies {@link #readInto(ByteBuffer)}, the sending side and {@link #close()}, which must set
- * {@link #closed} first.
+ * <p>A transport supplies three primitives: {@link #readInto(ByteBuffer)} (one read that waits at most the read
+ * timeout), {@link #writeFully(ByteBuffer[])} (write every remaining byte, blocking) and {@link #release(Closer)}
+ * (close the socket), plus {@link #closeOutput()} for a half-close. Everything else, and every rule about frames, lives
+ * here once.
+ *
+ * <p>Sending: a message that fits the write buffer goes out with its length in one write. A sender that finds another
+ * thread writing queues its frame, and that thread writes everything queued in one go when its own write returns: many
+ * messages per system call exactly when senders outpace the socket, and no added latency when they don't.
  */
-public abstract class FramedConnection implements Connection, ConnectionState {
+public abstract class FramedConnection implements Connection {
 
     private static final Logger LOG = LoggerFactory.getLogger(FramedConnection.class);
+
+    /** Size of the read and write buffers; messages up to this size less 4 go out in one copy and one write. */
+    protected static final int BUFFER_SIZE = 32 * 1024;
+    /** Largest slice of a heap array handed to a write at once, bounding the JDK's temporary direct buffers. */
+    protected static final int CHUNK = 1024 * 1024;
+    /** Room for frames queued by senders that found another thread writing. */
+    private static final int QUEUE_CAPACITY = 64 * 1024;
 
     /** How the connection is named in messages and logs. */
     protected final String label;
@@ -32,19 +50,319 @@ public abstract class FramedConnection implements Connection, ConnectionState {
     /** Set once, by {@link #close()}. */
     protected final AtomicBoolean closed = new AtomicBoolean();
 
+    private final int maxFrameSize;
+    private final boolean direct;
     private final FrameReader reader; // guarded by readLock
-    private volatile long writeCount; // written under writeLock only
     private final InputStream input = new RawInput();
+    private final OutputStream output = new RawOutput();
+    private volatile long writeCount; // written under writeLock only
 
-    /** @param readBuffer the receive buffer, empty; a message up to its capacity is read in one go */
+    // Guarded by writeLock.
+    private final ByteBuffer writeBuffer;
+    private final ByteBuffer header;
+    private final ByteBuffer oneByte = ByteBuffer.allocate(1);
+    private final ByteBuffer[] one = new ByteBuffer[1];
+    private final ByteBuffer[] frame = new ByteBuffer[2];
+
+    // Frames queued by senders that found another thread writing; guarded by queueLock, allocated on first
+    // contention. 'draining' is the buffer being written while 'queue' fills.
+    private final ReentrantLock queueLock = new ReentrantLock();
+    private ByteBuffer queue;
+    private ByteBuffer draining;
+    /** Whether the queue holds frames; written under queueLock, read without it on the hot path. */
+    private volatile boolean queued;
+
+    /**
+     * @param direct whether the buffers are direct (for channels) or on the heap (for streams, such as TLS)
+     * @param maxFrameSize the largest message sent or received
+     */
     @SuppressWarnings("this-escape") // the reader calls readInto only once the connection is in use
-    protected FramedConnection(String label, ByteBuffer readBuffer, int maxFrameSize) {
+    protected FramedConnection(String label, boolean direct, int maxFrameSize) {
         this.label = Objects.requireNonNull(label, "label");
-        this.reader = new FrameReader(readBuffer, this::readInto, label, maxFrameSize);
+        this.direct = direct;
+        this.maxFrameSize = maxFrameSize;
+        this.writeBuffer = allocate(BUFFER_SIZE);
+        this.header = allocate(4);
+        this.reader = new FrameReader(allocate(BUFFER_SIZE), this::readInto, label, maxFrameSize);
     }
+
+    private ByteBuffer allocate(int capacity) {
+        return direct ? ByteBuffer.allocateDirect(capacity) : ByteBuffer.allocate(capacity);
+    }
+
+    // ---- the transport's primitives -------------------------------------------------------------------
 
     /** One read that waits at most the read timeout for data; the count, or -1 at end of stream. */
     protected abstract int readInto(ByteBuffer destination) throws IOException;
+
+    /**
+     * Writes every remaining byte of {@code sources}, in order, blocking until done; the caller holds the write lock. A
+     * failure may leave part of them written.
+     */
+    protected abstract void writeFully(ByteBuffer[] sources) throws IOException;
+
+    /** Ends this side's output at the transport (a FIN, or TLS's close_notify); the caller holds the write lock. */
+    protected abstract void closeOutput() throws IOException;
+
+    /**
+     * Runs while {@link #close()} still holds the write lock, when no write was in progress, after frames already
+     * queued went out: where a transport says goodbye (TLS's close_notify). Does nothing by default.
+     */
+    protected void beforeRelease() throws IOException {}
+
+    /** Closes the transport's resources, recording failures in {@code closer}; wakes every blocked thread. */
+    protected abstract void release(Closer closer);
+
+    /** Attaches descriptors to the next write; only called where {@link #canPassDescriptors()} is true. */
+    protected void attachDescriptors(FileDescriptor[] descriptors) throws IOException {
+        throw new UnsupportedOperationException(whyNoDescriptors());
+    }
+
+    /** Why this connection cannot pass descriptors, for the exception. */
+    protected String whyNoDescriptors() {
+        return "this transport does not pass them";
+    }
+
+    // ---- what the runtime reads --------------------------------------------------------------------
+
+    /**
+     * When the first byte of a frame that has not yet arrived whole came in ({@link System#nanoTime()}), or 0 if none
+     * is half-received; for watchdogs that cut off a peer that stops mid-frame.
+     */
+    public final long partialFrameSince() {
+        return reader.partialSince();
+    }
+
+    /**
+     * How many writes to the socket have begun and ended, counted together: odd while one is in progress. A watchdog
+     * that sees the same odd count for a while knows a write has stalled that long. A counter rather than a time, so
+     * that the hot path reads no clock.
+     */
+    public final long writeCount() {
+        return writeCount;
+    }
+
+    /**
+     * Threads that may block on this connection: virtual where the JVM has them and the transport's blocking calls work
+     * in them, else daemon platform threads.
+     */
+    public ThreadFactory threads(String name) {
+        return Threads.factory(name, true);
+    }
+
+    /** Who is on the other side, for messages: an address where the transport has one, else the credentials. */
+    public String remote() {
+        return peer().toString();
+    }
+
+    /**
+     * Runs the transport's own handshake (TLS's), if it has one, before the connection carries anything; blocks until
+     * it is done. Listeners run it off their accept loop and check the access policy on the {@link #peer()} it proves.
+     *
+     * @throws IOException naming the peer and the cause if it fails
+     */
+    public void handshake() throws IOException {}
+
+    /** What to close to abort a {@link #handshake()} blocked in another thread, without waiting for its locks. */
+    public AutoCloseable abortHandle() {
+        return this;
+    }
+
+    // ---- sending ------------------------------------------------------------------------------------
+
+    @Override
+    public final void send(byte[] message) throws IOException {
+        send(message, 0, message.length);
+    }
+
+    @Override
+    public final void send(byte[] message, int offset, int length) throws IOException {
+        Objects.checkFromIndexSize(offset, length, message.length);
+        send(ByteBuffer.wrap(message, offset, length));
+    }
+
+    @Override
+    public void send(ByteBuffer message) throws IOException {
+        int length = message.remaining();
+        checkSendable(length);
+        if (!writeLock.tryLock()) {
+            if (enqueue(message, length)) {
+                drainIfIdle();
+                return;
+            }
+            writeLock.lock();
+        }
+        try {
+            ensureOpen();
+            writeQueued();
+            writeFrame(message, length);
+        } catch (IOException e) {
+            throw fail(e); // part of a frame may be out: the stream can't be trusted any more
+        } finally {
+            writeLock.unlock();
+        }
+        drainIfIdle();
+    }
+
+    @Override
+    public final void sendWithDescriptors(byte[] message, FileDescriptor... descriptors) throws IOException {
+        if (!canPassDescriptors()) {
+            throw new UnsupportedOperationException(
+                    "cannot pass file descriptors on " + label + ": " + whyNoDescriptors());
+        }
+        checkSendable(message.length);
+        writeLock.lock();
+        try {
+            ensureOpen();
+            writeQueued();
+            attachDescriptors(descriptors.clone());
+            writeFrame(ByteBuffer.wrap(message), message.length);
+        } catch (IOException e) {
+            throw fail(e);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    @Override
+    public boolean canPassDescriptors() {
+        return false;
+    }
+
+    @Override
+    public List<FileDescriptor> takeReceivedDescriptors() {
+        return List.of();
+    }
+
+    private void checkSendable(int length) {
+        if (length > maxFrameSize) {
+            throw new IllegalArgumentException("message of " + length + " bytes is over maxFrameSize " + maxFrameSize
+                    + " on " + label + "; nothing was sent");
+        }
+    }
+
+    /** Copies a frame into the queue if it fits; false if it doesn't (the caller then writes it itself). */
+    private boolean enqueue(ByteBuffer message, int length) throws IOException {
+        if (length + 4 > QUEUE_CAPACITY) {
+            return false;
+        }
+        queueLock.lock();
+        try {
+            ensureOpen();
+            if (queue == null) {
+                queue = allocate(QUEUE_CAPACITY);
+                draining = allocate(QUEUE_CAPACITY);
+            }
+            if (queue.remaining() < length + 4) {
+                return false;
+            }
+            queue.putInt(length).put(message);
+            queued = true;
+            return true;
+        } finally {
+            queueLock.unlock();
+        }
+    }
+
+    /** Writes what other senders queued; the caller holds the write lock. A no-op without a lock when none did. */
+    private void writeQueued() throws IOException {
+        while (queued) {
+            ByteBuffer batch;
+            queueLock.lock();
+            try {
+                batch = queue;
+                queue = draining;
+                draining = batch;
+                queued = false;
+            } finally {
+                queueLock.unlock();
+            }
+            batch.flip();
+            write(batch);
+            batch.clear();
+        }
+    }
+
+    /**
+     * After the write lock is released: if frames were queued meanwhile by senders that found it taken, write them,
+     * unless another thread holds the lock again (it will).
+     */
+    private void drainIfIdle() throws IOException {
+        while (queued && writeLock.tryLock()) {
+            try {
+                ensureOpen();
+                writeQueued();
+            } catch (IOException e) {
+                throw fail(e);
+            } finally {
+                writeLock.unlock();
+            }
+        }
+    }
+
+    private void writeFrame(ByteBuffer payload, int length) throws IOException {
+        if (length <= writeBuffer.capacity() - 4) {
+            writeBuffer.clear();
+            writeBuffer.putInt(length).put(payload).flip();
+            write(writeBuffer);
+            return;
+        }
+        header.clear();
+        header.putInt(length).flip();
+        int limit = payload.limit();
+        try {
+            if (!payload.isDirect()) {
+                payload.limit(payload.position() + Math.min(CHUNK, length));
+            }
+            frame[0] = header;
+            frame[1] = payload;
+            write(frame);
+            while (payload.limit() < limit) {
+                payload.limit(payload.position() + Math.min(CHUNK, limit - payload.position()));
+                write(payload);
+            }
+        } finally {
+            frame[1] = null;
+            payload.limit(limit);
+        }
+    }
+
+    private void write(ByteBuffer source) throws IOException {
+        one[0] = source;
+        try {
+            write(one);
+        } finally {
+            one[0] = null;
+        }
+    }
+
+    private void write(ByteBuffer[] sources) throws IOException {
+        writeCount = writeCount + 1;
+        try {
+            writeFully(sources);
+        } finally {
+            writeCount = writeCount + 1;
+        }
+    }
+
+    @Override
+    public final OutputStream output() {
+        return output;
+    }
+
+    @Override
+    public final void shutdownOutput() throws IOException {
+        writeLock.lock();
+        try {
+            ensureOpen();
+            writeQueued();
+            closeOutput();
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    // ---- receiving ----------------------------------------------------------------------------------
 
     @Override
     public final byte[] receive() throws IOException {
@@ -73,31 +391,35 @@ public abstract class FramedConnection implements Connection, ConnectionState {
     }
 
     @Override
-    public final long partialFrameSince() {
-        return reader.partialSince();
-    }
-
-    @Override
-    public final long writeCount() {
-        return writeCount;
-    }
-
-    /**
-     * Marks a write to the socket as begun; the caller holds the write lock and calls {@link #writeDone()} after. A
-     * counter rather than a time, so that the hot path reads no clock.
-     */
-    protected final void writeStarted() {
-        writeCount = writeCount + 1;
-    }
-
-    /** Marks the write begun with {@link #writeStarted()} as finished, done or failed. */
-    protected final void writeDone() {
-        writeCount = writeCount + 1;
-    }
-
-    @Override
     public final InputStream input() {
         return input;
+    }
+
+    // ---- closing ------------------------------------------------------------------------------------
+
+    @Override
+    public boolean isOpen() {
+        return !closed.get();
+    }
+
+    @Override
+    public final void close() throws IOException {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        LOG.debug("connection closed: {}", label);
+        Closer closer = new Closer();
+        // Frames already accepted by send() still go out, and the transport says goodbye; skipped when a writer
+        // is stuck, so that close never waits for a peer that reads nothing.
+        if (writeLock.tryLock()) {
+            try {
+                closer.run(this::writeQueued).run(this::beforeRelease);
+            } finally {
+                writeLock.unlock();
+            }
+        }
+        release(closer);
+        closer.rethrow();
     }
 
     /** Throws if closed. */
@@ -124,9 +446,9 @@ public abstract class FramedConnection implements Connection, ConnectionState {
     private final class RawInput extends InputStream {
         @Override
         public int read() throws IOException {
-            byte[] one = new byte[1];
-            int count = read(one, 0, 1);
-            return count < 0 ? -1 : one[0] & 0xff;
+            byte[] single = new byte[1];
+            int count = read(single, 0, 1);
+            return count < 0 ? -1 : single[0] & 0xff;
         }
 
         @Override
@@ -159,6 +481,46 @@ public abstract class FramedConnection implements Connection, ConnectionState {
         public void close() throws IOException {
             if (isOpen()) {
                 shutdownInput();
+            }
+        }
+    }
+
+    private final class RawOutput extends OutputStream {
+        @Override
+        public void write(int b) throws IOException {
+            writeLock.lock();
+            try {
+                ensureOpen();
+                writeQueued();
+                oneByte.clear();
+                oneByte.put((byte) b).flip();
+                FramedConnection.this.write(oneByte);
+            } finally {
+                writeLock.unlock();
+            }
+        }
+
+        @Override
+        public void write(byte[] bytes, int offset, int length) throws IOException {
+            Objects.checkFromIndexSize(offset, length, bytes.length);
+            writeLock.lock();
+            try {
+                ensureOpen();
+                writeQueued();
+                for (int done = 0; done < length; ) {
+                    int count = Math.min(CHUNK, length - done);
+                    FramedConnection.this.write(ByteBuffer.wrap(bytes, offset + done, count));
+                    done += count;
+                }
+            } finally {
+                writeLock.unlock();
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (isOpen()) {
+                shutdownOutput();
             }
         }
     }

@@ -1,7 +1,6 @@
 package dev.ipc.internal;
 
 import dev.ipc.AccessPolicy;
-import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.ErrorCode;
 import dev.ipc.IpcOptions;
@@ -19,7 +18,6 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,18 +31,18 @@ import org.slf4j.LoggerFactory;
  * the credentials the handshake proved. A failed or refused connection is closed and logged at info level with its
  * cause; it never reaches the caller.
  */
-public final class HandshakingListener implements Listener {
+public final class HandshakingListener implements FramedListener {
 
     private static final Logger LOG = LoggerFactory.getLogger(HandshakingListener.class);
 
-    private final Listener inner;
+    private final FramedListener inner;
     private final Duration handshakeTimeout;
     private final long acceptTimeoutNanos;
     private final AccessPolicy policy;
     private final byte[] secret;
     private final Semaphore room;
-    private final LinkedBlockingQueue<Connection> ready = new LinkedBlockingQueue<>();
-    private final Set<Connection> shaking = ConcurrentHashMap.newKeySet();
+    private final LinkedBlockingQueue<FramedConnection> ready = new LinkedBlockingQueue<>();
+    private final Set<FramedConnection> shaking = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Thread acceptor;
 
@@ -54,7 +52,7 @@ public final class HandshakingListener implements Listener {
      * @param policy checked on each connection after its handshake
      * @param secret the shared secret clients must prove, or null for none
      */
-    public HandshakingListener(Listener inner, IpcOptions options, AccessPolicy policy, byte[] secret) {
+    public HandshakingListener(FramedListener inner, IpcOptions options, AccessPolicy policy, byte[] secret) {
         this.inner = Objects.requireNonNull(inner, "inner");
         this.handshakeTimeout = options.handshakeTimeout();
         this.acceptTimeoutNanos = options.acceptTimeout().toNanos();
@@ -70,13 +68,13 @@ public final class HandshakingListener implements Listener {
     }
 
     @Override
-    public Connection accept() throws IOException {
+    public FramedConnection accept() throws IOException {
         if (closed.get()) {
             throw new ClosedChannelException();
         }
         long deadline = System.nanoTime() + acceptTimeoutNanos;
         while (true) {
-            Connection connection;
+            FramedConnection connection;
             try {
                 long left = acceptTimeoutNanos == 0 ? TimeUnit.MILLISECONDS.toNanos(100) : deadline - System.nanoTime();
                 connection = ready.poll(
@@ -104,56 +102,49 @@ public final class HandshakingListener implements Listener {
     }
 
     private void acceptLoop() {
-        long pauseMillis = 1;
-        while (!closed.get()) {
-            try {
-                room.acquire();
-            } catch (InterruptedException e) {
-                return;
-            }
-            Connection raw;
-            try {
-                raw = inner.accept();
-                pauseMillis = 1;
-            } catch (IOException e) {
-                room.release();
-                if (closed.get() || !inner.isOpen()) {
-                    return;
-                }
-                // Most often out of descriptors: back off instead of spinning.
-                LOG.warn("accepting on {} failed ({}); trying again in {} ms", endpoint(), e.getMessage(), pauseMillis);
-                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(pauseMillis));
-                pauseMillis = Math.min(pauseMillis * 2, 1000);
-                continue;
-            }
-            shaking.add(raw);
-            try {
-                Threads.start(
-                        "ipc-handshake " + endpoint(),
-                        ChannelConnection.suitsVirtualThreads(raw),
-                        () -> shakeHands(raw));
-            } catch (RuntimeException | Error e) {
-                shaking.remove(raw);
-                room.release();
-                Closer.closeQuietly(raw, e);
-                LOG.warn("no thread for a handshake on {}: {}", endpoint(), e.toString());
-            }
+        AcceptLoop.run(
+                endpoint(),
+                () -> {
+                    try {
+                        room.acquire();
+                    } catch (InterruptedException e) {
+                        throw new InterruptedIOException("closed");
+                    }
+                    try {
+                        return inner.accept();
+                    } catch (IOException | RuntimeException e) {
+                        room.release();
+                        throw e;
+                    }
+                },
+                () -> !closed.get() && inner.isOpen(),
+                this::startHandshake);
+    }
+
+    private void startHandshake(FramedConnection raw) {
+        shaking.add(raw);
+        try {
+            raw.threads("ipc-handshake " + endpoint())
+                    .newThread(() -> shakeHands(raw))
+                    .start();
+        } catch (RuntimeException | Error e) {
+            shaking.remove(raw);
+            room.release();
+            Closer.closeQuietly(raw, e);
+            LOG.warn("no thread for a handshake on {}: {}", endpoint(), e.toString());
         }
     }
 
-    private void shakeHands(Connection connection) {
-        Handshaking tls = connection instanceof Handshaking ? (Handshaking) connection : null;
-        String peer = tls != null ? tls.remote() : "client " + ChannelConnection.describePeer(connection);
+    private void shakeHands(FramedConnection connection) {
+        String peer = "client " + connection.remote();
         boolean admitted = false;
         try {
             Deadline.within(
                     handshakeTimeout,
-                    tls != null ? tls.abortHandle() : connection,
+                    connection.abortHandle(),
                     "the handshake did not finish within handshakeTimeout " + handshakeTimeout,
                     () -> {
-                        if (tls != null) {
-                            tls.handshake();
-                        }
+                        connection.handshake();
                         if (secret != null) {
                             SecretHandshake.verify(connection, secret, peer);
                         }
@@ -219,10 +210,10 @@ public final class HandshakingListener implements Listener {
         }
         Closer closer = new Closer().close(inner);
         acceptor.interrupt();
-        for (Connection connection : shaking) {
-            closer.close(connection instanceof Handshaking ? ((Handshaking) connection).abortHandle() : connection);
+        for (FramedConnection connection : shaking) {
+            closer.close(connection.abortHandle());
         }
-        for (Connection connection = ready.poll(); connection != null; connection = ready.poll()) {
+        for (FramedConnection connection = ready.poll(); connection != null; connection = ready.poll()) {
             closer.close(connection);
         }
         closer.rethrow();

@@ -1,8 +1,12 @@
 package dev.ipc.internal;
 
+import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.lang.reflect.Method;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -81,22 +85,73 @@ public final class Threads {
         return virtual != null ? virtual : Executors.newFixedThreadPool(size, daemons(name));
     }
 
-    /** Starts {@code task} on a new thread: virtual if asked and available, else a daemon platform thread. */
-    public static Thread start(String name, boolean virtual, Runnable task) {
+    /**
+     * A factory of unstarted threads named {@code name}: virtual if asked and available, else daemon platform threads.
+     */
+    public static ThreadFactory factory(String name, boolean virtual) {
         if (virtual && VIRTUAL != null) {
             try {
                 Object builder = VIRTUAL[1].invoke(VIRTUAL[0].invoke(null), name, 0L);
-                Thread thread = ((ThreadFactory) VIRTUAL[2].invoke(builder)).newThread(task);
-                thread.start();
-                return thread;
+                ThreadFactory factory = (ThreadFactory) VIRTUAL[2].invoke(builder);
+                return factory;
             } catch (ReflectiveOperationException | RuntimeException e) {
-                // fall back to a platform thread
+                // fall back to platform threads
             }
         }
-        Thread thread = new Thread(task, name);
-        thread.setDaemon(true);
-        thread.start();
-        return thread;
+        return task -> {
+            Thread thread = new Thread(task, name);
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+
+    /** An action that may fail with an {@link IOException}. */
+    @FunctionalInterface
+    public interface IoAction {
+        /** Runs it. */
+        void run() throws IOException;
+    }
+
+    /**
+     * Runs {@code action} on a platform thread and waits for it: for a backend whose blocking calls stall in virtual
+     * threads (junixsocket's channels, seen on JDK 25), called from one.
+     */
+    public static void onPlatformThread(String what, IoAction action) throws IOException {
+        Future<?> done = PlatformThreads.POOL.submit(() -> {
+            action.run();
+            return null;
+        });
+        try {
+            done.get();
+        } catch (InterruptedException e) {
+            done.cancel(true);
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for I/O on " + what);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException) {
+                throw (IOException) cause;
+            }
+            if (cause instanceof RuntimeException) {
+                throw (RuntimeException) cause;
+            }
+            if (cause instanceof Error) {
+                throw (Error) cause;
+            }
+            throw new IOException(cause);
+        }
+    }
+
+    /** Platform threads for {@link #onPlatformThread}, made on first need, gone a second after the last use. */
+    private static final class PlatformThreads {
+        static final ExecutorService POOL = new ThreadPoolExecutor(
+                0,
+                64,
+                1,
+                TimeUnit.SECONDS,
+                new SynchronousQueue<>(),
+                daemons("ipc-platform-io"),
+                new ThreadPoolExecutor.CallerRunsPolicy());
     }
 
     /** A factory of daemon platform threads named {@code name-N}. */

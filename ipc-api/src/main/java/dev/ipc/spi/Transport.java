@@ -1,9 +1,9 @@
 package dev.ipc.spi;
 
-import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
-import dev.ipc.Listener;
+import dev.ipc.internal.FramedConnection;
+import dev.ipc.internal.FramedListener;
 import java.io.IOException;
 import java.util.Optional;
 
@@ -45,14 +45,14 @@ public interface Transport {
      *
      * @param options the effective options, with the endpoint's query already applied
      */
-    Listener listen(Endpoint endpoint, IpcOptions options) throws IOException;
+    FramedListener listen(Endpoint endpoint, IpcOptions options) throws IOException;
 
     /**
      * Connects to {@code endpoint}, within {@link IpcOptions#connectTimeout()}.
      *
      * @param options the effective options, with the endpoint's query already applied
      */
-    Connection connect(Endpoint endpoint, IpcOptions options) throws IOException;
+    FramedConnection connect(Endpoint endpoint, IpcOptions options) throws IOException;
 
     /** The transport's identity for messages and logs: {@code scheme/name}. */
     default String id() {

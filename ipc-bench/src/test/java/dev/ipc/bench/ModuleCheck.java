@@ -5,7 +5,7 @@ import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
 import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
-import dev.ipc.spi.Transport;
+import dev.ipc.TransportInfo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -22,34 +22,36 @@ public final class ModuleCheck {
     public static void main(String[] args) throws Exception {
         boolean junixsocketPresent = Boolean.parseBoolean(args[0]);
         require("dev.ipc".equals(Ipc.class.getModule().getName()), "dev.ipc is a named module");
-        for (Transport transport : Ipc.transports()) {
-            System.out.println(transport.id() + " in module "
-                    + transport.getClass().getModule().getName()
-                    + ", available: " + transport.isAvailable()
+        for (TransportInfo transport : Ipc.transports()) {
+            System.out.println(transport.id() + ", available: " + transport.available()
                     + transport
-                            .unavailabilityCause()
+                            .unavailability()
                             .map(cause -> " (" + cause + ")")
                             .orElse(""));
         }
+        Module unix = ModuleLayer.boot().findModule("dev.ipc.unix").orElseThrow();
+        require(
+                unix.getDescriptor().provides().stream()
+                        .anyMatch(provides -> provides.service().equals("dev.ipc.spi.Transport")),
+                "dev.ipc.unix provides the transports");
         Path directory = Files.createTempDirectory("ipcm");
         try {
             echo(Endpoint.unix(directory.resolve("m.sock")));
             echo(Endpoint.parse("tcp://127.0.0.1:0"));
-            Transport junixsocket = Ipc.transports().stream()
+            TransportInfo junixsocket = Ipc.transports().stream()
                     .filter(t -> t.id().equals("unix/junixsocket"))
                     .findFirst()
                     .orElseThrow();
-            require(junixsocket.getClass().getModule().getName().equals("dev.ipc.unix"), "provided by dev.ipc.unix");
             if (junixsocketPresent) {
-                require(junixsocket.isAvailable(), "junixsocket available: " + junixsocket.unavailabilityCause());
+                require(junixsocket.available(), "junixsocket available: " + junixsocket.unavailability());
                 echo(Endpoint.unixAbstract(
                                 "ipc-module-check-" + ProcessHandle.current().pid())
                         .withParameter("access", "same-user"));
             } else {
-                require(!junixsocket.isAvailable(), "junixsocket unavailable when absent");
+                require(!junixsocket.available(), "junixsocket unavailable when absent");
                 require(
-                        junixsocket.unavailabilityCause().orElseThrow() instanceof LinkageError,
-                        "the cause is the missing classes");
+                        junixsocket.unavailability().orElseThrow().contains("NoClassDefFoundError"),
+                        "the cause is the missing classes: " + junixsocket.unavailability());
             }
         } finally {
             Files.deleteIfExists(directory.resolve("m.sock"));

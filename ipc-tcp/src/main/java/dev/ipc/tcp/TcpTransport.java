@@ -1,15 +1,15 @@
 package dev.ipc.tcp;
 
 import dev.ipc.AccessPolicy;
-import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
-import dev.ipc.Listener;
 import dev.ipc.PeerCredentials;
 import dev.ipc.internal.ChannelConnection;
 import dev.ipc.internal.ChannelListener;
 import dev.ipc.internal.ChannelTraits;
 import dev.ipc.internal.Closer;
+import dev.ipc.internal.FramedConnection;
+import dev.ipc.internal.FramedListener;
 import dev.ipc.internal.ReadinessWaiter;
 import dev.ipc.spi.Suitability;
 import dev.ipc.spi.Transport;
@@ -76,7 +76,7 @@ public final class TcpTransport implements Transport {
     }
 
     @Override
-    public Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedListener listen(Endpoint endpoint, IpcOptions options) throws IOException {
         ServerSocketChannel channel = bind(endpoint, options, false);
         try {
             Endpoint bound = boundEndpoint(channel, endpoint);
@@ -94,7 +94,7 @@ public final class TcpTransport implements Transport {
     }
 
     @Override
-    public Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedConnection connect(Endpoint endpoint, IpcOptions options) throws IOException {
         SocketChannel channel = open(
                 endpoint, options, System.nanoTime() + options.connectTimeout().toNanos());
         try {
@@ -205,7 +205,8 @@ public final class TcpTransport implements Transport {
         throw failure;
     }
 
-    private Connection wrap(SocketChannel channel, Endpoint local, IpcOptions options, String side) throws IOException {
+    private FramedConnection wrap(SocketChannel channel, Endpoint local, IpcOptions options, String side)
+            throws IOException {
         channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
         return new ChannelConnection(
                 channel,

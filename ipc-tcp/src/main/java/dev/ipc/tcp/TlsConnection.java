@@ -6,8 +6,6 @@ import dev.ipc.IpcOptions;
 import dev.ipc.PeerCredentials;
 import dev.ipc.internal.Closer;
 import dev.ipc.internal.FramedConnection;
-import dev.ipc.internal.Handshaking;
-import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -18,7 +16,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
@@ -29,25 +26,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A {@link Connection} over TLS: the JDK's {@link SSLSocket} layered on a connected TCP channel in blocking mode, with
- * the same framing, limits and timeouts as every other connection.
+ * A {@link Connection} over TLS: the JDK's {@link SSLSocket} layered on a connected TCP channel in blocking mode. What
+ * it adds to the {@link FramedConnection} skeleton is TLS: the handshake, reads and writes through the socket's
+ * streams, the read timeout as {@code SO_TIMEOUT}, close_notify, and errors that say what TLS refused.
  *
- * <p>A small message goes out as one TLS record in one write; a receive reads what has arrived into a buffer. The read
- * timeout is the socket's {@code SO_TIMEOUT}; a timeout keeps a half-read frame for the next call. {@link #close()}
- * sends TLS's close_notify when no write is in progress, then closes the TCP channel, which wakes any thread blocked on
- * it.
+ * <p>A small message goes out as one TLS record in one write. A read timeout keeps a half-read frame for the next call.
+ * {@link #close()} sends TLS's close_notify when no write is in progress, then closes the TCP channel, which wakes any
+ * thread blocked on it.
  */
-final class TlsConnection extends FramedConnection implements Handshaking {
+final class TlsConnection extends FramedConnection {
 
     private static final Logger LOG = LoggerFactory.getLogger(TlsConnection.class);
-    private static final int BUFFER_SIZE = 32 * 1024;
-    private static final int CHUNK = 1024 * 1024;
 
     private final SocketChannel channel;
     private final SSLSocket socket;
     private final Endpoint localEndpoint;
     private final String remote;
-    private final int maxFrameSize;
     private final Duration readTimeout;
     private final boolean ownCertificate;
     private final InputStream in;
@@ -58,10 +52,8 @@ final class TlsConnection extends FramedConnection implements Handshaking {
     private volatile boolean receivedAnything;
 
     // Guarded by writeLock.
-    private final byte[] writeBuffer = new byte[BUFFER_SIZE];
     private boolean outputShut;
-
-    private final OutputStream output = new RawOutput();
+    private byte[] copyBuffer;
 
     TlsConnection(
             SocketChannel channel,
@@ -71,13 +63,12 @@ final class TlsConnection extends FramedConnection implements Handshaking {
             IpcOptions options,
             String label)
             throws IOException {
-        super(label, ByteBuffer.allocate(BUFFER_SIZE), options.maxFrameSize());
+        super(label, false, options.maxFrameSize());
         this.ownCertificate = options.tls().hasKey();
         this.channel = Objects.requireNonNull(channel, "channel");
         this.socket = Objects.requireNonNull(socket, "socket");
         this.localEndpoint = localEndpoint;
         this.remote = remote;
-        this.maxFrameSize = options.maxFrameSize();
         this.readTimeout = options.readTimeout();
         socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, readTimeout.toMillis()));
         this.in = socket.getInputStream();
@@ -149,56 +140,28 @@ final class TlsConnection extends FramedConnection implements Handshaking {
         return remote;
     }
 
-    @Override
-    public boolean suitsVirtualThreads() {
-        return true;
-    }
-
-    // ---- sending ----------------------------------------------------------------------------------
+    // ---- the skeleton's primitives ------------------------------------------------------------------
 
     @Override
-    public void send(byte[] message) throws IOException {
-        send(message, 0, message.length);
-    }
-
-    @Override
-    public void send(byte[] message, int offset, int length) throws IOException {
-        Objects.checkFromIndexSize(offset, length, message.length);
-        checkSendable(length);
-        writeLock.lock();
-        writeStarted();
+    protected void writeFully(ByteBuffer[] sources) throws IOException {
         try {
-            ensureOpen();
-            if (length <= writeBuffer.length - 4) {
-                putInt(writeBuffer, length);
-                System.arraycopy(message, offset, writeBuffer, 4, length);
-                out.write(writeBuffer, 0, 4 + length);
-            } else {
-                putInt(writeBuffer, length);
-                out.write(writeBuffer, 0, 4);
-                for (int done = 0; done < length; done += CHUNK) {
-                    out.write(message, offset + done, Math.min(CHUNK, length - done));
+            for (ByteBuffer source : sources) {
+                if (source.hasArray()) {
+                    out.write(source.array(), source.arrayOffset() + source.position(), source.remaining());
+                    source.position(source.limit());
+                    continue;
+                }
+                if (copyBuffer == null) {
+                    copyBuffer = new byte[BUFFER_SIZE];
+                }
+                while (source.hasRemaining()) {
+                    int count = Math.min(copyBuffer.length, source.remaining());
+                    source.get(copyBuffer, 0, count);
+                    out.write(copyBuffer, 0, count);
                 }
             }
         } catch (IOException e) {
-            throw fail(explainWriteFailure(e)); // part of a frame may be out: the stream can't be trusted any more
-        } finally {
-            writeDone();
-            writeLock.unlock();
-        }
-    }
-
-    @Override
-    public void send(ByteBuffer message) throws IOException {
-        if (message.hasArray()) {
-            int length = message.remaining();
-            send(message.array(), message.arrayOffset() + message.position(), length);
-            message.position(message.position() + length);
-        } else {
-            checkSendable(message.remaining());
-            byte[] copy = new byte[message.remaining()];
-            message.get(copy);
-            send(copy);
+            throw explainWriteFailure(e);
         }
     }
 
@@ -213,43 +176,16 @@ final class TlsConnection extends FramedConnection implements Handshaking {
         }
         SSLHandshakeException explained = new SSLHandshakeException("TLS with " + remote
                 + " failed: the server closed the connection right after the handshake (" + e.getMessage() + "); "
-                + "under TLS 1.3 that is how a server refuses a client's certificate, or the lack of one: the server's "
-                + "log names the cause");
+                + "under TLS 1.3 that is how a server refuses a client's certificate, or the lack of one: the "
+                + "server's log names the cause");
         explained.initCause(e);
         return explained;
     }
 
-    private void checkSendable(int length) {
-        if (length > maxFrameSize) {
-            throw new IllegalArgumentException("message of " + length + " bytes is over maxFrameSize " + maxFrameSize
-                    + " on " + label + "; nothing was sent");
-        }
-    }
-
-    private static void putInt(byte[] bytes, int value) {
-        bytes[0] = (byte) (value >>> 24);
-        bytes[1] = (byte) (value >>> 16);
-        bytes[2] = (byte) (value >>> 8);
-        bytes[3] = (byte) value;
-    }
-
     @Override
-    public void sendWithDescriptors(byte[] message, FileDescriptor... descriptors) {
-        throw new UnsupportedOperationException(
-                "cannot pass file descriptors on " + label + ": file descriptors pass only over Unix sockets, not TLS");
+    protected String whyNoDescriptors() {
+        return "file descriptors pass only over Unix sockets, not TLS";
     }
-
-    @Override
-    public List<FileDescriptor> takeReceivedDescriptors() {
-        return List.of();
-    }
-
-    @Override
-    public boolean canPassDescriptors() {
-        return false;
-    }
-
-    // ---- receiving --------------------------------------------------------------------------------
 
     /** One read into a heap buffer, waiting at most the read timeout; the count, or -1 at end of stream. */
     @Override
@@ -286,8 +222,8 @@ final class TlsConnection extends FramedConnection implements Handshaking {
                 asynchronous.initCause(e);
                 throw asynchronous;
             }
-            // Under TLS 1.3 a server refuses a client's certificate after the client's handshake is done:
-            // the client learns of it here, on its first read.
+            // Under TLS 1.3 a server refuses a client's certificate after the client's handshake is done: the client
+            // learns of it here, on its first read.
             throw TlsTransport.explain(e, "with " + remote, socket.getUseClientMode(), ownCertificate);
         } catch (IOException e) {
             if (closed.get() && !(e instanceof AsynchronousCloseException)) {
@@ -299,32 +235,19 @@ final class TlsConnection extends FramedConnection implements Handshaking {
         }
     }
 
-    // ---- streams, half-close, close ------------------------------------------------------------------
-
     @Override
-    public OutputStream output() {
-        return output;
-    }
-
-    @Override
-    public void shutdownOutput() throws IOException {
-        writeLock.lock();
-        try {
-            ensureOpen();
-            if (!outputShut) {
-                outputShut = true;
-                socket.shutdownOutput(); // TLS 1.3: a close_notify, and the peer may still answer
-            }
-        } finally {
-            writeLock.unlock();
+    protected void closeOutput() throws IOException {
+        if (!outputShut) {
+            outputShut = true;
+            socket.shutdownOutput(); // TLS 1.3: a close_notify, and the peer may still answer
         }
     }
 
     @Override
     public void shutdownInput() throws IOException {
         ensureOpen();
-        // SSLSocket.shutdownInput() before the peer's close_notify is a fatal alert that ends the whole
-        // connection; end only this side's reading, at the TCP level.
+        // SSLSocket.shutdownInput() before the peer's close_notify is a fatal alert that ends the whole connection;
+        // end only this side's reading, at the TCP level.
         inputShut = true;
         channel.shutdownInput();
     }
@@ -344,62 +267,26 @@ final class TlsConnection extends FramedConnection implements Handshaking {
         return !closed.get() && channel.isOpen();
     }
 
+    /** A close_notify tells the peer the stream ended cleanly, not cut. */
     @Override
-    public void close() throws IOException {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
-        LOG.debug("connection closed: {}", label);
-        Closer closer = new Closer();
-        // A close_notify tells the peer the stream ended cleanly, not cut; skipped when a writer is stuck.
-        if (writeLock.tryLock()) {
-            try {
-                if (!outputShut && channel.isOpen() && socket.getSession().isValid()) {
-                    outputShut = true;
-                    closer.run(socket::shutdownOutput);
-                }
-            } finally {
-                writeLock.unlock();
-            }
-        }
-        // The channel first: it wakes a thread blocked in a read or write at once.
-        closer.close(channel).close(socket);
-        try {
-            closer.rethrow();
-        } catch (SocketException e) {
-            LOG.debug("closing {}: {}", label, e.toString()); // the peer had gone already
+    protected void beforeRelease() throws IOException {
+        if (!outputShut && channel.isOpen() && socket.getSession().isValid()) {
+            outputShut = true;
+            socket.shutdownOutput();
         }
     }
 
-    private final class RawOutput extends OutputStream {
-        @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void write(byte[] bytes, int offset, int length) throws IOException {
-            Objects.checkFromIndexSize(offset, length, bytes.length);
-            writeLock.lock();
-            writeStarted();
+    @Override
+    protected void release(Closer closer) {
+        // The channel first: it wakes a thread blocked in a read or write at once. A peer that had gone already is
+        // no failure of this close.
+        Closer own = new Closer().close(channel).close(socket);
+        closer.run(() -> {
             try {
-                ensureOpen();
-                for (int done = 0; done < length; done += CHUNK) {
-                    out.write(bytes, offset + done, Math.min(CHUNK, length - done));
-                }
-            } catch (IOException e) {
-                throw explainWriteFailure(e);
-            } finally {
-                writeDone();
-                writeLock.unlock();
+                own.rethrow();
+            } catch (SocketException e) {
+                LOG.debug("closing {}: {}", label, e.toString());
             }
-        }
-
-        @Override
-        public void close() throws IOException {
-            if (isOpen()) {
-                shutdownOutput();
-            }
-        }
+        });
     }
 }

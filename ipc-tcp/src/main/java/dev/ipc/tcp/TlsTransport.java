@@ -1,14 +1,14 @@
 package dev.ipc.tcp;
 
 import dev.ipc.AccessPolicy;
-import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
-import dev.ipc.Listener;
 import dev.ipc.TlsOptions;
 import dev.ipc.internal.ChannelListener;
 import dev.ipc.internal.Closer;
 import dev.ipc.internal.Deadline;
+import dev.ipc.internal.FramedConnection;
+import dev.ipc.internal.FramedListener;
 import dev.ipc.internal.HandshakingListener;
 import dev.ipc.internal.SecretHandshake;
 import dev.ipc.spi.Suitability;
@@ -71,7 +71,7 @@ public final class TlsTransport implements Transport {
     }
 
     @Override
-    public Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedListener listen(Endpoint endpoint, IpcOptions options) throws IOException {
         TlsOptions tls = options.tls();
         if (!tls.hasKey()) {
             throw new IllegalArgumentException(
@@ -126,13 +126,13 @@ public final class TlsTransport implements Transport {
                 accepted,
                 socket,
                 bound,
-                "client " + peer,
+                peer,
                 options,
                 bound.withoutParameters() + " (" + id() + ", server, peer " + peer + ")");
     }
 
     @Override
-    public Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedConnection connect(Endpoint endpoint, IpcOptions options) throws IOException {
         long started = System.nanoTime();
         SSLContext context = TlsContexts.of(options.tls());
         SocketChannel channel = TcpTransport.open(

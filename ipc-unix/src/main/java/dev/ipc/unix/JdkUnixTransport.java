@@ -1,15 +1,15 @@
 package dev.ipc.unix;
 
 import dev.ipc.AccessPolicy;
-import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
 import dev.ipc.IpcOptions.UnixBackend;
-import dev.ipc.Listener;
 import dev.ipc.PeerCredentials;
 import dev.ipc.internal.ChannelConnection;
 import dev.ipc.internal.ChannelTraits;
 import dev.ipc.internal.Closer;
+import dev.ipc.internal.FramedConnection;
+import dev.ipc.internal.FramedListener;
 import dev.ipc.spi.Suitability;
 import dev.ipc.spi.Transport;
 import java.io.IOException;
@@ -79,7 +79,7 @@ public final class JdkUnixTransport implements Transport {
     }
 
     @Override
-    public Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedListener listen(Endpoint endpoint, IpcOptions options) throws IOException {
         return SocketFiles.listen(
                 endpoint,
                 options,
@@ -109,7 +109,7 @@ public final class JdkUnixTransport implements Transport {
     }
 
     @Override
-    public Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedConnection connect(Endpoint endpoint, IpcOptions options) throws IOException {
         return SocketFiles.connect(
                 endpoint,
                 options,
@@ -119,7 +119,7 @@ public final class JdkUnixTransport implements Transport {
     }
 
     /** Wraps a connected JDK Unix channel; also for sockets inherited from systemd. */
-    static Connection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String side)
+    static FramedConnection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String side)
             throws IOException {
         return new ChannelConnection(
                 channel,

@@ -1,13 +1,13 @@
 package dev.ipc.unix;
 
-import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
-import dev.ipc.Listener;
 import dev.ipc.PeerCredentials;
 import dev.ipc.internal.ChannelConnection;
 import dev.ipc.internal.ChannelTraits;
 import dev.ipc.internal.Closer;
+import dev.ipc.internal.FramedConnection;
+import dev.ipc.internal.FramedListener;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.nio.channels.ServerSocketChannel;
@@ -41,7 +41,7 @@ final class JunixsocketChannels {
         }
     }
 
-    static Listener listen(Endpoint endpoint, IpcOptions options, String transportId) throws IOException {
+    static FramedListener listen(Endpoint endpoint, IpcOptions options, String transportId) throws IOException {
         SocketFiles.checkLength(endpoint);
         return SocketFiles.listen(
                 endpoint,
@@ -71,7 +71,7 @@ final class JunixsocketChannels {
                 accepted -> wrap(accepted, endpoint, options, transportId, "server"));
     }
 
-    static Connection connect(Endpoint endpoint, IpcOptions options, String transportId) throws IOException {
+    static FramedConnection connect(Endpoint endpoint, IpcOptions options, String transportId) throws IOException {
         SocketFiles.checkLength(endpoint); // before junixsocket builds an address, which fails less clearly
         return SocketFiles.connect(
                 endpoint,
@@ -97,7 +97,7 @@ final class JunixsocketChannels {
     }
 
     /** Wraps a connected junixsocket channel; also for sockets inherited from systemd. */
-    static Connection wrap(
+    static FramedConnection wrap(
             SocketChannel channel, Endpoint endpoint, IpcOptions options, String transportId, String side)
             throws IOException {
         AFUNIXSocketChannel unix = (AFUNIXSocketChannel) channel;

@@ -1,11 +1,11 @@
 package dev.ipc.unix;
 
 import dev.ipc.AccessPolicy;
-import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
 import dev.ipc.IpcOptions.UnixBackend;
-import dev.ipc.Listener;
+import dev.ipc.internal.FramedConnection;
+import dev.ipc.internal.FramedListener;
 import dev.ipc.spi.Suitability;
 import dev.ipc.spi.Transport;
 import java.io.IOException;
@@ -67,13 +67,13 @@ public final class JunixsocketUnixTransport implements Transport {
     }
 
     @Override
-    public Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedListener listen(Endpoint endpoint, IpcOptions options) throws IOException {
         requireAvailable();
         return JunixsocketChannels.listen(endpoint, options, id());
     }
 
     @Override
-    public Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedConnection connect(Endpoint endpoint, IpcOptions options) throws IOException {
         requireAvailable();
         return JunixsocketChannels.connect(endpoint, options, id());
     }

@@ -1,12 +1,12 @@
 package dev.ipc.unix;
 
 import dev.ipc.AccessPolicy;
-import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
-import dev.ipc.Listener;
 import dev.ipc.internal.ChannelListener;
 import dev.ipc.internal.Closer;
+import dev.ipc.internal.FramedConnection;
+import dev.ipc.internal.FramedListener;
 import dev.ipc.internal.UnixPaths;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -260,7 +260,7 @@ final class SocketFiles {
      * Checks the path length, connects within the connect timeout, and wraps the channel; the channel is closed if
      * wrapping fails.
      */
-    static Connection connect(
+    static FramedConnection connect(
             Endpoint endpoint,
             IpcOptions options,
             ChannelOpener opener,
@@ -358,7 +358,7 @@ final class SocketFiles {
      *
      * @param prober opens a client channel, to find out whether an existing socket file is live
      */
-    static Listener listen(
+    static FramedListener listen(
             Endpoint endpoint,
             IpcOptions options,
             Binder binder,
@@ -422,7 +422,7 @@ final class SocketFiles {
         }
     }
 
-    private static Listener listener(
+    private static FramedListener listener(
             ServerSocketChannel channel,
             Endpoint endpoint,
             IpcOptions options,

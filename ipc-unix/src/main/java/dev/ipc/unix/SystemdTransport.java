@@ -1,12 +1,12 @@
 package dev.ipc.unix;
 
 import dev.ipc.AccessPolicy;
-import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
-import dev.ipc.Listener;
 import dev.ipc.internal.ChannelListener;
 import dev.ipc.internal.Closer;
+import dev.ipc.internal.FramedConnection;
+import dev.ipc.internal.FramedListener;
 import dev.ipc.spi.Suitability;
 import dev.ipc.spi.Transport;
 import java.io.IOException;
@@ -77,7 +77,7 @@ public final class SystemdTransport implements Transport {
     }
 
     @Override
-    public Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedListener listen(Endpoint endpoint, IpcOptions options) throws IOException {
         AccessPolicy policy = options.accessPolicy().orElse(AccessPolicy.sameUser());
         String count = environment.get("LISTEN_FDS");
         if (count == null) {
@@ -131,7 +131,8 @@ public final class SystemdTransport implements Transport {
         }
     }
 
-    private Listener fromStandardInput(Endpoint endpoint, IpcOptions options, AccessPolicy policy) throws IOException {
+    private FramedListener fromStandardInput(Endpoint endpoint, IpcOptions options, AccessPolicy policy)
+            throws IOException {
         Channel inherited = System.inheritedChannel();
         if (!(inherited instanceof ServerSocketChannel)
                 || endpoint.systemdName().isPresent()) {
@@ -156,7 +157,7 @@ public final class SystemdTransport implements Transport {
     }
 
     @Override
-    public Connection connect(Endpoint endpoint, IpcOptions options) {
+    public FramedConnection connect(Endpoint endpoint, IpcOptions options) {
         throw new IllegalArgumentException("cannot connect to " + endpoint + ": systemd: endpoints are for listening; "
                 + "connect to the socket's own path, such as unix:/run/app/app.sock");
     }
