@@ -17,4 +17,5 @@ module dev.ipc {
             dev.ipc.tcp;
 
     uses dev.ipc.spi.Transport;
+    uses dev.ipc.spi.ListenerSource;
 }

@@ -7,6 +7,7 @@ module dev.ipc.unix {
 
     provides dev.ipc.spi.Transport with
             dev.ipc.unix.JdkUnixTransport,
-            dev.ipc.unix.JunixsocketUnixTransport,
-            dev.ipc.unix.SystemdTransport;
+            dev.ipc.unix.JunixsocketUnixTransport;
+    provides dev.ipc.spi.ListenerSource with
+            dev.ipc.unix.SystemdListeners;
 }

@@ -6,6 +6,7 @@ import dev.ipc.internal.FramedConnection;
 import dev.ipc.internal.FramedListener;
 import dev.ipc.internal.HandshakingListener;
 import dev.ipc.internal.SecretHandshake;
+import dev.ipc.spi.ListenerSource;
 import dev.ipc.spi.Suitability;
 import dev.ipc.spi.Transport;
 import java.io.IOException;
@@ -63,9 +64,11 @@ public final class Ipc {
     /** {@link #listen(Endpoint, IpcOptions)} for the runtime, which reads its connections through the skeleton. */
     static FramedListener listenFramed(Endpoint endpoint, IpcOptions options) throws IOException {
         IpcOptions effective = IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options"));
-        Transport transport = choose(endpoint, effective);
+        ListenerSource source = sourceFor(endpoint);
+        Transport transport = source == null ? choose(endpoint, effective) : null;
         byte[] secret = SecretHandshake.secretOf(effective);
-        FramedListener listener = transport.listen(endpoint, effective);
+        FramedListener listener =
+                source != null ? source.listen(endpoint, effective) : transport.listen(endpoint, effective);
         if (secret == null || listener instanceof HandshakingListener) {
             return listener; // a transport that shakes hands itself (TLS) checks the secret there too
         }
@@ -97,6 +100,10 @@ public final class Ipc {
     /** {@link #connect(Endpoint, IpcOptions)} for the runtime, which reads its connections through the skeleton. */
     static FramedConnection connectFramed(Endpoint endpoint, IpcOptions options) throws IOException {
         IpcOptions effective = IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options"));
+        ListenerSource source = sourceFor(endpoint);
+        if (source != null) {
+            throw new IllegalArgumentException(source.whyNoConnect(endpoint));
+        }
         Transport transport = choose(endpoint, effective);
         byte[] secret = SecretHandshake.secretOf(effective);
         FramedConnection connection = transport.connect(endpoint, effective);
@@ -201,10 +208,31 @@ public final class Ipc {
         return best;
     }
 
+    /**
+     * The source of inherited listeners for the endpoint's scheme, or null if the scheme is a transport's.
+     *
+     * @throws IllegalStateException if the source can't work in this process; the message says why
+     */
+    private static ListenerSource sourceFor(Endpoint endpoint) {
+        for (ListenerSource source : Providers.SOURCES) {
+            if (source.scheme().equals(endpoint.scheme())) {
+                if (!source.isAvailable()) {
+                    throw new IllegalStateException("cannot listen on " + endpoint + ": "
+                            + source.unavailabilityCause().map(Ipc::describe).orElse("no reason given"));
+                }
+                return source;
+            }
+        }
+        return null;
+    }
+
     private static Set<String> availableSchemes() {
         Set<String> schemes = new TreeSet<>();
         for (Transport transport : Providers.ALL) {
             schemes.add(transport.scheme());
+        }
+        for (ListenerSource source : Providers.SOURCES) {
+            schemes.add(source.scheme());
         }
         return schemes;
     }
@@ -217,12 +245,13 @@ public final class Ipc {
 
     /** Holds the providers, loaded on first use. */
     private static final class Providers {
-        static final List<Transport> ALL = load();
+        static final List<Transport> ALL = load(Transport.class);
+        static final List<ListenerSource> SOURCES = load(ListenerSource.class);
 
-        private static List<Transport> load() {
-            List<Transport> found = new ArrayList<>();
-            for (Transport transport : ServiceLoader.load(Transport.class, Ipc.class.getClassLoader())) {
-                found.add(transport);
+        private static <T> List<T> load(Class<T> service) {
+            List<T> found = new ArrayList<>();
+            for (T provider : ServiceLoader.load(service, Ipc.class.getClassLoader())) {
+                found.add(provider);
             }
             return List.copyOf(found);
         }

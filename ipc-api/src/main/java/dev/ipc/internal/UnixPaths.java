@@ -3,7 +3,10 @@ package dev.ipc.internal;
 import java.io.IOException;
 import java.nio.charset.Charset;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Locale;
 import java.util.OptionalLong;
 
@@ -17,6 +20,8 @@ public final class UnixPaths {
     public static final int MAX_PATH_BYTES = isBsdLike() ? 103 : 107;
 
     private static final OptionalLong OWN_UID = readOwnUid();
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFSOCK = 0140000;
 
     private UnixPaths() {}
 
@@ -36,6 +41,53 @@ public final class UnixPaths {
             return name == null ? Charset.defaultCharset() : Charset.forName(name);
         } catch (IllegalArgumentException e) {
             return Charset.defaultCharset();
+        }
+    }
+
+    /**
+     * Why {@code path} can't be a socket path, if it is over the limit: its length and the limit, for the start of a
+     * message; null if it fits.
+     */
+    public static String tooLong(Path path) {
+        int bytes = byteLength(path);
+        if (bytes <= MAX_PATH_BYTES) {
+            return null;
+        }
+        return "socket path " + path + " is " + bytes + " bytes long, and the limit on this platform is at most "
+                + MAX_PATH_BYTES + " bytes (sun_path holds " + (MAX_PATH_BYTES + 1) + " with the terminating NUL)";
+    }
+
+    /**
+     * What is at {@code path}, not following a symbolic link: "a socket file", "a directory", "a regular file", "a
+     * symbolic link", "a special file" or "a file" (unreadable); null if nothing is.
+     */
+    public static String whatIsAt(Path path) {
+        try {
+            BasicFileAttributes attributes =
+                    Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (attributes.isDirectory()) {
+                return "a directory";
+            }
+            if (attributes.isSymbolicLink()) {
+                return "a symbolic link";
+            }
+            if (attributes.isRegularFile()) {
+                return "a regular file";
+            }
+            return isSocket(path) ? "a socket file" : "a special file";
+        } catch (NoSuchFileException e) {
+            return null;
+        } catch (IOException | UnsupportedOperationException e) {
+            return "a file";
+        }
+    }
+
+    private static boolean isSocket(Path path) {
+        try {
+            Object mode = Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            return mode instanceof Integer && (((Integer) mode) & S_IFMT) == S_IFSOCK;
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return true;
         }
     }
 

@@ -9,6 +9,7 @@ import dev.ipc.IpcClient;
 import dev.ipc.IpcOptions;
 import dev.ipc.PeerCredentials;
 import dev.ipc.RemoteException;
+import dev.ipc.internal.UnixPaths;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetAddress;
@@ -16,7 +17,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -52,9 +52,6 @@ import picocli.CommandLine.Parameters;
             "Exit code 0 when a client could talk to it, 1 when not."
         })
 final class Doctor implements Callable<Integer> {
-
-    /** The largest socket path on Linux, in bytes, with its terminating NUL: 108. */
-    private static final int MAX_PATH_BYTES = 107;
 
     @Parameters(paramLabel = "ENDPOINT", description = "the endpoint a client would connect to")
     String endpoint;
@@ -126,13 +123,13 @@ final class Doctor implements Callable<Integer> {
 
     /** The file-system side of a socket path; false when connecting is pointless. */
     private boolean checkSocketFile(Path path) {
-        int bytes = path.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8).length;
-        if (bytes > MAX_PATH_BYTES) {
-            problem("path too long: " + path + " is " + bytes + " bytes, and a socket path may have at most "
-                    + MAX_PATH_BYTES + " (108 with the final NUL): use a shorter directory, such as $XDG_RUNTIME_DIR");
+        String tooLong = UnixPaths.tooLong(path.toAbsolutePath());
+        if (tooLong != null) {
+            problem("path too long: " + tooLong + ": use a shorter directory, such as $XDG_RUNTIME_DIR");
             return false;
         }
-        ok("the path is " + bytes + " bytes, within the limit of " + MAX_PATH_BYTES);
+        ok("the path is " + UnixPaths.byteLength(path.toAbsolutePath()) + " bytes, within the limit of "
+                + UnixPaths.MAX_PATH_BYTES);
         Path directory = path.toAbsolutePath().getParent();
         if (directory != null && !Files.isDirectory(directory)) {
             problem("no such directory: " + directory + " does not exist, so nothing listens at " + path
@@ -144,23 +141,21 @@ final class Doctor implements Callable<Integer> {
                     + describe(directory) + ")");
             return false;
         }
-        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+        String what = UnixPaths.whatIsAt(path);
+        if (what == null) {
             problem("no such file: nothing at " + path + ": the server is not running, or listens elsewhere");
             return false;
         }
-        PosixFileAttributes attributes;
-        try {
-            attributes = Files.readAttributes(path, PosixFileAttributes.class);
-        } catch (IOException e) {
-            problem("cannot read " + path + ": " + e.getMessage());
-            return false;
+        if (what.equals("a symbolic link")) {
+            try {
+                what = UnixPaths.whatIsAt(path.toRealPath()); // a client connects through the link
+            } catch (IOException e) {
+                problem("cannot read " + path + ": " + e.getMessage());
+                return false;
+            }
         }
-        if (!attributes.isOther()) {
-            problem("not a socket: " + path + " is "
-                    + (attributes.isDirectory()
-                            ? "a directory"
-                            : attributes.isRegularFile() ? "a regular file" : "not a socket")
-                    + " (" + describe(path)
+        if (!"a socket file".equals(what)) {
+            problem("not a socket: " + path + " is " + what + " (" + describe(path)
                     + "); a server would refuse to replace it");
             return false;
         }

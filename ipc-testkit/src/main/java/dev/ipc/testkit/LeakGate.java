@@ -7,8 +7,10 @@ import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
 import dev.ipc.IpcClient;
 import dev.ipc.IpcServer;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Comparator;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -33,9 +35,58 @@ public final class LeakGate implements BeforeAllCallback, AfterAllCallback {
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
         warmUp();
-        ExtensionContext.Store store = context.getStore(NAMESPACE);
-        store.put("descriptors", OpenDescriptors.count());
-        store.put("threads", Set.copyOf(Thread.getAllStackTraces().keySet()));
+        context.getStore(NAMESPACE).put("baseline", Baseline.take());
+    }
+
+    /**
+     * What was open at one moment: descriptors and threads. The one leak check, used by this gate and by the contract
+     * suite's own.
+     */
+    public static final class Baseline {
+        private final long descriptors;
+        private final Set<Thread> threads;
+
+        private Baseline(long descriptors, Set<Thread> threads) {
+            this.descriptors = descriptors;
+            this.threads = threads;
+        }
+
+        /** The descriptors and threads open now. */
+        public static Baseline take() throws IOException {
+            return new Baseline(
+                    OpenDescriptors.count(),
+                    Set.copyOf(Thread.getAllStackTraces().keySet()));
+        }
+
+        /**
+         * Asserts that no library thread ({@code ipc-*}) started since is alive after {@code grace}, and that open
+         * descriptors are back within 2 of the baseline, giving the JVM's cleaner up to two seconds of collections to
+         * release those of channels that became unreachable.
+         *
+         * @param what what ran since, for the messages
+         */
+        public void assertNothingLeaked(String what, Duration grace) throws IOException, InterruptedException {
+            long deadline = System.nanoTime() + grace.toNanos();
+            for (Thread thread : Thread.getAllStackTraces().keySet()) {
+                if (!threads.contains(thread) && thread.getName().startsWith("ipc-")) {
+                    thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+                    assertFalse(
+                            thread.isAlive(),
+                            "a library thread still runs " + grace.toMillis() + " ms after " + what + ": "
+                                    + thread.getName());
+                }
+            }
+            long now = OpenDescriptors.count();
+            for (int attempt = 0; attempt < 20 && now > descriptors + 2; attempt++) {
+                System.gc();
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+                now = OpenDescriptors.count();
+            }
+            assertTrue(
+                    now <= descriptors + 2,
+                    "open descriptors went from " + descriptors + " to " + now + " over " + what + ": "
+                            + OpenDescriptors.describe());
+        }
     }
 
     private static void warmUp() throws Exception {
@@ -66,32 +117,11 @@ public final class LeakGate implements BeforeAllCallback, AfterAllCallback {
     }
 
     @Override
-    @SuppressWarnings("unchecked")
     public void afterAll(ExtensionContext context) throws Exception {
-        ExtensionContext.Store store = context.getStore(NAMESPACE);
-        Set<Thread> before = (Set<Thread>) store.get("threads");
-        if (before == null) {
+        Baseline baseline = context.getStore(NAMESPACE).get("baseline", Baseline.class);
+        if (baseline == null) {
             return; // beforeAll failed, and said why
         }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
-        for (Thread thread : Thread.getAllStackTraces().keySet()) {
-            if (!before.contains(thread) && thread.getName().startsWith("ipc-")) {
-                thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-                assertFalse(
-                        thread.isAlive(), "a library thread still runs a second after the class: " + thread.getName());
-            }
-        }
-        long baseline = (Long) store.get("descriptors");
-        long descriptors = OpenDescriptors.count();
-        // Channels that became unreachable give their descriptors back after a collection.
-        for (int attempt = 0; attempt < 20 && descriptors > baseline + 2; attempt++) {
-            System.gc();
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
-            descriptors = OpenDescriptors.count();
-        }
-        assertTrue(
-                descriptors <= baseline + 2,
-                "open descriptors went from " + baseline + " to " + descriptors + " over " + context.getDisplayName()
-                        + ": " + OpenDescriptors.describe());
+        baseline.assertNothingLeaked(context.getDisplayName(), Duration.ofSeconds(1));
     }
 }

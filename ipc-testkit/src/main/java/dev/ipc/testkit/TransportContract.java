@@ -42,7 +42,6 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -50,7 +49,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -81,8 +79,7 @@ public abstract class TransportContract {
     private Path directory;
     private int testNumber;
     private final ExecutorService threads = Executors.newCachedThreadPool(new NamedThreads("ipc-test-contract"));
-    private long descriptorBaseline;
-    private Set<Thread> threadBaseline;
+    private LeakGate.Baseline baseline;
 
     /**
      * A fresh endpoint to listen on, under {@code directory} for socket files, carrying in its query whatever selects
@@ -128,8 +125,7 @@ public abstract class TransportContract {
                 IpcClient client = IpcClient.connect(server.endpoint())) {
             assertArrayEquals(new byte[] {2}, client.call(new byte[] {2}));
         }
-        descriptorBaseline = OpenDescriptors.count();
-        threadBaseline = Thread.getAllStackTraces().keySet();
+        baseline = LeakGate.Baseline.take();
     }
 
     @BeforeEach
@@ -154,24 +150,7 @@ public abstract class TransportContract {
         }
         threads.shutdown();
         assertTrue(threads.awaitTermination(10, TimeUnit.SECONDS), "test threads did not stop");
-        for (Thread thread : Thread.getAllStackTraces().keySet()) {
-            if (!threadBaseline.contains(thread) && thread.getName().startsWith("ipc-")) {
-                thread.join(5000);
-                assertFalse(thread.isAlive(), "thread left running: " + thread.getName());
-            }
-        }
-        // Descriptors of channels that became unreachable are released by the JVM's cleaner after a
-        // collection: give it up to two seconds before calling anything a leak.
-        long descriptors = OpenDescriptors.count();
-        for (int attempt = 0; attempt < 20 && descriptors > descriptorBaseline + 2; attempt++) {
-            System.gc();
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
-            descriptors = OpenDescriptors.count();
-        }
-        assertTrue(
-                descriptors <= descriptorBaseline + 2,
-                "open descriptors went from " + descriptorBaseline + " to " + descriptors + ": "
-                        + OpenDescriptors.describe());
+        baseline.assertNothingLeaked("the contract suite on " + transportId(), Duration.ofSeconds(5));
     }
 
     // ---- helpers ------------------------------------------------------------------------------

@@ -44,9 +44,6 @@ final class SocketFiles {
 
     static final int MAX_PATH_BYTES = UnixPaths.MAX_PATH_BYTES;
 
-    private static final long S_IFMT = 0170000;
-    private static final long S_IFSOCK = 0140000;
-
     private SocketFiles() {}
 
     /**
@@ -63,12 +60,9 @@ final class SocketFiles {
             }
             return;
         }
-        Path path = endpoint.path().orElseThrow();
-        int bytes = UnixPaths.byteLength(path);
-        if (bytes > MAX_PATH_BYTES) {
-            throw new SocketException("socket path " + path + " is " + bytes + " bytes long; the limit on this "
-                    + "platform is " + MAX_PATH_BYTES + " bytes (sun_path holds " + (MAX_PATH_BYTES + 1)
-                    + " with the terminating NUL): use a shorter path or a relative one");
+        String tooLong = UnixPaths.tooLong(endpoint.path().orElseThrow());
+        if (tooLong != null) {
+            throw new SocketException(tooLong + ": use a shorter path or a relative one");
         }
     }
 
@@ -78,43 +72,12 @@ final class SocketFiles {
      * @throws BindException naming the path and what is there
      */
     static void refuseExisting(Endpoint endpoint, Path path) throws IOException {
-        String what = describe(path);
+        String what = UnixPaths.whatIsAt(path);
         if (what != null) {
             throw new BindException("cannot listen on " + endpoint + ": " + what + " already exists at " + path
                     + (what.equals("a socket file")
                             ? "; another process may be listening there, or a crashed one left it behind"
                             : "; remove it or choose another path"));
-        }
-    }
-
-    /** What is at {@code path}: "a socket file", "a directory" and so on; null if nothing is. */
-    private static String describe(Path path) {
-        try {
-            BasicFileAttributes attributes =
-                    Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            if (attributes.isDirectory()) {
-                return "a directory";
-            }
-            if (attributes.isSymbolicLink()) {
-                return "a symbolic link";
-            }
-            if (attributes.isRegularFile()) {
-                return "a regular file";
-            }
-            return isSocket(path) ? "a socket file" : "a special file";
-        } catch (NoSuchFileException e) {
-            return null;
-        } catch (IOException | UnsupportedOperationException e) {
-            return "a file";
-        }
-    }
-
-    private static boolean isSocket(Path path) {
-        try {
-            Object mode = Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-            return mode instanceof Integer && (((Integer) mode) & S_IFMT) == S_IFSOCK;
-        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-            return true;
         }
     }
 
@@ -177,7 +140,7 @@ final class SocketFiles {
         }
         Path path = endpoint.path().orElseThrow();
         Path parent = path.toAbsolutePath().getParent();
-        String what = describe(path);
+        String what = UnixPaths.whatIsAt(path);
         if (what != null) {
             return withCause(
                     new BindException(
@@ -214,7 +177,7 @@ final class SocketFiles {
                     e);
         }
         Path path = endpoint.path().orElseThrow();
-        String what = describe(path);
+        String what = UnixPaths.whatIsAt(path);
         if (what == null) {
             return withCause(
                     new ConnectException("cannot connect to " + endpoint + ": no socket file at " + path
@@ -444,7 +407,7 @@ final class SocketFiles {
      * there, or if the file is not a socket.
      */
     private static void reclaimStale(Endpoint endpoint, Path path, ChannelOpener prober) throws IOException {
-        String what = describe(path);
+        String what = UnixPaths.whatIsAt(path);
         if (what == null) {
             return;
         }
@@ -506,8 +469,8 @@ final class SocketFiles {
                 Files.createLink(path, temporary);
             } catch (FileAlreadyExistsException e) {
                 throw withCause(
-                        new BindException("cannot listen on " + endpoint + ": " + describe(path) + " appeared at "
-                                + path + " while binding"),
+                        new BindException("cannot listen on " + endpoint + ": " + UnixPaths.whatIsAt(path)
+                                + " appeared at " + path + " while binding"),
                         e);
             }
             return channel;

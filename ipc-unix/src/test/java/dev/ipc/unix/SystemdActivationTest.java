@@ -88,7 +88,7 @@ class SystemdActivationTest {
 
     @Test
     void refusesSocketsPassedToAnotherProcess() {
-        SystemdTransport transport = new SystemdTransport(Map.of("LISTEN_PID", "1", "LISTEN_FDS", "1"));
+        SystemdListeners transport = new SystemdListeners(Map.of("LISTEN_PID", "1", "LISTEN_FDS", "1"));
         SocketException e = assertThrows(
                 SocketException.class, () -> transport.listen(Endpoint.parse("systemd:"), IpcOptions.defaults()));
         assertTrue(e.getMessage().contains("LISTEN_PID is 1, not this process"), e.getMessage());
@@ -97,14 +97,14 @@ class SystemdActivationTest {
     @Test
     void namesTheSocketsThereAreWhenANameIsMissing() {
         String pid = String.valueOf(ProcessHandle.current().pid());
-        SystemdTransport transport =
-                new SystemdTransport(Map.of("LISTEN_PID", pid, "LISTEN_FDS", "2", "LISTEN_FDNAMES", "api:admin"));
+        SystemdListeners transport =
+                new SystemdListeners(Map.of("LISTEN_PID", pid, "LISTEN_FDS", "2", "LISTEN_FDNAMES", "api:admin"));
         SocketException e = assertThrows(
                 SocketException.class,
                 () -> transport.listen(Endpoint.parse("systemd:metrics"), IpcOptions.defaults()));
         assertTrue(e.getMessage().contains("no socket named 'metrics' (LISTEN_FDNAMES: api, admin)"), e.getMessage());
 
-        SystemdTransport broken = new SystemdTransport(Map.of("LISTEN_PID", pid, "LISTEN_FDS", "many"));
+        SystemdListeners broken = new SystemdListeners(Map.of("LISTEN_PID", pid, "LISTEN_FDS", "many"));
         SocketException notANumber = assertThrows(
                 SocketException.class, () -> broken.listen(Endpoint.parse("systemd:"), IpcOptions.defaults()));
         assertTrue(notANumber.getMessage().contains("LISTEN_FDS is not a number"), notANumber.getMessage());
@@ -114,7 +114,7 @@ class SystemdActivationTest {
     void saysHowToStartItWhenNothingWasPassed() {
         SocketException e = assertThrows(
                 SocketException.class,
-                () -> new SystemdTransport(Map.of()).listen(Endpoint.parse("systemd:"), IpcOptions.defaults()));
+                () -> new SystemdListeners(Map.of()).listen(Endpoint.parse("systemd:"), IpcOptions.defaults()));
         assertTrue(e.getMessage().contains("this process was given no sockets"), e.getMessage());
         assertTrue(e.getMessage().contains("systemd-socket-activate"), e.getMessage());
     }
@@ -124,5 +124,15 @@ class SystemdActivationTest {
         IllegalArgumentException e =
                 assertThrows(IllegalArgumentException.class, () -> Ipc.connect(Endpoint.parse("systemd:api")));
         assertTrue(e.getMessage().contains("connect to the socket's own path"), e.getMessage());
+    }
+
+    @Test
+    void saysWhetherItCanWorkInThisProcess() {
+        String pid = String.valueOf(ProcessHandle.current().pid());
+        // Standard input needs only the JDK; descriptors by number need junixsocket, which this module's tests have.
+        assertTrue(new SystemdListeners(Map.of()).isAvailable());
+        SystemdListeners passed = new SystemdListeners(Map.of("LISTEN_PID", pid, "LISTEN_FDS", "1"));
+        assertTrue(passed.isAvailable(), () -> passed.unavailabilityCause().toString());
+        assertTrue(passed.unavailabilityCause().isEmpty());
     }
 }

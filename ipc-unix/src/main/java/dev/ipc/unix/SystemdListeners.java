@@ -5,10 +5,8 @@ import dev.ipc.Endpoint;
 import dev.ipc.IpcOptions;
 import dev.ipc.internal.ChannelListener;
 import dev.ipc.internal.Closer;
-import dev.ipc.internal.FramedConnection;
 import dev.ipc.internal.FramedListener;
-import dev.ipc.spi.Suitability;
-import dev.ipc.spi.Transport;
+import dev.ipc.spi.ListenerSource;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.SocketException;
@@ -32,10 +30,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * listener closes this process's descriptor and never removes the file. Accepted connections go through the access
  * policy as on any Unix listener (same user by default).
  *
- * @implNote A descriptor number is turned into a channel with junixsocket, which must be present;
- *     {@code System.inheritedChannel()} needs nothing but the JDK.
+ * @implNote A descriptor number is turned into a channel with junixsocket, which must be present
+ *     ({@link #isAvailable()} says so); {@code System.inheritedChannel()} needs nothing but the JDK.
  */
-public final class SystemdTransport implements Transport {
+public final class SystemdListeners implements ListenerSource {
 
     private static final int FIRST_DESCRIPTOR = 3;
     private static final Set<Integer> IN_USE = ConcurrentHashMap.newKeySet();
@@ -43,11 +41,11 @@ public final class SystemdTransport implements Transport {
     private final Map<String, String> environment;
 
     /** Public for {@link java.util.ServiceLoader}: reads this process's environment. */
-    public SystemdTransport() {
+    public SystemdListeners() {
         this(System.getenv());
     }
 
-    SystemdTransport(Map<String, String> environment) {
+    SystemdListeners(Map<String, String> environment) {
         this.environment = environment;
     }
 
@@ -56,24 +54,39 @@ public final class SystemdTransport implements Transport {
         return Endpoint.SYSTEMD;
     }
 
-    @Override
-    public String name() {
-        return "inherited";
-    }
-
+    /**
+     * Available unless systemd passed descriptors (LISTEN_FDS) and junixsocket, which turns a descriptor number into a
+     * channel, is missing; a socket on standard input needs nothing but the JDK.
+     */
     @Override
     public boolean isAvailable() {
-        return true;
+        return unavailabilityCause().isEmpty();
     }
 
     @Override
     public Optional<Throwable> unavailabilityCause() {
-        return Optional.empty();
+        if (environment.get("LISTEN_FDS") == null) {
+            return Optional.empty();
+        }
+        Throwable cause;
+        try {
+            cause = JunixsocketChannels.unavailabilityCause();
+        } catch (LinkageError e) {
+            cause = e;
+        }
+        return Optional.ofNullable(cause)
+                .map(missing -> new IllegalStateException(
+                        "systemd passed this process sockets by number (LISTEN_FDS), and turning a descriptor number "
+                                + "into a socket needs junixsocket (add "
+                                + "com.kohlschutter.junixsocket:junixsocket-core): "
+                                + missing,
+                        missing));
     }
 
     @Override
-    public Suitability suitability(Endpoint endpoint, IpcOptions options) {
-        return Suitability.suitable(Suitability.PREFERRED, "sockets inherited from systemd or inetd");
+    public String whyNoConnect(Endpoint endpoint) {
+        return "cannot connect to " + endpoint + ": systemd: endpoints name sockets that systemd passed to a listening "
+                + "process; connect to the socket's own path, such as unix:/run/app/app.sock";
     }
 
     @Override
@@ -116,7 +129,7 @@ public final class SystemdTransport implements Transport {
                     channel,
                     endpoint,
                     options,
-                    accepted -> JunixsocketChannels.wrap(accepted, endpoint, options, id(), "server"),
+                    accepted -> JunixsocketChannels.wrap(accepted, endpoint, options, "systemd/inherited", "server"),
                     policy,
                     () -> IN_USE.remove(descriptor));
         } catch (IOException | RuntimeException | LinkageError e) {
@@ -157,13 +170,7 @@ public final class SystemdTransport implements Transport {
     }
 
     @Override
-    public FramedConnection connect(Endpoint endpoint, IpcOptions options) {
-        throw new IllegalArgumentException("cannot connect to " + endpoint + ": systemd: endpoints are for listening; "
-                + "connect to the socket's own path, such as unix:/run/app/app.sock");
-    }
-
-    @Override
     public String toString() {
-        return id();
+        return "systemd listeners";
     }
 }
