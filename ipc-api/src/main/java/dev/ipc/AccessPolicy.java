@@ -12,7 +12,7 @@ import java.util.function.Predicate;
  *
  * <p>A refused peer's connection is closed and logged at info level with its uid and pid (or its certificate subject).
  * Unix listeners default to {@link #sameUser()}; TCP and TLS listeners to {@link #anyone()}, since TCP tells nothing of
- * the peer: require a shared secret ({@link IpcOptions#secret()}) or client certificates
+ * the peer: require a shared secret ({@link ConnectionOptions#SECRET}) or client certificates
  * ({@link TlsOptions.ClientAuth#REQUIRED}) there. Over TLS the policy runs after the handshake, on the certificate's
  * subject.
  *

@@ -3,8 +3,8 @@ package dev.ipc;
 import java.io.IOException;
 
 /**
- * A peer failed the shared-secret check ({@link IpcOptions#secret()}): it proved no knowledge of the secret, a wrong
- * one, or asked for a secret where none is configured. Nothing of the application's passed on that connection.
+ * A peer failed the shared-secret check ({@link ConnectionOptions#SECRET}): it proved no knowledge of the secret, a
+ * wrong one, or asked for a secret where none is configured. Nothing of the application's passed on that connection.
  */
 public class AuthenticationException extends IOException {
 

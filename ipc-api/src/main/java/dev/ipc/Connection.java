@@ -17,11 +17,11 @@ import java.util.List;
  *
  * <p>All I/O blocks the calling thread. Sends are serialised with one another and receives with one another, so one
  * thread may send while another receives, and several threads may share one side. Reads honour
- * {@link IpcOptions#readTimeout()} on every transport; a timeout throws {@link java.net.SocketTimeoutException} and
- * leaves the connection usable, a half-received message included.
+ * {@link ConnectionOptions#READ_TIMEOUT} on every transport; a timeout throws {@link java.net.SocketTimeoutException}
+ * and leaves the connection usable, a half-received message included.
  *
- * <p>A malformed frame (a negative length, or one over {@link IpcOptions#maxFrameSize()}) or an end of stream inside a
- * frame closes this connection, and only this one, and throws an {@link IOException} that says what was wrong.
+ * <p>A malformed frame (a negative length, or one over {@link ConnectionOptions#MAX_FRAME_SIZE}) or an end of stream
+ * inside a frame closes this connection, and only this one, and throws an {@link IOException} that says what was wrong.
  * {@link #close()} is idempotent and unblocks threads waiting in any method.
  */
 public interface Connection extends Closeable {
@@ -29,8 +29,8 @@ public interface Connection extends Closeable {
     /**
      * Sends one message: its length, then its bytes, in one system call where they fit the send buffer.
      *
-     * @throws IllegalArgumentException if the message is longer than {@link IpcOptions#maxFrameSize()}; nothing is sent
-     *     and the connection stays usable
+     * @throws IllegalArgumentException if the message is longer than {@link ConnectionOptions#MAX_FRAME_SIZE}; nothing
+     *     is sent and the connection stays usable
      * @throws IOException if the connection fails or is closed
      */
     void send(byte[] message) throws IOException;

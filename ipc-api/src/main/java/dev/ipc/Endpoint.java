@@ -29,8 +29,8 @@ import java.util.Optional;
  * </pre>
  *
  * Any form may end in a query that carries options, {@code unix:/run/app.sock?backend=jdk&readTimeout=5s} (see
- * {@link IpcOptions#fromEndpoint(Endpoint, IpcOptions)}). In a path or a query value, {@code %} followed by two hex
- * digits stands for that byte of the UTF-8 encoding, so a path that contains {@code ?} or {@code %} can be written too.
+ * {@link ConnectionOptions}). In a path or a query value, {@code %} followed by two hex digits stands for that byte of
+ * the UTF-8 encoding, so a path that contains {@code ?} or {@code %} can be written too.
  *
  * <p>Endpoints are immutable values: {@link #equals(Object)} compares every part, and
  * {@code Endpoint.parse(s).toString()} gives {@code s} back for every string in canonical form (the forms above, with

@@ -44,7 +44,7 @@ public final class Ipc {
 
     /** Binds {@code endpoint} with the default options (and those in its query). */
     public static Listener listen(Endpoint endpoint) throws IOException {
-        return listen(endpoint, IpcOptions.defaults());
+        return listen(endpoint, ConnectionOptions.defaults());
     }
 
     /**
@@ -57,28 +57,31 @@ public final class Ipc {
      * @throws IOException if binding fails, or the options' secret can't be read; the message names the endpoint or the
      *     secret's source and the cause
      */
-    public static Listener listen(Endpoint endpoint, IpcOptions options) throws IOException {
+    public static Listener listen(Endpoint endpoint, ConnectionOptions options) throws IOException {
         return listenFramed(endpoint, options);
     }
 
-    /** {@link #listen(Endpoint, IpcOptions)} for the runtime, which reads its connections through the skeleton. */
-    static FramedListener listenFramed(Endpoint endpoint, IpcOptions options) throws IOException {
-        IpcOptions effective = IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options"));
+    /**
+     * {@link #listen(Endpoint, ConnectionOptions)} for the runtime, which reads its connections through the skeleton.
+     */
+    static FramedListener listenFramed(Endpoint endpoint, ConnectionOptions options) throws IOException {
+        ConnectionOptions effective = ConnectionOptions.forEndpoint(endpoint, options, Option.Scope.LISTEN);
         ListenerSource source = sourceFor(endpoint);
         Transport transport = source == null ? choose(endpoint, effective) : null;
         byte[] secret = SecretHandshake.secretOf(effective);
         FramedListener listener =
                 source != null ? source.listen(endpoint, effective) : transport.listen(endpoint, effective);
-        if (secret == null || listener instanceof HandshakingListener) {
-            return listener; // a transport that shakes hands itself (TLS) checks the secret there too
+        if (secret != null && !(listener instanceof HandshakingListener)) {
+            // The transport's listener has checked the access policy already, on what the OS says of the peer; a
+            // transport that shakes hands itself (TLS) checks the secret there too.
+            listener = new HandshakingListener(listener, effective, AccessPolicy.anyone(), secret);
         }
-        // The transport's listener has checked the access policy already, on what the OS says of the peer.
-        return new HandshakingListener(listener, effective, AccessPolicy.anyone(), secret);
+        return listener;
     }
 
     /** Connects to {@code endpoint} with the default options (and those in its query). */
     public static Connection connect(Endpoint endpoint) throws IOException {
-        return connect(endpoint, IpcOptions.defaults());
+        return connect(endpoint, ConnectionOptions.defaults());
     }
 
     /**
@@ -93,13 +96,15 @@ public final class Ipc {
      *     side's proof, or asks for none
      * @throws IOException if connecting fails otherwise
      */
-    public static Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+    public static Connection connect(Endpoint endpoint, ConnectionOptions options) throws IOException {
         return connectFramed(endpoint, options);
     }
 
-    /** {@link #connect(Endpoint, IpcOptions)} for the runtime, which reads its connections through the skeleton. */
-    static FramedConnection connectFramed(Endpoint endpoint, IpcOptions options) throws IOException {
-        IpcOptions effective = IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options"));
+    /**
+     * {@link #connect(Endpoint, ConnectionOptions)} for the runtime, which reads its connections through the skeleton.
+     */
+    static FramedConnection connectFramed(Endpoint endpoint, ConnectionOptions options) throws IOException {
+        ConnectionOptions effective = ConnectionOptions.forEndpoint(endpoint, options, Option.Scope.CONNECT);
         ListenerSource source = sourceFor(endpoint);
         if (source != null) {
             throw new IllegalArgumentException(source.whyNoConnect(endpoint));
@@ -111,10 +116,10 @@ public final class Ipc {
             String peer = endpoint.withoutParameters().toString();
             try {
                 Deadline.within(
-                        effective.handshakeTimeout(),
+                        effective.get(ConnectionOptions.HANDSHAKE_TIMEOUT),
                         connection,
                         peer + " did not finish the shared-secret " + "handshake within handshakeTimeout "
-                                + effective.handshakeTimeout(),
+                                + effective.get(ConnectionOptions.HANDSHAKE_TIMEOUT),
                         () -> SecretHandshake.prove(connection, secret, peer));
             } catch (IOException | RuntimeException e) {
                 Closer.closeQuietly(connection, e);
@@ -150,15 +155,15 @@ public final class Ipc {
     /**
      * The transport that {@link #listen} and {@link #connect} would use.
      *
-     * @param options the effective options (see {@link IpcOptions#fromEndpoint})
+     * @param options the effective options with the endpoint's query applied
      * @throws IllegalStateException if none suits; the message gives each candidate's reason, or the schemes that are
      *     available
      */
-    public static TransportInfo transportFor(Endpoint endpoint, IpcOptions options) {
+    public static TransportInfo transportFor(Endpoint endpoint, ConnectionOptions options) {
         return info(choose(endpoint, options));
     }
 
-    private static Transport choose(Endpoint endpoint, IpcOptions options) {
+    private static Transport choose(Endpoint endpoint, ConnectionOptions options) {
         Objects.requireNonNull(endpoint, "endpoint");
         Objects.requireNonNull(options, "options");
         List<Transport> candidates = new ArrayList<>();

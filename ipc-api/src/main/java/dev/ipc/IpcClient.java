@@ -36,7 +36,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe: any number of threads may call at once. When the connection drops, every call in flight fails at once
  * with {@link ConnectionLostException} (none hangs, none is resent: it may or may not have run); the next call
- * reconnects, retrying with exponential backoff and jitter for up to {@link IpcOptions#reconnectTimeout()}. An error
+ * reconnects, retrying with exponential backoff and jitter for up to {@link ClientOptions#RECONNECT_TIMEOUT}. An error
  * reply fails its call with {@link RemoteException}.
  */
 public final class IpcClient implements AutoCloseable {
@@ -45,21 +45,21 @@ public final class IpcClient implements AutoCloseable {
     private static final AtomicInteger CLIENTS = new AtomicInteger();
 
     private final Endpoint endpoint;
-    private final IpcOptions options;
+    private final ClientOptions options;
     private final String name = "ipc-client-" + CLIENTS.incrementAndGet();
     private final ReentrantLock connectLock = new ReentrantLock();
     private final AtomicInteger ids = new AtomicInteger();
     private volatile Session session;
     private volatile boolean closed;
 
-    private IpcClient(Endpoint endpoint, IpcOptions options) {
+    private IpcClient(Endpoint endpoint, ClientOptions options) {
         this.endpoint = endpoint;
         this.options = options;
     }
 
     /** Connects with the default options (and those in the endpoint's query). */
     public static IpcClient connect(Endpoint endpoint) throws IOException {
-        return connect(endpoint, IpcOptions.defaults());
+        return connect(endpoint, ClientOptions.defaults());
     }
 
     /**
@@ -69,17 +69,17 @@ public final class IpcClient implements AutoCloseable {
      * @throws RemoteException if the server refused the connection (too many connections, version)
      * @throws IOException if connecting or the handshake fails otherwise
      */
-    public static IpcClient connect(Endpoint endpoint, IpcOptions options) throws IOException {
+    public static IpcClient connect(Endpoint endpoint, ClientOptions options) throws IOException {
         Objects.requireNonNull(endpoint, "endpoint");
         IpcClient client =
-                new IpcClient(endpoint, IpcOptions.fromEndpoint(endpoint, Objects.requireNonNull(options, "options")));
+                new IpcClient(endpoint, options.toBuilder().query(endpoint).build());
         client.session = client.open();
         return client;
     }
 
-    /** Calls with the default call timeout ({@link IpcOptions#callTimeout()}). */
+    /** Calls with the default call timeout ({@link ClientOptions#CALL_TIMEOUT}). */
     public byte[] call(byte[] request) throws IOException {
-        return call(request, options.callTimeout());
+        return call(request, options.get(ClientOptions.CALL_TIMEOUT));
     }
 
     /**
@@ -121,7 +121,7 @@ public final class IpcClient implements AutoCloseable {
             return CompletableFuture.failedFuture(e);
         }
         CompletableFuture<byte[]> future = pending.future;
-        Duration timeout = options.callTimeout();
+        Duration timeout = options.get(ClientOptions.CALL_TIMEOUT);
         if (!timeout.isZero()) {
             CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS, Runnable::run)
                     .execute(() -> {
@@ -190,7 +190,8 @@ public final class IpcClient implements AutoCloseable {
     }
 
     private Session reconnect() throws IOException {
-        long deadline = System.nanoTime() + options.reconnectTimeout().toNanos();
+        long deadline =
+                System.nanoTime() + options.get(ClientOptions.RECONNECT_TIMEOUT).toNanos();
         long pauseNanos = TimeUnit.MILLISECONDS.toNanos(10);
         while (true) {
             try {
@@ -224,14 +225,20 @@ public final class IpcClient implements AutoCloseable {
     /** Connects and shakes hands, within the handshake timeout. */
     private Session open() throws IOException {
         // Room for the server's ERROR frames too, whose messages may outgrow a tiny payload limit.
-        IpcOptions connectionOptions = options.toBuilder()
-                .readTimeout(Duration.ZERO)
-                .maxFrameSize(Math.max(Protocol.frameLimit(options.maxFrameSize()), Protocol.MAX_HELLO + 1024))
+        ConnectionOptions connectionOptions = ConnectionOptions.takenFrom(options)
+                .set(
+                        ConnectionOptions.MAX_FRAME_SIZE,
+                        Math.max(
+                                Protocol.frameLimit(options.get(ConnectionOptions.MAX_FRAME_SIZE)),
+                                Protocol.MAX_HELLO + 1024))
                 .build();
         FramedConnection connection = Ipc.connectFramed(endpoint.withoutParameters(), connectionOptions);
         CompletableFuture<Void> handshake = new CompletableFuture<>();
-        if (!options.handshakeTimeout().isZero()) {
-            CompletableFuture.delayedExecutor(options.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS, Runnable::run)
+        if (!options.get(ConnectionOptions.HANDSHAKE_TIMEOUT).isZero()) {
+            CompletableFuture.delayedExecutor(
+                            options.get(ConnectionOptions.HANDSHAKE_TIMEOUT).toNanos(),
+                            TimeUnit.NANOSECONDS,
+                            Runnable::run)
                     .execute(() -> {
                         if (handshake.complete(null)) {
                             Closer.closeQuietly(connection, null);
@@ -251,9 +258,10 @@ public final class IpcClient implements AutoCloseable {
             int[] welcome = Protocol.welcomeFields(answer);
             if (!handshake.complete(null)) {
                 throw new SocketTimeoutException("no answer to the hello from " + endpoint + " within handshakeTimeout "
-                        + options.handshakeTimeout());
+                        + options.get(ConnectionOptions.HANDSHAKE_TIMEOUT));
             }
-            Session fresh = new Session(connection, Math.min(welcome[1], options.maxFrameSize()));
+            Session fresh =
+                    new Session(connection, Math.min(welcome[1], options.get(ConnectionOptions.MAX_FRAME_SIZE)));
             fresh.reader = connection.threads(name + "-reader").newThread(fresh::read);
             fresh.reader.start();
             return fresh;
@@ -261,7 +269,7 @@ public final class IpcClient implements AutoCloseable {
             Closer.closeQuietly(connection, e);
             if (!handshake.complete(null) && !(e instanceof RemoteException)) {
                 SocketTimeoutException timeout = new SocketTimeoutException("no answer to the hello from " + endpoint
-                        + " within handshakeTimeout " + options.handshakeTimeout());
+                        + " within handshakeTimeout " + options.get(ConnectionOptions.HANDSHAKE_TIMEOUT));
                 timeout.initCause(e);
                 throw timeout;
             }

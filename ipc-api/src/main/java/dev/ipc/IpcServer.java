@@ -43,13 +43,13 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>Each connection is read on a thread of its own (virtual on JDK 21 and later, except for junixsocket's channels,
- * else from a pool bounded by {@link IpcOptions#maxConnections()}); each request runs its handler on a worker, so
- * replies may leave in any order. The limits in {@link IpcOptions} (connections in all and per peer user, requests in
- * flight, frame size, hello, idle and mid-frame timeouts) are enforced with an error frame or a close, never a hang. A
- * handler that throws fails its request with a HANDLER_FAILED error reply; the connection and the server go on.
+ * else from a pool bounded by {@link ServerOptions#MAX_CONNECTIONS}); each request runs its handler on a worker, so
+ * replies may leave in any order. The limits in {@link ServerOptions} (connections in all and per peer user, requests
+ * in flight, frame size, hello, idle and mid-frame timeouts) are enforced with an error frame or a close, never a hang.
+ * A handler that throws fails its request with a HANDLER_FAILED error reply; the connection and the server go on.
  *
  * <p>{@link #close()} is graceful: the endpoint is released at once, connections are told GOAWAY, requests in flight
- * may finish within {@link IpcOptions#shutdownTimeout()}, new ones are answered SHUTTING_DOWN, then what is left is
+ * may finish within {@link ServerOptions#SHUTDOWN_TIMEOUT}, new ones are answered SHUTTING_DOWN, then what is left is
  * closed. The wire protocol is in {@code docs/PROTOCOL.md}.
  */
 public final class IpcServer implements AutoCloseable {
@@ -80,7 +80,7 @@ public final class IpcServer implements AutoCloseable {
 
     private final Endpoint endpoint;
     /** The builder's options with the endpoint's query applied. */
-    private final IpcOptions options;
+    private final ServerOptions options;
 
     private final AsyncHandler handler;
     private final String name = "ipc-server-" + SERVERS.incrementAndGet();
@@ -100,7 +100,7 @@ public final class IpcServer implements AutoCloseable {
 
     private IpcServer(Builder builder) {
         this.endpoint = builder.endpoint;
-        this.options = IpcOptions.fromEndpoint(builder.endpoint, builder.options);
+        this.options = builder.options.toBuilder().query(builder.endpoint).build();
         this.handler = builder.handler;
     }
 
@@ -119,11 +119,12 @@ public final class IpcServer implements AutoCloseable {
         if (!state.compareAndSet(State.NEW, State.RUNNING)) {
             throw new IllegalStateException("server on " + endpoint + " was already started");
         }
-        IpcOptions effective = options;
-        IpcOptions connectionOptions = effective.toBuilder()
-                .readTimeout(Duration.ZERO)
-                .acceptTimeout(Duration.ZERO)
-                .maxFrameSize(Protocol.frameLimit(effective.maxFrameSize()))
+        ServerOptions effective = options;
+        // The runtime reads with its own timeouts; its frames carry a type and an id beside the payload.
+        ConnectionOptions connectionOptions = ConnectionOptions.takenFrom(effective)
+                .set(
+                        ConnectionOptions.MAX_FRAME_SIZE,
+                        Protocol.frameLimit(effective.get(ConnectionOptions.MAX_FRAME_SIZE)))
                 .build();
         try {
             listener = Ipc.listenFramed(endpoint.withoutParameters(), connectionOptions);
@@ -145,10 +146,13 @@ public final class IpcServer implements AutoCloseable {
         return this;
     }
 
-    private long watchdogTick(IpcOptions effective) {
+    private long watchdogTick(ServerOptions effective) {
         long shortest = Long.MAX_VALUE;
         for (Duration timeout : new Duration[] {
-            effective.handshakeTimeout(), effective.idleTimeout(), effective.frameTimeout(), effective.writeTimeout()
+            effective.get(ConnectionOptions.HANDSHAKE_TIMEOUT),
+            effective.get(ServerOptions.IDLE_TIMEOUT),
+            effective.get(ServerOptions.FRAME_TIMEOUT),
+            effective.get(ServerOptions.WRITE_TIMEOUT)
         }) {
             if (!timeout.isZero()) {
                 shortest = Math.min(shortest, timeout.toMillis());
@@ -166,7 +170,7 @@ public final class IpcServer implements AutoCloseable {
     }
 
     /**
-     * The bound endpoint: for {@code tcp://host:0}, with the real port.
+     * The bound endpoint, with its query: for {@code tcp://host:0}, with the real port.
      *
      * @throws IllegalStateException if not started
      */
@@ -190,23 +194,24 @@ public final class IpcServer implements AutoCloseable {
     }
 
     private void admit(FramedConnection connection) {
-        IpcOptions effective = options;
+        ServerOptions effective = options;
         String peer = peerKey(connection.peer());
-        if (sessions.size() >= effective.maxConnections()) {
+        if (sessions.size() >= effective.get(ServerOptions.MAX_CONNECTIONS)) {
             refuse(
                     connection,
                     ErrorCode.TOO_MANY_CONNECTIONS,
-                    "the server holds its maximum of " + effective.maxConnections() + " connections");
+                    "the server holds its maximum of " + effective.get(ServerOptions.MAX_CONNECTIONS) + " connections");
             return;
         }
-        if (peer != null && effective.maxConnectionsPerPeer() > 0) {
+        if (peer != null && effective.get(ServerOptions.MAX_CONNECTIONS_PER_PEER) > 0) {
             AtomicInteger count = perPeer.computeIfAbsent(peer, key -> new AtomicInteger());
-            if (count.incrementAndGet() > effective.maxConnectionsPerPeer()) {
+            if (count.incrementAndGet() > effective.get(ServerOptions.MAX_CONNECTIONS_PER_PEER)) {
                 count.decrementAndGet();
                 refuse(
                         connection,
                         ErrorCode.TOO_MANY_CONNECTIONS,
-                        "peer " + peer + " holds its maximum of " + effective.maxConnectionsPerPeer() + " connections");
+                        "peer " + peer + " holds its maximum of "
+                                + effective.get(ServerOptions.MAX_CONNECTIONS_PER_PEER) + " connections");
                 return;
             }
         }
@@ -291,13 +296,13 @@ public final class IpcServer implements AutoCloseable {
             awaitStopped();
             return;
         }
-        IpcOptions effective = options;
+        ServerOptions effective = options;
         Closer closer = new Closer();
         closer.close(listener);
         for (Session session : sessions) {
             session.goAway();
         }
-        boolean drained = awaitInFlight(effective.shutdownTimeout());
+        boolean drained = awaitInFlight(effective.get(ServerOptions.SHUTDOWN_TIMEOUT));
         for (Session session : sessions) {
             closer.close(session.connection);
         }
@@ -365,7 +370,7 @@ public final class IpcServer implements AutoCloseable {
     /** One connection: its handshake, its requests, its timeouts. */
     private final class Session {
         final FramedConnection connection;
-        private final IpcOptions limits;
+        private final ServerOptions limits;
         private final String peer;
         private final AtomicInteger requests = new AtomicInteger();
         private final long acceptedAt = System.nanoTime();
@@ -378,7 +383,7 @@ public final class IpcServer implements AutoCloseable {
         private final ConcurrentLinkedQueue<byte[]> outbox = new ConcurrentLinkedQueue<>();
         private final AtomicBoolean writing = new AtomicBoolean();
 
-        Session(FramedConnection connection, IpcOptions limits, String peer) {
+        Session(FramedConnection connection, ServerOptions limits, String peer) {
             this.connection = connection;
             this.limits = limits;
             this.peer = peer;
@@ -397,7 +402,7 @@ public final class IpcServer implements AutoCloseable {
                 }
                 synchronized (welcomeLock) {
                     // With goAway(): a client that has its WELCOME always gets the GOAWAY of a closing server.
-                    connection.send(Protocol.welcome(Protocol.VERSION, limits.maxFrameSize()));
+                    connection.send(Protocol.welcome(Protocol.VERSION, limits.get(ConnectionOptions.MAX_FRAME_SIZE)));
                     welcomed = true;
                     if (draining) {
                         sendQuietly(Protocol.goaway("the server is shutting down"));
@@ -435,11 +440,12 @@ public final class IpcServer implements AutoCloseable {
                 connection.send(Protocol.error(id, ErrorCode.SHUTTING_DOWN, "the server is shutting down"));
                 return;
             }
-            if (requests.get() >= limits.maxInFlight()) {
+            if (requests.get() >= limits.get(ServerOptions.MAX_IN_FLIGHT)) {
                 connection.send(Protocol.error(
                         id,
                         ErrorCode.TOO_MANY_REQUESTS,
-                        "this connection has its maximum of " + limits.maxInFlight() + " requests in flight"));
+                        "this connection has its maximum of " + limits.get(ServerOptions.MAX_IN_FLIGHT)
+                                + " requests in flight"));
                 return;
             }
             requests.incrementAndGet();
@@ -472,11 +478,12 @@ public final class IpcServer implements AutoCloseable {
                     frame = Protocol.error(id, ErrorCode.HANDLER_FAILED, String.valueOf(cause));
                 } else if (answer == null) {
                     frame = Protocol.error(id, ErrorCode.HANDLER_FAILED, "the handler returned no reply (null)");
-                } else if (answer.length > limits.maxFrameSize()) {
+                } else if (answer.length > limits.get(ConnectionOptions.MAX_FRAME_SIZE)) {
                     frame = Protocol.error(
                             id,
                             ErrorCode.FRAME_TOO_LARGE,
-                            "the reply of " + answer.length + " bytes is over maxFrameSize " + limits.maxFrameSize());
+                            "the reply of " + answer.length + " bytes is over maxFrameSize "
+                                    + limits.get(ConnectionOptions.MAX_FRAME_SIZE));
                 } else {
                     frame = Protocol.call(Protocol.RESPONSE, id, answer);
                 }
@@ -529,7 +536,8 @@ public final class IpcServer implements AutoCloseable {
 
         /** After the peer's end of stream: its replies still go out, then the connection closes. */
         private void awaitOwnRequests() {
-            long deadline = System.nanoTime() + limits.shutdownTimeout().toNanos();
+            long deadline = System.nanoTime()
+                    + limits.get(ServerOptions.SHUTDOWN_TIMEOUT).toNanos();
             synchronized (this) {
                 while (requests.get() > 0 && connection.isOpen()) {
                     long left = deadline - System.nanoTime();
@@ -566,27 +574,30 @@ public final class IpcServer implements AutoCloseable {
             } else if (writes != stalledWrite) {
                 stalledWrite = writes; // a write in progress, first seen now
                 stalledSince = now;
-            } else if (expired(limits.writeTimeout(), stalledSince, now)) {
+            } else if (expired(limits.get(ServerOptions.WRITE_TIMEOUT), stalledSince, now)) {
                 // Nothing can be sent to say why: the peer is not reading. Closing frees the blocked writer.
                 LOG.info(
                         "closing {}: a write to {} stalled for writeTimeout {} (the peer reads nothing)",
                         connection,
                         peer == null ? "the peer" : peer,
-                        limits.writeTimeout());
+                        limits.get(ServerOptions.WRITE_TIMEOUT));
                 Closer.closeQuietly(connection, null);
                 return;
             }
             if (!welcomed) {
-                if (expired(limits.handshakeTimeout(), acceptedAt, now)) {
-                    timeOut("no hello within handshakeTimeout " + limits.handshakeTimeout());
+                if (expired(limits.get(ConnectionOptions.HANDSHAKE_TIMEOUT), acceptedAt, now)) {
+                    timeOut("no hello within handshakeTimeout " + limits.get(ConnectionOptions.HANDSHAKE_TIMEOUT));
                 }
                 return;
             }
             long partial = connection.partialFrameSince();
-            if (partial != 0 && expired(limits.frameTimeout(), partial, now)) {
-                timeOut("a frame stopped arriving half way for frameTimeout " + limits.frameTimeout());
-            } else if (partial == 0 && requests.get() == 0 && expired(limits.idleTimeout(), lastActivity, now)) {
-                timeOut("idle for idleTimeout " + limits.idleTimeout());
+            if (partial != 0 && expired(limits.get(ServerOptions.FRAME_TIMEOUT), partial, now)) {
+                timeOut("a frame stopped arriving half way for frameTimeout "
+                        + limits.get(ServerOptions.FRAME_TIMEOUT));
+            } else if (partial == 0
+                    && requests.get() == 0
+                    && expired(limits.get(ServerOptions.IDLE_TIMEOUT), lastActivity, now)) {
+                timeOut("idle for idleTimeout " + limits.get(ServerOptions.IDLE_TIMEOUT));
             }
         }
 
@@ -603,7 +614,7 @@ public final class IpcServer implements AutoCloseable {
         void finish() {
             if (finished.compareAndSet(false, true)) {
                 sessions.remove(this);
-                if (peer != null && limits.maxConnectionsPerPeer() > 0) {
+                if (peer != null && limits.get(ServerOptions.MAX_CONNECTIONS_PER_PEER) > 0) {
                     perPeer.computeIfPresent(peer, (key, count) -> count.decrementAndGet() == 0 ? null : count);
                 }
             }
@@ -613,7 +624,7 @@ public final class IpcServer implements AutoCloseable {
     /** Builds an {@link IpcServer}; not thread-safe. */
     public static final class Builder {
         private final Endpoint endpoint;
-        private IpcOptions options = IpcOptions.defaults();
+        private ServerOptions options = ServerOptions.defaults();
         private AsyncHandler handler;
 
         private Builder(Endpoint endpoint) {
@@ -621,7 +632,7 @@ public final class IpcServer implements AutoCloseable {
         }
 
         /** The options; those in the endpoint's query override them. */
-        public Builder options(IpcOptions options) {
+        public Builder options(ServerOptions options) {
             this.options = Objects.requireNonNull(options, "options");
             return this;
         }

@@ -15,7 +15,7 @@ public interface Listener extends Closeable {
     /**
      * Waits for the next connection.
      *
-     * @throws java.net.SocketTimeoutException if none arrived within {@link IpcOptions#acceptTimeout()}
+     * @throws java.net.SocketTimeoutException if none arrived within {@link ConnectionOptions#ACCEPT_TIMEOUT}
      * @throws java.nio.channels.ClosedChannelException if the listener is closed, before or during the call
      * @throws IOException if accepting fails
      */
@@ -23,7 +23,8 @@ public interface Listener extends Closeable {
 
     /**
      * The bound endpoint, with its query: for {@code tcp://host:0}, the port actually bound, so that
-     * {@code endpoint().toString()} can be handed to a client.
+     * {@code endpoint().toString()} can be handed to a client (which reads its own keys of the query, and leaves the
+     * listener's to it).
      */
     Endpoint endpoint();
 

@@ -190,6 +190,20 @@ public final class TlsOptions {
         }
     }
 
+    /** {@code current} with one query parameter applied, not yet checked (see {@link #contradiction()}). */
+    static TlsOptions apply(TlsOptions current, String key, String value) {
+        Builder builder = current.toBuilder();
+        if (!apply(builder, key, value)) {
+            throw new IllegalArgumentException("unknown TLS option '" + key + "'");
+        }
+        return builder.buildUnchecked();
+    }
+
+    /** Where these settings contradict each other, naming the fields; null where they don't. */
+    String contradiction() {
+        return toBuilder().contradiction();
+    }
+
     /** The query keys {@link #apply} knows. */
     static final String KEYS = "keyStore, keyStorePasswordFile, keyStorePasswordEnv, trustStore, "
             + "trustStorePasswordFile, trustStorePasswordEnv, certificate, privateKey, trustCertificates, clientAuth, "
@@ -344,29 +358,41 @@ public final class TlsOptions {
          * @throws IllegalArgumentException if they contradict each other, naming the fields
          */
         public TlsOptions build() {
+            String contradiction = contradiction();
+            if (contradiction != null) {
+                throw new IllegalArgumentException(contradiction);
+            }
+            return new TlsOptions(this);
+        }
+
+        /** The settings, contradicting each other or not: for a query read one key at a time, checked at its end. */
+        TlsOptions buildUnchecked() {
+            return new TlsOptions(this);
+        }
+
+        private String contradiction() {
             if (keyStore != null && (certificate != null || privateKey != null)) {
-                throw new IllegalArgumentException(
-                        "give the key either as keyStore or as certificate and privateKey, " + "not both");
+                return ("give the key either as keyStore or as certificate and privateKey, " + "not both");
             }
             if ((certificate == null) != (privateKey == null)) {
-                throw new IllegalArgumentException("certificate and privateKey go together: "
+                return ("certificate and privateKey go together: "
                         + (certificate == null
                                 ? "privateKey is set but certificate is not"
                                 : "certificate is set but privateKey is not"));
             }
             if (trustStore != null && trustCertificates != null) {
-                throw new IllegalArgumentException("give trust either as trustStore or as trustCertificates, not both");
+                return ("give trust either as trustStore or as trustCertificates, not both");
             }
             if (keyStorePassword != null && keyStore == null) {
-                throw new IllegalArgumentException("keyStorePassword is set but keyStore is not");
+                return ("keyStorePassword is set but keyStore is not");
             }
             if (trustStorePassword != null && trustStore == null) {
-                throw new IllegalArgumentException("trustStorePassword is set but trustStore is not");
+                return ("trustStorePassword is set but trustStore is not");
             }
             if (serverName != null && serverName.isEmpty()) {
-                throw new IllegalArgumentException("serverName must not be empty");
+                return ("serverName must not be empty");
             }
-            return new TlsOptions(this);
+            return null;
         }
     }
 }

@@ -1,8 +1,8 @@
 package dev.ipc.internal;
 
 import dev.ipc.Connection;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
 import dev.ipc.PeerCredentials;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
@@ -59,16 +59,16 @@ public final class ChannelConnection extends FramedConnection {
             SocketChannel channel,
             Endpoint localEndpoint,
             PeerCredentials peer,
-            IpcOptions options,
+            ConnectionOptions options,
             String label,
             ChannelTraits traits)
             throws IOException {
-        super(label, true, options.maxFrameSize());
+        super(label, true, options.get(ConnectionOptions.MAX_FRAME_SIZE));
         this.traits = Objects.requireNonNull(traits, "traits");
         this.channel = Objects.requireNonNull(channel, "channel");
         this.localEndpoint = Objects.requireNonNull(localEndpoint, "localEndpoint");
         this.peer = Objects.requireNonNull(peer, "peer");
-        this.readTimeoutNanos = options.readTimeout().toNanos();
+        this.readTimeoutNanos = options.get(ConnectionOptions.READ_TIMEOUT).toNanos();
         this.timed = readTimeoutNanos > 0;
         channel.configureBlocking(!timed);
         this.readWaiter = new ReadinessWaiter(channel, SelectionKey.OP_READ);

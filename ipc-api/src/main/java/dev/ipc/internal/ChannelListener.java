@@ -1,8 +1,8 @@
 package dev.ipc.internal;
 
 import dev.ipc.AccessPolicy;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
@@ -57,7 +57,7 @@ public final class ChannelListener implements FramedListener {
     public ChannelListener(
             ServerSocketChannel channel,
             Endpoint endpoint,
-            IpcOptions options,
+            ConnectionOptions options,
             Acceptor acceptor,
             AccessPolicy policy,
             Closer.Action release)
@@ -65,7 +65,7 @@ public final class ChannelListener implements FramedListener {
         this.policy = Objects.requireNonNull(policy, "policy");
         this.channel = Objects.requireNonNull(channel, "channel");
         this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
-        this.acceptTimeoutNanos = options.acceptTimeout().toNanos();
+        this.acceptTimeoutNanos = options.get(ConnectionOptions.ACCEPT_TIMEOUT).toNanos();
         this.acceptor = Objects.requireNonNull(acceptor, "acceptor");
         this.release = Objects.requireNonNull(release, "release");
         channel.configureBlocking(false);

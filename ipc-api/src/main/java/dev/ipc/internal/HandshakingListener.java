@@ -1,9 +1,9 @@
 package dev.ipc.internal;
 
 import dev.ipc.AccessPolicy;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.ErrorCode;
-import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -27,9 +27,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A background thread, from construction to close, takes connections from the inner listener as long as fewer than
  * {@code backlog} are accepted and not yet handed out; beyond that the kernel's backlog queues them as it would without
- * handshakes. Each handshake must finish within {@link IpcOptions#handshakeTimeout()}. The access policy is checked on
- * the credentials the handshake proved. A failed or refused connection is closed and logged at info level with its
- * cause; it never reaches the caller.
+ * handshakes. Each handshake must finish within {@link ConnectionOptions#handshakeTimeout()}. The access policy is
+ * checked on the credentials the handshake proved. A failed or refused connection is closed and logged at info level
+ * with its cause; it never reaches the caller.
  */
 public final class HandshakingListener implements FramedListener {
 
@@ -52,13 +52,13 @@ public final class HandshakingListener implements FramedListener {
      * @param policy checked on each connection after its handshake
      * @param secret the shared secret clients must prove, or null for none
      */
-    public HandshakingListener(FramedListener inner, IpcOptions options, AccessPolicy policy, byte[] secret) {
+    public HandshakingListener(FramedListener inner, ConnectionOptions options, AccessPolicy policy, byte[] secret) {
         this.inner = Objects.requireNonNull(inner, "inner");
-        this.handshakeTimeout = options.handshakeTimeout();
-        this.acceptTimeoutNanos = options.acceptTimeout().toNanos();
+        this.handshakeTimeout = options.get(ConnectionOptions.HANDSHAKE_TIMEOUT);
+        this.acceptTimeoutNanos = options.get(ConnectionOptions.ACCEPT_TIMEOUT).toNanos();
         this.policy = Objects.requireNonNull(policy, "policy");
         this.secret = secret == null ? null : secret.clone();
-        this.room = new Semaphore(options.backlog());
+        this.room = new Semaphore(options.get(ConnectionOptions.BACKLOG));
         // Handshakes start at once, not at the first accept(): a TLS client's connect waits for its
         // handshake, and code that connects before it accepts is common.
         Thread thread = new Thread(this::acceptLoop, "ipc-handshake-accept " + inner.endpoint());

@@ -2,8 +2,8 @@ package dev.ipc.internal;
 
 import dev.ipc.AuthenticationException;
 import dev.ipc.Connection;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.ErrorCode;
-import dev.ipc.IpcOptions;
 import dev.ipc.Secret;
 import java.io.EOFException;
 import java.io.IOException;
@@ -58,11 +58,11 @@ public final class SecretHandshake {
      * @throws IOException naming the file or variable if it can't be read
      * @throws IllegalArgumentException naming the source if the secret is too short
      */
-    public static byte[] secretOf(IpcOptions options) throws IOException {
-        if (options.secret().isEmpty()) {
+    public static byte[] secretOf(ConnectionOptions options) throws IOException {
+        if (options.find(ConnectionOptions.SECRET).isEmpty()) {
             return null;
         }
-        Secret source = options.secret().get();
+        Secret source = options.find(ConnectionOptions.SECRET).get();
         return check(source.read(), source);
     }
 

@@ -1,7 +1,7 @@
 package dev.ipc.spi;
 
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
 import dev.ipc.internal.FramedListener;
 import java.io.IOException;
 import java.util.Optional;
@@ -29,7 +29,7 @@ public interface ListenerSource {
      *
      * @param options the effective options, with the endpoint's query already applied
      */
-    FramedListener listen(Endpoint endpoint, IpcOptions options) throws IOException;
+    FramedListener listen(Endpoint endpoint, ConnectionOptions options) throws IOException;
 
     /** Why a client can't connect to such an endpoint, and what to connect to instead. */
     String whyNoConnect(Endpoint endpoint);

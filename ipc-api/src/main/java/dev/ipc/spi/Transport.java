@@ -1,7 +1,7 @@
 package dev.ipc.spi;
 
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
 import dev.ipc.internal.FramedConnection;
 import dev.ipc.internal.FramedListener;
 import java.io.IOException;
@@ -38,21 +38,21 @@ public interface Transport {
      * <p>Asked before {@link #isAvailable()}, and must not load anything to answer: availability is checked in rank
      * order only, so a backend that needs native code is not loaded when a better ranked one serves.
      */
-    Suitability suitability(Endpoint endpoint, IpcOptions options);
+    Suitability suitability(Endpoint endpoint, ConnectionOptions options);
 
     /**
      * Binds {@code endpoint} and listens on it.
      *
      * @param options the effective options, with the endpoint's query already applied
      */
-    FramedListener listen(Endpoint endpoint, IpcOptions options) throws IOException;
+    FramedListener listen(Endpoint endpoint, ConnectionOptions options) throws IOException;
 
     /**
-     * Connects to {@code endpoint}, within {@link IpcOptions#connectTimeout()}.
+     * Connects to {@code endpoint}, within {@link ConnectionOptions#CONNECT_TIMEOUT}.
      *
      * @param options the effective options, with the endpoint's query already applied
      */
-    FramedConnection connect(Endpoint endpoint, IpcOptions options) throws IOException;
+    FramedConnection connect(Endpoint endpoint, ConnectionOptions options) throws IOException;
 
     /** The transport's identity for messages and logs: {@code scheme/name}. */
     default String id() {

@@ -7,8 +7,8 @@ import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.ipc.AuthenticationException;
 import dev.ipc.Connection;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
 import dev.ipc.PeerCredentials;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -136,7 +136,7 @@ class DecoderFuzzTest {
         }
         assertEquals(endpoint, Endpoint.parse(endpoint.toString()), "an endpoint reads back from its string");
         try {
-            IpcOptions.fromEndpoint(endpoint, IpcOptions.defaults());
+            ConnectionOptions.defaults().toBuilder().query(endpoint).build();
         } catch (IllegalArgumentException expected) {
             // an unknown or invalid option, named in the message
         }

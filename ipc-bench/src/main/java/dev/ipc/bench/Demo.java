@@ -3,9 +3,9 @@ package dev.ipc.bench;
 import static java.nio.charset.StandardCharsets.UTF_8;
 
 import dev.ipc.Connection;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
-import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -102,7 +102,11 @@ public final class Demo {
                     Locale.ROOT,
                     "%-34s %10.1f %10.1f %,10d%n",
                     endpoint.withoutParameters().scheme() + " via "
-                            + Ipc.transportFor(endpoint, IpcOptions.fromEndpoint(endpoint, IpcOptions.defaults()))
+                            + Ipc.transportFor(
+                                            endpoint,
+                                            ConnectionOptions.defaults().toBuilder()
+                                                    .query(endpoint)
+                                                    .build())
                                     .id(),
                     nanos[ROUND_TRIPS / 2] / 1000.0,
                     nanos[ROUND_TRIPS * 99 / 100] / 1000.0,

@@ -1,9 +1,9 @@
 package dev.ipc.bench;
 
 import dev.ipc.Connection;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
-import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
 import dev.ipc.TransportInfo;
 import java.nio.file.Files;
@@ -68,7 +68,7 @@ public final class ModuleCheck {
             server.send(server.receive());
             require(Arrays.equals(new byte[] {1, 2, 3}, client.receive()), "echo on " + endpoint);
             System.out.println("echo ok on " + endpoint + " via "
-                    + Ipc.transportFor(endpoint, IpcOptions.defaults()).id());
+                    + Ipc.transportFor(endpoint, ConnectionOptions.defaults()).id());
         }
     }
 

@@ -1,8 +1,8 @@
 package dev.ipc.cli;
 
+import dev.ipc.ClientOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcClient;
-import dev.ipc.IpcOptions;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -38,8 +38,9 @@ final class Call implements Callable<Integer> {
         byte[] request = message == null
                 ? new byte[0]
                 : "-".equals(message) ? System.in.readAllBytes() : message.getBytes(StandardCharsets.UTF_8);
-        IpcOptions options =
-                IpcOptions.builder().reconnectTimeout(Duration.ZERO).build();
+        ClientOptions options = ClientOptions.builder()
+                .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
+                .build();
         try (IpcClient client = IpcClient.connect(Endpoint.parse(endpoint), options)) {
             byte[] reply = timeout == null ? client.call(request) : client.call(request, Durations.parse(timeout));
             System.out.write(reply);

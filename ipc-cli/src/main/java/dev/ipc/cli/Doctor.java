@@ -1,12 +1,13 @@
 package dev.ipc.cli;
 
 import dev.ipc.AuthenticationException;
+import dev.ipc.ClientOptions;
 import dev.ipc.Connection;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.ErrorCode;
 import dev.ipc.Ipc;
 import dev.ipc.IpcClient;
-import dev.ipc.IpcOptions;
 import dev.ipc.PeerCredentials;
 import dev.ipc.RemoteException;
 import dev.ipc.internal.UnixPaths;
@@ -83,13 +84,15 @@ final class Doctor implements Callable<Integer> {
             problem(e.getMessage());
             return verdict(null);
         }
-        IpcOptions options;
+        ClientOptions options;
         try {
-            options = IpcOptions.fromEndpoint(target, IpcOptions.defaults()).toBuilder()
-                    .connectTimeout(Durations.parse(timeout))
-                    .handshakeTimeout(Durations.parse(timeout))
-                    .callTimeout(Durations.parse(timeout))
-                    .reconnectTimeout(Duration.ZERO)
+            // What a client reads of the endpoint's query, over this command's timeouts.
+            options = ClientOptions.builder()
+                    .set(ConnectionOptions.CONNECT_TIMEOUT, Durations.parse(timeout))
+                    .set(ConnectionOptions.HANDSHAKE_TIMEOUT, Durations.parse(timeout))
+                    .set(ClientOptions.CALL_TIMEOUT, Durations.parse(timeout))
+                    .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
+                    .query(target)
                     .build();
         } catch (IllegalArgumentException e) {
             problem(e.getMessage());
@@ -170,7 +173,7 @@ final class Doctor implements Callable<Integer> {
     }
 
     /** The TCP side: the name, and whether anything listens; false when going on is pointless. */
-    private boolean checkPort(Endpoint target, IpcOptions options) {
+    private boolean checkPort(Endpoint target, ClientOptions options) {
         InetAddress[] addresses;
         try {
             addresses = InetAddress.getAllByName(target.host());
@@ -181,7 +184,7 @@ final class Doctor implements Callable<Integer> {
         ok(target.host() + " resolves to " + addresses[0].getHostAddress());
         try (Socket socket = new Socket()) {
             socket.connect(new InetSocketAddress(addresses[0], target.port()), (int)
-                    options.connectTimeout().toMillis());
+                    options.get(ConnectionOptions.CONNECT_TIMEOUT).toMillis());
             ok("port " + target.port() + " on " + addresses[0].getHostAddress() + " accepts connections");
             return true;
         } catch (ConnectException e) {
@@ -189,7 +192,8 @@ final class Doctor implements Callable<Integer> {
                     + " (connection refused)");
         } catch (SocketTimeoutException e) {
             problem("no answer from " + addresses[0].getHostAddress() + ":" + target.port() + " within "
-                    + options.connectTimeout() + ": a firewall drops the packets, or the host is down");
+                    + options.get(ConnectionOptions.CONNECT_TIMEOUT)
+                    + ": a firewall drops the packets, or the host is down");
         } catch (IOException e) {
             problem("cannot connect to " + addresses[0].getHostAddress() + ":" + target.port() + ": " + e.getMessage());
         }
@@ -197,7 +201,7 @@ final class Doctor implements Callable<Integer> {
     }
 
     /** Connects as a client would, and says who answered and how. */
-    private void checkProtocol(Endpoint target, IpcOptions options) {
+    private void checkProtocol(Endpoint target, ClientOptions options) {
         Endpoint plain = target.withoutParameters();
         try (Connection connection = connectToSeeWho(target, options)) {
             PeerCredentials peer = connection.peer();
@@ -248,23 +252,28 @@ final class Doctor implements Callable<Integer> {
     }
 
     /** Connects; on a Unix socket through junixsocket where it works, since it tells the listener's pid too. */
-    private static Connection connectToSeeWho(Endpoint target, IpcOptions options) throws IOException {
-        if (target.isUnix() && options.unixBackend() == IpcOptions.UnixBackend.AUTO) {
+    private static Connection connectToSeeWho(Endpoint target, ClientOptions options) throws IOException {
+        // Ipc.connect reads the endpoint's query itself, over these.
+        ConnectionOptions connection = ConnectionOptions.builder()
+                .set(ConnectionOptions.CONNECT_TIMEOUT, options.get(ConnectionOptions.CONNECT_TIMEOUT))
+                .set(ConnectionOptions.HANDSHAKE_TIMEOUT, options.get(ConnectionOptions.HANDSHAKE_TIMEOUT))
+                .build();
+        if (target.isUnix() && options.get(ConnectionOptions.BACKEND) == ConnectionOptions.UnixBackend.AUTO) {
             try {
                 return Ipc.connect(
                         target,
-                        options.toBuilder()
-                                .unixBackend(IpcOptions.UnixBackend.JUNIXSOCKET)
+                        connection.toBuilder()
+                                .set(ConnectionOptions.BACKEND, ConnectionOptions.UnixBackend.JUNIXSOCKET)
                                 .build());
             } catch (IllegalStateException e) {
                 // junixsocket is not available here: the JDK's channels tell names, not the pid
             }
         }
-        return Ipc.connect(target, options);
+        return Ipc.connect(target, connection);
     }
 
     /** Whether a tcp:// port answers a TLS handshake; says so, with the certificate it shows. */
-    private boolean speaksTls(Endpoint target, IpcOptions options) {
+    private boolean speaksTls(Endpoint target, ClientOptions options) {
         X509Certificate[] seen = new X509Certificate[1];
         TrustManager recordOnly = new X509TrustManager() {
             @Override
@@ -282,8 +291,9 @@ final class Doctor implements Callable<Integer> {
         };
         try (Socket raw = new Socket()) {
             raw.connect(new InetSocketAddress(target.host(), target.port()), (int)
-                    options.connectTimeout().toMillis());
-            raw.setSoTimeout((int) options.handshakeTimeout().toMillis());
+                    options.get(ConnectionOptions.CONNECT_TIMEOUT).toMillis());
+            raw.setSoTimeout(
+                    (int) options.get(ConnectionOptions.HANDSHAKE_TIMEOUT).toMillis());
             SSLContext context = SSLContext.getInstance("TLS");
             context.init(null, new TrustManager[] {recordOnly}, null);
             try (SSLSocket socket =

@@ -1,7 +1,7 @@
 package dev.ipc.cli;
 
+import dev.ipc.ClientOptions;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
 import java.time.Duration;
 
 /** Durations on the command line, written as in endpoint queries (250ms, 5s, 2m, PT5S). */
@@ -11,7 +11,9 @@ final class Durations {
 
     static Duration parse(String text) {
         // The endpoint query's grammar, so that a duration reads the same everywhere.
-        return IpcOptions.fromEndpoint(Endpoint.parse("unix:/d?callTimeout=" + text), IpcOptions.defaults())
-                .callTimeout();
+        return ClientOptions.builder()
+                .query(Endpoint.parse("unix:/d?callTimeout=" + text))
+                .build()
+                .get(ClientOptions.CALL_TIMEOUT);
     }
 }

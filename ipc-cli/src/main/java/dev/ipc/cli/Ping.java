@@ -1,8 +1,8 @@
 package dev.ipc.cli;
 
+import dev.ipc.ClientOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcClient;
-import dev.ipc.IpcOptions;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Locale;
@@ -61,8 +61,9 @@ final class Ping implements Callable<Integer> {
         Arrays.fill(request, (byte) 'x');
         long[] nanos = new long[count];
         int received = 0;
-        IpcOptions options =
-                IpcOptions.builder().reconnectTimeout(Duration.ZERO).build();
+        ClientOptions options = ClientOptions.builder()
+                .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
+                .build();
         try (IpcClient client = IpcClient.connect(target, options)) {
             client.call(new byte[0]); // the connection and the server's threads are warm before the first timing
             for (int i = 0; i < count; i++) {

@@ -1,9 +1,10 @@
 package dev.ipc.examples;
 
 import dev.ipc.AccessPolicy;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
+import dev.ipc.ServerOptions;
 import java.io.IOException;
 import java.util.concurrent.CountDownLatch;
 
@@ -37,9 +38,11 @@ public final class KvDaemon {
         KvStore store = new KvStore();
         // Only this user, on a socket file or a socket from systemd, unless the endpoint's access= says otherwise;
         // over TCP and TLS the secret or the client certificate decides.
-        IpcOptions options = endpoint.isUnix() || endpoint.isSystemd()
-                ? IpcOptions.builder().accessPolicy(AccessPolicy.sameUser()).build()
-                : IpcOptions.defaults();
+        ServerOptions options = endpoint.isUnix() || endpoint.isSystemd()
+                ? ServerOptions.builder()
+                        .set(ConnectionOptions.ACCESS, AccessPolicy.sameUser())
+                        .build()
+                : ServerOptions.defaults();
         IpcServer server = IpcServer.builder(endpoint)
                 .options(options)
                 .handler(store::handle)

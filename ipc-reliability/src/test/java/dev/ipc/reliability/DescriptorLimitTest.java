@@ -4,9 +4,10 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ipc.ClientOptions;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcClient;
-import dev.ipc.IpcOptions;
 import dev.ipc.testkit.Background;
 import dev.ipc.testkit.JavaProcesses;
 import dev.ipc.testkit.LeakGate;
@@ -74,9 +75,9 @@ class DescriptorLimitTest {
                 }
             });
 
-            IpcOptions options = IpcOptions.builder()
-                    .handshakeTimeout(Duration.ofSeconds(8))
-                    .reconnectTimeout(Duration.ZERO)
+            ClientOptions options = ClientOptions.builder()
+                    .set(ConnectionOptions.HANDSHAKE_TIMEOUT, Duration.ofSeconds(8))
+                    .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
                     .build();
             List<Future<IpcClient>> attempts = new ArrayList<>();
             for (int i = 0; i < CLIENTS; i++) {
@@ -114,8 +115,8 @@ class DescriptorLimitTest {
             connected.clear();
             try (IpcClient after = IpcClient.connect(
                     endpoint,
-                    IpcOptions.builder()
-                            .reconnectTimeout(Duration.ofSeconds(20))
+                    ClientOptions.builder()
+                            .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ofSeconds(20))
                             .build())) {
                 assertArrayEquals("back".getBytes(UTF_8), after.call("back".getBytes(UTF_8)), "service resumed");
             }

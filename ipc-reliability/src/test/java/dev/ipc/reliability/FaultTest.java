@@ -5,11 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ipc.ClientOptions;
 import dev.ipc.ConnectionLostException;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcClient;
-import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
+import dev.ipc.ServerOptions;
 import dev.ipc.testkit.LeakGate;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
@@ -38,8 +39,9 @@ class FaultTest {
     @BeforeEach
     void startServer() throws IOException {
         server = IpcServer.builder(Endpoint.parse("tcp://127.0.0.1:0"))
-                .options(
-                        IpcOptions.builder().frameTimeout(Duration.ofSeconds(1)).build())
+                .options(ServerOptions.builder()
+                        .set(ServerOptions.FRAME_TIMEOUT, Duration.ofSeconds(1))
+                        .build())
                 .handler(request -> {
                     handledSizes.add(request.length);
                     return request;
@@ -88,9 +90,9 @@ class FaultTest {
         try (FaultProxy proxy = new FaultProxy(server.endpoint().port(), FaultProxy.Fault.RESET, 200_000, 0);
                 IpcClient client = IpcClient.connect(
                         through(proxy),
-                        IpcOptions.builder()
-                                .callTimeout(Duration.ofSeconds(5))
-                                .reconnectTimeout(Duration.ZERO)
+                        ClientOptions.builder()
+                                .set(ClientOptions.CALL_TIMEOUT, Duration.ofSeconds(5))
+                                .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
                                 .build())) {
             assertArrayEquals(new byte[10], client.call(new byte[10]));
             long started = System.nanoTime();
@@ -107,9 +109,9 @@ class FaultTest {
         try (FaultProxy proxy = new FaultProxy(server.endpoint().port(), FaultProxy.Fault.STALL, 50_000, 0);
                 IpcClient client = IpcClient.connect(
                         through(proxy),
-                        IpcOptions.builder()
-                                .callTimeout(Duration.ofSeconds(1))
-                                .reconnectTimeout(Duration.ZERO)
+                        ClientOptions.builder()
+                                .set(ClientOptions.CALL_TIMEOUT, Duration.ofSeconds(1))
+                                .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
                                 .build())) {
             assertArrayEquals(new byte[10], client.call(new byte[10]));
             long started = System.nanoTime();

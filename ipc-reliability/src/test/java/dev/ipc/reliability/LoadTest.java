@@ -4,9 +4,9 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ipc.ClientOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcClient;
-import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
 import dev.ipc.testkit.LeakGate;
 import java.time.Duration;
@@ -55,8 +55,8 @@ class LoadTest extends OnEachTransport {
                 for (int i = 0; i < CLIENTS; i++) {
                     clients.add(IpcClient.connect(
                             server.endpoint(),
-                            IpcOptions.builder()
-                                    .callTimeout(Duration.ofSeconds(60))
+                            ClientOptions.builder()
+                                    .set(ClientOptions.CALL_TIMEOUT, Duration.ofSeconds(60))
                                     .build()));
                 }
                 CountDownLatch go = new CountDownLatch(1);

@@ -4,9 +4,9 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ipc.ClientOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcClient;
-import dev.ipc.IpcOptions;
 import dev.ipc.testkit.Background;
 import dev.ipc.testkit.JavaProcesses;
 import dev.ipc.testkit.LeakGate;
@@ -57,9 +57,9 @@ class RestartTest {
         long started = System.nanoTime();
 
         Process server = start(endpoint, log);
-        IpcOptions options = IpcOptions.builder()
-                .reconnectTimeout(Duration.ofSeconds(10))
-                .callTimeout(Duration.ofSeconds(5))
+        ClientOptions options = ClientOptions.builder()
+                .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ofSeconds(10))
+                .set(ClientOptions.CALL_TIMEOUT, Duration.ofSeconds(5))
                 .build();
         CompletableFuture<Void> caller;
         try (IpcClient client = IpcClient.connect(endpoint, options)) {

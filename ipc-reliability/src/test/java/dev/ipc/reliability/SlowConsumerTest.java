@@ -9,8 +9,8 @@ import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
 import dev.ipc.IpcClient;
-import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
+import dev.ipc.ServerOptions;
 import dev.ipc.testkit.Background;
 import dev.ipc.testkit.LeakGate;
 import dev.ipc.testkit.LogCapture;
@@ -44,9 +44,9 @@ class SlowConsumerTest extends OnEachTransport {
     void cutsOffAClientThatStopsReadingWhileOthersAreServed(String transport) throws Exception {
         Endpoint endpoint = endpoint(transport);
         AtomicInteger slowHandled = new AtomicInteger();
-        IpcOptions options = IpcOptions.builder()
-                .writeTimeout(Duration.ofSeconds(1))
-                .maxInFlight(MAX_IN_FLIGHT)
+        ServerOptions options = ServerOptions.builder()
+                .set(ServerOptions.WRITE_TIMEOUT, Duration.ofSeconds(1))
+                .set(ServerOptions.MAX_IN_FLIGHT, MAX_IN_FLIGHT)
                 .build();
         try (LogCapture log = LogCapture.start();
                 IpcServer server = IpcServer.builder(endpoint)

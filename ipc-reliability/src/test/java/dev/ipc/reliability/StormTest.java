@@ -3,10 +3,11 @@ package dev.ipc.reliability;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ipc.ClientOptions;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.ErrorCode;
 import dev.ipc.IpcClient;
-import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
 import dev.ipc.RemoteException;
 import dev.ipc.testkit.LeakGate;
@@ -46,11 +47,11 @@ class StormTest extends OnEachTransport {
     @ValueSource(strings = {"unix", "tcp"})
     void everyClientIsServedOrRefusedRetryably(String transport) throws Exception {
         Endpoint endpoint = endpoint(transport);
-        IpcOptions clientOptions = IpcOptions.builder()
-                .connectTimeout(TIMEOUT)
-                .handshakeTimeout(TIMEOUT)
-                .callTimeout(TIMEOUT)
-                .reconnectTimeout(Duration.ZERO)
+        ClientOptions clientOptions = ClientOptions.builder()
+                .set(ConnectionOptions.CONNECT_TIMEOUT, TIMEOUT)
+                .set(ConnectionOptions.HANDSHAKE_TIMEOUT, TIMEOUT)
+                .set(ClientOptions.CALL_TIMEOUT, TIMEOUT)
+                .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
                 .build();
         long bound = TIMEOUT.multipliedBy(3).plusSeconds(2).toNanos();
         Map<String, AtomicLong> outcomes = new ConcurrentHashMap<>();

@@ -1,8 +1,8 @@
 package dev.ipc.tcp;
 
 import dev.ipc.AccessPolicy;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
 import dev.ipc.PeerCredentials;
 import dev.ipc.internal.ChannelConnection;
 import dev.ipc.internal.ChannelListener;
@@ -37,9 +37,10 @@ import org.slf4j.LoggerFactory;
  * <p>Every connection has {@code TCP_NODELAY} on, so a small message leaves at once. A listener binds only the address
  * its endpoint names (a name is resolved to its first address); {@code 0.0.0.0} or {@code [::]} bind every address.
  * Plain TCP is for loopback: a listener on any other address is refused unless
- * {@link IpcOptions#allowInsecurePlaintext()} says otherwise (use {@code tls://} there). Loopback is not private
- * either, since every local user can connect: require a shared secret ({@link IpcOptions#secret()}) where that matters.
- * A client tries each address of a name in turn within the connect timeout. Peer credentials are unknown over TCP.
+ * {@link ConnectionOptions#allowInsecurePlaintext()} says otherwise (use {@code tls://} there). Loopback is not private
+ * either, since every local user can connect: require a shared secret ({@link ConnectionOptions#secret()}) where that
+ * matters. A client tries each address of a name in turn within the connect timeout. Peer credentials are unknown over
+ * TCP.
  */
 public final class TcpTransport implements Transport {
 
@@ -71,12 +72,12 @@ public final class TcpTransport implements Transport {
     }
 
     @Override
-    public Suitability suitability(Endpoint endpoint, IpcOptions options) {
+    public Suitability suitability(Endpoint endpoint, ConnectionOptions options) {
         return Suitability.suitable(Suitability.PREFERRED, "the JDK's TCP channels");
     }
 
     @Override
-    public FramedListener listen(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedListener listen(Endpoint endpoint, ConnectionOptions options) throws IOException {
         ServerSocketChannel channel = bind(endpoint, options, false);
         try {
             Endpoint bound = boundEndpoint(channel, endpoint);
@@ -85,7 +86,7 @@ public final class TcpTransport implements Transport {
                     bound,
                     options,
                     accepted -> wrap(accepted, bound, options, "server"),
-                    options.accessPolicy().orElse(AccessPolicy.anyone()),
+                    options.find(ConnectionOptions.ACCESS).orElse(AccessPolicy.anyone()),
                     () -> {});
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(channel, e);
@@ -94,9 +95,12 @@ public final class TcpTransport implements Transport {
     }
 
     @Override
-    public FramedConnection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedConnection connect(Endpoint endpoint, ConnectionOptions options) throws IOException {
         SocketChannel channel = open(
-                endpoint, options, System.nanoTime() + options.connectTimeout().toNanos());
+                endpoint,
+                options,
+                System.nanoTime()
+                        + options.get(ConnectionOptions.CONNECT_TIMEOUT).toNanos());
         try {
             return wrap(channel, localEndpointOf(channel), options, "client to " + endpoint.withoutParameters());
         } catch (IOException | RuntimeException e) {
@@ -107,32 +111,35 @@ public final class TcpTransport implements Transport {
 
     /**
      * Binds the address an endpoint names. Unless {@code encrypted}, an address other than loopback is refused without
-     * {@link IpcOptions#allowInsecurePlaintext()}, and warned of with it.
+     * {@link ConnectionOptions#allowInsecurePlaintext()}, and warned of with it.
      */
-    static ServerSocketChannel bind(Endpoint endpoint, IpcOptions options, boolean encrypted) throws IOException {
+    static ServerSocketChannel bind(Endpoint endpoint, ConnectionOptions options, boolean encrypted)
+            throws IOException {
         InetAddress address = resolve(endpoint)[0];
         if (!encrypted && !address.isLoopbackAddress()) {
             String where = address.isAnyLocalAddress() ? "every address of this host" : address.getHostAddress();
-            if (!options.allowInsecurePlaintext()) {
+            if (!options.get(ConnectionOptions.ALLOW_INSECURE_PLAINTEXT)) {
                 throw new IllegalArgumentException("refusing to listen on " + endpoint.withoutParameters() + " ("
                         + where + ") without TLS: anyone on the network could connect, read and change the traffic. "
                         + "Use tls://" + endpoint.withoutParameters().toString().substring("tcp://".length())
                         + " with a certificate, bind 127.0.0.1, or, to accept the risk, set "
                         + "allowInsecurePlaintext=true "
-                        + "in the endpoint's query (IpcOptions.Builder.allowInsecurePlaintext(true))");
+                        + "in the endpoint's query (ConnectionOptions.Builder.allowInsecurePlaintext(true))");
             }
             LOG.warn(
                     "listening on {} ({}) without TLS, as allowInsecurePlaintext asks: traffic crosses the network "
                             + "unencrypted{}",
                     endpoint.withoutParameters(),
                     where,
-                    options.secret().isPresent() ? "" : " and anyone who can reach the port may connect");
+                    options.find(ConnectionOptions.SECRET).isPresent()
+                            ? ""
+                            : " and anyone who can reach the port may connect");
         }
         ServerSocketChannel channel = ServerSocketChannel.open(familyOf(address));
         try {
             channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
             try {
-                channel.bind(new InetSocketAddress(address, endpoint.port()), options.backlog());
+                channel.bind(new InetSocketAddress(address, endpoint.port()), options.get(ConnectionOptions.BACKLOG));
             } catch (BindException e) {
                 BindException named = new BindException("cannot listen on " + endpoint + " ("
                         + address.getHostAddress() + "): " + e.getMessage()
@@ -162,8 +169,8 @@ public final class TcpTransport implements Transport {
      * Connects a channel to the endpoint, trying each of its addresses in turn until {@code deadline}
      * ({@link System#nanoTime()}); the channel is left in non-blocking mode.
      */
-    static SocketChannel open(Endpoint endpoint, IpcOptions options, long deadline) throws IOException {
-        boolean timed = !options.connectTimeout().isZero();
+    static SocketChannel open(Endpoint endpoint, ConnectionOptions options, long deadline) throws IOException {
+        boolean timed = !options.get(ConnectionOptions.CONNECT_TIMEOUT).isZero();
         IOException failure = null;
         for (InetAddress address : resolve(endpoint)) {
             SocketChannel channel = SocketChannel.open(familyOf(address));
@@ -176,7 +183,7 @@ public final class TcpTransport implements Transport {
                             if (timed && left <= 0) {
                                 throw new SocketTimeoutException("connect to " + endpoint + " ("
                                         + address.getHostAddress() + ") timed out after connectTimeout "
-                                        + options.connectTimeout());
+                                        + options.get(ConnectionOptions.CONNECT_TIMEOUT));
                             }
                             waiter.await(timed ? left : 0);
                         }
@@ -205,7 +212,7 @@ public final class TcpTransport implements Transport {
         throw failure;
     }
 
-    private FramedConnection wrap(SocketChannel channel, Endpoint local, IpcOptions options, String side)
+    private FramedConnection wrap(SocketChannel channel, Endpoint local, ConnectionOptions options, String side)
             throws IOException {
         channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
         return new ChannelConnection(

@@ -1,8 +1,8 @@
 package dev.ipc.tcp;
 
 import dev.ipc.Connection;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
 import dev.ipc.PeerCredentials;
 import dev.ipc.internal.Closer;
 import dev.ipc.internal.FramedConnection;
@@ -60,16 +60,16 @@ final class TlsConnection extends FramedConnection {
             SSLSocket socket,
             Endpoint localEndpoint,
             String remote,
-            IpcOptions options,
+            ConnectionOptions options,
             String label)
             throws IOException {
-        super(label, false, options.maxFrameSize());
-        this.ownCertificate = options.tls().hasKey();
+        super(label, false, options.get(ConnectionOptions.MAX_FRAME_SIZE));
+        this.ownCertificate = options.get(ConnectionOptions.TLS).hasKey();
         this.channel = Objects.requireNonNull(channel, "channel");
         this.socket = Objects.requireNonNull(socket, "socket");
         this.localEndpoint = localEndpoint;
         this.remote = remote;
-        this.readTimeout = options.readTimeout();
+        this.readTimeout = options.get(ConnectionOptions.READ_TIMEOUT);
         socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, readTimeout.toMillis()));
         this.in = socket.getInputStream();
         this.out = socket.getOutputStream();

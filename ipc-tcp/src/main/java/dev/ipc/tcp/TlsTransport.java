@@ -1,8 +1,8 @@
 package dev.ipc.tcp;
 
 import dev.ipc.AccessPolicy;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
 import dev.ipc.TlsOptions;
 import dev.ipc.internal.ChannelListener;
 import dev.ipc.internal.Closer;
@@ -33,10 +33,10 @@ import javax.net.ssl.SSLSocket;
  *
  * <p>TLS 1.3 and 1.2 only. A client checks that the server's certificate names the endpoint's host (or
  * {@link TlsOptions#serverName()}); a server asks for client certificates as {@link TlsOptions#clientAuth()} says. A
- * server's handshakes run off its accept loop, each within {@link IpcOptions#handshakeTimeout()}; a client's runs
- * within what is left of the connect timeout. The peer's certificate subject is its
+ * server's handshakes run off its accept loop, each within {@link ConnectionOptions#handshakeTimeout()}; a client's
+ * runs within what is left of the connect timeout. The peer's certificate subject is its
  * {@link dev.ipc.PeerCredentials#principal()}, which the access policy reads after the handshake. A shared secret
- * ({@link IpcOptions#secret()}) is checked after TLS, inside the encrypted stream.
+ * ({@link ConnectionOptions#secret()}) is checked after TLS, inside the encrypted stream.
  */
 public final class TlsTransport implements Transport {
 
@@ -66,13 +66,13 @@ public final class TlsTransport implements Transport {
     }
 
     @Override
-    public Suitability suitability(Endpoint endpoint, IpcOptions options) {
+    public Suitability suitability(Endpoint endpoint, ConnectionOptions options) {
         return Suitability.suitable(Suitability.PREFERRED, "the JDK's SSLSocket over TCP channels");
     }
 
     @Override
-    public FramedListener listen(Endpoint endpoint, IpcOptions options) throws IOException {
-        TlsOptions tls = options.tls();
+    public FramedListener listen(Endpoint endpoint, ConnectionOptions options) throws IOException {
+        TlsOptions tls = options.get(ConnectionOptions.TLS);
         if (!tls.hasKey()) {
             throw new IllegalArgumentException(
                     "a tls:// listener needs its certificate and key: set keyStore (PKCS#12, "
@@ -92,15 +92,16 @@ public final class TlsTransport implements Transport {
                     accepted -> serverSide(context, accepted, bound, options),
                     AccessPolicy.anyone(),
                     () -> {});
-            return new HandshakingListener(raw, options, options.accessPolicy().orElse(AccessPolicy.anyone()), secret);
+            return new HandshakingListener(
+                    raw, options, options.find(ConnectionOptions.ACCESS).orElse(AccessPolicy.anyone()), secret);
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(channel, e);
             throw e;
         }
     }
 
-    private TlsConnection serverSide(SSLContext context, SocketChannel accepted, Endpoint bound, IpcOptions options)
-            throws IOException {
+    private TlsConnection serverSide(
+            SSLContext context, SocketChannel accepted, Endpoint bound, ConnectionOptions options) throws IOException {
         accepted.setOption(StandardSocketOptions.TCP_NODELAY, true);
         InetSocketAddress remote = (InetSocketAddress) accepted.getRemoteAddress();
         // autoClose off: after a failed handshake the connection closes the channel itself, gently (see
@@ -110,7 +111,7 @@ public final class TlsTransport implements Transport {
         socket.setUseClientMode(false);
         SSLParameters parameters = socket.getSSLParameters();
         parameters.setProtocols(PROTOCOLS);
-        switch (options.tls().clientAuth()) {
+        switch (options.get(ConnectionOptions.TLS).clientAuth()) {
             case REQUIRED:
                 parameters.setNeedClientAuth(true);
                 break;
@@ -132,16 +133,18 @@ public final class TlsTransport implements Transport {
     }
 
     @Override
-    public FramedConnection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedConnection connect(Endpoint endpoint, ConnectionOptions options) throws IOException {
         long started = System.nanoTime();
-        SSLContext context = TlsContexts.of(options.tls());
+        SSLContext context = TlsContexts.of(options.get(ConnectionOptions.TLS));
         SocketChannel channel = TcpTransport.open(
-                endpoint, options, started + options.connectTimeout().toNanos());
+                endpoint,
+                options,
+                started + options.get(ConnectionOptions.CONNECT_TIMEOUT).toNanos());
         TlsConnection connection = null;
         try {
             channel.configureBlocking(true);
             channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-            String serverName = options.tls().serverName().orElse(endpoint.host());
+            String serverName = options.get(ConnectionOptions.TLS).serverName().orElse(endpoint.host());
             SSLSocket socket = (SSLSocket)
                     context.getSocketFactory().createSocket(channel.socket(), serverName, endpoint.port(), true);
             socket.setUseClientMode(true);
@@ -165,7 +168,9 @@ public final class TlsTransport implements Transport {
                     limit,
                     channel,
                     "the TLS handshake with " + peer + " did not finish within "
-                            + (limit.equals(options.handshakeTimeout()) ? "handshakeTimeout " : "connectTimeout ")
+                            + (limit.equals(options.get(ConnectionOptions.HANDSHAKE_TIMEOUT))
+                                    ? "handshakeTimeout "
+                                    : "connectTimeout ")
                             + limit,
                     connection::handshake);
             return connection;
@@ -176,12 +181,12 @@ public final class TlsTransport implements Transport {
     }
 
     /** The handshake's time: the handshake timeout, or what is left of the connect timeout if that is less. */
-    private static Duration handshakeLimit(IpcOptions options, long started) {
-        Duration handshake = options.handshakeTimeout();
-        if (options.connectTimeout().isZero()) {
+    private static Duration handshakeLimit(ConnectionOptions options, long started) {
+        Duration handshake = options.get(ConnectionOptions.HANDSHAKE_TIMEOUT);
+        if (options.get(ConnectionOptions.CONNECT_TIMEOUT).isZero()) {
             return handshake;
         }
-        Duration left = options.connectTimeout().minusNanos(System.nanoTime() - started);
+        Duration left = options.get(ConnectionOptions.CONNECT_TIMEOUT).minusNanos(System.nanoTime() - started);
         if (left.compareTo(Duration.ofMillis(1)) < 0) {
             left = Duration.ofMillis(1);
         }

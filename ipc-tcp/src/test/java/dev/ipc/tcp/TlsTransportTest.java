@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ipc.Connection;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
-import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
 import dev.ipc.PeerCredentials;
 import dev.ipc.testkit.LeakGate;
@@ -130,8 +130,8 @@ class TlsTransportTest {
                     () -> Ipc.connect(
                                     Endpoint.parse("tls://127.0.0.1:"
                                             + silent.endpoint().port()),
-                                    IpcOptions.builder()
-                                            .connectTimeout(Duration.ofMillis(300))
+                                    ConnectionOptions.builder()
+                                            .set(ConnectionOptions.CONNECT_TIMEOUT, Duration.ofMillis(300))
                                             .build())
                             .close());
             assertMentions(timeout, "TLS handshake", "connectTimeout");

@@ -7,15 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.ipc.ClientOptions;
 import dev.ipc.Connection;
 import dev.ipc.ConnectionLostException;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.ErrorCode;
 import dev.ipc.Ipc;
 import dev.ipc.IpcClient;
-import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
 import dev.ipc.RemoteException;
+import dev.ipc.ServerOptions;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -75,7 +77,11 @@ public abstract class RuntimeContract {
         return resource;
     }
 
-    private IpcServer echoServer(IpcOptions options) throws IOException {
+    private IpcServer echoServer(ConnectionOptions options) throws IOException {
+        return echoServer(ServerOptions.builder().connection(options).build());
+    }
+
+    private IpcServer echoServer(ServerOptions options) throws IOException {
         return closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
                 .options(options)
                 .handler(request -> {
@@ -89,7 +95,11 @@ public abstract class RuntimeContract {
                 .start());
     }
 
-    private IpcClient client(IpcServer server, IpcOptions options) throws IOException {
+    private IpcClient client(IpcServer server, ConnectionOptions options) throws IOException {
+        return client(server, ClientOptions.builder().connection(options).build());
+    }
+
+    private IpcClient client(IpcServer server, ClientOptions options) throws IOException {
         return closing(IpcClient.connect(server.endpoint(), options));
     }
 
@@ -137,7 +147,9 @@ public abstract class RuntimeContract {
 
     @Test
     void callsAndRepliesOfEverySize() throws Exception {
-        IpcOptions options = IpcOptions.builder().maxFrameSize(2 * 1024 * 1024).build();
+        ConnectionOptions options = ConnectionOptions.builder()
+                .set(ConnectionOptions.MAX_FRAME_SIZE, 2 * 1024 * 1024)
+                .build();
         IpcServer server = echoServer(options);
         IpcClient client = client(server, options);
         for (int size : new int[] {0, 1, 64 * 1024, 2 * 1024 * 1024}) {
@@ -165,7 +177,7 @@ public abstract class RuntimeContract {
                 })
                 .build()
                 .start());
-        IpcClient client = client(server, IpcOptions.defaults());
+        IpcClient client = client(server, ConnectionOptions.defaults());
         List<CompletableFuture<byte[]>> replies = new ArrayList<>();
         for (int i = 0; i < calls; i++) {
             replies.add(client.callAsync(("call " + i).getBytes(UTF_8)));
@@ -181,8 +193,8 @@ public abstract class RuntimeContract {
 
     @Test
     void aHandlerThatThrowsFailsOnlyItsRequest() throws Exception {
-        IpcServer server = echoServer(IpcOptions.defaults());
-        IpcClient client = client(server, IpcOptions.defaults());
+        IpcServer server = echoServer(ConnectionOptions.defaults());
+        IpcClient client = client(server, ConnectionOptions.defaults());
         RemoteException failed = assertThrows(RemoteException.class, () -> client.call("boom".getBytes(UTF_8)));
         assertEquals(ErrorCode.HANDLER_FAILED, failed.code());
         assertTrue(failed.getMessage().contains("the handler broke on purpose"), failed.getMessage());
@@ -191,10 +203,10 @@ public abstract class RuntimeContract {
 
     @Test
     void callsFromManyThreadsAndClientsAllGetTheirOwnReplies() throws Exception {
-        IpcServer server = echoServer(IpcOptions.defaults());
+        IpcServer server = echoServer(ConnectionOptions.defaults());
         List<Future<Integer>> results = new ArrayList<>();
         for (int c = 0; c < 4; c++) {
-            IpcClient client = client(server, IpcOptions.defaults());
+            IpcClient client = client(server, ConnectionOptions.defaults());
             for (int t = 0; t < 4; t++) {
                 String prefix = c + "/" + t + "/";
                 results.add(threads.submit(() -> {
@@ -215,7 +227,7 @@ public abstract class RuntimeContract {
 
     @Test
     void aGarbageHelloGetsAnErrorFrameAndAClose() throws Exception {
-        IpcServer server = echoServer(IpcOptions.defaults());
+        IpcServer server = echoServer(ConnectionOptions.defaults());
         Connection raw = closing(Ipc.connect(server.endpoint()));
         raw.output().write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(UTF_8));
         List<String> errors = untilClosed(raw);
@@ -234,8 +246,10 @@ public abstract class RuntimeContract {
     @Test
     void badLengthsCloseOnlyThatConnectionAndNeverReachTheHandler() throws Exception {
         int limit = 1024;
-        IpcServer server = echoServer(IpcOptions.builder().maxFrameSize(limit).build());
-        IpcClient good = client(server, IpcOptions.defaults());
+        IpcServer server = echoServer(ConnectionOptions.builder()
+                .set(ConnectionOptions.MAX_FRAME_SIZE, limit)
+                .build());
+        IpcClient good = client(server, ConnectionOptions.defaults());
         for (long length : new long[] {0x7fffffffL, 0xffffffffL, limit + 5 + 1}) {
             Connection raw = welcomed(server);
             raw.output()
@@ -248,7 +262,7 @@ public abstract class RuntimeContract {
 
     @Test
     void aFrameCutAtEveryOffsetNeverReachesTheHandler() throws Exception {
-        IpcServer server = echoServer(IpcOptions.defaults());
+        IpcServer server = echoServer(ConnectionOptions.defaults());
         byte[] frame = lengthPrefixed(request(1, new byte[1024]));
         for (int cut = 0; cut < frame.length; cut++) {
             try (Connection raw = Ipc.connect(server.endpoint())) {
@@ -260,13 +274,13 @@ public abstract class RuntimeContract {
             }
         }
         assertEquals(0, handled.get(), "no partial frame reached the handler");
-        IpcClient good = client(server, IpcOptions.defaults());
+        IpcClient good = client(server, ConnectionOptions.defaults());
         assertEquals("after", new String(good.call("after".getBytes(UTF_8)), UTF_8));
     }
 
     @Test
     void aValidFrameFollowedByGarbageIsAnsweredThenClosed() throws Exception {
-        IpcServer server = echoServer(IpcOptions.defaults());
+        IpcServer server = echoServer(ConnectionOptions.defaults());
         Connection raw = welcomed(server);
         raw.output().write(lengthPrefixed(request(7, "valid".getBytes(UTF_8))));
         raw.output().write(lengthPrefixed(new byte[] {99, 1, 2, 3}));
@@ -280,7 +294,7 @@ public abstract class RuntimeContract {
 
     @Test
     void aThousandMalformedConnectionsDoNotHurtGoodClients() throws Exception {
-        IpcServer server = echoServer(IpcOptions.defaults());
+        IpcServer server = echoServer(ConnectionOptions.defaults());
         Future<?> attack = threads.submit(() -> {
             for (int i = 0; i < 1000; i++) {
                 try (Connection raw = Ipc.connect(server.endpoint())) {
@@ -296,7 +310,7 @@ public abstract class RuntimeContract {
         });
         List<Future<Integer>> good = new ArrayList<>();
         for (int c = 0; c < 10; c++) {
-            IpcClient client = client(server, IpcOptions.defaults());
+            IpcClient client = client(server, ConnectionOptions.defaults());
             good.add(threads.submit(() -> {
                 for (int i = 0; i < 1000; i++) {
                     byte[] request = ("call " + i).getBytes(UTF_8);
@@ -316,23 +330,27 @@ public abstract class RuntimeContract {
 
     @Test
     void refusesConnectionsOverTheLimitWithAnErrorFrame() throws Exception {
-        IpcServer server = echoServer(IpcOptions.builder().maxConnections(2).build());
-        client(server, IpcOptions.defaults());
-        client(server, IpcOptions.defaults());
+        IpcServer server = echoServer(
+                ServerOptions.builder().set(ServerOptions.MAX_CONNECTIONS, 2).build());
+        client(server, ConnectionOptions.defaults());
+        client(server, ConnectionOptions.defaults());
         RemoteException refused = assertThrows(
                 RemoteException.class,
                 () -> IpcClient.connect(
                         server.endpoint(),
-                        IpcOptions.builder().reconnectTimeout(Duration.ZERO).build()));
+                        ClientOptions.builder()
+                                .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
+                                .build()));
         assertEquals(ErrorCode.TOO_MANY_CONNECTIONS, refused.code());
         assertTrue(refused.getMessage().contains("maximum of 2 connections"), refused.getMessage());
     }
 
     @Test
     void refusesAPeerUserOverItsConnectionLimit() throws Exception {
-        IpcServer server =
-                echoServer(IpcOptions.builder().maxConnectionsPerPeer(1).build());
-        IpcClient first = client(server, IpcOptions.defaults());
+        IpcServer server = echoServer(ServerOptions.builder()
+                .set(ServerOptions.MAX_CONNECTIONS_PER_PEER, 1)
+                .build());
+        IpcClient first = client(server, ConnectionOptions.defaults());
         Connection probe = closing(Ipc.connect(server.endpoint()));
         assumeTrue(
                 probe.peer().uid().isPresent() || probe.peer().user().isPresent(),
@@ -342,7 +360,9 @@ public abstract class RuntimeContract {
                 RemoteException.class,
                 () -> IpcClient.connect(
                         server.endpoint(),
-                        IpcOptions.builder().reconnectTimeout(Duration.ZERO).build()));
+                        ClientOptions.builder()
+                                .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
+                                .build()));
         assertEquals(ErrorCode.TOO_MANY_CONNECTIONS, refused.code());
         assertTrue(refused.getMessage().contains("holds its maximum of 1 connections"), refused.getMessage());
         assertEquals("first", new String(first.call("first".getBytes(UTF_8)), UTF_8));
@@ -353,7 +373,9 @@ public abstract class RuntimeContract {
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch twoArrived = new CountDownLatch(2);
         IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
-                .options(IpcOptions.builder().maxInFlight(2).build())
+                .options(ServerOptions.builder()
+                        .set(ServerOptions.MAX_IN_FLIGHT, 2)
+                        .build())
                 .asyncHandler(request -> {
                     twoArrived.countDown();
                     return CompletableFuture.supplyAsync(
@@ -365,7 +387,7 @@ public abstract class RuntimeContract {
                 })
                 .build()
                 .start());
-        IpcClient client = client(server, IpcOptions.defaults());
+        IpcClient client = client(server, ConnectionOptions.defaults());
         CompletableFuture<byte[]> first = client.callAsync(new byte[] {1});
         CompletableFuture<byte[]> second = client.callAsync(new byte[] {2});
         assertTrue(twoArrived.await(30, TimeUnit.SECONDS));
@@ -386,10 +408,10 @@ public abstract class RuntimeContract {
 
     @Test
     void cutsOffSilentHalfFramedAndIdleConnections() throws Exception {
-        IpcServer server = echoServer(IpcOptions.builder()
-                .handshakeTimeout(Duration.ofMillis(200))
-                .frameTimeout(Duration.ofMillis(200))
-                .idleTimeout(Duration.ofMillis(400))
+        IpcServer server = echoServer(ServerOptions.builder()
+                .set(ConnectionOptions.HANDSHAKE_TIMEOUT, Duration.ofMillis(200))
+                .set(ServerOptions.FRAME_TIMEOUT, Duration.ofMillis(200))
+                .set(ServerOptions.IDLE_TIMEOUT, Duration.ofMillis(400))
                 .build());
         Connection silent = closing(Ipc.connect(server.endpoint()));
         assertEquals(List.of("TIMEOUT no hello within handshakeTimeout PT0.2S"), untilClosed(silent));
@@ -403,7 +425,7 @@ public abstract class RuntimeContract {
         List<String> idleErrors = untilClosed(idle);
         assertTrue(idleErrors.get(0).startsWith("TIMEOUT idle"), idleErrors.toString());
 
-        IpcClient client = client(server, IpcOptions.defaults());
+        IpcClient client = client(server, ConnectionOptions.defaults());
         assertEquals("a", new String(client.call("a".getBytes(UTF_8)), UTF_8));
         assertEquals("b", new String(client.call("b".getBytes(UTF_8)), UTF_8));
         assertEquals(0, handled.get() - 2, "no partial frame reached the handler");
@@ -417,7 +439,9 @@ public abstract class RuntimeContract {
         CountDownLatch allArrived = new CountDownLatch(calls);
         CountDownLatch release = new CountDownLatch(1);
         IpcServer server = IpcServer.builder(contract.newEndpoint(contract.directory()))
-                .options(IpcOptions.builder().maxInFlight(calls).build())
+                .options(ServerOptions.builder()
+                        .set(ServerOptions.MAX_IN_FLIGHT, calls)
+                        .build())
                 .asyncHandler(request -> {
                     allArrived.countDown();
                     return CompletableFuture.supplyAsync(
@@ -430,7 +454,10 @@ public abstract class RuntimeContract {
                 .build()
                 .start();
         IpcClient client = client(
-                server, IpcOptions.builder().reconnectTimeout(Duration.ZERO).build());
+                server,
+                ClientOptions.builder()
+                        .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
+                        .build());
         List<CompletableFuture<byte[]>> replies = new ArrayList<>();
         for (int i = 0; i < calls; i++) {
             replies.add(client.callAsync(("in flight " + i).getBytes(UTF_8)));
@@ -475,8 +502,8 @@ public abstract class RuntimeContract {
             Endpoint endpoint = Endpoint.parse(readyLine(peer));
             IpcClient client = closing(IpcClient.connect(
                     endpoint,
-                    IpcOptions.builder()
-                            .reconnectTimeout(Duration.ofMillis(200))
+                    ClientOptions.builder()
+                            .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ofMillis(200))
                             .build()));
             assertEquals("alive", new String(client.call("alive".getBytes(UTF_8)), UTF_8));
             CompletableFuture<byte[]> hanging = client.callAsync("hang".getBytes(UTF_8));
@@ -516,8 +543,9 @@ public abstract class RuntimeContract {
                 }
                 return null;
             });
-            IpcOptions quick =
-                    IpcOptions.builder().handshakeTimeout(Duration.ofSeconds(2)).build();
+            ConnectionOptions quick = ConnectionOptions.builder()
+                    .set(ConnectionOptions.HANDSHAKE_TIMEOUT, Duration.ofSeconds(2))
+                    .build();
             for (int i = 0; i < 200 && !outOfDescriptors.isDone(); i++) {
                 Connection raw;
                 try {
@@ -544,8 +572,8 @@ public abstract class RuntimeContract {
             flood.clear();
             try (IpcClient client = IpcClient.connect(
                     endpoint,
-                    IpcOptions.builder()
-                            .reconnectTimeout(Duration.ofSeconds(10))
+                    ClientOptions.builder()
+                            .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ofSeconds(10))
                             .build())) {
                 assertEquals(
                         "back",
@@ -564,13 +592,13 @@ public abstract class RuntimeContract {
 
     @Test
     void aClientKilledMidFrameCostsTheServerOnlyThatConnection() throws Exception {
-        IpcServer server = echoServer(IpcOptions.defaults());
+        IpcServer server = echoServer(ConnectionOptions.defaults());
         Process peer = startPeer(RawPeer.class, server.endpoint());
         try {
             assertEquals("SENT", readLine(peer));
             peer.destroyForcibly();
             assertTrue(peer.waitFor(10, TimeUnit.SECONDS));
-            IpcClient client = client(server, IpcOptions.defaults());
+            IpcClient client = client(server, ConnectionOptions.defaults());
             assertEquals("still serving", new String(client.call("still serving".getBytes(UTF_8)), UTF_8));
             assertEquals(1, handled.get(), "the half frame never reached the handler");
         } finally {
@@ -580,10 +608,12 @@ public abstract class RuntimeContract {
 
     @Test
     void theClientReconnectsToARestartedServer() throws Exception {
-        IpcServer first = echoServer(IpcOptions.defaults());
+        IpcServer first = echoServer(ConnectionOptions.defaults());
         IpcClient client = client(
                 first,
-                IpcOptions.builder().reconnectTimeout(Duration.ofSeconds(10)).build());
+                ClientOptions.builder()
+                        .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ofSeconds(10))
+                        .build());
         assertEquals("one", new String(client.call("one".getBytes(UTF_8)), UTF_8));
         Endpoint bound = first.endpoint();
         first.close();
@@ -599,7 +629,7 @@ public abstract class RuntimeContract {
     void aPythonClientSpeaksTheProtocol() throws Exception {
         Path python = Path.of("/usr/bin/python3");
         assumeTrue(Files.isExecutable(python), "python3 is not installed at /usr/bin/python3");
-        IpcServer server = echoServer(IpcOptions.defaults());
+        IpcServer server = echoServer(ConnectionOptions.defaults());
         Path script = contract.directory().resolve("ipc_client.py");
         try (InputStream source = RuntimeContract.class.getResourceAsStream("/ipc_client.py")) {
             Files.copy(source, script);
@@ -665,7 +695,7 @@ public abstract class RuntimeContract {
 
     @Test
     void aStoppedServerSaysSo() throws Exception {
-        IpcServer server = echoServer(IpcOptions.defaults());
+        IpcServer server = echoServer(ConnectionOptions.defaults());
         Connection raw = welcomed(server);
         server.close();
         List<String> seen = new ArrayList<>();

@@ -8,14 +8,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ipc.AuthenticationException;
+import dev.ipc.ClientOptions;
 import dev.ipc.Connection;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.ErrorCode;
 import dev.ipc.IpcClient;
-import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
 import dev.ipc.Listener;
 import dev.ipc.RemoteException;
 import dev.ipc.Secret;
+import dev.ipc.ServerOptions;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.ProtocolException;
@@ -58,11 +60,19 @@ public abstract class SecretContract {
         assertTrue(threads.awaitTermination(10, TimeUnit.SECONDS));
     }
 
-    private static IpcOptions with(Secret secret) {
-        return IpcOptions.builder().secret(secret).build();
+    private static ConnectionOptions with(Secret secret) {
+        return ConnectionOptions.builder().set(ConnectionOptions.SECRET, secret).build();
     }
 
-    private IpcServer echoServer(IpcOptions options) throws IOException {
+    private static ClientOptions client(ConnectionOptions options) {
+        return ClientOptions.builder().connection(options).build();
+    }
+
+    private IpcServer echoServer(ConnectionOptions options) throws IOException {
+        return echoServer(ServerOptions.builder().connection(options).build());
+    }
+
+    private IpcServer echoServer(ServerOptions options) throws IOException {
         return IpcServer.builder(contract.newEndpoint(contract.directory()))
                 .options(options)
                 .handler(request -> request)
@@ -93,11 +103,12 @@ public abstract class SecretContract {
     void aWrongSecretIsRefusedOnBothSides() throws Exception {
         try (LogCapture log = LogCapture.start();
                 IpcServer server = echoServer(with(SECRET));
-                IpcClient good = IpcClient.connect(server.endpoint(), with(SECRET))) {
+                IpcClient good = IpcClient.connect(server.endpoint(), client(with(SECRET)))) {
             assertServed(good, "before");
             AuthenticationException error = assertThrows(
                     AuthenticationException.class,
-                    () -> IpcClient.connect(server.endpoint(), with(WRONG)).close());
+                    () -> IpcClient.connect(server.endpoint(), client(with(WRONG)))
+                            .close());
             assertMentions(error, "does not know the shared secret");
             log.await(LOG_WAIT, "refused a connection", "the two sides hold different secrets");
             assertServed(good, "after");
@@ -108,10 +119,10 @@ public abstract class SecretContract {
     void aClientWithoutTheSecretIsRefusedOnBothSides() throws Exception {
         try (LogCapture log = LogCapture.start();
                 IpcServer server = echoServer(with(SECRET));
-                IpcClient good = IpcClient.connect(server.endpoint(), with(SECRET))) {
+                IpcClient good = IpcClient.connect(server.endpoint(), client(with(SECRET)))) {
             RemoteException error = assertThrows(
                     RemoteException.class,
-                    () -> IpcClient.connect(server.endpoint(), IpcOptions.defaults())
+                    () -> IpcClient.connect(server.endpoint(), client(ConnectionOptions.defaults()))
                             .close());
             assertEquals(ErrorCode.UNAUTHORIZED, error.code());
             assertMentions(error, "requires a shared secret");
@@ -123,10 +134,11 @@ public abstract class SecretContract {
     @Test
     void aSecretOfferedToAServerWithoutOneIsRefusedOnBothSides() throws Exception {
         try (LogCapture log = LogCapture.start();
-                IpcServer server = echoServer(IpcOptions.defaults())) {
+                IpcServer server = echoServer(ConnectionOptions.defaults())) {
             AuthenticationException error = assertThrows(
                     AuthenticationException.class,
-                    () -> IpcClient.connect(server.endpoint(), with(SECRET)).close());
+                    () -> IpcClient.connect(server.endpoint(), client(with(SECRET)))
+                            .close());
             assertMentions(error, "this server has none configured");
             log.await(LOG_WAIT, "this server has none configured");
         }
@@ -145,7 +157,7 @@ public abstract class SecretContract {
                 ByteBuffer.allocate(8).putInt(100_000).putInt(0).array(),
             };
             for (byte[] frame : bad) {
-                try (Connection raw = contract.connect(listener.endpoint(), IpcOptions.defaults())) {
+                try (Connection raw = contract.connect(listener.endpoint(), ConnectionOptions.defaults())) {
                     raw.output().write(frame);
                     raw.shutdownOutput();
                     raw.input().readAllBytes(); // until the server closes it
@@ -178,7 +190,7 @@ public abstract class SecretContract {
             ByteBuffer.allocate(8).putInt(1 << 20).putInt(0).array(),
         };
         for (byte[] reply : replies) {
-            try (Listener fake = contract.listen(IpcOptions.defaults())) {
+            try (Listener fake = contract.listen(ConnectionOptions.defaults())) {
                 Future<Connection> connecting = threads.submit(() -> contract.connect(fake.endpoint(), with(SECRET)));
                 try (Connection server = fake.accept()) {
                     byte[] hello = readRawFrame(server);
@@ -207,19 +219,20 @@ public abstract class SecretContract {
 
     @Test
     void closesSilentConnectionsAtTheHandshakeTimeoutWhileGoodClientsConnect() throws Exception {
-        IpcOptions quick = with(SECRET).toBuilder()
-                .handshakeTimeout(Duration.ofMillis(500))
+        ConnectionOptions quick = with(SECRET).toBuilder()
+                .set(ConnectionOptions.HANDSHAKE_TIMEOUT, Duration.ofMillis(500))
                 .build();
         try (IpcServer server = echoServer(quick)) {
             List<Connection> silent = new ArrayList<>();
             try {
-                IpcOptions patient =
-                        IpcOptions.builder().readTimeout(Duration.ofSeconds(20)).build();
+                ConnectionOptions patient = ConnectionOptions.builder()
+                        .set(ConnectionOptions.READ_TIMEOUT, Duration.ofSeconds(20))
+                        .build();
                 for (int i = 0; i < 100; i++) {
                     silent.add(contract.connect(server.endpoint(), patient));
                 }
                 for (int i = 0; i < 10; i++) {
-                    try (IpcClient client = IpcClient.connect(server.endpoint(), with(SECRET))) {
+                    try (IpcClient client = IpcClient.connect(server.endpoint(), client(with(SECRET)))) {
                         assertServed(client, "good " + i);
                     }
                 }

@@ -12,10 +12,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ipc.Connection;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
 import dev.ipc.IpcClient;
-import dev.ipc.IpcOptions;
 import dev.ipc.IpcServer;
 import dev.ipc.Listener;
 import dev.ipc.PeerCredentials;
@@ -111,8 +111,8 @@ public abstract class TransportContract {
         // Short, so that socket paths stay far below the 108-byte limit.
         classDirectory = Files.createTempDirectory("ipc");
         directory = Files.createDirectory(classDirectory.resolve("warmup"));
-        try (Listener listener = listen(IpcOptions.defaults());
-                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection server = listener.accept()) {
             client.send(new byte[] {1});
             assertArrayEquals(new byte[] {1}, server.receive());
@@ -156,12 +156,12 @@ public abstract class TransportContract {
     // ---- helpers ------------------------------------------------------------------------------
 
     /** Listens on a fresh endpoint. */
-    protected final Listener listen(IpcOptions options) throws IOException {
+    protected final Listener listen(ConnectionOptions options) throws IOException {
         return Ipc.listen(newEndpoint(directory), options);
     }
 
     /** Connects to {@code endpoint}. */
-    protected final Connection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+    protected final Connection connect(Endpoint endpoint, ConnectionOptions options) throws IOException {
         return Ipc.connect(endpoint, options);
     }
 
@@ -182,19 +182,23 @@ public abstract class TransportContract {
         Endpoint endpoint = newEndpoint(directory);
         assertEquals(
                 transportId(),
-                Ipc.transportFor(endpoint, IpcOptions.fromEndpoint(endpoint, IpcOptions.defaults()))
+                Ipc.transportFor(
+                                endpoint,
+                                ConnectionOptions.defaults().toBuilder()
+                                        .query(endpoint)
+                                        .build())
                         .id());
     }
 
     @Test
     void listenerEndpointRoundTripsAndCanBeConnectedTo() throws Exception {
-        try (Listener listener = listen(IpcOptions.defaults())) {
+        try (Listener listener = listen(ConnectionOptions.defaults())) {
             Endpoint bound = listener.endpoint();
             assertEquals(bound, Endpoint.parse(bound.toString()));
             if (bound.isInet()) {
                 assertNotEquals(0, bound.port(), "a listener on port 0 reports the port it bound");
             }
-            try (Connection client = connect(Endpoint.parse(bound.toString()), IpcOptions.defaults());
+            try (Connection client = connect(Endpoint.parse(bound.toString()), ConnectionOptions.defaults());
                     Connection server = listener.accept()) {
                 assertEquals(bound, server.localEndpoint());
                 assertTrue(client.isOpen() && server.isOpen());
@@ -206,7 +210,9 @@ public abstract class TransportContract {
 
     @Test
     void echoesMessagesOfEverySize() throws Exception {
-        IpcOptions options = IpcOptions.builder().maxFrameSize(17 * 1024 * 1024).build();
+        ConnectionOptions options = ConnectionOptions.builder()
+                .set(ConnectionOptions.MAX_FRAME_SIZE, 17 * 1024 * 1024)
+                .build();
         try (EchoServer server = EchoServer.start(listen(options));
                 Connection client = connect(server.listener().endpoint(), options)) {
             for (int size : new int[] {0, 1, 4, 64 * 1024, 16 * 1024 * 1024, 3}) {
@@ -224,8 +230,8 @@ public abstract class TransportContract {
 
     @Test
     void carriesByteBufferMessages() throws Exception {
-        try (Listener listener = listen(IpcOptions.defaults());
-                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection server = listener.accept()) {
             ByteBuffer direct = ByteBuffer.allocateDirect(100);
             direct.put("direct".getBytes(UTF_8)).flip();
@@ -245,8 +251,8 @@ public abstract class TransportContract {
 
     @Test
     void keepsAMessagePendingWhenTheBufferIsTooSmall() throws Exception {
-        try (Listener listener = listen(IpcOptions.defaults());
-                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection server = listener.accept()) {
             client.send(new byte[] {1, 2, 3, 4, 5});
             IllegalArgumentException tooSmall =
@@ -262,13 +268,13 @@ public abstract class TransportContract {
     void servesAHundredConcurrentConnections() throws Exception {
         int clients = 100;
         int messages = 20;
-        try (EchoServer server = EchoServer.start(listen(IpcOptions.defaults()))) {
+        try (EchoServer server = EchoServer.start(listen(ConnectionOptions.defaults()))) {
             CountDownLatch allConnected = new CountDownLatch(clients);
             List<Future<Integer>> results = new ArrayList<>();
             for (int c = 0; c < clients; c++) {
                 int id = c;
                 results.add(threads.submit(() -> {
-                    try (Connection client = connect(server.listener().endpoint(), IpcOptions.defaults())) {
+                    try (Connection client = connect(server.listener().endpoint(), ConnectionOptions.defaults())) {
                         allConnected.countDown();
                         allConnected.await();
                         int echoed = 0;
@@ -293,8 +299,8 @@ public abstract class TransportContract {
     void concurrentSendersOnOneConnectionLoseNothingAndKeepEachThreadsOrder() throws Exception {
         int senders = 8;
         int messages = 2000;
-        try (Listener listener = listen(IpcOptions.defaults());
-                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection server = listener.accept()) {
             CountDownLatch go = new CountDownLatch(1);
             List<Future<?>> sending = new ArrayList<>();
@@ -328,8 +334,8 @@ public abstract class TransportContract {
 
     @Test
     void carriesRawBytesBothWays() throws Exception {
-        try (Listener listener = listen(IpcOptions.defaults());
-                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection server = listener.accept()) {
             byte[] request = randomBytes(200_000);
             Future<?> writer = threads.submit(() -> {
@@ -358,8 +364,8 @@ public abstract class TransportContract {
 
     @Test
     void halfCloseLetsThePeerFinishItsReply() throws Exception {
-        try (Listener listener = listen(IpcOptions.defaults());
-                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection server = listener.accept()) {
             for (int i = 0; i < 3; i++) {
                 client.send(new byte[] {(byte) i});
@@ -380,11 +386,11 @@ public abstract class TransportContract {
 
     @Test
     void reportsAnEndOfStreamInsideAFrameAndClosesOnlyThatConnection() throws Exception {
-        try (Listener listener = listen(IpcOptions.defaults());
-                Connection healthy = connect(listener.endpoint(), IpcOptions.defaults());
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection healthy = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection healthyServer = listener.accept()) {
             for (byte[] partial : List.of(Arrays.copyOf(header(100), 2), concat(header(100), new byte[10]))) {
-                try (Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+                try (Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                         Connection server = listener.accept()) {
                     client.output().write(partial);
                     client.shutdownOutput();
@@ -403,7 +409,9 @@ public abstract class TransportContract {
     @Test
     void rejectsBadLengthsBeforeAllocatingAndClosesOnlyThatConnection() throws Exception {
         int limit = 1024;
-        IpcOptions options = IpcOptions.builder().maxFrameSize(limit).build();
+        ConnectionOptions options = ConnectionOptions.builder()
+                .set(ConnectionOptions.MAX_FRAME_SIZE, limit)
+                .build();
         try (Listener listener = listen(options);
                 Connection healthy = connect(listener.endpoint(), options);
                 Connection healthyServer = listener.accept()) {
@@ -425,7 +433,9 @@ public abstract class TransportContract {
 
     @Test
     void refusesToSendAMessageOverTheLimitAndStaysUsable() throws Exception {
-        IpcOptions options = IpcOptions.builder().maxFrameSize(16).build();
+        ConnectionOptions options = ConnectionOptions.builder()
+                .set(ConnectionOptions.MAX_FRAME_SIZE, 16)
+                .build();
         try (Listener listener = listen(options);
                 Connection client = connect(listener.endpoint(), options);
                 Connection server = listener.accept()) {
@@ -444,9 +454,10 @@ public abstract class TransportContract {
 
     @Test
     void readTimeoutThrowsAndLeavesTheConnectionUsable() throws Exception {
-        IpcOptions timed =
-                IpcOptions.builder().readTimeout(Duration.ofMillis(150)).build();
-        try (Listener listener = listen(IpcOptions.defaults());
+        ConnectionOptions timed = ConnectionOptions.builder()
+                .set(ConnectionOptions.READ_TIMEOUT, Duration.ofMillis(150))
+                .build();
+        try (Listener listener = listen(ConnectionOptions.defaults());
                 Connection client = connect(listener.endpoint(), timed);
                 Connection server = listener.accept()) {
             SocketTimeoutException timeout = assertThrows(SocketTimeoutException.class, client::receive);
@@ -469,8 +480,9 @@ public abstract class TransportContract {
 
     @Test
     void acceptTimeoutThrows() throws Exception {
-        IpcOptions options =
-                IpcOptions.builder().acceptTimeout(Duration.ofMillis(150)).build();
+        ConnectionOptions options = ConnectionOptions.builder()
+                .set(ConnectionOptions.ACCEPT_TIMEOUT, Duration.ofMillis(150))
+                .build();
         try (Listener listener = listen(options)) {
             SocketTimeoutException timeout = assertThrows(SocketTimeoutException.class, listener::accept);
             assertTrue(timeout.getMessage().contains(listener.endpoint().toString()), timeout.getMessage());
@@ -483,7 +495,7 @@ public abstract class TransportContract {
 
     @Test
     void closeUnblocksAWaitingAccept() throws Exception {
-        Listener listener = listen(IpcOptions.defaults());
+        Listener listener = listen(ConnectionOptions.defaults());
         Future<Connection> accepting = startBlockingCall(listener::accept);
         listener.close();
         Throwable failure = assertThrows(Exception.class, () -> accepting.get(10, TimeUnit.SECONDS))
@@ -496,9 +508,11 @@ public abstract class TransportContract {
 
     @Test
     void closeUnblocksAWaitingReceive() throws Exception {
-        for (IpcOptions options : List.of(
-                IpcOptions.defaults(),
-                IpcOptions.builder().readTimeout(Duration.ofSeconds(30)).build())) {
+        for (ConnectionOptions options : List.of(
+                ConnectionOptions.defaults(),
+                ConnectionOptions.builder()
+                        .set(ConnectionOptions.READ_TIMEOUT, Duration.ofSeconds(30))
+                        .build())) {
             try (Listener listener = listen(options);
                     Connection client = connect(listener.endpoint(), options);
                     Connection server = listener.accept()) {
@@ -546,9 +560,9 @@ public abstract class TransportContract {
 
     @Test
     void connectTimeoutHoldsWhenTheBacklogIsFull() throws Exception {
-        IpcOptions options = IpcOptions.builder()
-                .backlog(1)
-                .connectTimeout(Duration.ofMillis(300))
+        ConnectionOptions options = ConnectionOptions.builder()
+                .set(ConnectionOptions.BACKLOG, 1)
+                .set(ConnectionOptions.CONNECT_TIMEOUT, Duration.ofMillis(300))
                 .build();
         List<Connection> queued = new ArrayList<>();
         try (Listener listener = listen(options)) {
@@ -573,12 +587,13 @@ public abstract class TransportContract {
 
     @Test
     void refusesToBindWhereAnotherListenerIs() throws Exception {
-        try (Listener first = listen(IpcOptions.defaults())) {
+        try (Listener first = listen(ConnectionOptions.defaults())) {
             BindException conflict = assertThrows(
                     BindException.class,
-                    () -> Ipc.listen(first.endpoint(), IpcOptions.defaults()).close());
+                    () -> Ipc.listen(first.endpoint(), ConnectionOptions.defaults())
+                            .close());
             assertTrue(conflict.getMessage().contains(first.endpoint().toString()), conflict.getMessage());
-            try (Connection client = connect(first.endpoint(), IpcOptions.defaults());
+            try (Connection client = connect(first.endpoint(), ConnectionOptions.defaults());
                     Connection server = first.accept()) {
                 client.send(new byte[] {7});
                 assertArrayEquals(new byte[] {7}, server.receive(), "the first listener is untouched");
@@ -589,25 +604,25 @@ public abstract class TransportContract {
     @Test
     void connectingWhereNobodyListensFailsWithTheEndpointInTheMessage() throws Exception {
         Endpoint nobody;
-        try (Listener listener = listen(IpcOptions.defaults())) {
+        try (Listener listener = listen(ConnectionOptions.defaults())) {
             nobody = listener.endpoint();
         }
         ConnectException refused = assertThrows(
                 ConnectException.class,
-                () -> connect(nobody, IpcOptions.defaults()).close());
+                () -> connect(nobody, ConnectionOptions.defaults()).close());
         assertTrue(refused.getMessage().contains(nobody.withoutParameters().toString()), refused.getMessage());
     }
 
     @Test
     void removesTheSocketFileOnCloseButNotAFileThatReplacedIt() throws Exception {
         assumeTrue(usesSocketFiles(), "this transport creates no socket file");
-        Listener listener = listen(IpcOptions.defaults());
+        Listener listener = listen(ConnectionOptions.defaults());
         Path path = listener.endpoint().path().orElseThrow();
         assertTrue(Files.exists(path, LinkOption.NOFOLLOW_LINKS));
         listener.close();
         assertFalse(Files.exists(path, LinkOption.NOFOLLOW_LINKS), "socket file removed on close");
 
-        Listener second = listen(IpcOptions.defaults());
+        Listener second = listen(ConnectionOptions.defaults());
         Path secondPath = second.endpoint().path().orElseThrow();
         Files.delete(secondPath);
         Files.writeString(secondPath, "another process's file");
@@ -661,8 +676,8 @@ public abstract class TransportContract {
     @Test
     void passesOpenFileDescriptorsWhereTheBackendCan() throws Exception {
         Path file = Files.writeString(directory.resolve("shared.txt"), "handed over");
-        try (Listener listener = listen(IpcOptions.defaults());
-                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection server = listener.accept();
                 FileInputStream open = new FileInputStream(file.toFile())) {
             assumeTrue(client.canPassDescriptors(), transportId() + " cannot pass file descriptors");
@@ -683,8 +698,8 @@ public abstract class TransportContract {
 
     @Test
     void saysWhyItCannotPassFileDescriptors() throws Exception {
-        try (Listener listener = listen(IpcOptions.defaults());
-                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection server = listener.accept()) {
             assumeTrue(!client.canPassDescriptors(), transportId() + " can pass file descriptors");
             UnsupportedOperationException e = assertThrows(
@@ -700,8 +715,8 @@ public abstract class TransportContract {
 
     @Test
     void peerCredentialsDescribeTheOtherSide() throws Exception {
-        try (Listener listener = listen(IpcOptions.defaults());
-                Connection client = connect(listener.endpoint(), IpcOptions.defaults());
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection server = listener.accept()) {
             checkPeerIsThisProcess(server.peer());
             checkPeerIsThisProcess(client.peer());
@@ -721,7 +736,7 @@ public abstract class TransportContract {
                         + new String(peer.getErrorStream().readAllBytes(), UTF_8));
             }
             Endpoint endpoint = Endpoint.parse(ready.substring("READY ".length()));
-            try (Connection connection = connect(endpoint, IpcOptions.defaults())) {
+            try (Connection connection = connect(endpoint, ConnectionOptions.defaults())) {
                 for (int size : new int[] {0, 64, 100_000}) {
                     byte[] message = randomBytes(size);
                     connection.send(message);

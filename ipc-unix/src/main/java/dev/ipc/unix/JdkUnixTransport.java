@@ -1,9 +1,9 @@
 package dev.ipc.unix;
 
 import dev.ipc.AccessPolicy;
+import dev.ipc.ConnectionOptions;
+import dev.ipc.ConnectionOptions.UnixBackend;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
-import dev.ipc.IpcOptions.UnixBackend;
 import dev.ipc.PeerCredentials;
 import dev.ipc.internal.ChannelConnection;
 import dev.ipc.internal.ChannelTraits;
@@ -62,24 +62,26 @@ public final class JdkUnixTransport implements Transport {
     }
 
     @Override
-    public Suitability suitability(Endpoint endpoint, IpcOptions options) {
-        if (options.unixBackend() == UnixBackend.JUNIXSOCKET) {
+    public Suitability suitability(Endpoint endpoint, ConnectionOptions options) {
+        if (options.get(ConnectionOptions.BACKEND) == UnixBackend.JUNIXSOCKET) {
             return Suitability.unsuitable("backend=junixsocket was asked for");
         }
         if (endpoint.isAbstract()) {
             return Suitability.unsuitable("the JDK's channels have no abstract namespace (unix:@name)");
         }
-        if (options.accessPolicy().map(AccessPolicy::needsNumericIds).orElse(false)) {
+        if (options.find(ConnectionOptions.ACCESS)
+                .map(AccessPolicy::needsNumericIds)
+                .orElse(false)) {
             return Suitability.unsuitable("the JDK gives peer names only, and the access policy needs numeric ids");
         }
-        if (options.unixBackend() == UnixBackend.JDK) {
+        if (options.get(ConnectionOptions.BACKEND) == UnixBackend.JDK) {
             return Suitability.suitable(Suitability.FORCED, "backend=jdk was asked for");
         }
         return Suitability.suitable(Suitability.PREFERRED, "the JDK's Unix channels are the default: no native code");
     }
 
     @Override
-    public FramedListener listen(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedListener listen(Endpoint endpoint, ConnectionOptions options) throws IOException {
         return SocketFiles.listen(
                 endpoint,
                 options,
@@ -109,7 +111,7 @@ public final class JdkUnixTransport implements Transport {
     }
 
     @Override
-    public FramedConnection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedConnection connect(Endpoint endpoint, ConnectionOptions options) throws IOException {
         return SocketFiles.connect(
                 endpoint,
                 options,
@@ -119,7 +121,7 @@ public final class JdkUnixTransport implements Transport {
     }
 
     /** Wraps a connected JDK Unix channel; also for sockets inherited from systemd. */
-    static FramedConnection wrap(SocketChannel channel, Endpoint endpoint, IpcOptions options, String side)
+    static FramedConnection wrap(SocketChannel channel, Endpoint endpoint, ConnectionOptions options, String side)
             throws IOException {
         return new ChannelConnection(
                 channel,

@@ -1,7 +1,7 @@
 package dev.ipc.unix;
 
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
 import dev.ipc.PeerCredentials;
 import dev.ipc.internal.ChannelConnection;
 import dev.ipc.internal.ChannelTraits;
@@ -41,7 +41,7 @@ final class JunixsocketChannels {
         }
     }
 
-    static FramedListener listen(Endpoint endpoint, IpcOptions options, String transportId) throws IOException {
+    static FramedListener listen(Endpoint endpoint, ConnectionOptions options, String transportId) throws IOException {
         SocketFiles.checkLength(endpoint);
         return SocketFiles.listen(
                 endpoint,
@@ -71,7 +71,8 @@ final class JunixsocketChannels {
                 accepted -> wrap(accepted, endpoint, options, transportId, "server"));
     }
 
-    static FramedConnection connect(Endpoint endpoint, IpcOptions options, String transportId) throws IOException {
+    static FramedConnection connect(Endpoint endpoint, ConnectionOptions options, String transportId)
+            throws IOException {
         SocketFiles.checkLength(endpoint); // before junixsocket builds an address, which fails less clearly
         return SocketFiles.connect(
                 endpoint,
@@ -98,7 +99,7 @@ final class JunixsocketChannels {
 
     /** Wraps a connected junixsocket channel; also for sockets inherited from systemd. */
     static FramedConnection wrap(
-            SocketChannel channel, Endpoint endpoint, IpcOptions options, String transportId, String side)
+            SocketChannel channel, Endpoint endpoint, ConnectionOptions options, String transportId, String side)
             throws IOException {
         AFUNIXSocketChannel unix = (AFUNIXSocketChannel) channel;
         unix.setAncillaryReceiveBufferSize(ANCILLARY_BUFFER_SIZE);

@@ -1,9 +1,9 @@
 package dev.ipc.unix;
 
 import dev.ipc.AccessPolicy;
+import dev.ipc.ConnectionOptions;
+import dev.ipc.ConnectionOptions.UnixBackend;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
-import dev.ipc.IpcOptions.UnixBackend;
 import dev.ipc.internal.FramedConnection;
 import dev.ipc.internal.FramedListener;
 import dev.ipc.spi.Suitability;
@@ -50,30 +50,32 @@ public final class JunixsocketUnixTransport implements Transport {
     }
 
     @Override
-    public Suitability suitability(Endpoint endpoint, IpcOptions options) {
-        if (options.unixBackend() == UnixBackend.JDK) {
+    public Suitability suitability(Endpoint endpoint, ConnectionOptions options) {
+        if (options.get(ConnectionOptions.BACKEND) == UnixBackend.JDK) {
             return Suitability.unsuitable("backend=jdk was asked for");
         }
-        if (options.unixBackend() == UnixBackend.JUNIXSOCKET) {
+        if (options.get(ConnectionOptions.BACKEND) == UnixBackend.JUNIXSOCKET) {
             return Suitability.suitable(Suitability.FORCED, "backend=junixsocket was asked for");
         }
         if (endpoint.isAbstract()) {
             return Suitability.suitable(Suitability.PREFERRED, "the abstract namespace needs junixsocket");
         }
-        if (options.accessPolicy().map(AccessPolicy::needsNumericIds).orElse(false)) {
+        if (options.find(ConnectionOptions.ACCESS)
+                .map(AccessPolicy::needsNumericIds)
+                .orElse(false)) {
             return Suitability.suitable(Suitability.PREFERRED, "the access policy needs the peer's numeric ids");
         }
         return Suitability.suitable(Suitability.FALLBACK, "fallback where the JDK's Unix channels are missing");
     }
 
     @Override
-    public FramedListener listen(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedListener listen(Endpoint endpoint, ConnectionOptions options) throws IOException {
         requireAvailable();
         return JunixsocketChannels.listen(endpoint, options, id());
     }
 
     @Override
-    public FramedConnection connect(Endpoint endpoint, IpcOptions options) throws IOException {
+    public FramedConnection connect(Endpoint endpoint, ConnectionOptions options) throws IOException {
         requireAvailable();
         return JunixsocketChannels.connect(endpoint, options, id());
     }

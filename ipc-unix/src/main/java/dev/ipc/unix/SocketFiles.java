@@ -1,8 +1,8 @@
 package dev.ipc.unix;
 
 import dev.ipc.AccessPolicy;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
 import dev.ipc.internal.ChannelListener;
 import dev.ipc.internal.Closer;
 import dev.ipc.internal.FramedConnection;
@@ -225,13 +225,13 @@ final class SocketFiles {
      */
     static FramedConnection connect(
             Endpoint endpoint,
-            IpcOptions options,
+            ConnectionOptions options,
             ChannelOpener opener,
             SocketAddress address,
             ChannelListener.Acceptor wrapper)
             throws IOException {
         checkLength(endpoint);
-        SocketChannel channel = connect(endpoint, opener, address, options.connectTimeout());
+        SocketChannel channel = connect(endpoint, opener, address, options.get(ConnectionOptions.CONNECT_TIMEOUT));
         try {
             return wrapper.wrap(channel);
         } catch (IOException | RuntimeException e) {
@@ -323,23 +323,23 @@ final class SocketFiles {
      */
     static FramedListener listen(
             Endpoint endpoint,
-            IpcOptions options,
+            ConnectionOptions options,
             Binder binder,
             ChannelOpener prober,
             ChannelListener.Acceptor acceptor)
             throws IOException {
         checkLength(endpoint);
         if (endpoint.isAbstract()) {
-            AccessPolicy policy = options.accessPolicy()
+            AccessPolicy policy = options.find(ConnectionOptions.ACCESS)
                     .orElseThrow(() -> new IllegalArgumentException("cannot listen on " + endpoint
                             + ": an abstract-namespace socket has no file permissions, so "
                             + "anyone on this host could connect; give it an access policy "
-                            + "(IpcOptions.accessPolicy, or "
+                            + "(ConnectionOptions.accessPolicy, or "
                             + "access=same-user in the endpoint)"));
             refuseTakenAbstractName(endpoint);
             ServerSocketChannel channel;
             try {
-                channel = binder.bind(null, options.backlog());
+                channel = binder.bind(null, options.get(ConnectionOptions.BACKLOG));
             } catch (IOException e) {
                 throw bindFailure(endpoint, e);
             }
@@ -373,7 +373,7 @@ final class SocketFiles {
                     endpoint,
                     options,
                     acceptor,
-                    options.accessPolicy().orElse(AccessPolicy.sameUser()),
+                    options.find(ConnectionOptions.ACCESS).orElse(AccessPolicy.sameUser()),
                     () -> new Closer()
                             .run(() -> removeIfOurs(path, identity))
                             .run(() -> removePrivate(privateDirectory))
@@ -388,7 +388,7 @@ final class SocketFiles {
     private static FramedListener listener(
             ServerSocketChannel channel,
             Endpoint endpoint,
-            IpcOptions options,
+            ConnectionOptions options,
             ChannelListener.Acceptor acceptor,
             AccessPolicy policy,
             Closer.Action release)
@@ -445,7 +445,7 @@ final class SocketFiles {
 
     /** Binds inside a fresh private directory, sets mode and group, then links the socket into place. */
     private static ServerSocketChannel bindPrivately(
-            Endpoint endpoint, Path path, Path temporary, IpcOptions options, Binder binder) throws IOException {
+            Endpoint endpoint, Path path, Path temporary, ConnectionOptions options, Binder binder) throws IOException {
         int bytes = UnixPaths.byteLength(temporary);
         if (bytes > UnixPaths.MAX_PATH_BYTES) {
             throw new SocketException("cannot listen on " + endpoint + ": the socket is bound first at " + temporary
@@ -455,15 +455,17 @@ final class SocketFiles {
         }
         ServerSocketChannel channel;
         try {
-            channel = binder.bind(temporary, options.backlog());
+            channel = binder.bind(temporary, options.get(ConnectionOptions.BACKLOG));
         } catch (IOException e) {
             throw bindFailure(endpoint, e);
         }
         try {
-            Files.setPosixFilePermissions(temporary, Directories.permissions(options.socketFileMode()));
-            if (options.socketFileGroup().isPresent()) {
+            Files.setPosixFilePermissions(temporary, Directories.permissions(options.get(ConnectionOptions.MODE)));
+            if (options.find(ConnectionOptions.GROUP).isPresent()) {
                 Directories.setGroup(
-                        endpoint, temporary, options.socketFileGroup().get());
+                        endpoint,
+                        temporary,
+                        options.find(ConnectionOptions.GROUP).get());
             }
             try {
                 Files.createLink(path, temporary);

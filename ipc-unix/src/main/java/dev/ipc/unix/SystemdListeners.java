@@ -1,8 +1,8 @@
 package dev.ipc.unix;
 
 import dev.ipc.AccessPolicy;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
-import dev.ipc.IpcOptions;
 import dev.ipc.internal.ChannelListener;
 import dev.ipc.internal.Closer;
 import dev.ipc.internal.FramedListener;
@@ -90,8 +90,8 @@ public final class SystemdListeners implements ListenerSource {
     }
 
     @Override
-    public FramedListener listen(Endpoint endpoint, IpcOptions options) throws IOException {
-        AccessPolicy policy = options.accessPolicy().orElse(AccessPolicy.sameUser());
+    public FramedListener listen(Endpoint endpoint, ConnectionOptions options) throws IOException {
+        AccessPolicy policy = options.find(ConnectionOptions.ACCESS).orElse(AccessPolicy.sameUser());
         String count = environment.get("LISTEN_FDS");
         if (count == null) {
             return fromStandardInput(endpoint, options, policy);
@@ -144,7 +144,7 @@ public final class SystemdListeners implements ListenerSource {
         }
     }
 
-    private FramedListener fromStandardInput(Endpoint endpoint, IpcOptions options, AccessPolicy policy)
+    private FramedListener fromStandardInput(Endpoint endpoint, ConnectionOptions options, AccessPolicy policy)
             throws IOException {
         Channel inherited = System.inheritedChannel();
         if (!(inherited instanceof ServerSocketChannel)

@@ -10,9 +10,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ipc.AccessPolicy;
 import dev.ipc.Connection;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
-import dev.ipc.IpcOptions;
 import dev.ipc.Listener;
 import dev.ipc.internal.UnixPaths;
 import dev.ipc.testkit.EchoPeer;
@@ -327,9 +327,9 @@ class DaemonSocketTest {
     @ParameterizedTest
     @ValueSource(strings = {"jdk", "junixsocket"})
     void aRefusedPeerNeverReachesAccept(String backend) throws IOException {
-        IpcOptions options = IpcOptions.builder()
-                .acceptTimeout(Duration.ofMillis(300))
-                .accessPolicy(AccessPolicy.matching("nobody", false, peer -> false))
+        ConnectionOptions options = ConnectionOptions.builder()
+                .set(ConnectionOptions.ACCEPT_TIMEOUT, Duration.ofMillis(300))
+                .set(ConnectionOptions.ACCESS, AccessPolicy.matching("nobody", false, peer -> false))
                 .build();
         try (Listener listener = Ipc.listen(at(directory.resolve("p.sock"), backend), options);
                 Connection refused = Ipc.connect(listener.endpoint())) {
@@ -341,8 +341,9 @@ class DaemonSocketTest {
     @Test
     void aPolicyOnNumericIdsChoosesABackendThatHasThem() throws IOException {
         long uid = ((Number) Files.getAttribute(directory, "unix:uid")).longValue();
-        IpcOptions options =
-                IpcOptions.builder().accessPolicy(AccessPolicy.uids(uid)).build();
+        ConnectionOptions options = ConnectionOptions.builder()
+                .set(ConnectionOptions.ACCESS, AccessPolicy.uids(uid))
+                .build();
         Endpoint endpoint = Endpoint.unix(directory.resolve("ids.sock"));
         assertEquals("unix/junixsocket", Ipc.transportFor(endpoint, options).id());
         try (Listener listener = Ipc.listen(endpoint, options)) {
@@ -383,9 +384,9 @@ class DaemonSocketTest {
             String denied = runAsNobody(client, path);
             assertTrue(denied.startsWith("DENIED") && denied.contains("Permission denied"), denied);
         }
-        IpcOptions open = IpcOptions.builder()
-                .socketFileMode(0666)
-                .acceptTimeout(Duration.ofMillis(200))
+        ConnectionOptions open = ConnectionOptions.builder()
+                .set(ConnectionOptions.MODE, 0666)
+                .set(ConnectionOptions.ACCEPT_TIMEOUT, Duration.ofMillis(200))
                 .build();
         try (Listener listener = Ipc.listen(at(path, backend), open)) {
             Future<String> nobody = threads.submit(() -> runAsNobody(client, path));

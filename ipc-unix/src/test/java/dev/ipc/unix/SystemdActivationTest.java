@@ -9,9 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ipc.Connection;
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
-import dev.ipc.IpcOptions;
 import dev.ipc.testkit.Background;
 import dev.ipc.testkit.EchoPeer;
 import dev.ipc.testkit.JavaProcesses;
@@ -90,7 +90,8 @@ class SystemdActivationTest {
     void refusesSocketsPassedToAnotherProcess() {
         SystemdListeners transport = new SystemdListeners(Map.of("LISTEN_PID", "1", "LISTEN_FDS", "1"));
         SocketException e = assertThrows(
-                SocketException.class, () -> transport.listen(Endpoint.parse("systemd:"), IpcOptions.defaults()));
+                SocketException.class,
+                () -> transport.listen(Endpoint.parse("systemd:"), ConnectionOptions.defaults()));
         assertTrue(e.getMessage().contains("LISTEN_PID is 1, not this process"), e.getMessage());
     }
 
@@ -101,12 +102,12 @@ class SystemdActivationTest {
                 new SystemdListeners(Map.of("LISTEN_PID", pid, "LISTEN_FDS", "2", "LISTEN_FDNAMES", "api:admin"));
         SocketException e = assertThrows(
                 SocketException.class,
-                () -> transport.listen(Endpoint.parse("systemd:metrics"), IpcOptions.defaults()));
+                () -> transport.listen(Endpoint.parse("systemd:metrics"), ConnectionOptions.defaults()));
         assertTrue(e.getMessage().contains("no socket named 'metrics' (LISTEN_FDNAMES: api, admin)"), e.getMessage());
 
         SystemdListeners broken = new SystemdListeners(Map.of("LISTEN_PID", pid, "LISTEN_FDS", "many"));
         SocketException notANumber = assertThrows(
-                SocketException.class, () -> broken.listen(Endpoint.parse("systemd:"), IpcOptions.defaults()));
+                SocketException.class, () -> broken.listen(Endpoint.parse("systemd:"), ConnectionOptions.defaults()));
         assertTrue(notANumber.getMessage().contains("LISTEN_FDS is not a number"), notANumber.getMessage());
     }
 
@@ -114,7 +115,7 @@ class SystemdActivationTest {
     void saysHowToStartItWhenNothingWasPassed() {
         SocketException e = assertThrows(
                 SocketException.class,
-                () -> new SystemdListeners(Map.of()).listen(Endpoint.parse("systemd:"), IpcOptions.defaults()));
+                () -> new SystemdListeners(Map.of()).listen(Endpoint.parse("systemd:"), ConnectionOptions.defaults()));
         assertTrue(e.getMessage().contains("this process was given no sockets"), e.getMessage());
         assertTrue(e.getMessage().contains("systemd-socket-activate"), e.getMessage());
     }

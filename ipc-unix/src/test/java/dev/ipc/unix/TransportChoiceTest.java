@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ipc.ConnectionOptions;
+import dev.ipc.ConnectionOptions.UnixBackend;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
-import dev.ipc.IpcOptions;
-import dev.ipc.IpcOptions.UnixBackend;
 import dev.ipc.testkit.LeakGate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -31,21 +31,26 @@ class TransportChoiceTest {
         Endpoint parsed = Endpoint.parse(endpoint);
         assertEquals(
                 expected,
-                Ipc.transportFor(parsed, IpcOptions.fromEndpoint(parsed, IpcOptions.defaults()))
+                Ipc.transportFor(
+                                parsed,
+                                ConnectionOptions.defaults().toBuilder()
+                                        .query(parsed)
+                                        .build())
                         .id());
     }
 
     @Test
     void optionsInCodeChooseTooAndTheQueryWins() {
-        IpcOptions forced =
-                IpcOptions.builder().unixBackend(UnixBackend.JUNIXSOCKET).build();
+        ConnectionOptions forced = ConnectionOptions.builder()
+                .set(ConnectionOptions.BACKEND, UnixBackend.JUNIXSOCKET)
+                .build();
         assertEquals(
                 "unix/junixsocket",
                 Ipc.transportFor(Endpoint.parse("unix:/x.sock"), forced).id());
         Endpoint query = Endpoint.parse("unix:/x.sock?backend=jdk");
         assertEquals(
                 "unix/jdk",
-                Ipc.transportFor(query, IpcOptions.fromEndpoint(query, forced)).id());
+                Ipc.transportFor(query, forced.toBuilder().query(query).build()).id());
     }
 
     @Test

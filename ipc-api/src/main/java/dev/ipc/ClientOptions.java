@@ -1,0 +1,98 @@
+package dev.ipc;
+
+import static dev.ipc.Option.Scope.CLIENT;
+
+import dev.ipc.Option.Scope;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Settings for an {@link IpcClient}: its call and reconnect timeouts (the constants here), and the
+ * {@link ConnectionOptions} that a client's connection honours (connect and handshake timeouts, frame limit, backend,
+ * secret, TLS).
+ *
+ * <p>Immutable; each value is checked when it is set. The same settings can be written in the endpoint's query, and the
+ * query wins. A client reads with its own timeouts, so {@code readTimeout} is refused here, as are a listener's and a
+ * server's options.
+ */
+public final class ClientOptions extends OptionSet {
+
+    /** How long a call waits for its reply; zero for no limit. */
+    public static final Option<Duration> CALL_TIMEOUT = Option.duration(
+                    "callTimeout", Duration.ofSeconds(30), "How long a call waits for its reply; zero for no limit.")
+            .scopes(CLIENT)
+            .build();
+
+    /** How long a client keeps retrying, with backoff, to reconnect for a call; zero to try once. */
+    public static final Option<Duration> RECONNECT_TIMEOUT = Option.duration(
+                    "reconnectTimeout", Duration.ofSeconds(5), "How long a client retries to reconnect; zero: once.")
+            .scopes(CLIENT)
+            .build();
+
+    static final List<Option<?>> TABLE = List.of(CALL_TIMEOUT, RECONNECT_TIMEOUT);
+
+    private static final Set<Scope> SCOPES = scopesOf(CLIENT);
+    private static final ClientOptions DEFAULTS = new ClientOptions(Map.of());
+
+    private ClientOptions(Map<Option<?>, Object> values) {
+        super(values);
+    }
+
+    /** The defaults: every option at its default. */
+    public static ClientOptions defaults() {
+        return DEFAULTS;
+    }
+
+    /** A builder that starts from the defaults. */
+    public static Builder builder() {
+        return new Builder(null);
+    }
+
+    /** A builder that starts from these options. */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    @Override
+    Set<Scope> scopes() {
+        return SCOPES;
+    }
+
+    @Override
+    String kind() {
+        return "ClientOptions";
+    }
+
+    /** Builds {@link ClientOptions}; not thread-safe. */
+    public static final class Builder extends AbstractBuilder<Builder> {
+        private Builder(ClientOptions from) {
+            super(SCOPES, "ClientOptions", from);
+        }
+
+        @Override
+        Builder self() {
+            return this;
+        }
+
+        /**
+         * Takes the values set in {@code options} that a client honours, such as the frame limit, the secret and TLS;
+         * the rest (a raw connection's read timeout, say) are left out.
+         */
+        public Builder connection(ConnectionOptions options) {
+            options.values().forEach((option, value) -> {
+                if (!Collections.disjoint(option.scopes(), SCOPES)) {
+                    values.put(option, value);
+                }
+            });
+            return this;
+        }
+
+        /** The options. */
+        public ClientOptions build() {
+            return new ClientOptions(values);
+        }
+    }
+}

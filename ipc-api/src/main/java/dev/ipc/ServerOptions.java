@@ -1,0 +1,137 @@
+package dev.ipc;
+
+import static dev.ipc.Option.Scope.SERVER;
+
+import dev.ipc.Option.Scope;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Settings for an {@link IpcServer}: its limits and timeouts (the constants here), and the {@link ConnectionOptions}
+ * that a server's listener honours (backlog, socket file, access, secret, TLS, frame limit, handshake timeout).
+ *
+ * <p>Immutable; each value is checked when it is set. The same settings can be written in the endpoint's query, and the
+ * query wins. A server reads with its own timeouts, so {@code readTimeout} and {@code acceptTimeout} are refused here,
+ * as are a client's options.
+ */
+public final class ServerOptions extends OptionSet {
+
+    /** How long a server keeps a connection that has no request in flight and sends nothing; zero for no limit. */
+    public static final Option<Duration> IDLE_TIMEOUT = Option.duration(
+                    "idleTimeout", Duration.ZERO, "How long a silent connection with nothing in flight is kept.")
+            .scopes(SERVER)
+            .build();
+
+    /** How long a server waits for the rest of a frame that has begun to arrive (slow-loris); zero for no limit. */
+    public static final Option<Duration> FRAME_TIMEOUT = Option.duration(
+                    "frameTimeout", Duration.ofSeconds(30), "How long the rest of a begun frame may take.")
+            .scopes(SERVER)
+            .build();
+
+    /**
+     * How long a server lets one write to a connection stall, its peer reading nothing, before it closes that
+     * connection; zero for no limit. A single write is at most 1 MiB, so this also sets the slowest reader served.
+     */
+    public static final Option<Duration> WRITE_TIMEOUT = Option.duration(
+                    "writeTimeout", Duration.ofSeconds(30), "How long a write may stall on a peer that reads nothing.")
+            .scopes(SERVER)
+            .build();
+
+    /** How long a closing server lets requests in flight finish before it closes their connections. */
+    public static final Option<Duration> SHUTDOWN_TIMEOUT = Option.duration(
+                    "shutdownTimeout", Duration.ofSeconds(10), "How long requests in flight may finish at close.")
+            .scopes(SERVER)
+            .build();
+
+    /** How many connections a server holds at once; more are refused with an error frame. */
+    public static final Option<Integer> MAX_CONNECTIONS = Option.size(
+                    "maxConnections", 1024, 1, 1_000_000, "How many connections a server holds at once.")
+            .scopes(SERVER)
+            .build();
+
+    /** How many connections one peer user (uid, on Unix sockets) may hold; 0 for no limit. */
+    public static final Option<Integer> MAX_CONNECTIONS_PER_PEER = Option.size(
+                    "maxConnectionsPerPeer", 0, 0, 1_000_000, "How many connections one peer user may hold; 0: any.")
+            .scopes(SERVER)
+            .build();
+
+    /** How many requests one connection may have in flight; more are answered TOO_MANY_REQUESTS. */
+    public static final Option<Integer> MAX_IN_FLIGHT = Option.size(
+                    "maxInFlight", 128, 1, 1_000_000, "How many requests one connection may have in flight.")
+            .scopes(SERVER)
+            .build();
+
+    static final List<Option<?>> TABLE = List.of(
+            IDLE_TIMEOUT,
+            FRAME_TIMEOUT,
+            WRITE_TIMEOUT,
+            SHUTDOWN_TIMEOUT,
+            MAX_CONNECTIONS,
+            MAX_CONNECTIONS_PER_PEER,
+            MAX_IN_FLIGHT);
+
+    private static final Set<Scope> SCOPES = scopesOf(SERVER);
+    private static final ServerOptions DEFAULTS = new ServerOptions(Map.of());
+
+    private ServerOptions(Map<Option<?>, Object> values) {
+        super(values);
+    }
+
+    /** The defaults: every option at its default. */
+    public static ServerOptions defaults() {
+        return DEFAULTS;
+    }
+
+    /** A builder that starts from the defaults. */
+    public static Builder builder() {
+        return new Builder(null);
+    }
+
+    /** A builder that starts from these options. */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    @Override
+    Set<Scope> scopes() {
+        return SCOPES;
+    }
+
+    @Override
+    String kind() {
+        return "ServerOptions";
+    }
+
+    /** Builds {@link ServerOptions}; not thread-safe. */
+    public static final class Builder extends AbstractBuilder<Builder> {
+        private Builder(ServerOptions from) {
+            super(SCOPES, "ServerOptions", from);
+        }
+
+        @Override
+        Builder self() {
+            return this;
+        }
+
+        /**
+         * Takes the values set in {@code options} that a server honours, such as the frame limit, the secret and TLS;
+         * the rest (a raw connection's read timeout, say) are left out.
+         */
+        public Builder connection(ConnectionOptions options) {
+            options.values().forEach((option, value) -> {
+                if (!Collections.disjoint(option.scopes(), SCOPES)) {
+                    values.put(option, value);
+                }
+            });
+            return this;
+        }
+
+        /** The options. */
+        public ServerOptions build() {
+            return new ServerOptions(values);
+        }
+    }
+}
