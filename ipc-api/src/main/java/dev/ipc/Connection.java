@@ -23,6 +23,9 @@ import java.util.List;
  * <p>A malformed frame (a negative length, or one over {@link ConnectionOptions#MAX_FRAME_SIZE}) or an end of stream
  * inside a frame closes this connection, and only this one, and throws an {@link IOException} that says what was wrong.
  * {@link #close()} is idempotent and unblocks threads waiting in any method.
+ *
+ * <p>Nulls: no argument may be null (a null message fails with a {@link NullPointerException} naming it, and nothing is
+ * sent); {@link #receive()} returns null, and only it, at a clean end of stream.
  */
 public interface Connection extends Closeable {
 

@@ -27,7 +27,9 @@ import org.slf4j.LoggerFactory;
  * <pre>{@code
  * try (Listener listener = Ipc.listen(Endpoint.parse("unix:/run/app/app.sock"));
  *      Connection connection = listener.accept()) {
- *     connection.send(connection.receive());
+ *     for (byte[] message = connection.receive(); message != null; message = connection.receive()) {
+ *         connection.send(message); // an echo, until the peer closes its side
+ *     }
  * }
  * }</pre>
  *

@@ -172,17 +172,20 @@ public abstract class FramedConnection implements Connection {
 
     @Override
     public final void send(byte[] message) throws IOException {
+        Objects.requireNonNull(message, "message");
         send(message, 0, message.length);
     }
 
     @Override
     public final void send(byte[] message, int offset, int length) throws IOException {
+        Objects.requireNonNull(message, "message");
         Objects.checkFromIndexSize(offset, length, message.length);
         send(ByteBuffer.wrap(message, offset, length));
     }
 
     @Override
     public void send(ByteBuffer message) throws IOException {
+        Objects.requireNonNull(message, "message");
         int length = message.remaining();
         checkSendable(length);
         if (!writeLock.tryLock()) {
@@ -206,6 +209,8 @@ public abstract class FramedConnection implements Connection {
 
     @Override
     public final void sendWithDescriptors(byte[] message, FileDescriptor... descriptors) throws IOException {
+        Objects.requireNonNull(message, "message");
+        Objects.requireNonNull(descriptors, "descriptors");
         if (!canPassDescriptors()) {
             throw new UnsupportedOperationException(
                     "cannot pass file descriptors on " + label + ": " + whyNoDescriptors());
