@@ -9,7 +9,6 @@ import dev.ipc.Option.Scope;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -218,13 +217,7 @@ public final class ConnectionOptions extends OptionSet {
 
     /** The options of {@code from} that a listener or connection takes. */
     static Builder takenFrom(OptionSet from) {
-        Builder builder = builder();
-        from.values().forEach((option, value) -> {
-            if (!Collections.disjoint(option.scopes(), SCOPES)) {
-                builder.values.put(option, value);
-            }
-        });
-        return builder;
+        return builder().takeFrom(from);
     }
 
     @Override

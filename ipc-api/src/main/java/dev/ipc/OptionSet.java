@@ -223,6 +223,25 @@ abstract class OptionSet {
             return self();
         }
 
+        /**
+         * Takes the values set in {@code options} that options of this kind honour: a server or a client takes the
+         * frame limit, the secret, TLS and the rest of what it honours, and leaves out the others (a raw connection's
+         * read timeout, say).
+         */
+        public final B connection(ConnectionOptions options) {
+            return takeFrom(options);
+        }
+
+        /** Takes the values set in {@code from} that options of this kind honour. */
+        final B takeFrom(OptionSet from) {
+            from.values().forEach((option, value) -> {
+                if (!Collections.disjoint(option.scopes(), scopes)) {
+                    values.put(option, value);
+                }
+            });
+            return self();
+        }
+
         /** Takes an option back to its default. */
         public final B clear(Option<?> option) {
             checkTaken(option, scopes, kind);

@@ -4,7 +4,6 @@ import static dev.ipc.Option.Scope.SERVER;
 
 import dev.ipc.Option.Scope;
 import java.time.Duration;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -113,19 +112,6 @@ public final class ServerOptions extends OptionSet {
 
         @Override
         Builder self() {
-            return this;
-        }
-
-        /**
-         * Takes the values set in {@code options} that a server honours, such as the frame limit, the secret and TLS;
-         * the rest (a raw connection's read timeout, say) are left out.
-         */
-        public Builder connection(ConnectionOptions options) {
-            options.values().forEach((option, value) -> {
-                if (!Collections.disjoint(option.scopes(), SCOPES)) {
-                    values.put(option, value);
-                }
-            });
             return this;
         }
 

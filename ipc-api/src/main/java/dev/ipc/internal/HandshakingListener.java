@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A background thread, from construction to close, takes connections from the inner listener as long as fewer than
  * {@code backlog} are accepted and not yet handed out; beyond that the kernel's backlog queues them as it would without
- * handshakes. Each handshake must finish within {@link ConnectionOptions#handshakeTimeout()}. The access policy is
+ * handshakes. Each handshake must finish within {@link ConnectionOptions#HANDSHAKE_TIMEOUT}. The access policy is
  * checked on the credentials the handshake proved. A failed or refused connection is closed and logged at info level
  * with its cause; it never reaches the caller.
  */

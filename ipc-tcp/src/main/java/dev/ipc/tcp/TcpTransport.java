@@ -37,8 +37,8 @@ import org.slf4j.LoggerFactory;
  * <p>Every connection has {@code TCP_NODELAY} on, so a small message leaves at once. A listener binds only the address
  * its endpoint names (a name is resolved to its first address); {@code 0.0.0.0} or {@code [::]} bind every address.
  * Plain TCP is for loopback: a listener on any other address is refused unless
- * {@link ConnectionOptions#allowInsecurePlaintext()} says otherwise (use {@code tls://} there). Loopback is not private
- * either, since every local user can connect: require a shared secret ({@link ConnectionOptions#secret()}) where that
+ * {@link ConnectionOptions#ALLOW_INSECURE_PLAINTEXT} says otherwise (use {@code tls://} there). Loopback is not private
+ * either, since every local user can connect: require a shared secret ({@link ConnectionOptions#SECRET}) where that
  * matters. A client tries each address of a name in turn within the connect timeout. Peer credentials are unknown over
  * TCP.
  */
@@ -111,7 +111,7 @@ public final class TcpTransport implements Transport {
 
     /**
      * Binds the address an endpoint names. Unless {@code encrypted}, an address other than loopback is refused without
-     * {@link ConnectionOptions#allowInsecurePlaintext()}, and warned of with it.
+     * {@link ConnectionOptions#ALLOW_INSECURE_PLAINTEXT}, and warned of with it.
      */
     static ServerSocketChannel bind(Endpoint endpoint, ConnectionOptions options, boolean encrypted)
             throws IOException {

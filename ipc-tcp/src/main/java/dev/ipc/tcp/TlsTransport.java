@@ -33,10 +33,10 @@ import javax.net.ssl.SSLSocket;
  *
  * <p>TLS 1.3 and 1.2 only. A client checks that the server's certificate names the endpoint's host (or
  * {@link TlsOptions#serverName()}); a server asks for client certificates as {@link TlsOptions#clientAuth()} says. A
- * server's handshakes run off its accept loop, each within {@link ConnectionOptions#handshakeTimeout()}; a client's
- * runs within what is left of the connect timeout. The peer's certificate subject is its
+ * server's handshakes run off its accept loop, each within {@link ConnectionOptions#HANDSHAKE_TIMEOUT}; a client's runs
+ * within what is left of the connect timeout. The peer's certificate subject is its
  * {@link dev.ipc.PeerCredentials#principal()}, which the access policy reads after the handshake. A shared secret
- * ({@link ConnectionOptions#secret()}) is checked after TLS, inside the encrypted stream.
+ * ({@link ConnectionOptions#SECRET}) is checked after TLS, inside the encrypted stream.
  */
 public final class TlsTransport implements Transport {
 
