@@ -16,8 +16,8 @@ import java.util.Set;
 
 /**
  * Settings for listeners and connections ({@link Ipc#listen}, {@link Ipc#connect}): timeouts, the frame limit, the
- * backend, the socket file, who may connect, the secret and TLS. {@link ServerOptions} and {@link ClientOptions} take
- * those of these that a server or a client honours too.
+ * backend, the socket file, who may connect, the secret, and TLS's ({@link TlsOptions}). {@link ServerOptions} and
+ * {@link ClientOptions} take those of these that a server or a client honours too.
  *
  * <p>Immutable; each value is checked when it is set. A zero {@link Duration} means "no timeout". The same settings can
  * be written in an endpoint's query, and the query wins over the program's values:
@@ -152,16 +152,6 @@ public final class ConnectionOptions extends OptionSet {
                     "handshakeTimeout", Duration.ofSeconds(5), "How long a handshake may take; zero for no limit.")
             .build();
 
-    /** Keys and trust for {@code tls://} endpoints; its query keys are {@link TlsOptions}'s. */
-    public static final Option<TlsOptions> TLS = Option.of(
-                    "tls", TlsOptions.class, TlsOptions.none(), "Keys and trust for tls:// endpoints.")
-            .scheme(Endpoint.TLS)
-            .keys(TlsOptions.KEYS.split(", "))
-            .parser((key, value, current) ->
-                    TlsOptions.apply(current == null ? TlsOptions.none() : current, key, value))
-            .check(tls -> tls.contradiction())
-            .build();
-
     static final List<Option<?>> TABLE = List.of(
             CONNECT_TIMEOUT,
             READ_TIMEOUT,
@@ -174,8 +164,7 @@ public final class ConnectionOptions extends OptionSet {
             ACCESS,
             SECRET,
             ALLOW_INSECURE_PLAINTEXT,
-            HANDSHAKE_TIMEOUT,
-            TLS);
+            HANDSHAKE_TIMEOUT);
 
     private static final Set<Scope> SCOPES = scopesOf(LISTEN, CONNECT);
     private static final ConnectionOptions DEFAULTS = new ConnectionOptions(Map.of());

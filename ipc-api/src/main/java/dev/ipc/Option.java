@@ -138,8 +138,6 @@ public final class Option<T> {
         return name;
     }
 
-    // ---- the kinds of option the tables are made of -------------------------------------------------
-
     static <T> Builder<T> of(String name, Class<T> type, T defaultValue, String description) {
         return new Builder<>(name, type, defaultValue, description);
     }

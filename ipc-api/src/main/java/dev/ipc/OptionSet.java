@@ -27,7 +27,8 @@ abstract class OptionSet {
 
     /** Holds the whole table, made on first use: after the three kinds' constants exist. */
     private static final class Table {
-        static final List<Option<?>> ALL = Stream.of(ConnectionOptions.TABLE, ServerOptions.TABLE, ClientOptions.TABLE)
+        static final List<Option<?>> ALL = Stream.of(
+                        ConnectionOptions.TABLE, TlsOptions.TABLE, ServerOptions.TABLE, ClientOptions.TABLE)
                 .flatMap(List::stream)
                 .collect(Collectors.toUnmodifiableList());
     }
@@ -40,6 +41,10 @@ abstract class OptionSet {
     private final Map<Option<?>, Object> values;
 
     OptionSet(Map<Option<?>, Object> values) {
+        String contradiction = TlsOptions.contradiction(values.keySet());
+        if (contradiction != null) {
+            throw new IllegalArgumentException(contradiction);
+        }
         this.values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
     }
 
@@ -125,9 +130,12 @@ abstract class OptionSet {
                 parse(builder, option, key, parameter.getValue());
                 read.add(option);
             }
-            // Checked once all are read: some settings (TLS's) are only whole together.
             for (Option<?> option : read) {
                 check(builder, option);
+            }
+            String contradiction = TlsOptions.contradiction(builder.keySet());
+            if (contradiction != null) {
+                throw new IllegalArgumentException(contradiction);
             }
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("endpoint '" + endpoint + "': " + e.getMessage(), e);

@@ -252,13 +252,16 @@ class OptionsTest {
                         + "&clientAuth=required"
                         + "&secretEnv=APP_SECRET&access=cn:backup,web"))
                 .build();
-        TlsOptions tls = options.get(ConnectionOptions.TLS);
-        assertEquals(Path.of("/etc/app/server.p12"), tls.keyStore().orElseThrow());
+        assertEquals(
+                Path.of("/etc/app/server.p12"),
+                options.find(TlsOptions.KEY_STORE).orElseThrow());
         assertEquals(
                 Secret.fromFile(Path.of("/etc/app/p12.pass")),
-                tls.keyStorePassword().orElseThrow());
-        assertEquals(Path.of("/etc/app/ca.pem"), tls.trustCertificates().orElseThrow());
-        assertEquals(TlsOptions.ClientAuth.REQUIRED, tls.clientAuth());
+                options.find(TlsOptions.KEY_STORE_PASSWORD).orElseThrow());
+        assertEquals(
+                Path.of("/etc/app/ca.pem"),
+                options.find(TlsOptions.TRUST_CERTIFICATES).orElseThrow());
+        assertEquals(TlsOptions.ClientAuth.REQUIRED, options.get(TlsOptions.CLIENT_AUTH));
         assertEquals(
                 Secret.fromEnv("APP_SECRET"),
                 options.find(ConnectionOptions.SECRET).orElseThrow());
@@ -328,7 +331,12 @@ class OptionsTest {
         StringBuilder expected = new StringBuilder("| key | taken by | default | meaning |\n|---|---|---|---|\n");
         for (Option<?> option : OptionSet.all()) {
             expected.append("| ")
-                    .append(option.keys().stream().map(key -> "`" + key + "`").collect(Collectors.joining(", ")))
+                    .append(
+                            option.keys().isEmpty()
+                                    ? "(in code: `" + option.name() + "`)"
+                                    : option.keys().stream()
+                                            .map(key -> "`" + key + "`")
+                                            .collect(Collectors.joining(", ")))
                     .append(" | ")
                     .append(option.scopes().stream()
                             .sorted()
@@ -360,9 +368,6 @@ class OptionsTest {
         }
         if (value instanceof Enum) {
             return ((Enum<?>) value).name().toLowerCase(Locale.ROOT);
-        }
-        if (value instanceof TlsOptions) {
-            return "the JDK's trust, no key";
         }
         return String.valueOf(value);
     }

@@ -64,7 +64,7 @@ final class TlsConnection extends FramedConnection {
             String label)
             throws IOException {
         super(label, false, options.get(ConnectionOptions.MAX_FRAME_SIZE));
-        this.ownCertificate = options.get(ConnectionOptions.TLS).hasKey();
+        this.ownCertificate = TlsContexts.hasKey(options);
         this.channel = Objects.requireNonNull(channel, "channel");
         this.socket = Objects.requireNonNull(socket, "socket");
         this.localEndpoint = localEndpoint;

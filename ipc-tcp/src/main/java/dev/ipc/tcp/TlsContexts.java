@@ -1,5 +1,6 @@
 package dev.ipc.tcp;
 
+import dev.ipc.ConnectionOptions;
 import dev.ipc.Secret;
 import dev.ipc.TlsOptions;
 import java.io.IOException;
@@ -28,7 +29,8 @@ import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 
 /**
- * Builds an {@link SSLContext} from {@link TlsOptions}: PKCS#12 keystores or PEM files, with errors that name the file.
+ * Builds an {@link SSLContext} from the {@link TlsOptions} settings: PKCS#12 keystores or PEM files, with errors that
+ * name the file.
  */
 final class TlsContexts {
 
@@ -39,9 +41,9 @@ final class TlsContexts {
      *
      * @throws IOException naming the file and the cause if a key, certificate or store can't be read
      */
-    static SSLContext of(TlsOptions options) throws IOException {
-        if (options.context().isPresent()) {
-            return options.context().get();
+    static SSLContext of(ConnectionOptions options) throws IOException {
+        if (options.find(TlsOptions.CONTEXT).isPresent()) {
+            return options.find(TlsOptions.CONTEXT).get();
         }
         try {
             SSLContext context = SSLContext.getInstance("TLS");
@@ -52,16 +54,23 @@ final class TlsContexts {
         }
     }
 
-    private static KeyManager[] keyManagers(TlsOptions options) throws IOException, GeneralSecurityException {
+    /** Whether the options give this side a key and certificate to present. */
+    static boolean hasKey(ConnectionOptions options) {
+        return options.isSet(TlsOptions.KEY_STORE)
+                || options.isSet(TlsOptions.CERTIFICATE)
+                || options.isSet(TlsOptions.CONTEXT);
+    }
+
+    private static KeyManager[] keyManagers(ConnectionOptions options) throws IOException, GeneralSecurityException {
         KeyStore store;
         char[] password;
-        if (options.keyStore().isPresent()) {
-            password = password(options.keyStorePassword().orElse(null));
-            store = loadPkcs12(options.keyStore().get(), password, "keyStore");
-        } else if (options.certificate().isPresent()) {
-            Path certificateFile = options.certificate().get();
+        if (options.find(TlsOptions.KEY_STORE).isPresent()) {
+            password = password(options.find(TlsOptions.KEY_STORE_PASSWORD).orElse(null));
+            store = loadPkcs12(options.find(TlsOptions.KEY_STORE).get(), password, "keyStore");
+        } else if (options.find(TlsOptions.CERTIFICATE).isPresent()) {
+            Path certificateFile = options.find(TlsOptions.CERTIFICATE).get();
             List<Certificate> chain = readCertificates(certificateFile, "certificate");
-            PrivateKey key = readPrivateKey(options.privateKey().orElseThrow(), chain.get(0));
+            PrivateKey key = readPrivateKey(options.find(TlsOptions.PRIVATE_KEY).orElseThrow(), chain.get(0));
             password = randomPassword();
             store = KeyStore.getInstance("PKCS12");
             store.load(null, null);
@@ -75,25 +84,27 @@ final class TlsContexts {
         } catch (UnrecoverableKeyException e) {
             throw new IOException(
                     "cannot read the private key in keyStore "
-                            + options.keyStore().orElse(null) + ": wrong keyStorePassword? (" + e.getMessage() + ")",
+                            + options.find(TlsOptions.KEY_STORE).orElse(null) + ": wrong keyStorePassword? ("
+                            + e.getMessage() + ")",
                     e);
         }
         return factory.getKeyManagers();
     }
 
-    private static TrustManager[] trustManagers(TlsOptions options) throws IOException, GeneralSecurityException {
+    private static TrustManager[] trustManagers(ConnectionOptions options)
+            throws IOException, GeneralSecurityException {
         KeyStore store;
-        if (options.trustStore().isPresent()) {
+        if (options.find(TlsOptions.TRUST_STORE).isPresent()) {
             store = loadPkcs12(
-                    options.trustStore().get(),
-                    password(options.trustStorePassword().orElse(null)),
+                    options.find(TlsOptions.TRUST_STORE).get(),
+                    password(options.find(TlsOptions.TRUST_STORE_PASSWORD).orElse(null)),
                     "trustStore");
-        } else if (options.trustCertificates().isPresent()) {
+        } else if (options.find(TlsOptions.TRUST_CERTIFICATES).isPresent()) {
             store = KeyStore.getInstance("PKCS12");
             store.load(null, null);
             int index = 0;
             for (Certificate certificate :
-                    readCertificates(options.trustCertificates().get(), "trustCertificates")) {
+                    readCertificates(options.find(TlsOptions.TRUST_CERTIFICATES).get(), "trustCertificates")) {
                 store.setCertificateEntry("trusted-" + index++, certificate);
             }
         } else {

@@ -32,7 +32,7 @@ import javax.net.ssl.SSLSocket;
  * TCP with TLS, through the JDK's {@link SSLSocket}, for {@code tls://host:port} endpoints.
  *
  * <p>TLS 1.3 and 1.2 only. A client checks that the server's certificate names the endpoint's host (or
- * {@link TlsOptions#serverName()}); a server asks for client certificates as {@link TlsOptions#clientAuth()} says. A
+ * {@link TlsOptions#SERVER_NAME}); a server asks for client certificates as {@link TlsOptions#CLIENT_AUTH} says. A
  * server's handshakes run off its accept loop, each within {@link ConnectionOptions#HANDSHAKE_TIMEOUT}; a client's runs
  * within what is left of the connect timeout. The peer's certificate subject is its
  * {@link dev.ipc.PeerCredentials#principal()}, which the access policy reads after the handshake. A shared secret
@@ -72,15 +72,14 @@ public final class TlsTransport implements Transport {
 
     @Override
     public FramedListener listen(Endpoint endpoint, ConnectionOptions options) throws IOException {
-        TlsOptions tls = options.get(ConnectionOptions.TLS);
-        if (!tls.hasKey()) {
+        if (!TlsContexts.hasKey(options)) {
             throw new IllegalArgumentException(
                     "a tls:// listener needs its certificate and key: set keyStore (PKCS#12, "
                             + "with keyStorePasswordFile or keyStorePasswordEnv) or certificate and privateKey "
                             + "(PEM) on "
                             + endpoint.withoutParameters());
         }
-        SSLContext context = TlsContexts.of(tls);
+        SSLContext context = TlsContexts.of(options);
         byte[] secret = SecretHandshake.secretOf(options);
         ServerSocketChannel channel = TcpTransport.bind(endpoint, options, true);
         try {
@@ -111,7 +110,7 @@ public final class TlsTransport implements Transport {
         socket.setUseClientMode(false);
         SSLParameters parameters = socket.getSSLParameters();
         parameters.setProtocols(PROTOCOLS);
-        switch (options.get(ConnectionOptions.TLS).clientAuth()) {
+        switch (options.get(TlsOptions.CLIENT_AUTH)) {
             case REQUIRED:
                 parameters.setNeedClientAuth(true);
                 break;
@@ -135,7 +134,7 @@ public final class TlsTransport implements Transport {
     @Override
     public FramedConnection connect(Endpoint endpoint, ConnectionOptions options) throws IOException {
         long started = System.nanoTime();
-        SSLContext context = TlsContexts.of(options.get(ConnectionOptions.TLS));
+        SSLContext context = TlsContexts.of(options);
         SocketChannel channel = TcpTransport.open(
                 endpoint,
                 options,
@@ -144,7 +143,7 @@ public final class TlsTransport implements Transport {
         try {
             channel.configureBlocking(true);
             channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-            String serverName = options.get(ConnectionOptions.TLS).serverName().orElse(endpoint.host());
+            String serverName = options.find(TlsOptions.SERVER_NAME).orElse(endpoint.host());
             SSLSocket socket = (SSLSocket)
                     context.getSocketFactory().createSocket(channel.socket(), serverName, endpoint.port(), true);
             socket.setUseClientMode(true);

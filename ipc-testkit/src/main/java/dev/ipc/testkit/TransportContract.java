@@ -450,6 +450,26 @@ public abstract class TransportContract {
         }
     }
 
+    @Test
+    void refusesANullMessageNamingItAndStaysUsable() throws Exception {
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
+                Connection server = listener.accept()) {
+            for (Executable send : new Executable[] {
+                () -> client.send((byte[]) null),
+                () -> client.send(null, 0, 0),
+                () -> client.send((ByteBuffer) null),
+                () -> client.sendWithDescriptors(null)
+            }) {
+                assertEquals(
+                        "message",
+                        assertThrows(NullPointerException.class, send).getMessage());
+            }
+            client.send(new byte[] {7});
+            assertArrayEquals(new byte[] {7}, server.receive());
+        }
+    }
+
     // ---- timeouts and closing -----------------------------------------------------------------------
 
     @Test
