@@ -42,11 +42,12 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p>Each connection is read on a thread of its own (virtual on JDK 21 and later, except for junixsocket's channels,
- * else from a pool bounded by {@link ServerOptions#MAX_CONNECTIONS}); each request runs its handler on a worker, so
- * replies may leave in any order. The limits in {@link ServerOptions} (connections in all and per peer user, requests
- * in flight, frame size, hello, idle and mid-frame timeouts) are enforced with an error frame or a close, never a hang.
- * A handler that throws fails its request with a HANDLER_FAILED error reply; the connection and the server go on.
+ * <p>Each connection is read on a thread of its own, at most {@link ServerOptions#MAX_CONNECTIONS} of them (virtual on
+ * JDK 21 and later, except for junixsocket's channels, else a daemon platform thread); each request runs its handler on
+ * a worker, so replies may leave in any order. The limits in {@link ServerOptions} (connections in all and per peer
+ * user, requests in flight, frame size, hello, idle and mid-frame timeouts) are enforced with an error frame or a
+ * close, never a hang. A handler that throws fails its request with a HANDLER_FAILED error reply; the connection and
+ * the server go on.
  *
  * <p>{@link #close()} is graceful: the endpoint is released at once, connections are told GOAWAY, requests in flight
  * may finish within {@link ServerOptions#SHUTDOWN_TIMEOUT}, new ones are answered SHUTTING_DOWN, then what is left is
@@ -142,7 +143,9 @@ public final class IpcServer implements AutoCloseable {
         acceptor.setDaemon(true);
         acceptor.start();
         LOG.info(
-                "serving on {} ({} threads)", listener.endpoint(), Threads.haveVirtualThreads() ? "virtual" : "pooled");
+                "serving on {} ({} threads)",
+                listener.endpoint(),
+                Threads.haveVirtualThreads() ? "virtual" : "platform");
         return this;
     }
 

@@ -65,20 +65,6 @@ public final class Threads {
         return VIRTUAL != null;
     }
 
-    /**
-     * An executor for at most {@code limit} tasks at once (the caller keeps to that): a virtual thread per task where
-     * available, else up to {@code limit} daemon threads named {@code name-N}.
-     */
-    public static ExecutorService perTask(String name, int limit) {
-        ExecutorService virtual = virtualPerTask(name);
-        return virtual != null ? virtual : bounded(name, limit);
-    }
-
-    /** Up to {@code limit} daemon platform threads named {@code name-N}, one per task, kept 30 s when idle. */
-    public static ExecutorService bounded(String name, int limit) {
-        return new ThreadPoolExecutor(0, limit, 30, TimeUnit.SECONDS, new SynchronousQueue<>(), daemons(name));
-    }
-
     /** A virtual thread per task where available, else a fixed pool of {@code size} daemon threads. */
     public static ExecutorService workers(String name, int size) {
         ExecutorService virtual = virtualPerTask(name);
