@@ -11,7 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.Locale;
+import java.util.Set;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -318,6 +320,40 @@ class OptionsTest {
                 IOException.class,
                 () -> Secret.fromEnv("IPC_TEST_SURELY_UNSET_VARIABLE").read());
         assertTrue(unset.getMessage().contains("IPC_TEST_SURELY_UNSET_VARIABLE is not set"), unset.getMessage());
+    }
+
+    @Test
+    void theTableIsConsistent() {
+        Set<String> names = new HashSet<>();
+        Set<String> keys = new HashSet<>();
+        for (Option<?> option : OptionSet.all()) {
+            assertTrue(names.add(option.name()), "two options named " + option.name());
+            for (String key : option.keys()) {
+                assertTrue(keys.add(key), "two options read the query key " + key);
+            }
+            assertTrue(
+                    option.description().endsWith(".") && option.description().length() <= 70,
+                    option + "'s one-line doc: " + option.description());
+            assertTrue(!option.scopes().isEmpty(), option + " is honoured by nobody");
+        }
+    }
+
+    @Test
+    void contradictingTlsSettingsAreRefusedWhenBuilt() {
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
+                () -> ClientOptions.builder()
+                        .set(TlsOptions.CERTIFICATE, Path.of("/client.pem"))
+                        .build());
+        assertEquals(
+                "certificate and privateKey go together: certificate is set but privateKey is not", e.getMessage());
+        assertEquals(
+                Path.of("/client.key"),
+                ClientOptions.builder()
+                        .set(TlsOptions.CERTIFICATE, Path.of("/client.pem"))
+                        .set(TlsOptions.PRIVATE_KEY, Path.of("/client.key"))
+                        .build()
+                        .get(TlsOptions.PRIVATE_KEY));
     }
 
     /** The README's options table is the option table, rendered; this test says what to paste when they differ. */
