@@ -88,6 +88,7 @@ public final class IpcServer implements AutoCloseable {
     private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final Set<Thread> sessionThreads = ConcurrentHashMap.newKeySet();
+    private final Set<Connection> refused = ConcurrentHashMap.newKeySet();
     private final Map<String, AtomicInteger> perPeer = new ConcurrentHashMap<>();
     private final ReentrantLock inFlightLock = new ReentrantLock();
     private final Condition allDone = inFlightLock.newCondition();
@@ -197,6 +198,10 @@ public final class IpcServer implements AutoCloseable {
     }
 
     private void admit(FramedConnection connection) {
+        if (state.get() != State.RUNNING) {
+            Closer.closeQuietly(connection, null); // accepted as the server began to close
+            return;
+        }
         ServerOptions effective = options;
         String peer = peerKey(connection.peer());
         if (sessions.size() >= effective.get(ServerOptions.MAX_CONNECTIONS)) {
@@ -251,9 +256,17 @@ public final class IpcServer implements AutoCloseable {
         } catch (IOException e) {
             // The peer is gone already.
         }
+        refused.add(connection);
         try {
-            watchdog.schedule(() -> Closer.closeQuietly(connection, null), 200, TimeUnit.MILLISECONDS);
+            watchdog.schedule(
+                    () -> {
+                        refused.remove(connection);
+                        Closer.closeQuietly(connection, null);
+                    },
+                    200,
+                    TimeUnit.MILLISECONDS);
         } catch (RuntimeException e) {
+            refused.remove(connection);
             Closer.closeQuietly(connection, null);
         }
     }
@@ -310,9 +323,18 @@ public final class IpcServer implements AutoCloseable {
             closer.close(session.connection);
         }
         closer.run(() -> acceptor.join(10_000));
+        // The accept thread has stopped: close what it admitted meanwhile too, and wake the connections'
+        // threads as an executor's shutdownNow would.
+        for (Session session : sessions) {
+            closer.close(session.connection);
+        }
+        sessionThreads.forEach(Thread::interrupt);
         closer.run(this::joinSessions);
         closer.run(() -> shutDown(workers));
         closer.run(() -> shutDown(watchdog));
+        for (Connection connection : refused) {
+            closer.close(connection); // refused, their close still scheduled on the watchdog
+        }
         state.set(State.CLOSED);
         stopped.countDown();
         LOG.info(
