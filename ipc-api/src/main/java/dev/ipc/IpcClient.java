@@ -46,6 +46,9 @@ public final class IpcClient implements AutoCloseable {
 
     private final Endpoint endpoint;
     private final ClientOptions options;
+    /** Read on every call, so taken from the options once. */
+    private final Duration callTimeout;
+
     private final String name = "ipc-client-" + CLIENTS.incrementAndGet();
     private final ReentrantLock connectLock = new ReentrantLock();
     private final AtomicInteger ids = new AtomicInteger();
@@ -55,6 +58,7 @@ public final class IpcClient implements AutoCloseable {
     private IpcClient(Endpoint endpoint, ClientOptions options) {
         this.endpoint = endpoint;
         this.options = options;
+        this.callTimeout = options.get(ClientOptions.CALL_TIMEOUT);
     }
 
     /** Connects with the default options (and those in the endpoint's query). */
@@ -79,7 +83,7 @@ public final class IpcClient implements AutoCloseable {
 
     /** Calls with the default call timeout ({@link ClientOptions#CALL_TIMEOUT}). */
     public byte[] call(byte[] request) throws IOException {
-        return call(request, options.get(ClientOptions.CALL_TIMEOUT));
+        return call(request, callTimeout);
     }
 
     /**
@@ -121,7 +125,7 @@ public final class IpcClient implements AutoCloseable {
             return CompletableFuture.failedFuture(e);
         }
         CompletableFuture<byte[]> future = pending.future;
-        Duration timeout = options.get(ClientOptions.CALL_TIMEOUT);
+        Duration timeout = callTimeout;
         if (!timeout.isZero()) {
             CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS, Runnable::run)
                     .execute(() -> {

@@ -82,6 +82,8 @@ public final class IpcServer implements AutoCloseable {
     private final Endpoint endpoint;
     /** The builder's options with the endpoint's query applied. */
     private final ServerOptions options;
+    /** What the connections read of them, on every request and watchdog tick. */
+    private final Limits limits;
 
     private final AsyncHandler handler;
     private final String name = "ipc-server-" + SERVERS.incrementAndGet();
@@ -103,6 +105,7 @@ public final class IpcServer implements AutoCloseable {
     private IpcServer(Builder builder) {
         this.endpoint = builder.endpoint;
         this.options = builder.options.toBuilder().query(builder.endpoint).build();
+        this.limits = new Limits(options);
         this.handler = builder.handler;
     }
 
@@ -121,12 +124,9 @@ public final class IpcServer implements AutoCloseable {
         if (!state.compareAndSet(State.NEW, State.RUNNING)) {
             throw new IllegalStateException("server on " + endpoint + " was already started");
         }
-        ServerOptions effective = options;
         // The runtime reads with its own timeouts; its frames carry a type and an id beside the payload.
-        ConnectionOptions connectionOptions = ConnectionOptions.takenFrom(effective)
-                .set(
-                        ConnectionOptions.MAX_FRAME_SIZE,
-                        Protocol.frameLimit(effective.get(ConnectionOptions.MAX_FRAME_SIZE)))
+        ConnectionOptions connectionOptions = ConnectionOptions.takenFrom(options)
+                .set(ConnectionOptions.MAX_FRAME_SIZE, Protocol.frameLimit(limits.maxPayload))
                 .build();
         try {
             listener = Ipc.listenFramed(endpoint.withoutParameters(), connectionOptions);
@@ -138,7 +138,7 @@ public final class IpcServer implements AutoCloseable {
         workers = Threads.workers(
                 name + "-worker", Math.max(8, 4 * Runtime.getRuntime().availableProcessors()));
         watchdog = Executors.newSingleThreadScheduledExecutor(Threads.daemons(name + "-watchdog"));
-        long tick = watchdogTick(effective);
+        long tick = watchdogTick();
         watchdog.scheduleWithFixedDelay(this::enforceTimeouts, tick, tick, TimeUnit.MILLISECONDS);
         acceptor = new Thread(this::acceptLoop, name + "-accept");
         acceptor.setDaemon(true);
@@ -150,14 +150,11 @@ public final class IpcServer implements AutoCloseable {
         return this;
     }
 
-    private long watchdogTick(ServerOptions effective) {
+    private long watchdogTick() {
         long shortest = Long.MAX_VALUE;
-        for (Duration timeout : new Duration[] {
-            effective.get(ConnectionOptions.HANDSHAKE_TIMEOUT),
-            effective.get(ServerOptions.IDLE_TIMEOUT),
-            effective.get(ServerOptions.FRAME_TIMEOUT),
-            effective.get(ServerOptions.WRITE_TIMEOUT)
-        }) {
+        for (Duration timeout :
+                new Duration[] {limits.handshakeTimeout, limits.idleTimeout, limits.frameTimeout, limits.writeTimeout
+                }) {
             if (!timeout.isZero()) {
                 shortest = Math.min(shortest, timeout.toMillis());
             }
@@ -202,28 +199,26 @@ public final class IpcServer implements AutoCloseable {
             Closer.closeQuietly(connection, null); // accepted as the server began to close
             return;
         }
-        ServerOptions effective = options;
         String peer = peerKey(connection.peer());
-        if (sessions.size() >= effective.get(ServerOptions.MAX_CONNECTIONS)) {
+        if (sessions.size() >= limits.maxConnections) {
             refuse(
                     connection,
                     ErrorCode.TOO_MANY_CONNECTIONS,
-                    "the server holds its maximum of " + effective.get(ServerOptions.MAX_CONNECTIONS) + " connections");
+                    "the server holds its maximum of " + limits.maxConnections + " connections");
             return;
         }
-        if (peer != null && effective.get(ServerOptions.MAX_CONNECTIONS_PER_PEER) > 0) {
+        if (peer != null && limits.maxConnectionsPerPeer > 0) {
             AtomicInteger count = perPeer.computeIfAbsent(peer, key -> new AtomicInteger());
-            if (count.incrementAndGet() > effective.get(ServerOptions.MAX_CONNECTIONS_PER_PEER)) {
+            if (count.incrementAndGet() > limits.maxConnectionsPerPeer) {
                 count.decrementAndGet();
                 refuse(
                         connection,
                         ErrorCode.TOO_MANY_CONNECTIONS,
-                        "peer " + peer + " holds its maximum of "
-                                + effective.get(ServerOptions.MAX_CONNECTIONS_PER_PEER) + " connections");
+                        "peer " + peer + " holds its maximum of " + limits.maxConnectionsPerPeer + " connections");
                 return;
             }
         }
-        Session session = new Session(connection, effective, peer);
+        Session session = new Session(connection, peer);
         sessions.add(session);
         try {
             Thread thread = connection.threads(name + "-connection").newThread(session::run);
@@ -312,23 +307,18 @@ public final class IpcServer implements AutoCloseable {
             awaitStopped();
             return;
         }
-        ServerOptions effective = options;
         Closer closer = new Closer();
         closer.close(listener);
+        // Once the accept thread has stopped, the sessions are all there will be (admit closes latecomers).
+        closer.run(() -> acceptor.join(10_000));
         for (Session session : sessions) {
             session.goAway();
         }
-        boolean drained = awaitInFlight(effective.get(ServerOptions.SHUTDOWN_TIMEOUT));
+        boolean drained = awaitInFlight(limits.shutdownTimeout);
         for (Session session : sessions) {
             closer.close(session.connection);
         }
-        closer.run(() -> acceptor.join(10_000));
-        // The accept thread has stopped: close what it admitted meanwhile too, and wake the connections'
-        // threads as an executor's shutdownNow would.
-        for (Session session : sessions) {
-            closer.close(session.connection);
-        }
-        sessionThreads.forEach(Thread::interrupt);
+        sessionThreads.forEach(Thread::interrupt); // as the executors' shutdownNow did
         closer.run(this::joinSessions);
         closer.run(() -> shutDown(workers));
         closer.run(() -> shutDown(watchdog));
@@ -392,10 +382,34 @@ public final class IpcServer implements AutoCloseable {
         return "IpcServer[" + (listener == null ? endpoint : listener.endpoint()) + ", " + state.get() + "]";
     }
 
+    /** The limits and timeouts the connections read, taken from the options once. */
+    private static final class Limits {
+        final int maxPayload;
+        final int maxInFlight;
+        final int maxConnections;
+        final int maxConnectionsPerPeer;
+        final Duration handshakeTimeout;
+        final Duration idleTimeout;
+        final Duration frameTimeout;
+        final Duration writeTimeout;
+        final Duration shutdownTimeout;
+
+        Limits(ServerOptions options) {
+            maxPayload = options.get(ConnectionOptions.MAX_FRAME_SIZE);
+            maxInFlight = options.get(ServerOptions.MAX_IN_FLIGHT);
+            maxConnections = options.get(ServerOptions.MAX_CONNECTIONS);
+            maxConnectionsPerPeer = options.get(ServerOptions.MAX_CONNECTIONS_PER_PEER);
+            handshakeTimeout = options.get(ConnectionOptions.HANDSHAKE_TIMEOUT);
+            idleTimeout = options.get(ServerOptions.IDLE_TIMEOUT);
+            frameTimeout = options.get(ServerOptions.FRAME_TIMEOUT);
+            writeTimeout = options.get(ServerOptions.WRITE_TIMEOUT);
+            shutdownTimeout = options.get(ServerOptions.SHUTDOWN_TIMEOUT);
+        }
+    }
+
     /** One connection: its handshake, its requests, its timeouts. */
     private final class Session {
         final FramedConnection connection;
-        private final ServerOptions limits;
         private final String peer;
         private final AtomicInteger requests = new AtomicInteger();
         private final long acceptedAt = System.nanoTime();
@@ -408,9 +422,8 @@ public final class IpcServer implements AutoCloseable {
         private final ConcurrentLinkedQueue<byte[]> outbox = new ConcurrentLinkedQueue<>();
         private final AtomicBoolean writing = new AtomicBoolean();
 
-        Session(FramedConnection connection, ServerOptions limits, String peer) {
+        Session(FramedConnection connection, String peer) {
             this.connection = connection;
-            this.limits = limits;
             this.peer = peer;
         }
 
@@ -427,7 +440,7 @@ public final class IpcServer implements AutoCloseable {
                 }
                 synchronized (welcomeLock) {
                     // With goAway(): a client that has its WELCOME always gets the GOAWAY of a closing server.
-                    connection.send(Protocol.welcome(Protocol.VERSION, limits.get(ConnectionOptions.MAX_FRAME_SIZE)));
+                    connection.send(Protocol.welcome(Protocol.VERSION, limits.maxPayload));
                     welcomed = true;
                     if (draining) {
                         sendQuietly(Protocol.goaway("the server is shutting down"));
@@ -465,12 +478,11 @@ public final class IpcServer implements AutoCloseable {
                 connection.send(Protocol.error(id, ErrorCode.SHUTTING_DOWN, "the server is shutting down"));
                 return;
             }
-            if (requests.get() >= limits.get(ServerOptions.MAX_IN_FLIGHT)) {
+            if (requests.get() >= limits.maxInFlight) {
                 connection.send(Protocol.error(
                         id,
                         ErrorCode.TOO_MANY_REQUESTS,
-                        "this connection has its maximum of " + limits.get(ServerOptions.MAX_IN_FLIGHT)
-                                + " requests in flight"));
+                        "this connection has its maximum of " + limits.maxInFlight + " requests in flight"));
                 return;
             }
             requests.incrementAndGet();
@@ -503,12 +515,11 @@ public final class IpcServer implements AutoCloseable {
                     frame = Protocol.error(id, ErrorCode.HANDLER_FAILED, String.valueOf(cause));
                 } else if (answer == null) {
                     frame = Protocol.error(id, ErrorCode.HANDLER_FAILED, "the handler returned no reply (null)");
-                } else if (answer.length > limits.get(ConnectionOptions.MAX_FRAME_SIZE)) {
+                } else if (answer.length > limits.maxPayload) {
                     frame = Protocol.error(
                             id,
                             ErrorCode.FRAME_TOO_LARGE,
-                            "the reply of " + answer.length + " bytes is over maxFrameSize "
-                                    + limits.get(ConnectionOptions.MAX_FRAME_SIZE));
+                            "the reply of " + answer.length + " bytes is over maxFrameSize " + limits.maxPayload);
                 } else {
                     frame = Protocol.call(Protocol.RESPONSE, id, answer);
                 }
@@ -561,8 +572,7 @@ public final class IpcServer implements AutoCloseable {
 
         /** After the peer's end of stream: its replies still go out, then the connection closes. */
         private void awaitOwnRequests() {
-            long deadline = System.nanoTime()
-                    + limits.get(ServerOptions.SHUTDOWN_TIMEOUT).toNanos();
+            long deadline = System.nanoTime() + limits.shutdownTimeout.toNanos();
             synchronized (this) {
                 while (requests.get() > 0 && connection.isOpen()) {
                     long left = deadline - System.nanoTime();
@@ -599,30 +609,27 @@ public final class IpcServer implements AutoCloseable {
             } else if (writes != stalledWrite) {
                 stalledWrite = writes; // a write in progress, first seen now
                 stalledSince = now;
-            } else if (expired(limits.get(ServerOptions.WRITE_TIMEOUT), stalledSince, now)) {
+            } else if (expired(limits.writeTimeout, stalledSince, now)) {
                 // Nothing can be sent to say why: the peer is not reading. Closing frees the blocked writer.
                 LOG.info(
                         "closing {}: a write to {} stalled for writeTimeout {} (the peer reads nothing)",
                         connection,
                         peer == null ? "the peer" : peer,
-                        limits.get(ServerOptions.WRITE_TIMEOUT));
+                        limits.writeTimeout);
                 Closer.closeQuietly(connection, null);
                 return;
             }
             if (!welcomed) {
-                if (expired(limits.get(ConnectionOptions.HANDSHAKE_TIMEOUT), acceptedAt, now)) {
-                    timeOut("no hello within handshakeTimeout " + limits.get(ConnectionOptions.HANDSHAKE_TIMEOUT));
+                if (expired(limits.handshakeTimeout, acceptedAt, now)) {
+                    timeOut("no hello within handshakeTimeout " + limits.handshakeTimeout);
                 }
                 return;
             }
             long partial = connection.partialFrameSince();
-            if (partial != 0 && expired(limits.get(ServerOptions.FRAME_TIMEOUT), partial, now)) {
-                timeOut("a frame stopped arriving half way for frameTimeout "
-                        + limits.get(ServerOptions.FRAME_TIMEOUT));
-            } else if (partial == 0
-                    && requests.get() == 0
-                    && expired(limits.get(ServerOptions.IDLE_TIMEOUT), lastActivity, now)) {
-                timeOut("idle for idleTimeout " + limits.get(ServerOptions.IDLE_TIMEOUT));
+            if (partial != 0 && expired(limits.frameTimeout, partial, now)) {
+                timeOut("a frame stopped arriving half way for frameTimeout " + limits.frameTimeout);
+            } else if (partial == 0 && requests.get() == 0 && expired(limits.idleTimeout, lastActivity, now)) {
+                timeOut("idle for idleTimeout " + limits.idleTimeout);
             }
         }
 
@@ -639,7 +646,7 @@ public final class IpcServer implements AutoCloseable {
         void finish() {
             if (finished.compareAndSet(false, true)) {
                 sessions.remove(this);
-                if (peer != null && limits.get(ServerOptions.MAX_CONNECTIONS_PER_PEER) > 0) {
+                if (peer != null && limits.maxConnectionsPerPeer > 0) {
                     perPeer.computeIfPresent(peer, (key, count) -> count.decrementAndGet() == 0 ? null : count);
                 }
             }
