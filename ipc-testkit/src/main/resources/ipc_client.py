@@ -106,12 +106,14 @@ def main():
     secret = read_secret(options(sys.argv[1]))
     if secret is not None:
         prove_secret(sock, secret)
-    send_frame(sock, struct.pack(">B3sH", HELLO, b"IPC", 1))
+    send_frame(sock, struct.pack(">B3sH", HELLO, b"IPC", 2))  # the newest version this client speaks
     frame = read_frame(sock)
     if frame[0] == ERROR:
         _, _, code = struct.unpack(">BIH", frame[:7])
         sys.exit("refused (code %d): %s" % (code, frame[7:].decode()))
     assert frame[0] == WELCOME, "expected WELCOME, got type %d" % frame[0]
+    (version,) = struct.unpack(">H", frame[1:3])
+    assert version in (1, 2), "the server speaks version %d" % version
     for request_id, message in enumerate(sys.argv[2:], start=1):
         send_frame(sock, struct.pack(">BI", REQUEST, request_id) + message.encode())
         frame = read_frame(sock)

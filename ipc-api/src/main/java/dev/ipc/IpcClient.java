@@ -12,6 +12,7 @@ import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -37,7 +38,9 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe: any number of threads may call at once. When the connection drops, every call in flight fails at once
  * with {@link ConnectionLostException} (none hangs, none is resent: it may or may not have run); the next call
  * reconnects, retrying with exponential backoff and jitter for up to {@link ClientOptions#RECONNECT_TIMEOUT}. An error
- * reply fails its call with {@link RemoteException}.
+ * reply fails its call with {@link RemoteException}. When the server shuts down gracefully, calls it answers complete
+ * as usual and the others fail with {@link NotRunException}, which says they did not run and may be sent again; new
+ * calls go to a new connection.
  */
 public final class IpcClient implements AutoCloseable {
 
@@ -53,6 +56,9 @@ public final class IpcClient implements AutoCloseable {
     private final ReentrantLock connectLock = new ReentrantLock();
     private final AtomicInteger ids = new AtomicInteger();
     private volatile Session session;
+    /** Sessions told GOAWAY and replaced, still reading the replies to their last calls. */
+    private final Set<Session> retiring = ConcurrentHashMap.newKeySet();
+
     private volatile boolean closed;
 
     private IpcClient(Endpoint endpoint, ClientOptions options) {
@@ -157,7 +163,9 @@ public final class IpcClient implements AutoCloseable {
         }
         int id = ids.updateAndGet(last -> last == Integer.MAX_VALUE ? 1 : last + 1);
         Pending pending = new Pending(current, id);
-        current.pending.put(id, pending.future);
+        current.pending.put(id, pending);
+        // Registered after the GOAWAY was read, the request goes out after the last one the server takes.
+        pending.afterGoaway = current.goingAway;
         try {
             byte[] frame = Protocol.call(Protocol.REQUEST, id, request);
             current.connection.send(frame);
@@ -185,6 +193,12 @@ public final class IpcClient implements AutoCloseable {
             current = session;
             if (current != null && current.usable()) {
                 return current;
+            }
+            if (current != null && !current.dead) {
+                retiring.add(current); // its calls still complete; close() ends it if the server does not first
+                if (current.dead) {
+                    retiring.remove(current);
+                }
             }
             session = reconnect();
             return session;
@@ -259,13 +273,19 @@ public final class IpcClient implements AutoCloseable {
             if (Protocol.type(answer) == Protocol.ERROR) {
                 throw new RemoteException(Protocol.errorCode(answer), Protocol.errorMessage(answer));
             }
-            int[] welcome = Protocol.welcomeFields(answer);
+            int[] welcome = Protocol.welcomeFields(answer); // version, payload limit, in-flight limit
             if (!handshake.complete(null)) {
                 throw new SocketTimeoutException("no answer to the hello from " + endpoint + " within handshakeTimeout "
                         + options.get(ConnectionOptions.HANDSHAKE_TIMEOUT));
             }
-            Session fresh =
-                    new Session(connection, Math.min(welcome[1], options.get(ConnectionOptions.MAX_FRAME_SIZE)));
+            Session fresh = new Session(
+                    connection, welcome[0], Math.min(welcome[1], options.get(ConnectionOptions.MAX_FRAME_SIZE)));
+            LOG.debug(
+                    "connected to {}: protocol version {}, payloads up to {} bytes, {} requests in flight",
+                    endpoint,
+                    welcome[0],
+                    welcome[1],
+                    welcome[2] == 0 ? "unstated" : welcome[2]);
             fresh.reader = connection.threads(name + "-reader").newThread(fresh::read);
             fresh.reader.start();
             return fresh;
@@ -297,6 +317,9 @@ public final class IpcClient implements AutoCloseable {
         if (current != null) {
             current.close();
         }
+        for (Session old : retiring) {
+            old.close();
+        }
     }
 
     @Override
@@ -309,6 +332,8 @@ public final class IpcClient implements AutoCloseable {
         final Session session;
         final int id;
         final CompletableFuture<byte[]> future = new CompletableFuture<>();
+        /** Whether it was sent after the server's GOAWAY arrived, so after the last request the server takes. */
+        volatile boolean afterGoaway;
 
         Pending(Session session, int id) {
             this.session = session;
@@ -316,21 +341,26 @@ public final class IpcClient implements AutoCloseable {
         }
 
         void abandon() {
-            session.pending.remove(id, future);
+            session.pending.remove(id, this);
         }
     }
 
     /** One connection and the calls in flight on it. */
     private final class Session {
         final FramedConnection connection;
+        final int version;
         final int maxPayload;
-        final Map<Integer, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
+        final Map<Integer, Pending> pending = new ConcurrentHashMap<>();
         volatile boolean goingAway;
+        /** The last request the server takes, as its GOAWAY said; -1 before a GOAWAY, or from a version 1 server. */
+        volatile long lastTaken = -1;
+
         volatile boolean dead;
         Thread reader;
 
-        Session(FramedConnection connection, int maxPayload) {
+        Session(FramedConnection connection, int version, int maxPayload) {
             this.connection = connection;
+            this.version = version;
             this.maxPayload = maxPayload;
         }
 
@@ -352,19 +382,30 @@ public final class IpcClient implements AutoCloseable {
                             if (id == 0) {
                                 throw error;
                             }
-                            complete(id, null, error);
+                            complete(
+                                    id,
+                                    null,
+                                    error.code() == ErrorCode.SHUTTING_DOWN
+                                            ? new NotRunException(error.getMessage())
+                                            : error);
                             break;
                         case Protocol.GOAWAY:
+                            // Every request up to the last one taken is answered before the server's end of stream;
+                            // the rest fail there, as not run. Reading goes on until then.
+                            lastTaken = Protocol.goawayLastId(version, frame);
                             goingAway = true;
-                            LOG.debug("{} is going away: {}", endpoint, Protocol.goawayMessage(frame));
-                            if (pending.isEmpty()) {
-                                close();
-                                return;
-                            }
+                            LOG.debug(
+                                    "{} is going away (last request taken: {}): {}",
+                                    endpoint,
+                                    lastTaken < 0 ? "unstated" : lastTaken,
+                                    Protocol.goawayMessage(version, frame));
                             break;
                         default:
                             throw new ProtocolException("unknown frame type " + frame[0] + " from " + endpoint);
                     }
+                }
+                if (goingAway) {
+                    notRun();
                 }
                 lost(new EOFException("the server closed the connection"));
             } catch (IOException e) {
@@ -372,23 +413,35 @@ public final class IpcClient implements AutoCloseable {
             }
         }
 
-        private void complete(int id, byte[] reply, IOException error) {
-            CompletableFuture<byte[]> future = pending.remove(id);
-            if (future != null) {
-                if (error == null) {
-                    future.complete(reply);
-                } else {
-                    future.completeExceptionally(error);
+        /** At the server's end of stream after its GOAWAY: what is still pending was not taken, so did not run. */
+        private void notRun() {
+            dead = true;
+            retiring.remove(this);
+            Closer.closeQuietly(connection, null);
+            for (Pending call : pending.values()) {
+                if (pending.remove(call.id, call)) {
+                    call.future.completeExceptionally(new NotRunException("the server at " + endpoint + " shut down "
+                            + "before it took this request (its GOAWAY named request " + lastTaken
+                            + " as the last it would answer); it did not run and may be sent again"));
                 }
             }
-            if (goingAway && pending.isEmpty()) {
-                close();
+        }
+
+        private void complete(int id, byte[] reply, IOException error) {
+            Pending call = pending.remove(id);
+            if (call != null) {
+                if (error == null) {
+                    call.future.complete(reply);
+                } else {
+                    call.future.completeExceptionally(error);
+                }
             }
         }
 
         /** Fails every call in flight at once; the next call reconnects. */
         void lost(IOException cause) {
             dead = true;
+            retiring.remove(this);
             Closer.closeQuietly(connection, cause);
             if (!pending.isEmpty()) {
                 LOG.debug(
@@ -397,10 +450,16 @@ public final class IpcClient implements AutoCloseable {
                         pending.size(),
                         cause.toString());
             }
-            for (Integer id : pending.keySet()) {
-                CompletableFuture<byte[]> future = pending.remove(id);
-                if (future != null) {
-                    future.completeExceptionally(
+            for (Pending call : pending.values()) {
+                if (!pending.remove(call.id, call)) {
+                    continue;
+                }
+                if (call.afterGoaway && !(cause instanceof RemoteException)) {
+                    call.future.completeExceptionally(new NotRunException("the connection to " + endpoint + " was lost"
+                            + " after the server's GOAWAY, before this request could be taken; it did not run and may"
+                            + " be sent again: " + cause.getMessage()));
+                } else {
+                    call.future.completeExceptionally(
                             cause instanceof RemoteException
                                     ? cause
                                     : new ConnectionLostException(

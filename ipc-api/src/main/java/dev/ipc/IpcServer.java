@@ -2,13 +2,16 @@ package dev.ipc;
 
 import dev.ipc.internal.AcceptLoop;
 import dev.ipc.internal.Closer;
+import dev.ipc.internal.FrameTooLargeException;
 import dev.ipc.internal.FramedConnection;
 import dev.ipc.internal.FramedListener;
 import dev.ipc.internal.Protocol;
+import dev.ipc.internal.Refusals;
 import dev.ipc.internal.Threads;
 import java.io.IOException;
 import java.net.ProtocolException;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -27,6 +30,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,6 +62,8 @@ public final class IpcServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(IpcServer.class);
     private static final AtomicInteger SERVERS = new AtomicInteger();
+    /** How many refusals (ERROR frames of requests not taken) may wait to be written before the reader waits. */
+    private static final int MAX_QUEUED_REFUSALS = 64;
 
     /** Answers one request; runs on a worker thread, many at once. */
     @FunctionalInterface
@@ -90,12 +97,10 @@ public final class IpcServer implements AutoCloseable {
     private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final Set<Thread> sessionThreads = ConcurrentHashMap.newKeySet();
-    private final Set<Connection> refused = ConcurrentHashMap.newKeySet();
     private final Map<String, AtomicInteger> perPeer = new ConcurrentHashMap<>();
-    private final ReentrantLock inFlightLock = new ReentrantLock();
-    private final Condition allDone = inFlightLock.newCondition();
+    private final ReentrantLock sessionsLock = new ReentrantLock();
+    private final Condition sessionsChanged = sessionsLock.newCondition();
     private final CountDownLatch stopped = new CountDownLatch(1);
-    private int inFlight;
 
     private FramedListener listener;
     private ExecutorService workers;
@@ -242,28 +247,10 @@ public final class IpcServer implements AutoCloseable {
         return peer.user().map(user -> "user " + user).orElse(null);
     }
 
-    /** Tells the peer why, then closes, giving it a moment to read the error first. */
-    private void refuse(Connection connection, ErrorCode code, String why) {
+    /** Tells the peer why, then closes gracefully in the background. */
+    private void refuse(FramedConnection connection, ErrorCode code, String why) {
         LOG.debug("refused a connection on {}: {}", endpoint, why);
-        try {
-            connection.send(Protocol.error(0, code, why));
-            connection.shutdownOutput();
-        } catch (IOException e) {
-            // The peer is gone already.
-        }
-        refused.add(connection);
-        try {
-            watchdog.schedule(
-                    () -> {
-                        refused.remove(connection);
-                        Closer.closeQuietly(connection, null);
-                    },
-                    200,
-                    TimeUnit.MILLISECONDS);
-        } catch (RuntimeException e) {
-            refused.remove(connection);
-            Closer.closeQuietly(connection, null);
-        }
+        Refusals.refuse(connection, Protocol.error(0, code, why));
     }
 
     private void enforceTimeouts() {
@@ -273,23 +260,13 @@ public final class IpcServer implements AutoCloseable {
         }
     }
 
-    private void requestStarted() {
-        inFlightLock.lock();
+    /** Wakes {@link #close()}, which waits for the sessions to settle and to finish. */
+    private void sessionChanged() {
+        sessionsLock.lock();
         try {
-            inFlight++;
+            sessionsChanged.signalAll();
         } finally {
-            inFlightLock.unlock();
-        }
-    }
-
-    private void requestDone() {
-        inFlightLock.lock();
-        try {
-            if (--inFlight == 0) {
-                allDone.signalAll();
-            }
-        } finally {
-            inFlightLock.unlock();
+            sessionsLock.unlock();
         }
     }
 
@@ -314,7 +291,12 @@ public final class IpcServer implements AutoCloseable {
         for (Session session : sessions) {
             session.goAway();
         }
-        boolean drained = awaitInFlight(limits.shutdownTimeout);
+        // Each session settles once every request it took is answered and its output is shut; then its client has a
+        // moment to read the rest and close its side, so that the close resets nothing unread.
+        long start = System.nanoTime();
+        boolean drained = awaitSessions(Session::settled, limits.shutdownTimeout);
+        Duration left = limits.shutdownTimeout.minusNanos(System.nanoTime() - start);
+        awaitSessions(session -> false, left.compareTo(Refusals.LINGER) < 0 ? left : Refusals.LINGER);
         for (Session session : sessions) {
             closer.close(session.connection);
         }
@@ -322,9 +304,6 @@ public final class IpcServer implements AutoCloseable {
         closer.run(this::joinSessions);
         closer.run(() -> shutDown(workers));
         closer.run(() -> shutDown(watchdog));
-        for (Connection connection : refused) {
-            closer.close(connection); // refused, their close still scheduled on the watchdog
-        }
         state.set(State.CLOSED);
         stopped.countDown();
         LOG.info(
@@ -342,19 +321,27 @@ public final class IpcServer implements AutoCloseable {
         }
     }
 
-    private boolean awaitInFlight(Duration timeout) {
-        long left = timeout.toNanos();
-        inFlightLock.lock();
+    /** Waits until every session is {@code done} or over, for {@code timeout} at most; whether they all are. */
+    private boolean awaitSessions(Predicate<Session> done, Duration timeout) {
+        long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
+        sessionsLock.lock();
         try {
-            while (inFlight > 0 && left > 0) {
-                left = allDone.awaitNanos(left);
+            while (true) {
+                boolean all = true;
+                for (Session session : sessions) {
+                    all &= done.test(session);
+                }
+                long left = deadline - System.nanoTime();
+                if (all || left <= 0) {
+                    return all;
+                }
+                sessionsChanged.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
             }
-            return inFlight == 0;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
         } finally {
-            inFlightLock.unlock();
+            sessionsLock.unlock();
         }
     }
 
@@ -407,19 +394,36 @@ public final class IpcServer implements AutoCloseable {
         }
     }
 
-    /** One connection: its handshake, its requests, its timeouts. */
+    /** A frame waiting in a session's outbox, and whether writing it answers a request taken. */
+    private record Outgoing(byte[] frame, boolean answers) {}
+
+    /**
+     * One connection: its handshake, its requests, its timeouts, and its end.
+     *
+     * <p>Every frame the server sends after the hello goes through the outbox, in the order it was queued, so that the
+     * order the protocol promises holds: replies before the ERROR that ends a connection, the GOAWAY before the end of
+     * the output, and nothing after it. The output is shut (a FIN, or TLS's close_notify) once the session is ending or
+     * draining and every request taken is answered and written.
+     */
     private final class Session {
         final FramedConnection connection;
         private final String peer;
-        private final AtomicInteger requests = new AtomicInteger();
         private final long acceptedAt = System.nanoTime();
-        private final Object welcomeLock = new Object();
-        private volatile boolean welcomed;
-        private volatile boolean draining;
         private volatile long lastActivity = System.nanoTime();
         private final AtomicBoolean finished = new AtomicBoolean();
 
-        private final ConcurrentLinkedQueue<byte[]> outbox = new ConcurrentLinkedQueue<>();
+        private final Object lock = new Object();
+        // Guarded by lock.
+        private int version; // the version spoken, once the WELCOME is queued; 0 before
+        private boolean draining; // the GOAWAY is decided: no request is taken any more
+        private boolean ending; // the session ends once what is queued is written
+        private boolean outputShut; // nothing more is sent
+        private int lastTaken; // the id of the last request taken, in the order they arrived; 0 for none
+        private final Set<Integer> running = new HashSet<>(); // ids taken whose reply is not yet queued
+        private int unanswered; // requests taken whose reply is not yet written; bounded by maxInFlight
+        private int queued; // frames in the outbox or being written
+
+        private final ConcurrentLinkedQueue<Outgoing> outbox = new ConcurrentLinkedQueue<>();
         private final AtomicBoolean writing = new AtomicBoolean();
 
         Session(FramedConnection connection, String peer) {
@@ -429,41 +433,48 @@ public final class IpcServer implements AutoCloseable {
 
         void run() {
             try {
-                int version = Protocol.readHello(connection.input());
-                if (version != Protocol.VERSION) {
-                    connection.send(Protocol.error(
-                            0,
-                            ErrorCode.UNSUPPORTED_VERSION,
-                            "protocol version " + version + " is not spoken here; this server speaks version "
-                                    + Protocol.VERSION));
+                int asked = Protocol.readHello(connection.input());
+                int spoken = Protocol.negotiate(asked);
+                if (spoken < 0) {
+                    connection.finish(
+                            Protocol.error(
+                                    0,
+                                    ErrorCode.UNSUPPORTED_VERSION,
+                                    "protocol version " + asked + " is not spoken here; this server speaks versions "
+                                            + Protocol.OLDEST_VERSION + " to " + Protocol.VERSION),
+                            Refusals.LINGER);
                     return;
                 }
-                synchronized (welcomeLock) {
-                    // With goAway(): a client that has its WELCOME always gets the GOAWAY of a closing server.
-                    connection.send(Protocol.welcome(Protocol.VERSION, limits.maxPayload));
-                    welcomed = true;
+                connection.answerViolations();
+                synchronized (lock) {
+                    version = spoken;
+                    queue(Protocol.welcome(spoken, limits.maxPayload, limits.maxInFlight), false);
                     if (draining) {
-                        sendQuietly(Protocol.goaway("the server is shutting down"));
+                        // Closing began before the hello: this client learns it at once, and nothing was taken.
+                        queue(Protocol.goaway(spoken, 0, "the server is shutting down"), false);
                     }
                 }
+                flush();
                 lastActivity = System.nanoTime();
                 for (byte[] frame = connection.receive(); frame != null; frame = connection.receive()) {
                     lastActivity = System.nanoTime();
                     if (Protocol.type(frame) != Protocol.REQUEST) {
-                        // Requests already taken still get their replies, then the error, then the close.
-                        awaitOwnRequests();
-                        connection.send(Protocol.error(
-                                0,
-                                ErrorCode.PROTOCOL_ERROR,
-                                "a client sends REQUEST frames " + "(type 3) after the hello, not type " + frame[0]));
-                        return;
+                        throw new ProtocolException("a client sends only REQUEST frames (type 3) after the hello, not "
+                                + "type " + frame[0]);
                     }
                     dispatch(Protocol.id(frame), frame);
                 }
-                awaitOwnRequests();
+                end(null); // the peer's end of stream: its replies still go out, then the close
+            } catch (FrameTooLargeException e) {
+                // The limit the client knows is the WELCOME's, on payloads; a frame adds 5 bytes (type and id).
+                String why = "a frame of " + e.declared() + " bytes is over the largest this server takes, "
+                        + Protocol.frameLimit(limits.maxPayload) + " (a payload of at most maxFrameSize "
+                        + limits.maxPayload + " bytes, plus 5)";
+                LOG.info("closing {}: {}", connection, why);
+                endOrRefuse(Protocol.error(0, ErrorCode.FRAME_TOO_LARGE, why));
             } catch (ProtocolException e) {
                 LOG.info("closing {}: {}", connection, e.getMessage());
-                sendQuietly(Protocol.error(0, ErrorCode.PROTOCOL_ERROR, e.getMessage()));
+                endOrRefuse(Protocol.error(0, ErrorCode.PROTOCOL_ERROR, e.getMessage()));
             } catch (IOException e) {
                 LOG.debug("connection {} ended: {}", connection, e.toString());
             } finally {
@@ -473,20 +484,42 @@ public final class IpcServer implements AutoCloseable {
             }
         }
 
+        /** Takes a request, or answers at once why not. */
         private void dispatch(int id, byte[] frame) throws IOException {
-            if (draining) {
-                connection.send(Protocol.error(id, ErrorCode.SHUTTING_DOWN, "the server is shutting down"));
+            byte[] refusal = null;
+            synchronized (lock) {
+                if (id == 0) {
+                    throw new ProtocolException("request id 0 is reserved for errors about the connection");
+                }
+                if (running.contains(id)) {
+                    throw new ProtocolException("request id " + Integer.toUnsignedString(id) + " is already in "
+                            + "flight on this connection; an id is reused only after its reply");
+                }
+                if (draining) {
+                    refusal = Protocol.error(
+                            id,
+                            ErrorCode.SHUTTING_DOWN,
+                            "the server is shutting down; this request "
+                                    + "did not run (the GOAWAY named the last one that does)");
+                } else if (unanswered >= limits.maxInFlight) {
+                    refusal = Protocol.error(
+                            id,
+                            ErrorCode.TOO_MANY_REQUESTS,
+                            "this connection has its maximum of " + limits.maxInFlight + " requests in flight");
+                } else {
+                    running.add(id);
+                    unanswered++;
+                    lastTaken = id;
+                }
+                if (refusal != null) {
+                    queue(refusal, false);
+                }
+            }
+            if (refusal != null) {
+                flush();
+                awaitRoomForRefusals();
                 return;
             }
-            if (requests.get() >= limits.maxInFlight) {
-                connection.send(Protocol.error(
-                        id,
-                        ErrorCode.TOO_MANY_REQUESTS,
-                        "this connection has its maximum of " + limits.maxInFlight + " requests in flight"));
-                return;
-            }
-            requests.incrementAndGet();
-            requestStarted();
             byte[] payload = Protocol.payload(frame);
             try {
                 workers.execute(() -> {
@@ -507,58 +540,116 @@ public final class IpcServer implements AutoCloseable {
         private void reply(int id, byte[] answer, Throwable failure) {
             byte[] frame;
             try {
-                if (failure != null) {
-                    Throwable cause = failure instanceof CompletionException && failure.getCause() != null
-                            ? failure.getCause()
-                            : failure;
-                    LOG.debug("handler failed request {} on {}", id, connection, cause);
-                    frame = Protocol.error(id, ErrorCode.HANDLER_FAILED, String.valueOf(cause));
-                } else if (answer == null) {
-                    frame = Protocol.error(id, ErrorCode.HANDLER_FAILED, "the handler returned no reply (null)");
-                } else if (answer.length > limits.maxPayload) {
-                    frame = Protocol.error(
-                            id,
-                            ErrorCode.FRAME_TOO_LARGE,
-                            "the reply of " + answer.length + " bytes is over maxFrameSize " + limits.maxPayload);
-                } else {
-                    frame = Protocol.call(Protocol.RESPONSE, id, answer);
-                }
+                frame = replyFrame(id, answer, failure);
             } catch (RuntimeException | Error e) {
-                finishRequest();
-                throw e;
+                frame = Protocol.error(id, ErrorCode.HANDLER_FAILED, "the reply could not be made: " + e);
             }
-            outbox.add(frame);
-            drainOutbox();
+            synchronized (lock) {
+                running.remove(id); // before the write: a client may reuse the id as soon as it reads the reply
+                queue(frame, true);
+            }
+            flush();
+        }
+
+        private byte[] replyFrame(int id, byte[] answer, Throwable failure) {
+            if (failure != null) {
+                Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+                        ? failure.getCause()
+                        : failure;
+                LOG.debug("handler failed request {} on {}", id, connection, cause);
+                return Protocol.error(id, ErrorCode.HANDLER_FAILED, String.valueOf(cause));
+            }
+            if (answer == null) {
+                return Protocol.error(id, ErrorCode.HANDLER_FAILED, "the handler returned no reply (null)");
+            }
+            if (answer.length > limits.maxPayload) {
+                return Protocol.error(
+                        id,
+                        ErrorCode.FRAME_TOO_LARGE,
+                        "the reply of " + answer.length + " bytes is over maxFrameSize " + limits.maxPayload);
+            }
+            return Protocol.call(Protocol.RESPONSE, id, answer);
         }
 
         /**
-         * Writes the replies waiting in the outbox, one thread at a time: a worker that finds another writing leaves
-         * its reply and returns, so a peer that stops reading holds one thread, not the pool. A reply counts against
-         * maxInFlight until it is written, which bounds what waits here.
+         * Holds the reader while more frames wait to be written than the replies in flight and
+         * {@link #MAX_QUEUED_REFUSALS}: a client that sends without reading its answers stops being read, rather than
+         * filling the server's memory with refusals. The write timeout ends a client that never reads again.
          */
-        private void drainOutbox() {
+        private void awaitRoomForRefusals() {
+            synchronized (lock) {
+                while (queued > unanswered + MAX_QUEUED_REFUSALS && connection.isOpen() && !outputShut) {
+                    try {
+                        lock.wait(100);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+            }
+        }
+
+        /** Queues a frame behind those queued before it; the caller holds the lock. Dropped once the output is shut. */
+        private void queue(byte[] frame, boolean answers) {
+            if (outputShut) {
+                if (answers) {
+                    unanswered--; // cut off by a forced close: nobody will read it
+                }
+                return;
+            }
+            queued++;
+            outbox.add(new Outgoing(frame, answers));
+        }
+
+        /**
+         * Writes what is queued, one thread at a time: a thread that finds another writing leaves its frame and
+         * returns, so a peer that stops reading holds one thread, not the pool. A reply counts against maxInFlight
+         * until its write begins, which bounds the replies waiting here; the reader waits before it queues more
+         * refusals than {@link #MAX_QUEUED_REFUSALS}. Then shuts the output if the session's end has come.
+         */
+        private void flush() {
             while (!outbox.isEmpty() && writing.compareAndSet(false, true)) {
                 try {
-                    for (byte[] frame = outbox.poll(); frame != null; frame = outbox.poll()) {
+                    for (Outgoing next = outbox.poll(); next != null; next = outbox.poll()) {
+                        if (next.answers()) {
+                            synchronized (lock) {
+                                // Before the write: the client may send another as soon as it reads this reply.
+                                unanswered--;
+                            }
+                        }
                         try {
-                            sendQuietly(frame);
+                            sendQuietly(next.frame());
                             lastActivity = System.nanoTime();
                         } finally {
-                            finishRequest();
+                            synchronized (lock) {
+                                queued--;
+                                lock.notifyAll();
+                            }
                         }
                     }
                 } finally {
                     writing.set(false);
                 }
             }
+            shutOutputIfDone();
         }
 
-        private void finishRequest() {
-            requests.decrementAndGet();
-            requestDone();
-            synchronized (this) {
-                notifyAll();
+        /** Shuts the output once the session is ending or draining, and everything it owes is written. */
+        private void shutOutputIfDone() {
+            synchronized (lock) {
+                if (outputShut || version == 0 || !(ending || draining) || unanswered > 0 || queued > 0) {
+                    return;
+                }
+                outputShut = true;
+                lock.notifyAll();
             }
+            try {
+                connection.shutdownOutput();
+            } catch (IOException | RuntimeException e) {
+                LOG.debug("could not end the output of {}: {}", connection, e.toString());
+                Closer.closeQuietly(connection, null);
+            }
+            sessionChanged();
         }
 
         private void sendQuietly(byte[] frame) {
@@ -570,31 +661,84 @@ public final class IpcServer implements AutoCloseable {
             }
         }
 
-        /** After the peer's end of stream: its replies still go out, then the connection closes. */
-        private void awaitOwnRequests() {
+        /**
+         * Ends the session from its own thread: the requests taken are answered first, then {@code lastFrame} (an
+         * ERROR, or nothing at the peer's end of stream) goes out, the output is shut, and a peer that may still be
+         * sending is read to its end (or for a moment) so that the close loses nothing it was sent.
+         */
+        private void end(byte[] lastFrame) {
             long deadline = System.nanoTime() + limits.shutdownTimeout.toNanos();
-            synchronized (this) {
-                while (requests.get() > 0 && connection.isOpen()) {
-                    long left = deadline - System.nanoTime();
-                    if (left <= 0) {
-                        return;
-                    }
-                    try {
-                        wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        return;
-                    }
+            synchronized (lock) {
+                awaitLocked(() -> unanswered == 0 && queued == 0, deadline);
+                ending = true;
+                if (lastFrame != null) {
+                    queue(lastFrame, false);
+                }
+            }
+            flush();
+            synchronized (lock) {
+                awaitLocked(() -> outputShut, deadline);
+            }
+            if (lastFrame != null) {
+                connection.discardInput(Refusals.LINGER);
+            }
+        }
+
+        /** Ends with {@code error}: after the WELCOME, as {@link #end}; before it, straight away. */
+        private void endOrRefuse(byte[] error) {
+            boolean welcomed;
+            synchronized (lock) {
+                welcomed = version != 0;
+            }
+            if (welcomed) {
+                end(error);
+            } else {
+                connection.finish(error, Refusals.LINGER);
+            }
+        }
+
+        /** Waits on the lock, which the caller holds, until {@code done} or the deadline. */
+        private void awaitLocked(BooleanSupplier done, long deadline) {
+            while (!done.getAsBoolean() && connection.isOpen()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return;
+                }
+                try {
+                    lock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
                 }
             }
         }
 
+        /**
+         * Tells the client GOAWAY, naming the last request taken: every request up to it (in the order they were sent)
+         * is answered, none after it runs. Returns at once; the frame is written on a thread of its own when no writer
+         * is at work, so that a client that reads nothing can't hold up the server's close.
+         */
         void goAway() {
-            synchronized (welcomeLock) {
-                draining = true;
-                if (welcomed) {
-                    sendQuietly(Protocol.goaway("the server is shutting down"));
+            synchronized (lock) {
+                if (draining) {
+                    return;
                 }
+                draining = true;
+                if (version != 0) {
+                    queue(Protocol.goaway(version, lastTaken, "the server is shutting down"), false);
+                }
+            }
+            try {
+                connection.threads(name + "-goaway").newThread(this::flush).start();
+            } catch (RuntimeException | OutOfMemoryError e) {
+                flush();
+            }
+        }
+
+        /** Whether the session has said all it will: its output is shut, or it is over. */
+        boolean settled() {
+            synchronized (lock) {
+                return outputShut || finished.get();
             }
         }
 
@@ -619,7 +763,13 @@ public final class IpcServer implements AutoCloseable {
                 Closer.closeQuietly(connection, null);
                 return;
             }
-            if (!welcomed) {
+            int spoken;
+            int taken;
+            synchronized (lock) {
+                spoken = version;
+                taken = unanswered;
+            }
+            if (spoken == 0) {
                 if (expired(limits.handshakeTimeout, acceptedAt, now)) {
                     timeOut("no hello within handshakeTimeout " + limits.handshakeTimeout);
                 }
@@ -628,7 +778,7 @@ public final class IpcServer implements AutoCloseable {
             long partial = connection.partialFrameSince();
             if (partial != 0 && expired(limits.frameTimeout, partial, now)) {
                 timeOut("a frame stopped arriving half way for frameTimeout " + limits.frameTimeout);
-            } else if (partial == 0 && requests.get() == 0 && expired(limits.idleTimeout, lastActivity, now)) {
+            } else if (partial == 0 && taken == 0 && expired(limits.idleTimeout, lastActivity, now)) {
                 timeOut("idle for idleTimeout " + limits.idleTimeout);
             }
         }
@@ -649,6 +799,10 @@ public final class IpcServer implements AutoCloseable {
                 if (peer != null && limits.maxConnectionsPerPeer > 0) {
                     perPeer.computeIfPresent(peer, (key, count) -> count.decrementAndGet() == 0 ? null : count);
                 }
+                synchronized (lock) {
+                    lock.notifyAll();
+                }
+                sessionChanged();
             }
         }
     }

@@ -3,6 +3,7 @@ package dev.ipc.internal;
 import dev.ipc.AccessPolicy;
 import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
+import dev.ipc.ErrorCode;
 import dev.ipc.Listener;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
@@ -98,7 +99,14 @@ public final class ChannelListener implements FramedListener {
                             endpoint,
                             connection.peer(),
                             policy);
-                    Closer.closeQuietly(connection, null);
+                    // The peer speaks the protocol: tell it why, as a TLS or shared-secret refusal does.
+                    Refusals.refuse(
+                            connection,
+                            Protocol.error(
+                                    0,
+                                    ErrorCode.UNAUTHORIZED,
+                                    "the access policy of " + endpoint.withoutParameters() + " does not permit "
+                                            + connection.peer()));
                     continue;
                 }
                 long left = acceptTimeoutNanos == 0 ? 0 : deadline - System.nanoTime();

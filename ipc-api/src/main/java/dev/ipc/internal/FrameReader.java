@@ -2,7 +2,6 @@ package dev.ipc.internal;
 
 import java.io.EOFException;
 import java.io.IOException;
-import java.net.ProtocolException;
 import java.nio.ByteBuffer;
 
 /**
@@ -103,8 +102,27 @@ public final class FrameReader {
         }
         int count = Math.min(length, buffer.remaining());
         buffer.get(bytes, offset, count);
-        partialSince = 0; // raw bytes have no frames to time
+        // Raw bytes have no frames to time, but what is buffered after them starts the first frame (a request sent in
+        // the same write as the hello), whose clock runs from now.
+        partialSince = buffer.hasRemaining() ? System.nanoTime() : 0;
         return count;
+    }
+
+    /**
+     * Drops what is buffered and one read's worth more, whatever the framing state (the stream is being abandoned); the
+     * count, or -1 at the end of the stream.
+     */
+    public int drop(ByteBuffer sink) throws IOException {
+        pendingLength = -1;
+        pendingMessage = null;
+        partialSince = 0;
+        if (buffer.hasRemaining()) {
+            int count = buffer.remaining();
+            buffer.position(buffer.limit());
+            return count;
+        }
+        sink.clear();
+        return source.read(sink);
     }
 
     /** How many bytes are buffered and unread. */
@@ -134,16 +152,21 @@ public final class FrameReader {
         }
         int length = buffer.getInt();
         if (length < 0) {
-            throw new ProtocolException("frame on " + label + " declares a negative length (" + length + ", 0x"
-                    + Integer.toHexString(length) + "); the limit is maxFrameSize " + maxFrameSize);
+            throw new FrameTooLargeException(
+                    length & 0xffffffffL,
+                    "frame on " + label + " declares a negative length (" + length + ", 0x"
+                            + Integer.toHexString(length) + "); the limit is maxFrameSize " + maxFrameSize);
         }
         if (length > maxFrameSize) {
-            throw new ProtocolException("frame on " + label + " declares " + length + " bytes, over maxFrameSize "
-                    + maxFrameSize
-                    + (Protocol.looksLikeTls(
-                                    ByteBuffer.allocate(4).putInt(length).array())
-                            ? " (the bytes are a TLS record: the peer speaks TLS, so connect with tls://)"
-                            : ""));
+            throw new FrameTooLargeException(
+                    length,
+                    "frame on " + label + " declares " + length + " bytes, over maxFrameSize "
+                            + maxFrameSize
+                            + (Protocol.looksLikeTls(ByteBuffer.allocate(4)
+                                            .putInt(length)
+                                            .array())
+                                    ? " (the bytes are a TLS record: the peer speaks TLS, so connect with tls://)"
+                                    : ""));
         }
         pendingLength = length;
         return length;

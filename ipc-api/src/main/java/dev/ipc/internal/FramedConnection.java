@@ -5,9 +5,11 @@ import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.ProtocolException;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ThreadFactory;
@@ -56,6 +58,10 @@ public abstract class FramedConnection implements Connection {
     private final InputStream input = new RawInput();
     private final OutputStream output = new RawOutput();
     private volatile long writeCount; // written under writeLock only
+    /** Whether a frame that breaks the framing leaves the connection open for an answer (guarded by readLock). */
+    private boolean answerViolations;
+    /** The violation that ended framed reading, rethrown by every later receive (guarded by readLock). */
+    private ProtocolException violation;
 
     // Guarded by writeLock.
     private final ByteBuffer writeBuffer;
@@ -369,14 +375,29 @@ public abstract class FramedConnection implements Connection {
 
     // ---- receiving ----------------------------------------------------------------------------------
 
+    /**
+     * From now on, a frame that breaks the framing (a length over the limit or with its top bit set) ends framed
+     * reading but leaves the connection open, so that the runtime can answer with an ERROR and close gracefully: every
+     * later receive throws the same {@link ProtocolException}, the raw streams still work. By default such a frame
+     * closes the connection.
+     */
+    public final void answerViolations() {
+        readLock.lock();
+        try {
+            answerViolations = true;
+        } finally {
+            readLock.unlock();
+        }
+    }
+
     @Override
     public final byte[] receive() throws IOException {
         readLock.lock();
         try {
-            ensureOpen();
+            ensureReadable();
             return reader.receive();
         } catch (IOException e) {
-            throw e instanceof SocketTimeoutException ? e : fail(e);
+            throw failedReceive(e);
         } finally {
             readLock.unlock();
         }
@@ -386,12 +407,72 @@ public abstract class FramedConnection implements Connection {
     public final int receive(ByteBuffer destination) throws IOException {
         readLock.lock();
         try {
-            ensureOpen();
+            ensureReadable();
             return reader.receive(destination);
         } catch (IOException e) {
-            throw e instanceof SocketTimeoutException ? e : fail(e);
+            throw failedReceive(e);
         } finally {
             readLock.unlock();
+        }
+    }
+
+    private void ensureReadable() throws IOException {
+        ensureOpen();
+        if (violation != null) {
+            throw violation;
+        }
+    }
+
+    private IOException failedReceive(IOException e) {
+        if (e instanceof SocketTimeoutException) {
+            return e;
+        }
+        if (answerViolations && e instanceof ProtocolException) {
+            violation = (ProtocolException) e;
+            return e;
+        }
+        return fail(e);
+    }
+
+    /**
+     * Ends this side gracefully: sends {@code lastFrame} (an ERROR, say; none if null), shuts the output, then reads
+     * and drops what the peer still sends until it closes its side or {@code linger} has passed, and closes. The peer
+     * reads everything sent before the close: closing with its bytes unread would reset the connection, and a reset may
+     * discard what was sent but not yet read. Blocks up to {@code linger}; never throws.
+     */
+    public final void finish(byte[] lastFrame, Duration linger) {
+        try {
+            if (lastFrame != null) {
+                send(lastFrame);
+            }
+            shutdownOutput();
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(this, null); // the peer is gone already: nothing is left to deliver
+            return;
+        }
+        discardInput(linger);
+        Closer.closeQuietly(this, null);
+    }
+
+    /** Reads and drops raw input until the peer closes its side, or for {@code linger} at most, then returns. */
+    public final void discardInput(Duration linger) {
+        if (linger.isZero()) {
+            return;
+        }
+        try {
+            Deadline.within(linger, this, "linger", () -> {
+                ByteBuffer sink = ByteBuffer.allocate(BUFFER_SIZE);
+                readLock.lock();
+                try {
+                    while (isOpen() && reader.drop(sink) >= 0) {
+                        // dropped
+                    }
+                } finally {
+                    readLock.unlock();
+                }
+            });
+        } catch (IOException | RuntimeException e) {
+            // Closed at the deadline, or the peer reset: either way the lingering is over.
         }
     }
 

@@ -138,6 +138,7 @@ public final class HandshakingListener implements FramedListener {
     private void shakeHands(FramedConnection connection) {
         String peer = "client " + connection.remote();
         boolean admitted = false;
+        byte[] refusal = null;
         try {
             Deadline.within(
                     handshakeTimeout,
@@ -157,15 +158,11 @@ public final class HandshakingListener implements FramedListener {
                         policy,
                         connection.peer());
                 // Past the handshake the peer speaks the protocol: tell it why, as a server refuses a request.
-                try {
-                    connection.send(Protocol.error(
-                            0,
-                            ErrorCode.UNAUTHORIZED,
-                            "the access policy of " + endpoint().withoutParameters() + " does not permit "
-                                    + connection.peer()));
-                } catch (IOException | RuntimeException e) {
-                    // gone already
-                }
+                refusal = Protocol.error(
+                        0,
+                        ErrorCode.UNAUTHORIZED,
+                        "the access policy of " + endpoint().withoutParameters() + " does not permit "
+                                + connection.peer());
                 return;
             }
             admitted = true;
@@ -180,7 +177,8 @@ public final class HandshakingListener implements FramedListener {
                 }
             } else {
                 room.release();
-                Closer.closeQuietly(connection, null);
+                // Whatever the handshake said last (an ERROR) reaches the peer before the close.
+                connection.finish(refusal, closed.get() ? Duration.ZERO : Refusals.LINGER);
             }
         }
     }

@@ -18,8 +18,10 @@ import java.util.Arrays;
  */
 public final class Protocol {
 
-    /** The protocol version this library speaks. */
-    public static final int VERSION = 1;
+    /** The newest protocol version this library speaks, and the one its client asks for. */
+    public static final int VERSION = 2;
+    /** The oldest version a server still speaks: version 1's WELCOME and GOAWAY lack their last fields. */
+    public static final int OLDEST_VERSION = 1;
     /** The magic at the start of a HELLO: "IPC" in ASCII. */
     public static final int MAGIC = 0x495043;
     /** The largest HELLO body a server reads. */
@@ -52,13 +54,27 @@ public final class Protocol {
                 .array();
     }
 
-    /** WELCOME: type, version (u16), the server's maxFrameSize for payloads (u32). */
-    public static byte[] welcome(int version, int maxPayload) {
-        return ByteBuffer.allocate(7)
+    /**
+     * The version a server speaks with a client that asked for {@code asked}: the newest both speak, or -1 if none (the
+     * client is older than {@link #OLDEST_VERSION}).
+     */
+    public static int negotiate(int asked) {
+        return asked < OLDEST_VERSION ? -1 : Math.min(asked, VERSION);
+    }
+
+    /**
+     * WELCOME: type, version (u16), the largest payload the server accepts (u32), and from version 2 the most requests
+     * it takes in flight on the connection (u32).
+     */
+    public static byte[] welcome(int version, int maxPayload, int maxInFlight) {
+        ByteBuffer welcome = ByteBuffer.allocate(version >= 2 ? 11 : 7)
                 .put(WELCOME)
                 .putShort((short) version)
-                .putInt(maxPayload)
-                .array();
+                .putInt(maxPayload);
+        if (version >= 2) {
+            welcome.putInt(maxInFlight);
+        }
+        return welcome.array();
     }
 
     /** REQUEST or RESPONSE: type, request id (u32), payload. */
@@ -81,10 +97,18 @@ public final class Protocol {
                 .array();
     }
 
-    /** GOAWAY: type, UTF-8 message. */
-    public static byte[] goaway(String message) {
+    /**
+     * GOAWAY: type, from version 2 the id of the last request the server takes on the connection (u32, 0 for none), and
+     * a UTF-8 message.
+     */
+    public static byte[] goaway(int version, int lastId, String message) {
         byte[] text = message.getBytes(StandardCharsets.UTF_8);
-        return ByteBuffer.allocate(1 + text.length).put(GOAWAY).put(text).array();
+        ByteBuffer goaway =
+                ByteBuffer.allocate((version >= 2 ? 5 : 1) + text.length).put(GOAWAY);
+        if (version >= 2) {
+            goaway.putInt(lastId);
+        }
+        return goaway.put(text).array();
     }
 
     /**
@@ -175,18 +199,46 @@ public final class Protocol {
         return new String(frame, 7, Math.max(0, frame.length - 7), StandardCharsets.UTF_8);
     }
 
-    /** The message of a GOAWAY frame. */
-    public static String goawayMessage(byte[] frame) {
-        return new String(frame, 1, frame.length - 1, StandardCharsets.UTF_8);
+    /** The last request id of a GOAWAY frame of {@code version}; -1 for version 1, whose GOAWAY has none. */
+    public static long goawayLastId(int version, byte[] frame) throws ProtocolException {
+        if (version < 2) {
+            return -1;
+        }
+        if (frame.length < 5) {
+            throw new ProtocolException(
+                    "GOAWAY frame of " + frame.length + " bytes, too short for its last request id");
+        }
+        return ByteBuffer.wrap(frame, 1, 4).getInt() & 0xffffffffL;
     }
 
-    /** The WELCOME's fields: version and the server's payload limit. */
+    /** The message of a GOAWAY frame of {@code version}. */
+    public static String goawayMessage(int version, byte[] frame) {
+        int start = Math.min(frame.length, version >= 2 ? 5 : 1);
+        return new String(frame, start, frame.length - start, StandardCharsets.UTF_8);
+    }
+
+    /**
+     * The WELCOME's fields: version, the server's payload limit, and its in-flight limit (0 where a version 1 WELCOME
+     * does not say).
+     *
+     * @throws ProtocolException if it is not a WELCOME of a version this side speaks, or too short for its version
+     */
     public static int[] welcomeFields(byte[] frame) throws ProtocolException {
-        if (frame.length < 7 || frame[0] != WELCOME) {
-            throw new ProtocolException("expected a WELCOME frame (type 2, 7 bytes), got type "
+        if (frame.length < 3 || frame[0] != WELCOME) {
+            throw new ProtocolException("expected a WELCOME frame (type 2), got type "
                     + (frame.length == 0 ? "none" : frame[0]) + " of " + frame.length + " bytes");
         }
-        ByteBuffer body = ByteBuffer.wrap(frame, 1, 6);
-        return new int[] {body.getShort() & 0xffff, body.getInt()};
+        ByteBuffer body = ByteBuffer.wrap(frame, 1, frame.length - 1);
+        int version = body.getShort() & 0xffff;
+        if (version < OLDEST_VERSION || version > VERSION) {
+            throw new ProtocolException("the server answered with protocol version " + version + "; this client speaks "
+                    + OLDEST_VERSION + " to " + VERSION);
+        }
+        int length = version >= 2 ? 11 : 7;
+        if (frame.length < length) {
+            throw new ProtocolException(
+                    "a version " + version + " WELCOME is at least " + length + " bytes, not " + frame.length);
+        }
+        return new int[] {version, body.getInt(), version >= 2 ? body.getInt() : 0};
     }
 }

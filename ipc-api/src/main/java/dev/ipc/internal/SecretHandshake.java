@@ -134,7 +134,7 @@ public final class SecretHandshake {
      * @throws EOFException if the client closes the connection part way
      */
     public static void verify(Connection connection, byte[] secret, String peer) throws IOException {
-        byte[] hello = read(connection.input(), peer, "the client's hello");
+        byte[] hello = readFromClient(connection, peer, "the client's hello");
         if (hello[0] != AUTH_HELLO) {
             String why = hello[0] == Protocol.HELLO
                     ? "it sent a plain HELLO: this server requires a shared secret (secretFile or secretEnv) and "
@@ -143,12 +143,18 @@ public final class SecretHandshake {
             refuse(connection, "this server requires a shared secret; configure secretFile or secretEnv");
             throw new AuthenticationException(peer + " did not prove the shared secret: " + why);
         }
-        expectLength(hello, 5 + NONCE, peer, "AUTH_HELLO");
-        int magic = (hello[1] & 0xff) << 16 | (hello[2] & 0xff) << 8 | (hello[3] & 0xff);
-        if (magic != Protocol.MAGIC || hello[4] != VERSION) {
-            refuse(connection, "unsupported shared-secret hello");
-            throw new ProtocolException(peer + " sent an AUTH_HELLO with magic 0x" + Integer.toHexString(magic)
-                    + " and version " + hello[4] + ", not 0x495043 and " + VERSION);
+        int magic = hello.length < 5 ? 0 : (hello[1] & 0xff) << 16 | (hello[2] & 0xff) << 8 | (hello[3] & 0xff);
+        if (magic == Protocol.MAGIC && hello[4] != VERSION) {
+            String why = "shared-secret handshake version " + (hello[4] & 0xff) + " is not spoken here; this server "
+                    + "speaks version " + VERSION;
+            refuse(connection, ErrorCode.UNSUPPORTED_VERSION, why);
+            throw new ProtocolException(peer + " asked for " + why);
+        }
+        if (magic != Protocol.MAGIC || hello.length != 5 + NONCE) {
+            String why = "an AUTH_HELLO is 7, \"IPC\", version 1 and a 32-byte nonce (" + (5 + NONCE) + " bytes)";
+            refuse(connection, ErrorCode.PROTOCOL_ERROR, why);
+            throw new ProtocolException(peer + " sent an AUTH_HELLO of " + hello.length + " bytes and magic 0x"
+                    + Integer.toHexString(magic) + ": " + why);
         }
         byte[] clientNonce = Arrays.copyOfRange(hello, 5, hello.length);
         byte[] serverNonce = nonce();
@@ -159,7 +165,7 @@ public final class SecretHandshake {
                         .put(serverNonce)
                         .put(mac(secret, "server", clientNonce, serverNonce))
                         .array());
-        byte[] proof = read(connection.input(), peer, "the client's proof");
+        byte[] proof = readFromClient(connection, peer, "the client's proof");
         if (proof[0] == Protocol.ERROR) {
             throw new AuthenticationException(
                     peer + " refused this server (" + Protocol.errorCode(proof) + "): " + Protocol.errorMessage(proof));
@@ -169,7 +175,10 @@ public final class SecretHandshake {
             throw new AuthenticationException(peer + " answered the challenge with a frame of type " + proof[0]
                     + ", not AUTH_PROOF " + AUTH_PROOF);
         }
-        expectLength(proof, 1 + MAC, peer, "AUTH_PROOF");
+        if (proof.length != 1 + MAC) {
+            refuse(connection, ErrorCode.PROTOCOL_ERROR, "an AUTH_PROOF is 9 and a 32-byte proof (33 bytes)");
+            throw new ProtocolException(peer + " sent an AUTH_PROOF of " + proof.length + " bytes, not " + (1 + MAC));
+        }
         if (!MessageDigest.isEqual(
                 Arrays.copyOfRange(proof, 1, proof.length), mac(secret, "client", clientNonce, serverNonce))) {
             refuse(connection, "wrong shared secret");
@@ -184,10 +193,24 @@ public final class SecretHandshake {
     }
 
     private static void refuse(Connection connection, String message) {
+        refuse(connection, ErrorCode.UNAUTHORIZED, message);
+    }
+
+    private static void refuse(Connection connection, ErrorCode code, String message) {
         try {
-            write(connection.output(), Protocol.error(0, ErrorCode.UNAUTHORIZED, message));
+            write(connection.output(), Protocol.error(0, code, message));
         } catch (IOException e) {
             // The client is gone; the caller reports the failure.
+        }
+    }
+
+    /** Reads a client's handshake frame; one of a length out of bounds is answered PROTOCOL_ERROR, then refused. */
+    private static byte[] readFromClient(Connection connection, String peer, String what) throws IOException {
+        try {
+            return read(connection.input(), peer, what);
+        } catch (ProtocolException e) {
+            refuse(connection, ErrorCode.PROTOCOL_ERROR, e.getMessage());
+            throw e;
         }
     }
 

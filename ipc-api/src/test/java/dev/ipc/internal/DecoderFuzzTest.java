@@ -112,7 +112,10 @@ class DecoderFuzzTest {
                     Protocol.errorMessage(frame);
                     break;
                 case Protocol.GOAWAY:
-                    Protocol.goawayMessage(frame);
+                    for (int version = Protocol.OLDEST_VERSION; version <= Protocol.VERSION; version++) {
+                        Protocol.goawayLastId(version, frame);
+                        Protocol.goawayMessage(version, frame);
+                    }
                     break;
                 default:
                     Protocol.id(frame);

@@ -4,7 +4,7 @@ import dev.ipc.Endpoint;
 import dev.ipc.IpcServer;
 import java.io.IOException;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -15,8 +15,8 @@ import picocli.CommandLine.Parameters;
         mixinStandardHelpOptions = true,
         description = {
             "Serves ENDPOINT, answering every request with its own payload, until SIGTERM or Ctrl-C.",
-            "Prints the bound endpoint (with the real port for port 0) as its first line, so that a script can read "
-                    + "it."
+            "Prints the bound endpoint (with the real port for port 0, and its query) as its first line, so that a "
+                    + "script can read it and hand it to ipc call. Exits 0 after a graceful stop."
         })
 final class Serve implements Callable<Integer> {
 
@@ -33,22 +33,35 @@ final class Serve implements Callable<Integer> {
         IpcServer server = IpcServer.builder(Endpoint.parse(endpoint))
                 .handler(request -> request)
                 .build();
-        CountDownLatch stopped = new CountDownLatch(1);
+        // A signal starts the JVM's shutdown, whose exit status is 128 + the signal's number; a graceful stop is this
+        // command's success, so the hook ends the JVM itself once the server has closed. An exit for a failure to start
+        // keeps its own status.
+        AtomicBoolean serving = new AtomicBoolean();
         Runtime.getRuntime()
                 .addShutdownHook(new Thread(
                         () -> {
+                            if (!serving.get()) {
+                                return;
+                            }
+                            int status = Main.OK;
                             try {
                                 server.close();
-                            } catch (IOException e) {
+                            } catch (IOException | RuntimeException e) {
                                 System.err.println("ipc serve: closing: " + e.getMessage());
+                                status = Main.FAILURE;
                             }
-                            stopped.countDown();
+                            System.out.flush();
+                            System.err.flush();
+                            Runtime.getRuntime().halt(status);
                         },
                         "ipc-serve-shutdown"));
         server.start();
-        System.out.println(server.endpoint().withoutParameters());
+        serving.set(true);
+        // With its query: secrets and key passwords are named by file or variable there, never given by value, so the
+        // line is safe to print and a client can use it as it is.
+        System.out.println(server.endpoint());
         System.out.flush();
-        stopped.await();
+        server.serve(); // until the hook closes it
         return Main.OK;
     }
 }

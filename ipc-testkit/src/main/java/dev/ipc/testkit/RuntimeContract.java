@@ -16,6 +16,7 @@ import dev.ipc.ErrorCode;
 import dev.ipc.Ipc;
 import dev.ipc.IpcClient;
 import dev.ipc.IpcServer;
+import dev.ipc.NotRunException;
 import dev.ipc.RemoteException;
 import dev.ipc.ServerOptions;
 import java.io.BufferedReader;
@@ -30,7 +31,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -40,6 +43,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -50,7 +54,7 @@ import org.junit.jupiter.api.Test;
  */
 public abstract class RuntimeContract {
 
-    private static final byte[] WRONG_VERSION_HELLO = {1, 0x49, 0x50, 0x43, 0, 9};
+    private static final byte[] WRONG_VERSION_HELLO = {1, 0x49, 0x50, 0x43, 0, 0};
     private static final byte[] HELLO = {1, 0x49, 0x50, 0x43, 0, 1};
 
     private final TransportContract contract;
@@ -238,7 +242,7 @@ public abstract class RuntimeContract {
         wrongVersion.send(WRONG_VERSION_HELLO);
         List<String> refused = untilClosed(wrongVersion);
         assertTrue(
-                refused.get(0).contains("UNSUPPORTED_VERSION protocol version 9 is not spoken here"),
+                refused.get(0).contains("UNSUPPORTED_VERSION protocol version 0 is not spoken here"),
                 refused.toString());
         assertEquals(0, handled.get());
     }
@@ -254,7 +258,11 @@ public abstract class RuntimeContract {
             Connection raw = welcomed(server);
             raw.output()
                     .write(ByteBuffer.allocate(8).putInt((int) length).putInt(0).array());
-            assertTrue(untilClosed(raw).isEmpty());
+            List<String> errors = untilClosed(raw);
+            assertEquals(1, errors.size(), errors.toString());
+            assertTrue(
+                    errors.get(0).startsWith("FRAME_TOO_LARGE a frame of " + length + " bytes is over the largest"),
+                    errors.toString());
             assertEquals("ok", new String(good.call("ok".getBytes(UTF_8)), UTF_8), "other connections go on");
         }
         assertEquals(3, handled.get(), "only the good calls reached the handler");
@@ -478,6 +486,90 @@ public abstract class RuntimeContract {
         }
         closing.get(30, TimeUnit.SECONDS);
         assertThrows(IOException.class, () -> client.call(new byte[1]), "the server is gone");
+    }
+
+    @Test
+    void aShutdownLosesNoCallAndRunsNoneTwice() throws Exception {
+        int calls = 1000;
+        Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
+        CountDownLatch someRan = new CountDownLatch(50);
+        IpcServer server = IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .options(ServerOptions.builder()
+                        .set(ServerOptions.MAX_IN_FLIGHT, 2 * calls)
+                        .build())
+                .handler(request -> {
+                    runs.computeIfAbsent(new String(request, UTF_8), key -> new AtomicInteger())
+                            .incrementAndGet();
+                    someRan.countDown();
+                    Thread.sleep(1);
+                    return request;
+                })
+                .build()
+                .start();
+        IpcClient client = client(
+                server,
+                ClientOptions.builder()
+                        .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
+                        .set(ClientOptions.CALL_TIMEOUT, Duration.ofSeconds(60))
+                        .build());
+        // Calls go out while the server closes: some before its GOAWAY, some after, some on no connection at all.
+        List<CompletableFuture<byte[]>> replies = new ArrayList<>();
+        Future<?> closing = null;
+        for (int i = 0; i < calls; i++) {
+            replies.add(client.callAsync(("call " + i).getBytes(UTF_8)));
+            if (closing == null && someRan.getCount() == 0) {
+                closing = threads.submit(() -> {
+                    server.close();
+                    return null;
+                });
+            }
+        }
+        if (closing == null) {
+            assertTrue(someRan.await(30, TimeUnit.SECONDS));
+            closing = threads.submit(() -> {
+                server.close();
+                return null;
+            });
+        }
+        closing.get(60, TimeUnit.SECONDS);
+        int answered = 0;
+        int notRun = 0;
+        for (int i = 0; i < calls; i++) {
+            String call = "call " + i;
+            try {
+                assertEquals(call, new String(replies.get(i).get(60, TimeUnit.SECONDS), UTF_8));
+                answered++;
+                assertEquals(1, runs.get(call).get(), call + " ran once");
+            } catch (ExecutionException e) {
+                // Not run, or never sent: a call after the server had gone fails to connect.
+                boolean connectFailed =
+                        !(e.getCause() instanceof ConnectionLostException || e.getCause() instanceof RemoteException);
+                assertTrue(
+                        e.getCause() instanceof NotRunException || connectFailed,
+                        call + " failed with " + e.getCause() + ", not as a call that did not run");
+                assertTrue(!runs.containsKey(call), call + " is reported not run, but the handler ran it");
+                notRun++;
+            }
+        }
+        assertEquals(runs.size(), answered, "every call the handler ran was answered");
+        assertEquals(calls, answered + notRun);
+    }
+
+    @Test
+    void aClientThatEndsItsOutputStillGetsEveryReply() throws Exception {
+        IpcServer server = echoServer(ConnectionOptions.defaults());
+        Connection raw = welcomed(server);
+        for (int id = 1; id <= 20; id++) {
+            raw.send(request(id, ("half-closed " + id).getBytes(UTF_8)));
+        }
+        raw.shutdownOutput();
+        List<Integer> answered = new ArrayList<>();
+        for (byte[] frame = raw.receive(); frame != null; frame = raw.receive()) {
+            assertEquals(4, frame[0], "RESPONSE");
+            answered.add(ByteBuffer.wrap(frame, 1, 4).getInt());
+        }
+        Collections.sort(answered);
+        assertEquals(IntStream.rangeClosed(1, 20).boxed().collect(Collectors.toList()), answered);
     }
 
     /** Once close() has begun, the endpoint refuses new connections; returns null when it does. */

@@ -799,4 +799,12 @@ public abstract class TransportContract {
             super(TransportContract.this);
         }
     }
+
+    /** The wire protocol, byte by byte from another language, on the same transport. */
+    @Nested
+    class Conformance extends ConformanceContract {
+        Conformance() {
+            super(TransportContract.this);
+        }
+    }
 }

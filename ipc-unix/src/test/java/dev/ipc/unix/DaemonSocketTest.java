@@ -26,6 +26,7 @@ import java.net.BindException;
 import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.AccessDeniedException;
@@ -334,7 +335,10 @@ class DaemonSocketTest {
         try (Listener listener = Ipc.listen(at(directory.resolve("p.sock"), backend), options);
                 Connection refused = Ipc.connect(listener.endpoint())) {
             assertThrows(SocketTimeoutException.class, listener::accept, "the refused connection is not handed out");
-            assertNull(refused.receive(), "the refused peer sees its connection closed");
+            byte[] error = refused.receive();
+            assertEquals(5, error[0], "the refused peer is told why: an ERROR frame");
+            assertEquals(9, ByteBuffer.wrap(error, 5, 2).getShort(), "UNAUTHORIZED");
+            assertNull(refused.receive(), "then it sees its connection closed");
         }
     }
 
@@ -395,7 +399,10 @@ class DaemonSocketTest {
             while (!nobody.isDone()) {
                 assertThrows(SocketTimeoutException.class, listener::accept, "uid 65534 never reaches accept()");
             }
-            assertEquals("EOF", nobody.get(), "the kernel let it in; the policy closed it");
+            String seen = nobody.get();
+            assertTrue(
+                    seen.startsWith("ERROR 9 the access policy of ") && seen.endsWith(", then EOF"),
+                    "the kernel let it in; the policy said why (UNAUTHORIZED) and closed it: " + seen);
         }
     }
 
