@@ -83,6 +83,11 @@ class IpcCliTest {
         return first;
     }
 
+    /** The endpoint {@code serve} printed, without the query it carries, for tests that give a client's own. */
+    private static String withoutQuery(String endpoint) {
+        return endpoint.split("\\?", 2)[0];
+    }
+
     private static void assertOneLineError(CommandRun run, int exit, String command, String... parts) {
         assertEquals(exit, run.exit, run.toString());
         assertTrue(run.err.startsWith("ipc " + command + ": "), run.toString());
@@ -133,6 +138,26 @@ class IpcCliTest {
         String endpoint = serve("tcp://127.0.0.1:0");
         assertTrue(endpoint.matches("tcp://127\\.0\\.0\\.1:[1-9][0-9]*"), endpoint);
         assertEquals("ok", ipc("call", endpoint, "ok").out);
+    }
+
+    @Test
+    void theEndpointServePrintsWorksForCallAsItIsAndAGracefulStopExitsZero() throws Exception {
+        Path secret = directory.resolve("secret");
+        String value = "a secret of more than sixteen bytes";
+        Files.writeString(secret, value + "\n");
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
+        String endpoint = serve("tls://127.0.0.1:0?" + TestCertificates.get().pemQuery() + "&secretFile=" + secret);
+        assertTrue(endpoint.matches("tls://127\\.0\\.0\\.1:[1-9][0-9]*\\?.*"), endpoint);
+        assertTrue(endpoint.contains("secretFile=" + secret), "the secret by reference: " + endpoint);
+        assertFalse(endpoint.contains(value), "never by value: " + endpoint);
+        CommandRun call = ipc("call", endpoint, "over tls, proven");
+        assertEquals(0, call.exit, call.toString());
+        assertEquals("over tls, proven", call.out);
+
+        Process server = servers.get(0);
+        server.destroy(); // SIGTERM
+        assertTrue(server.waitFor(60, TimeUnit.SECONDS), "ipc serve stopped");
+        assertEquals(0, server.exitValue(), "a graceful stop is success; stderr: " + read(server.getErrorStream()));
     }
 
     @Test
@@ -289,7 +314,7 @@ class IpcCliTest {
         for (Path file : List.of(secret, wrong)) {
             Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
         }
-        String endpoint = serve("tcp://127.0.0.1:0?secretFile=" + secret);
+        String endpoint = withoutQuery(serve("tcp://127.0.0.1:0?secretFile=" + secret));
         assertDoctor(ipc("doctor", endpoint + "?secretFile=" + secret), 0, "it speaks the ipc protocol");
         assertDoctor(
                 ipc("doctor", endpoint + "?secretFile=" + wrong),
@@ -302,7 +327,7 @@ class IpcCliTest {
     @Test
     void doctorExplainsATlsMismatch() throws Exception {
         TestCertificates certificates = TestCertificates.get();
-        String endpoint = serve("tls://localhost:0?" + certificates.query(certificates.serverKeyStore()));
+        String endpoint = withoutQuery(serve("tls://localhost:0?" + certificates.query(certificates.serverKeyStore())));
         assertDoctor(
                 ipc("doctor", endpoint + "?trustCertificates=" + certificates.caPem()),
                 0,
