@@ -613,6 +613,21 @@ def auth_refusals(endpoint):
 
 
 @check
+def auth_timeout(endpoint):
+    """A4: a client that stops in the middle of the shared-secret handshake gets TIMEOUT at handshakeTimeout."""
+    limit = seconds(ipc.options(endpoint).get("handshakeTimeout", "5s"))
+    peer = Peer(endpoint, authenticate=False)
+    try:
+        started = time.monotonic()
+        peer.send(frame(auth_hello()))
+        peer.read_expecting(AUTH_CHALLENGE)
+        peer.expect_error_then_end(TIMEOUT)
+        expect(time.monotonic() - started >= limit * 0.9, "timed out early")
+    finally:
+        peer.close()
+
+
+@check
 def auth_without_secret(endpoint):
     """A3: a server without a secret answers AUTH_HELLO with PROTOCOL_ERROR, then the end."""
     peer = Peer(endpoint, authenticate=False)

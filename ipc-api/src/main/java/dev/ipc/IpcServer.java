@@ -415,8 +415,8 @@ public final class IpcServer implements AutoCloseable {
         private final Object lock = new Object();
         // Guarded by lock.
         private int version; // the version spoken, once the WELCOME is queued; 0 before
-        private boolean draining; // the GOAWAY is decided: no request is taken any more
-        private boolean ending; // the session ends once what is queued is written
+        private volatile boolean draining; // the GOAWAY is decided: no request is taken any more (read unlocked too)
+        private volatile boolean ending; // the session ends once what is queued is written (read unlocked too)
         private boolean outputShut; // nothing more is sent
         private int lastTaken; // the id of the last request taken, in the order they arrived; 0 for none
         private final Set<Integer> running = new HashSet<>(); // ids taken whose reply is not yet queued
@@ -636,6 +636,9 @@ public final class IpcServer implements AutoCloseable {
 
         /** Shuts the output once the session is ending or draining, and everything it owes is written. */
         private void shutOutputIfDone() {
+            if (!ending && !draining) {
+                return; // the common case, without the lock
+            }
             synchronized (lock) {
                 if (outputShut || version == 0 || !(ending || draining) || unanswered > 0 || queued > 0) {
                     return;

@@ -139,17 +139,25 @@ public final class HandshakingListener implements FramedListener {
         String peer = "client " + connection.remote();
         boolean admitted = false;
         byte[] refusal = null;
+        String timedOut = "the handshake did not finish within handshakeTimeout " + handshakeTimeout;
+        AtomicBoolean framing = new AtomicBoolean(); // whether frames can be sent: TLS's handshake, if any, is done
+        AtomicBoolean expired = new AtomicBoolean();
         try {
-            Deadline.within(
-                    handshakeTimeout,
-                    connection.abortHandle(),
-                    "the handshake did not finish within handshakeTimeout " + handshakeTimeout,
-                    () -> {
-                        connection.handshake();
-                        if (secret != null) {
-                            SecretHandshake.verify(connection, secret, peer);
-                        }
-                    });
+            AutoCloseable abort = () -> {
+                expired.set(true);
+                if (framing.get()) {
+                    connection.shutdownInput(); // wakes the blocked read; this thread then says why, and finishes
+                } else {
+                    connection.abortHandle().close();
+                }
+            };
+            Deadline.within(handshakeTimeout, abort, timedOut, () -> {
+                connection.handshake();
+                if (secret != null) {
+                    framing.set(true);
+                    SecretHandshake.verify(connection, secret, peer);
+                }
+            });
             if (!policy.permits(connection.peer())) {
                 LOG.info(
                         "refused a connection on {} from {}: the access policy ({}) does not permit {}",
@@ -168,6 +176,9 @@ public final class HandshakingListener implements FramedListener {
             admitted = true;
         } catch (IOException | RuntimeException e) {
             LOG.info("refused a connection on {} from {}: {}", endpoint(), peer, describe(e));
+            if (expired.get() && framing.get()) {
+                refusal = Protocol.error(0, ErrorCode.TIMEOUT, timedOut); // a limit is answered, never with silence
+            }
         } finally {
             shaking.remove(connection);
             if (admitted && !closed.get()) {

@@ -91,7 +91,11 @@ public abstract class ConformanceContract {
                             .set(ConnectionOptions.ACCESS, AccessPolicy.matching("nobody", false, peer -> false))
                             .build()),
                     List.of("access_refused")),
-            new Profile("secret", query(), options -> {}, List.of("auth_accepted", "auth_refusals")),
+            new Profile(
+                    "secret",
+                    query("handshakeTimeout", "1s"),
+                    options -> {},
+                    List.of("auth_accepted", "auth_refusals", "auth_timeout")),
             new Profile("shutdown", query("maxInFlight", "2000"), options -> {}, List.of("shutdown")));
 
     private final TransportContract contract;
@@ -163,6 +167,13 @@ public abstract class ConformanceContract {
             JavaProcesses.reap(list);
         }
         assertEquals(defined, named, "the checks in ipc_conformance.py, and those " + document + " names");
+        // Each rule with a MUST names its check, except a client's duties, which no server can be held to.
+        for (String rule : Files.readString(document).split("\n(?=- |\n)")) {
+            boolean clientsDuty = rule.contains("client MUST") || rule.startsWith("- A client");
+            if (rule.contains("MUST") && !rule.contains("key words") && !clientsDuty) {
+                assertTrue(rule.contains("(check"), "a rule of " + document + " that names no check:\n" + rule);
+            }
+        }
         assertEquals(defined, run, "the checks in ipc_conformance.py, and those this contract runs");
     }
 

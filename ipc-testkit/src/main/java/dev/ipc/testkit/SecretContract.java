@@ -225,9 +225,9 @@ public abstract class SecretContract {
         try (IpcServer server = echoServer(quick)) {
             List<Connection> silent = new ArrayList<>();
             try {
-                ConnectionOptions patient = ConnectionOptions.builder()
-                        .set(ConnectionOptions.READ_TIMEOUT, Duration.ofSeconds(20))
-                        .build();
+                // Plain blocking reads, bounded by the test's timeout: junixsocket's timed read (a selector) at times
+                // misses an end of stream that follows data, about one connection in a hundred.
+                ConnectionOptions patient = ConnectionOptions.defaults();
                 for (int i = 0; i < 100; i++) {
                     silent.add(contract.connect(server.endpoint(), patient));
                 }
@@ -237,7 +237,10 @@ public abstract class SecretContract {
                     }
                 }
                 for (Connection connection : silent) {
-                    assertNull(connection.receive(), "the server closed a silent connection without a word");
+                    byte[] error = connection.receive();
+                    assertEquals(5, error[0], "the server tells a silent connection why it closes it: an ERROR");
+                    assertEquals(8, ByteBuffer.wrap(error, 5, 2).getShort(), "TIMEOUT");
+                    assertNull(connection.receive(), "then closes it");
                 }
             } finally {
                 for (Connection connection : silent) {
