@@ -246,6 +246,8 @@ public abstract class ConformanceContract {
                             throw new UncheckedIOException(e);
                         }
                     });
+                } else if (line.startsWith("INFO ")) {
+                    System.out.println(contract.transportId() + " " + line.substring("INFO ".length()));
                 } else if (line.startsWith("ANSWERED ")) {
                     answered = line.substring("ANSWERED ".length());
                 } else if (line.matches("(PASS|FAIL|SKIP) [a-z_0-9]+.*")) {
