@@ -54,9 +54,10 @@ import org.slf4j.LoggerFactory;
  * close, never a hang. A handler that throws fails its request with a HANDLER_FAILED error reply; the connection and
  * the server go on.
  *
- * <p>{@link #close()} is graceful: the endpoint is released at once, connections are told GOAWAY, requests in flight
- * may finish within {@link ServerOptions#SHUTDOWN_TIMEOUT}, new ones are answered SHUTTING_DOWN, then what is left is
- * closed. The wire protocol is in {@code docs/PROTOCOL.md}.
+ * <p>{@link #close()} is graceful: the endpoint is released at once; each connection is told GOAWAY with the last
+ * request it took, and every request up to it is answered (within {@link ServerOptions#SHUTDOWN_TIMEOUT}) before the
+ * connection's end, which resets nothing unread; requests after it do not run (SHUTTING_DOWN). The wire protocol is in
+ * {@code docs/PROTOCOL.md}.
  */
 public final class IpcServer implements AutoCloseable {
 
@@ -271,8 +272,10 @@ public final class IpcServer implements AutoCloseable {
     }
 
     /**
-     * Shuts down gracefully: releases the endpoint at once, lets requests in flight finish within the shutdown timeout,
-     * answers new ones SHUTTING_DOWN, then closes what is left. Idempotent; blocks until done.
+     * Shuts down gracefully: releases the endpoint at once, tells each connection GOAWAY naming the last request it
+     * took, lets those requests finish within the shutdown timeout and their replies go out, answers later ones
+     * SHUTTING_DOWN, ends each connection's output and gives its client a second to close first, then closes what is
+     * left. Idempotent; blocks until done.
      */
     @Override
     public void close() throws IOException {
