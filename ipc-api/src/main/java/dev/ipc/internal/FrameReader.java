@@ -3,6 +3,7 @@ package dev.ipc.internal;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 
 /**
  * The receiving half of the framing every connection shares: length checks before allocation, a buffer that a small
@@ -182,21 +183,29 @@ public final class FrameReader {
         }
     }
 
-    /** Reads a frame larger than the buffer into an array of its own, resuming after a timeout. */
+    /**
+     * Reads a frame larger than the buffer into an array of its own, resuming after a timeout. The array grows with the
+     * bytes that arrive (doubling, from twice the buffer), never ahead of them to the declared length: a peer that
+     * declares a large frame and sends a few bytes costs a few bytes more, not the frame.
+     */
     private byte[] readLarge() throws IOException {
         if (pendingMessage == null) {
-            pendingMessage = new byte[pendingLength];
+            pendingMessage = new byte[Math.min(pendingLength, 2 * buffer.capacity())];
             pendingFilled = 0;
         }
         while (pendingFilled < pendingLength) {
+            if (pendingFilled == pendingMessage.length) {
+                pendingMessage =
+                        Arrays.copyOf(pendingMessage, (int) Math.min(pendingLength, 2L * pendingMessage.length));
+            }
+            int room = pendingMessage.length - pendingFilled;
             if (buffer.hasRemaining()) {
-                int count = Math.min(buffer.remaining(), pendingLength - pendingFilled);
+                int count = Math.min(buffer.remaining(), room);
                 buffer.get(pendingMessage, pendingFilled, count);
                 pendingFilled += count;
                 continue;
             }
-            int count = source.read(
-                    ByteBuffer.wrap(pendingMessage, pendingFilled, Math.min(CHUNK, pendingLength - pendingFilled)));
+            int count = source.read(ByteBuffer.wrap(pendingMessage, pendingFilled, Math.min(CHUNK, room)));
             if (count < 0) {
                 throw truncated(pendingFilled, pendingLength);
             }

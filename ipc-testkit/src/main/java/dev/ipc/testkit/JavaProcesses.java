@@ -21,11 +21,17 @@ public final class JavaProcesses {
      * its native code without a warning.
      */
     public static List<String> command(String mainClass, String... args) {
+        return command(List.of(), mainClass, args);
+    }
+
+    /** As {@link #command(String, String...)}, with options for the JVM ({@code -Xmx64m}, say). */
+    public static List<String> command(List<String> jvmOptions, String mainClass, String... args) {
         List<String> command = new ArrayList<>();
         command.add(java());
         if (Runtime.version().feature() >= 24) {
             command.add("--enable-native-access=ALL-UNNAMED");
         }
+        command.addAll(jvmOptions);
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
         command.addAll(List.of(args));
         return command;

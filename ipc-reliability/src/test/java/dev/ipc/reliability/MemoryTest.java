@@ -1,0 +1,118 @@
+package dev.ipc.reliability;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ipc.Connection;
+import dev.ipc.Endpoint;
+import dev.ipc.Ipc;
+import dev.ipc.IpcClient;
+import dev.ipc.testkit.Background;
+import dev.ipc.testkit.JavaProcesses;
+import dev.ipc.testkit.LeakGate;
+import dev.ipc.testkit.ServerPeer;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A peer that declares a large frame and sends a few bytes of it costs the server those bytes, not the frame: 200
+ * connections each declare 4 MiB (the default limit) and send 10 bytes to a server in a child JVM with a 64 MiB heap,
+ * which would need 800 MiB if it allocated what was declared. It must not run out of memory, and a good client's calls
+ * succeed throughout.
+ */
+@ExtendWith(LeakGate.class)
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class MemoryTest extends OnEachTransport {
+
+    private static final int PEERS = 200;
+    private static final int DECLARED = 4 * 1024 * 1024 + 5; // the largest frame the default limit takes
+
+    @ParameterizedTest
+    @ValueSource(strings = {"unix", "tcp"})
+    void aDeclaredFrameCostsOnlyTheBytesThatArrived(String transport) throws Exception {
+        List<String> jvm = List.of("-Xmx64m", "-XX:+ExitOnOutOfMemoryError");
+        Process server = new ProcessBuilder(JavaProcesses.command(
+                        jvm, ServerPeer.class.getName(), endpoint(transport).toString()))
+                .redirectErrorStream(true)
+                .start();
+        List<Connection> peers = new ArrayList<>();
+        try {
+            BufferedReader lines = new BufferedReader(new InputStreamReader(server.getInputStream(), UTF_8));
+            String ready = Background.call("io", () -> {
+                        for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+                            if (line.startsWith("READY ")) {
+                                return line.substring("READY ".length());
+                            }
+                        }
+                        return null;
+                    })
+                    .get(60, TimeUnit.SECONDS);
+            assertTrue(ready != null, "the server started");
+            Background.run("io", () -> drain(lines)); // its log, so that it never blocks on a full pipe
+            Endpoint endpoint = Endpoint.parse(ready);
+            byte[] start = ByteBuffer.allocate(14)
+                    .putInt(DECLARED)
+                    .put((byte) 3)
+                    .putInt(1)
+                    .put(new byte[] {1, 2, 3, 4, 5})
+                    .array();
+            try (IpcClient good = IpcClient.connect(endpoint)) {
+                for (int i = 0; i < PEERS; i++) {
+                    Connection peer = Ipc.connect(endpoint);
+                    peers.add(peer);
+                    peer.send(new byte[] {1, 0x49, 0x50, 0x43, 0, 2});
+                    assertEquals(2, peer.receive()[0], "WELCOME");
+                    peer.output().write(start);
+                    byte[] call = ("good " + i).getBytes(UTF_8);
+                    assertArrayEquals(call, good.call(call), "a good client is served meanwhile");
+                }
+                long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+                int calls = 0;
+                while (System.nanoTime() < until) {
+                    assertArrayEquals(new byte[] {7}, good.call(new byte[] {7}), "a good client is served after");
+                    calls++;
+                }
+                assertTrue(server.isAlive(), "the server did not run out of memory");
+                System.out.printf(
+                        Locale.ROOT,
+                        "RELIABILITY memory %s: %d peers each declared %d bytes and sent 10, server heap 64 MiB;"
+                                + " alive, %d good calls in the 2 s after%n",
+                        transport,
+                        PEERS,
+                        DECLARED,
+                        calls);
+            }
+        } finally {
+            for (Connection peer : peers) {
+                peer.close();
+            }
+            JavaProcesses.reap(server);
+            // Killed, the server leaves its socket and lock files, as a crash would; the next start reclaims them.
+            Files.deleteIfExists(directory.resolve("s.sock"));
+            Files.deleteIfExists(directory.resolve("s.sock.lock"));
+        }
+    }
+
+    private static void drain(BufferedReader lines) {
+        try {
+            while (lines.readLine() != null) {
+                // the server's log, unread
+            }
+        } catch (IOException e) {
+            // the server is gone
+        }
+    }
+}
