@@ -476,6 +476,23 @@ def in_flight_limit(endpoint):
 
 
 @check
+def memory_budget(endpoint):
+    """R7: a large request that finds the server's memory budget full is read, dropped and answered TOO_MANY_REQUESTS
+    for its id; the connection goes on."""
+    budget = int(ipc.options(endpoint)["maxBufferedBytes"])
+    peer, (_, limit, _) = welcomed(endpoint)
+    try:
+        size = budget + budget // 2
+        expect(size <= limit, "the profile lets a request over the budget through the frame limit")
+        body = peer.call(6, b"\x00" * size)
+        expect(body[0] == ERROR and error_fields(body)[:2] == (6, TOO_MANY_REQUESTS), describe(body))
+        expect("maxBufferedBytes" in error_fields(body)[2], "the message names the budget: %r" % error_fields(body)[2])
+        expect(response_of(peer.call(7, b"small"), 7) == b"small", "the connection goes on")
+    finally:
+        peer.close()
+
+
+@check
 def handler_failure(endpoint):
     """R5: a request whose handler fails is HANDLER_FAILED for its id; the connection goes on."""
     peer, _ = welcomed(endpoint)

@@ -5,11 +5,14 @@ import dev.ipc.internal.Closer;
 import dev.ipc.internal.FrameTooLargeException;
 import dev.ipc.internal.FramedConnection;
 import dev.ipc.internal.FramedListener;
+import dev.ipc.internal.MemoryBudget;
+import dev.ipc.internal.OverBudgetException;
 import dev.ipc.internal.Protocol;
 import dev.ipc.internal.Refusals;
 import dev.ipc.internal.Threads;
 import java.io.IOException;
 import java.net.ProtocolException;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Map;
@@ -94,6 +97,9 @@ public final class IpcServer implements AutoCloseable {
     private final Limits limits;
 
     private final AsyncHandler handler;
+    /** The bytes of requests and replies all connections hold, bounded by maxBufferedBytes. */
+    private final MemoryBudget memory;
+
     private final String name = "ipc-server-" + SERVERS.incrementAndGet();
     private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
@@ -113,6 +119,7 @@ public final class IpcServer implements AutoCloseable {
         this.options = builder.options.toBuilder().query(builder.endpoint).build();
         this.limits = new Limits(options);
         this.handler = builder.handler;
+        this.memory = new MemoryBudget(limits.maxBuffered);
     }
 
     /** A builder for a server on {@code endpoint}. */
@@ -383,8 +390,11 @@ public final class IpcServer implements AutoCloseable {
         final Duration frameTimeout;
         final Duration writeTimeout;
         final Duration shutdownTimeout;
+        final long maxBuffered;
 
         Limits(ServerOptions options) {
+            int buffered = options.get(ServerOptions.MAX_BUFFERED_BYTES);
+            maxBuffered = buffered == 0 ? Runtime.getRuntime().maxMemory() / 4 : buffered;
             maxPayload = options.get(ConnectionOptions.MAX_FRAME_SIZE);
             maxInFlight = options.get(ServerOptions.MAX_IN_FLIGHT);
             maxConnections = options.get(ServerOptions.MAX_CONNECTIONS);
@@ -397,8 +407,11 @@ public final class IpcServer implements AutoCloseable {
         }
     }
 
-    /** A frame waiting in a session's outbox, and whether writing it answers a request taken. */
-    private record Outgoing(byte[] frame, boolean answers) {}
+    /**
+     * A frame waiting in a session's outbox, whether writing it answers a request taken, and the bytes of the memory
+     * budget to release once it is written (its own, and its request's).
+     */
+    private record Outgoing(byte[] frame, boolean answers, long release) {}
 
     /**
      * One connection: its handshake, its requests, its timeouts, and its end.
@@ -449,23 +462,29 @@ public final class IpcServer implements AutoCloseable {
                     return;
                 }
                 connection.answerViolations();
+                connection.budget(memory);
                 synchronized (lock) {
                     version = spoken;
-                    queue(Protocol.welcome(spoken, limits.maxPayload, limits.maxInFlight), false);
+                    queue(Protocol.welcome(spoken, limits.maxPayload, limits.maxInFlight), false, 0);
                     if (draining) {
                         // Closing began before the hello: this client learns it at once, and nothing was taken.
-                        queue(Protocol.goaway(spoken, 0, "the server is shutting down"), false);
+                        queue(Protocol.goaway(spoken, 0, "the server is shutting down"), false, 0);
                     }
                 }
                 flush();
                 lastActivity = System.nanoTime();
-                for (byte[] frame = connection.receive(); frame != null; frame = connection.receive()) {
+                for (byte[] frame = next(); frame != null; frame = next()) {
                     lastActivity = System.nanoTime();
-                    if (Protocol.type(frame) != Protocol.REQUEST) {
-                        throw new ProtocolException("a client sends only REQUEST frames (type 3) after the hello, not "
-                                + "type " + frame[0]);
+                    try {
+                        if (Protocol.type(frame) != Protocol.REQUEST) {
+                            throw new ProtocolException("a client sends only REQUEST frames (type 3) after the hello, "
+                                    + "not type " + frame[0]);
+                        }
+                        dispatch(Protocol.id(frame), frame);
+                    } catch (ProtocolException e) {
+                        memory.release(frame.length); // not taken
+                        throw e;
                     }
-                    dispatch(Protocol.id(frame), frame);
                 }
                 end(null); // the peer's end of stream: its replies still go out, then the close
             } catch (FrameTooLargeException e) {
@@ -484,6 +503,43 @@ public final class IpcServer implements AutoCloseable {
                 Closer.closeQuietly(connection, null);
                 finish();
                 sessionThreads.remove(Thread.currentThread());
+            }
+        }
+
+        /**
+         * The next frame, or null at the end of the stream; a request dropped for want of memory is answered
+         * TOO_MANY_REQUESTS here, and reading goes on.
+         */
+        private byte[] next() throws IOException {
+            while (true) {
+                try {
+                    return connection.receive();
+                } catch (OverBudgetException e) {
+                    byte[] head = e.head();
+                    if (head.length < Protocol.OVERHEAD || head[0] != Protocol.REQUEST) {
+                        throw new ProtocolException(
+                                "a client sends only REQUEST frames (type 3) after the hello, not " + "a frame of "
+                                        + e.length() + " bytes of type " + (head.length == 0 ? "none" : head[0]));
+                    }
+                    int id = ByteBuffer.wrap(head, 1, 4).getInt();
+                    if (id == 0) {
+                        throw new ProtocolException("request id 0 is reserved for errors about the connection");
+                    }
+                    LOG.debug("dropped a request of {} bytes on {}: {}", e.length(), connection, e.getMessage());
+                    synchronized (lock) {
+                        queue(
+                                Protocol.error(
+                                        id,
+                                        ErrorCode.TOO_MANY_REQUESTS,
+                                        "the server holds its most bytes of requests and replies (maxBufferedBytes "
+                                                + memory.limit() + "): this request of " + (e.length() - 5)
+                                                + " bytes was dropped and did not run; send it again later"),
+                                false,
+                                0);
+                    }
+                    flush();
+                    awaitRoomForRefusals();
+                }
             }
         }
 
@@ -515,15 +571,17 @@ public final class IpcServer implements AutoCloseable {
                     lastTaken = id;
                 }
                 if (refusal != null) {
-                    queue(refusal, false);
+                    queue(refusal, false, 0);
                 }
             }
             if (refusal != null) {
+                memory.release(frame.length);
                 flush();
                 awaitRoomForRefusals();
                 return;
             }
             byte[] payload = Protocol.payload(frame);
+            long requestBytes = frame.length;
             try {
                 workers.execute(() -> {
                     CompletionStage<byte[]> reply;
@@ -533,23 +591,25 @@ public final class IpcServer implements AutoCloseable {
                         reply = CompletableFuture.failedFuture(t);
                     }
                     CompletionStage<byte[]> answered = reply == null ? CompletableFuture.completedFuture(null) : reply;
-                    answered.whenComplete((answer, failure) -> reply(id, answer, failure));
+                    answered.whenComplete((answer, failure) -> reply(id, requestBytes, answer, failure));
                 });
             } catch (RuntimeException e) {
-                reply(id, null, e);
+                reply(id, requestBytes, null, e);
             }
         }
 
-        private void reply(int id, byte[] answer, Throwable failure) {
+        /** Queues a request's reply; its bytes, and the request's ({@code requestBytes}), count until it is written. */
+        private void reply(int id, long requestBytes, byte[] answer, Throwable failure) {
             byte[] frame;
             try {
                 frame = replyFrame(id, answer, failure);
             } catch (RuntimeException | Error e) {
                 frame = Protocol.error(id, ErrorCode.HANDLER_FAILED, "the reply could not be made: " + e);
             }
+            memory.add(frame.length);
             synchronized (lock) {
                 running.remove(id); // before the write: a client may reuse the id as soon as it reads the reply
-                queue(frame, true);
+                queue(frame, true, requestBytes + frame.length);
             }
             flush();
         }
@@ -592,16 +652,21 @@ public final class IpcServer implements AutoCloseable {
             }
         }
 
-        /** Queues a frame behind those queued before it; the caller holds the lock. Dropped once the output is shut. */
-        private void queue(byte[] frame, boolean answers) {
+        /**
+         * Queues a frame behind those queued before it; the caller holds the lock. Dropped once the output is shut.
+         *
+         * @param release the bytes of the memory budget to release once it is written (or dropped)
+         */
+        private void queue(byte[] frame, boolean answers, long release) {
             if (outputShut) {
                 if (answers) {
                     unanswered--; // cut off by a forced close: nobody will read it
                 }
+                memory.release(release);
                 return;
             }
             queued++;
-            outbox.add(new Outgoing(frame, answers));
+            outbox.add(new Outgoing(frame, answers, release));
         }
 
         /**
@@ -624,6 +689,7 @@ public final class IpcServer implements AutoCloseable {
                             sendQuietly(next.frame());
                             lastActivity = System.nanoTime();
                         } finally {
+                            memory.release(next.release());
                             synchronized (lock) {
                                 queued--;
                                 lock.notifyAll();
@@ -678,7 +744,7 @@ public final class IpcServer implements AutoCloseable {
                 awaitLocked(() -> unanswered == 0 && queued == 0, deadline);
                 ending = true;
                 if (lastFrame != null) {
-                    queue(lastFrame, false);
+                    queue(lastFrame, false, 0);
                 }
             }
             flush();
@@ -731,7 +797,7 @@ public final class IpcServer implements AutoCloseable {
                 }
                 draining = true;
                 if (version != 0) {
-                    queue(Protocol.goaway(version, lastTaken, "the server is shutting down"), false);
+                    queue(Protocol.goaway(version, lastTaken, "the server is shutting down"), false, 0);
                 }
             }
             try {

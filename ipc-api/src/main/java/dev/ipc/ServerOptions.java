@@ -39,6 +39,20 @@ public final class ServerOptions extends OptionSet {
             .scopes(SERVER)
             .build();
 
+    /**
+     * How many bytes of requests and replies the server holds at once, over all its connections: frames as they arrive,
+     * requests while they run, replies until they are written. A large request that finds no room is read, dropped and
+     * answered TOO_MANY_REQUESTS; zero for a quarter of the JVM's heap.
+     */
+    public static final Option<Integer> MAX_BUFFERED_BYTES = Option.size(
+                    "maxBufferedBytes",
+                    0,
+                    0,
+                    Integer.MAX_VALUE,
+                    "Bytes of requests and replies held at once; 0: a quarter of the heap.")
+            .scopes(SERVER)
+            .build();
+
     /** How long a closing server lets requests in flight finish before it closes their connections. */
     public static final Option<Duration> SHUTDOWN_TIMEOUT = Option.duration(
                     "shutdownTimeout", Duration.ofSeconds(10), "How long requests in flight may finish at close.")
@@ -70,7 +84,8 @@ public final class ServerOptions extends OptionSet {
             SHUTDOWN_TIMEOUT,
             MAX_CONNECTIONS,
             MAX_CONNECTIONS_PER_PEER,
-            MAX_IN_FLIGHT);
+            MAX_IN_FLIGHT,
+            MAX_BUFFERED_BYTES);
 
     private static final Set<Scope> SCOPES = scopesOf(SERVER);
     private static final ServerOptions DEFAULTS = new ServerOptions(Map.of());

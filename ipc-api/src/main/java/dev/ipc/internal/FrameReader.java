@@ -2,6 +2,7 @@ package dev.ipc.internal;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 
@@ -13,6 +14,9 @@ import java.util.Arrays;
  * <p>Not thread-safe: the connection holds its read lock around every call.
  */
 public final class FrameReader {
+
+    /** The smallest array a large frame starts in, before it grows with what arrives. */
+    private static final int INITIAL_LARGE = 4096;
 
     /** Largest slice of an array handed to the source at once. */
     private static final int CHUNK = 1024 * 1024;
@@ -31,6 +35,15 @@ public final class FrameReader {
     private int pendingLength = -1;
     private byte[] pendingMessage;
     private int pendingFilled;
+    /** Where large frames reserve their bytes as they arrive; null for no limit. */
+    private MemoryBudget budget;
+    /** What the frame being read has reserved so far. */
+    private long pendingReserved;
+    /** Whether the frame being read is dropped, the budget having no room for it; its first bytes are kept. */
+    private boolean dropping;
+
+    private final byte[] head = new byte[5];
+    private int headFilled;
     /** When the first byte of a frame not yet complete arrived (System.nanoTime()), or 0; read by watchdogs. */
     private volatile long partialSince;
 
@@ -45,7 +58,20 @@ public final class FrameReader {
         this.maxFrameSize = maxFrameSize;
     }
 
-    /** The next message, or null at a clean end of stream. */
+    /**
+     * From now on, each message is counted in {@code budget} from its arrival (the caller releases its length when it
+     * is done with it), and a frame larger than the buffer reserves its bytes as they arrive: one that does not fit is
+     * read to its end and dropped ({@link OverBudgetException}).
+     */
+    public void budget(MemoryBudget budget) {
+        this.budget = budget;
+    }
+
+    /**
+     * The next message, or null at a clean end of stream.
+     *
+     * @throws OverBudgetException if the budget had no room for it: it was read and dropped, and the stream is in step
+     */
     public byte[] receive() throws IOException {
         int length = nextLength();
         if (length < 0) {
@@ -56,6 +82,9 @@ public final class FrameReader {
             fillTo(length);
             message = new byte[length];
             buffer.get(message);
+            if (budget != null) {
+                budget.add(length); // small, and in memory already: counted, never refused
+            }
         } else {
             message = readLarge();
         }
@@ -82,6 +111,9 @@ public final class FrameReader {
             buffer.limit(limit);
         } else {
             destination.put(readLarge());
+            if (budget != null) {
+                budget.release(length); // the caller's buffer holds it now
+            }
         }
         frameDone();
         return length;
@@ -116,6 +148,8 @@ public final class FrameReader {
     public int drop(ByteBuffer sink) throws IOException {
         pendingLength = -1;
         pendingMessage = null;
+        dropping = false;
+        releaseReserved();
         partialSince = 0;
         if (buffer.hasRemaining()) {
             int count = buffer.remaining();
@@ -185,35 +219,108 @@ public final class FrameReader {
 
     /**
      * Reads a frame larger than the buffer into an array of its own, resuming after a timeout. The array grows with the
-     * bytes that arrive (doubling, from twice the buffer), never ahead of them to the declared length: a peer that
-     * declares a large frame and sends a few bytes costs a few bytes more, not the frame.
+     * bytes that arrive (doubling, from what is buffered), never ahead of them to the declared length: a peer that
+     * declares a large frame and sends a few bytes costs a few bytes more, not the frame. With a budget, each growth is
+     * reserved first; when it does not fit, the rest of the frame is read and dropped.
      */
     private byte[] readLarge() throws IOException {
-        if (pendingMessage == null) {
-            pendingMessage = new byte[Math.min(pendingLength, 2 * buffer.capacity())];
-            pendingFilled = 0;
-        }
-        while (pendingFilled < pendingLength) {
-            if (pendingFilled == pendingMessage.length) {
-                pendingMessage =
-                        Arrays.copyOf(pendingMessage, (int) Math.min(pendingLength, 2L * pendingMessage.length));
+        try {
+            if (dropping) {
+                return dropRest();
             }
-            int room = pendingMessage.length - pendingFilled;
-            if (buffer.hasRemaining()) {
-                int count = Math.min(buffer.remaining(), room);
-                buffer.get(pendingMessage, pendingFilled, count);
+            if (pendingMessage == null) {
+                int first = Math.min(pendingLength, Math.max(INITIAL_LARGE, buffer.remaining()));
+                pendingFilled = 0;
+                if (!reserve(first)) {
+                    return startDropping();
+                }
+                pendingMessage = new byte[first];
+            }
+            while (pendingFilled < pendingLength) {
+                if (pendingFilled == pendingMessage.length) {
+                    int next = (int) Math.min(pendingLength, 2L * pendingMessage.length);
+                    if (!reserve(next - pendingMessage.length)) {
+                        return startDropping();
+                    }
+                    pendingMessage = Arrays.copyOf(pendingMessage, next);
+                }
+                int room = pendingMessage.length - pendingFilled;
+                if (buffer.hasRemaining()) {
+                    int count = Math.min(buffer.remaining(), room);
+                    buffer.get(pendingMessage, pendingFilled, count);
+                    pendingFilled += count;
+                    continue;
+                }
+                int count = source.read(ByteBuffer.wrap(pendingMessage, pendingFilled, Math.min(CHUNK, room)));
+                if (count < 0) {
+                    throw truncated(pendingFilled, pendingLength);
+                }
                 pendingFilled += count;
-                continue;
             }
-            int count = source.read(ByteBuffer.wrap(pendingMessage, pendingFilled, Math.min(CHUNK, room)));
-            if (count < 0) {
+            byte[] message = pendingMessage;
+            pendingMessage = null;
+            pendingReserved = 0; // the reservation passes to the caller with the message
+            return message;
+        } catch (SocketTimeoutException e) {
+            throw e; // resumed by the next call, reservation and all
+        } catch (IOException | RuntimeException e) {
+            releaseReserved();
+            throw e;
+        }
+    }
+
+    private boolean reserve(int bytes) {
+        if (budget == null) {
+            return true;
+        }
+        if (!budget.tryReserve(bytes)) {
+            return false;
+        }
+        pendingReserved += bytes;
+        return true;
+    }
+
+    private void releaseReserved() {
+        if (budget != null && pendingReserved > 0) {
+            budget.release(pendingReserved);
+        }
+        pendingReserved = 0;
+    }
+
+    /** Gives up keeping the frame: keeps its first bytes, releases what it reserved, and drops the rest. */
+    private byte[] startDropping() throws IOException {
+        headFilled = pendingMessage == null ? 0 : Math.min(head.length, pendingFilled);
+        if (headFilled > 0) {
+            System.arraycopy(pendingMessage, 0, head, 0, headFilled);
+        }
+        pendingMessage = null;
+        releaseReserved();
+        dropping = true;
+        return dropRest();
+    }
+
+    /** Reads the dropped frame to its end, keeping its first bytes, then throws {@link OverBudgetException}. */
+    private byte[] dropRest() throws IOException {
+        while (pendingFilled < pendingLength) {
+            if (!buffer.hasRemaining() && readSome() < 0) {
                 throw truncated(pendingFilled, pendingLength);
             }
+            int count = Math.min(buffer.remaining(), pendingLength - pendingFilled);
+            while (headFilled < head.length && headFilled < pendingFilled + count) {
+                head[headFilled] = buffer.get(buffer.position() + headFilled - pendingFilled);
+                headFilled++;
+            }
+            buffer.position(buffer.position() + count);
             pendingFilled += count;
         }
-        byte[] message = pendingMessage;
-        pendingMessage = null;
-        return message;
+        int length = pendingLength;
+        dropping = false;
+        frameDone();
+        throw new OverBudgetException(
+                Arrays.copyOf(head, headFilled),
+                length,
+                "a frame of " + length + " bytes on " + label + " was read and dropped: the memory budget of "
+                        + budget.limit() + " bytes has " + (budget.limit() - budget.used()) + " left");
     }
 
     private EOFException truncated(int got, int length) {

@@ -390,6 +390,19 @@ public abstract class FramedConnection implements Connection {
         }
     }
 
+    /**
+     * Counts what arrives in {@code budget}: see {@link FrameReader#budget(MemoryBudget)}. A frame dropped for want of
+     * room is reported by {@link OverBudgetException} and leaves the connection open and in step.
+     */
+    public final void budget(MemoryBudget budget) {
+        readLock.lock();
+        try {
+            reader.budget(budget);
+        } finally {
+            readLock.unlock();
+        }
+    }
+
     @Override
     public final byte[] receive() throws IOException {
         readLock.lock();
@@ -424,8 +437,8 @@ public abstract class FramedConnection implements Connection {
     }
 
     private IOException failedReceive(IOException e) {
-        if (e instanceof SocketTimeoutException) {
-            return e;
+        if (e instanceof SocketTimeoutException || e instanceof OverBudgetException) {
+            return e; // the stream is in step: the next receive goes on
         }
         if (answerViolations && e instanceof ProtocolException) {
             violation = (ProtocolException) e;

@@ -21,7 +21,10 @@ import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -50,19 +53,7 @@ class MemoryTest extends OnEachTransport {
                 .start();
         List<Connection> peers = new ArrayList<>();
         try {
-            BufferedReader lines = new BufferedReader(new InputStreamReader(server.getInputStream(), UTF_8));
-            String ready = Background.call("io", () -> {
-                        for (String line = lines.readLine(); line != null; line = lines.readLine()) {
-                            if (line.startsWith("READY ")) {
-                                return line.substring("READY ".length());
-                            }
-                        }
-                        return null;
-                    })
-                    .get(60, TimeUnit.SECONDS);
-            assertTrue(ready != null, "the server started");
-            Background.run("io", () -> drain(lines)); // its log, so that it never blocks on a full pipe
-            Endpoint endpoint = Endpoint.parse(ready);
+            Endpoint endpoint = awaitReady(server);
             byte[] start = ByteBuffer.allocate(14)
                     .putInt(DECLARED)
                     .put((byte) 3)
@@ -71,11 +62,7 @@ class MemoryTest extends OnEachTransport {
                     .array();
             try (IpcClient good = IpcClient.connect(endpoint)) {
                 for (int i = 0; i < PEERS; i++) {
-                    Connection peer = Ipc.connect(endpoint);
-                    peers.add(peer);
-                    peer.send(new byte[] {1, 0x49, 0x50, 0x43, 0, 2});
-                    assertEquals(2, peer.receive()[0], "WELCOME");
-                    peer.output().write(start);
+                    welcomed(endpoint, peers).output().write(start);
                     byte[] call = ("good " + i).getBytes(UTF_8);
                     assertArrayEquals(call, good.call(call), "a good client is served meanwhile");
                 }
@@ -104,6 +91,104 @@ class MemoryTest extends OnEachTransport {
             Files.deleteIfExists(directory.resolve("s.sock"));
             Files.deleteIfExists(directory.resolve("s.sock.lock"));
         }
+    }
+
+    /**
+     * The budget under load: 1,000 peers each declare 4 MiB and send 10 bytes, and 6 clients send 4 MiB requests
+     * without ever reading a reply, against a server with a 256 MiB heap (a budget of a quarter of it). The server
+     * keeps what fits, drops the rest with TOO_MANY_REQUESTS, never runs out of memory, and a good client's calls
+     * succeed throughout. (Six, not more: on JDK 17 each non-reading client's stalled reply holds one of the eight
+     * workers until writeTimeout; see docs/RELIABILITY.md.)
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"unix", "tcp"})
+    void nonReadingClientsAndHalfSentFramesStayWithinTheBudget(String transport) throws Exception {
+        List<String> jvm = List.of("-Xmx256m", "-XX:+ExitOnOutOfMemoryError");
+        Process server = new ProcessBuilder(JavaProcesses.command(
+                        jvm, ServerPeer.class.getName(), endpoint(transport).toString()))
+                .redirectErrorStream(true)
+                .start();
+        List<Connection> peers = new ArrayList<>();
+        ExecutorService senders = Executors.newCachedThreadPool();
+        try {
+            Endpoint endpoint = awaitReady(server);
+            byte[] start = ByteBuffer.allocate(14)
+                    .putInt(DECLARED)
+                    .put((byte) 3)
+                    .putInt(1)
+                    .put(new byte[] {1, 2, 3, 4, 5})
+                    .array();
+            AtomicInteger sent = new AtomicInteger();
+            try (IpcClient good = IpcClient.connect(endpoint)) {
+                for (int i = 0; i < 6; i++) {
+                    Connection heavy = welcomed(endpoint, peers);
+                    senders.submit(() -> {
+                        byte[] framed = new byte[4 + DECLARED];
+                        ByteBuffer.wrap(framed).putInt(DECLARED).put((byte) 3);
+                        for (int id = 1; id <= 40; id++) {
+                            ByteBuffer.wrap(framed, 5, 4).putInt(id);
+                            // Blocks once the server stops reading this one; the close at the end ends it.
+                            heavy.output().write(framed);
+                            sent.incrementAndGet();
+                        }
+                        return null;
+                    });
+                }
+                for (int i = 0; i < 1000; i++) {
+                    welcomed(endpoint, peers).output().write(start);
+                    if (i % 50 == 0) {
+                        byte[] call = ("good " + i).getBytes(UTF_8);
+                        assertArrayEquals(call, good.call(call), "a good client is served meanwhile");
+                    }
+                }
+                long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+                int calls = 0;
+                while (System.nanoTime() < until) {
+                    assertArrayEquals(new byte[] {7}, good.call(new byte[] {7}), "a good client is served after");
+                    calls++;
+                }
+                assertTrue(server.isAlive(), "the server did not run out of memory");
+                System.out.printf(
+                        Locale.ROOT,
+                        "RELIABILITY memory budget %s: 1000 half-sent 4 MiB frames, 6 non-reading clients sent %d"
+                                + " requests of 4 MiB, server heap 256 MiB; alive, %d good calls in the 3 s after%n",
+                        transport,
+                        sent.get(),
+                        calls);
+            }
+        } finally {
+            for (Connection peer : peers) {
+                peer.close();
+            }
+            senders.shutdownNow();
+            JavaProcesses.reap(server);
+            Files.deleteIfExists(directory.resolve("s.sock"));
+            Files.deleteIfExists(directory.resolve("s.sock.lock"));
+        }
+    }
+
+    private static Connection welcomed(Endpoint endpoint, List<Connection> peers) throws IOException {
+        Connection peer = Ipc.connect(endpoint);
+        peers.add(peer);
+        peer.send(new byte[] {1, 0x49, 0x50, 0x43, 0, 2});
+        assertEquals(2, peer.receive()[0], "WELCOME");
+        return peer;
+    }
+
+    private static Endpoint awaitReady(Process server) throws Exception {
+        BufferedReader lines = new BufferedReader(new InputStreamReader(server.getInputStream(), UTF_8));
+        String ready = Background.call("io", () -> {
+                    for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+                        if (line.startsWith("READY ")) {
+                            return line.substring("READY ".length());
+                        }
+                    }
+                    return null;
+                })
+                .get(60, TimeUnit.SECONDS);
+        assertTrue(ready != null, "the server started");
+        Background.run("io", () -> drain(lines)); // its log, so that it never blocks on a full pipe
+        return Endpoint.parse(ready);
     }
 
     private static void drain(BufferedReader lines) {

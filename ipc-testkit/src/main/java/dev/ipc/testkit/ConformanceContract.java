@@ -83,6 +83,11 @@ public abstract class ConformanceContract {
                             "frame_timeout",
                             "auth_without_secret")),
             new Profile("idle", query("idleTimeout", "1s"), options -> {}, List.of("idle_timeout")),
+            new Profile(
+                    "memory",
+                    query("maxFrameSize", "2097152", "maxBufferedBytes", "1048576"),
+                    options -> {},
+                    List.of("memory_budget")),
             new Profile("connections", query("maxConnections", "2"), options -> {}, List.of("too_many_connections")),
             new Profile(
                     "access",
