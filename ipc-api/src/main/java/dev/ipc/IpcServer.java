@@ -85,6 +85,7 @@ public final class IpcServer implements AutoCloseable {
 
     private enum State {
         NEW,
+        STARTING,
         RUNNING,
         CLOSING,
         CLOSED
@@ -108,6 +109,8 @@ public final class IpcServer implements AutoCloseable {
     private final ReentrantLock sessionsLock = new ReentrantLock();
     private final Condition sessionsChanged = sessionsLock.newCondition();
     private final CountDownLatch stopped = new CountDownLatch(1);
+    /** Held by start() throughout, and by close() to change the state. */
+    private final Object lifecycle = new Object();
 
     private FramedListener listener;
     private ExecutorService workers;
@@ -134,9 +137,20 @@ public final class IpcServer implements AutoCloseable {
      * @throws IOException if the endpoint can't be bound; the message names it and the cause
      */
     public IpcServer start() throws IOException {
-        if (!state.compareAndSet(State.NEW, State.RUNNING)) {
-            throw new IllegalStateException("server on " + endpoint + " was already started");
+        synchronized (lifecycle) { // a close() meanwhile waits for the start, then undoes all of it
+            if (!state.compareAndSet(State.NEW, State.STARTING)) {
+                throw new IllegalStateException("server on " + endpoint + " was already started, or closed");
+            }
+            startLocked();
         }
+        LOG.info(
+                "serving on {} ({} threads)",
+                listener.endpoint(),
+                Threads.haveVirtualThreads() ? "virtual" : "platform");
+        return this;
+    }
+
+    private void startLocked() throws IOException {
         // The runtime reads with its own timeouts; its frames carry a type and an id beside the payload.
         ConnectionOptions connectionOptions = ConnectionOptions.takenFrom(options)
                 .set(ConnectionOptions.MAX_FRAME_SIZE, Protocol.frameLimit(limits.maxPayload))
@@ -148,19 +162,30 @@ public final class IpcServer implements AutoCloseable {
             stopped.countDown();
             throw e;
         }
-        workers = Threads.workers(
-                name + "-worker", Math.max(8, 4 * Runtime.getRuntime().availableProcessors()));
-        watchdog = Executors.newSingleThreadScheduledExecutor(Threads.daemons(name + "-watchdog"));
-        long tick = watchdogTick();
-        watchdog.scheduleWithFixedDelay(this::enforceTimeouts, tick, tick, TimeUnit.MILLISECONDS);
-        acceptor = new Thread(this::acceptLoop, name + "-accept");
-        acceptor.setDaemon(true);
-        acceptor.start();
-        LOG.info(
-                "serving on {} ({} threads)",
-                listener.endpoint(),
-                Threads.haveVirtualThreads() ? "virtual" : "platform");
-        return this;
+        try {
+            workers = Threads.workers(
+                    name + "-worker", Math.max(8, 4 * Runtime.getRuntime().availableProcessors()));
+            watchdog = Executors.newSingleThreadScheduledExecutor(Threads.daemons(name + "-watchdog"));
+            long tick = watchdogTick();
+            watchdog.scheduleWithFixedDelay(this::enforceTimeouts, tick, tick, TimeUnit.MILLISECONDS);
+            acceptor = new Thread(this::acceptLoop, name + "-accept");
+            acceptor.setDaemon(true);
+            state.set(State.RUNNING); // before the accept thread, which serves while it is
+            acceptor.start();
+        } catch (RuntimeException | Error e) {
+            // No thread for the server: nothing may stay bound or running.
+            Closer closer = new Closer().close(listener);
+            if (workers != null) {
+                workers.shutdownNow();
+            }
+            if (watchdog != null) {
+                watchdog.shutdownNow();
+            }
+            state.set(State.CLOSED);
+            stopped.countDown();
+            Closer.closeQuietly(() -> closer.rethrow(), e);
+            throw e;
+        }
     }
 
     private long watchdogTick() {
@@ -286,11 +311,17 @@ public final class IpcServer implements AutoCloseable {
      */
     @Override
     public void close() throws IOException {
-        if (state.compareAndSet(State.NEW, State.CLOSED)) {
-            stopped.countDown();
-            return;
+        boolean closedElsewhere = false;
+        synchronized (lifecycle) { // waits for a start() in progress (a signal during start, say)
+            if (state.compareAndSet(State.NEW, State.CLOSED)) {
+                stopped.countDown();
+                return;
+            }
+            if (!state.compareAndSet(State.RUNNING, State.CLOSING)) {
+                closedElsewhere = true;
+            }
         }
-        if (!state.compareAndSet(State.RUNNING, State.CLOSING)) {
+        if (closedElsewhere) {
             awaitStopped();
             return;
         }

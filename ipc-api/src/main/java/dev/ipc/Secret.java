@@ -1,15 +1,16 @@
 package dev.ipc;
 
+import dev.ipc.internal.UnixPaths;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 
 /**
@@ -32,8 +33,9 @@ public final class Secret {
     }
 
     /**
-     * The contents of {@code file}, which must not be readable or writable by others than its owner and group (mode
-     * {@code 0600} or {@code 0640}, as ssh asks of its keys).
+     * The contents of {@code file} (followed if it is a symbolic link), which must belong to this user or root and not
+     * be readable or writable by others than its owner and group (mode {@code 0600} or {@code 0640}, as ssh asks of its
+     * keys).
      */
     public static Secret fromFile(Path file) {
         return new Secret(Objects.requireNonNull(file, "file"), null, null);
@@ -83,20 +85,47 @@ public final class Secret {
         return length == bytes.length ? bytes : Arrays.copyOf(bytes, length);
     }
 
+    /**
+     * Reads the file, through a symbolic link if it is one (orchestrators mount secrets that way), after checking the
+     * file itself: owned by this user or root, and not readable or writable by others, nor writable by its group.
+     */
     private byte[] readFile() throws IOException {
+        Path real;
         try {
-            Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS);
+            real = file.toRealPath();
+        } catch (NoSuchFileException e) {
+            throw new IOException(
+                    "the secret file " + file + " does not exist"
+                            + (Files.isSymbolicLink(file)
+                                    ? " (it is a symbolic link to nothing: " + e.getFile() + ")"
+                                    : ""),
+                    e);
+        }
+        String named = real.equals(file) ? "the secret file " + file : "the secret file " + file + " (" + real + ")";
+        try {
+            if (!Files.isRegularFile(real)) {
+                throw new IOException(named + " is not a regular file");
+            }
+            Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(real);
             if (permissions.contains(PosixFilePermission.OTHERS_READ)
                     || permissions.contains(PosixFilePermission.OTHERS_WRITE)
                     || permissions.contains(PosixFilePermission.GROUP_WRITE)) {
-                throw new IOException("the secret file " + file + " is open to other users (" + mode(permissions)
-                        + "); make it private with: chmod 600 " + file);
+                throw new IOException(named + " is open to other users (" + mode(permissions) + "); make it private "
+                        + "with: chmod 600 " + real);
             }
-            return Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw new IOException("the secret file " + file + " does not exist", e);
-        } catch (UnsupportedOperationException e) {
-            return Files.readAllBytes(file);
+            OptionalLong own = UnixPaths.ownUid();
+            Object owner = Files.getAttribute(real, "unix:uid");
+            if (own.isPresent() && owner instanceof Integer) {
+                long uid = ((Integer) owner).longValue();
+                if (uid != own.getAsLong() && uid != 0) {
+                    throw new IOException(named + " belongs to uid " + uid + ", neither this user (uid "
+                            + own.getAsLong() + ") nor root: another user could change it; use a file of your own "
+                            + "or root's");
+                }
+            }
+            return Files.readAllBytes(real);
+        } catch (UnsupportedOperationException | IllegalArgumentException e) {
+            return Files.readAllBytes(real); // no POSIX attributes here to check
         }
     }
 

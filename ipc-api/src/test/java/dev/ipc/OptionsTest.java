@@ -3,6 +3,7 @@ package dev.ipc;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ipc.ConnectionOptions.UnixBackend;
 import java.io.IOException;
@@ -295,6 +296,42 @@ class OptionsTest {
                         .build());
         assertTrue(e.getMessage().contains(reason), e.getMessage());
         assertTrue(!e.getMessage().contains("hunter2") || e.getMessage().contains("endpoint '"), e.getMessage());
+    }
+
+    @Test
+    void followsASecretSymlinkToAPrivateFileButRefusesAnotherUsersFile(@TempDir Path directory) throws IOException {
+        // The layout orchestrators mount: a link to a private file elsewhere.
+        Path real = directory.resolve("..data-1");
+        Files.writeString(real, "0123456789abcdef0123456789abcdef\n");
+        Files.setPosixFilePermissions(real, PosixFilePermissions.fromString("rw-------"));
+        Path link = Files.createSymbolicLink(directory.resolve("secret"), real);
+        assertEquals(
+                "0123456789abcdef0123456789abcdef",
+                new String(Secret.fromFile(link).read(), StandardCharsets.UTF_8),
+                "followed, though the link itself is mode 0777");
+        Files.setPosixFilePermissions(real, PosixFilePermissions.fromString("rw-r--r--"));
+        IOException open =
+                assertThrows(IOException.class, () -> Secret.fromFile(link).read());
+        assertTrue(
+                open.getMessage().contains("(" + real + ") is open to other users (mode 0644)")
+                        && open.getMessage().contains("chmod 600 " + real),
+                "names the file the link leads to, and a chmod that fixes it: " + open.getMessage());
+        Files.delete(real);
+        IOException dangling =
+                assertThrows(IOException.class, () -> Secret.fromFile(link).read());
+        assertTrue(dangling.getMessage().contains("a symbolic link to nothing"), dangling.getMessage());
+
+        long own = ((Number) Files.getAttribute(directory, "unix:uid")).longValue();
+        assumeTrue(own == 0, "making a file of another user's needs root");
+        Path theirs = directory.resolve("theirs");
+        Files.writeString(theirs, "0123456789abcdef0123456789abcdef");
+        Files.setPosixFilePermissions(theirs, PosixFilePermissions.fromString("rw-------"));
+        Files.setAttribute(theirs, "unix:uid", 65534);
+        IOException foreign =
+                assertThrows(IOException.class, () -> Secret.fromFile(theirs).read());
+        assertTrue(
+                foreign.getMessage().contains("belongs to uid 65534, neither this user (uid 0) nor root"),
+                foreign.getMessage());
     }
 
     @Test

@@ -22,6 +22,9 @@ public final class UnixPaths {
     private static final OptionalLong OWN_UID = readOwnUid();
     private static final int S_IFMT = 0170000;
     private static final int S_IFSOCK = 0140000;
+    private static final int S_IFIFO = 0010000;
+    private static final int S_IFCHR = 0020000;
+    private static final int S_IFBLK = 0060000;
 
     private UnixPaths() {}
 
@@ -59,7 +62,8 @@ public final class UnixPaths {
 
     /**
      * What is at {@code path}, not following a symbolic link: "a socket file", "a directory", "a regular file", "a
-     * symbolic link", "a special file" or "a file" (unreadable); null if nothing is.
+     * symbolic link", "a FIFO (named pipe)", "a character device", "a block device", "a special file" or "a file"
+     * (unreadable); null if nothing is.
      */
     public static String whatIsAt(Path path) {
         try {
@@ -74,7 +78,7 @@ public final class UnixPaths {
             if (attributes.isRegularFile()) {
                 return "a regular file";
             }
-            return isSocket(path) ? "a socket file" : "a special file";
+            return special(path);
         } catch (NoSuchFileException e) {
             return null;
         } catch (IOException | UnsupportedOperationException e) {
@@ -82,12 +86,29 @@ public final class UnixPaths {
         }
     }
 
-    private static boolean isSocket(Path path) {
+    /** What kind of special file is at {@code path}: a socket, a FIFO, a device. */
+    private static String special(Path path) {
+        int type;
         try {
             Object mode = Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-            return mode instanceof Integer && (((Integer) mode) & S_IFMT) == S_IFSOCK;
+            if (!(mode instanceof Integer)) {
+                return "a special file";
+            }
+            type = ((Integer) mode) & S_IFMT;
         } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-            return true;
+            return "a special file";
+        }
+        switch (type) {
+            case S_IFSOCK:
+                return "a socket file";
+            case S_IFIFO:
+                return "a FIFO (named pipe)";
+            case S_IFCHR:
+                return "a character device";
+            case S_IFBLK:
+                return "a block device";
+            default:
+                return "a special file";
         }
     }
 

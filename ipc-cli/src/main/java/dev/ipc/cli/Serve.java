@@ -34,13 +34,13 @@ final class Serve implements Callable<Integer> {
                 .handler(request -> request)
                 .build();
         // A signal starts the JVM's shutdown, whose exit status is 128 + the signal's number; a graceful stop is this
-        // command's success, so the hook ends the JVM itself once the server has closed. An exit for a failure to start
-        // keeps its own status.
-        AtomicBoolean serving = new AtomicBoolean();
+        // command's success, so the hook ends the JVM itself once the server has closed (a close during start() waits
+        // for it, then undoes it). An exit for a failure to start keeps its own status.
+        AtomicBoolean startFailed = new AtomicBoolean();
         Runtime.getRuntime()
                 .addShutdownHook(new Thread(
                         () -> {
-                            if (!serving.get()) {
+                            if (startFailed.get()) {
                                 return;
                             }
                             int status = Main.OK;
@@ -55,8 +55,12 @@ final class Serve implements Callable<Integer> {
                             Runtime.getRuntime().halt(status);
                         },
                         "ipc-serve-shutdown"));
-        server.start();
-        serving.set(true);
+        try {
+            server.start();
+        } catch (IOException | RuntimeException e) {
+            startFailed.set(true);
+            throw e;
+        }
         // With its query: secrets and key passwords are named by file or variable there, never given by value, so the
         // line is safe to print and a client can use it as it is.
         System.out.println(server.endpoint());

@@ -556,6 +556,26 @@ public abstract class RuntimeContract {
     }
 
     @Test
+    void aCloseDuringStartLeavesNothingBoundOrRunning() throws Exception {
+        for (int i = 0; i < 20; i++) {
+            IpcServer server = IpcServer.builder(contract.newEndpoint(contract.directory()))
+                    .handler(request -> request)
+                    .build();
+            Future<IpcServer> starting = threads.submit(server::start);
+            server.close(); // as a signal's shutdown hook would, at any moment of the start
+            try {
+                starting.get(30, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                assertTrue(
+                        e.getCause() instanceof IllegalStateException
+                                && e.getCause().getMessage().contains("already started, or closed"),
+                        "a start after the close is refused: " + e.getCause());
+            }
+            server.close(); // then nothing is bound or running: the contract's leak checks see to that
+        }
+    }
+
+    @Test
     void aClientThatEndsItsOutputStillGetsEveryReply() throws Exception {
         IpcServer server = echoServer(ConnectionOptions.defaults());
         Connection raw = welcomed(server);

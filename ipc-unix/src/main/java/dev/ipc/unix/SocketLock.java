@@ -2,6 +2,7 @@ package dev.ipc.unix;
 
 import dev.ipc.Endpoint;
 import dev.ipc.internal.Closer;
+import dev.ipc.internal.UnixPaths;
 import java.io.IOException;
 import java.net.BindException;
 import java.nio.channels.FileChannel;
@@ -51,12 +52,35 @@ final class SocketLock {
      */
     static SocketLock acquire(Endpoint endpoint, Path path) throws IOException {
         for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-            FileChannel channel = FileChannel.open(
-                    path,
-                    Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            FileChannel channel;
             try {
-                Object opened = identity(path);
+                // Not through a symbolic link (O_NOFOLLOW), and for reading too: opening a FIFO for writing alone
+                // would wait for a reader forever, for reading and writing it returns at once, and is refused below.
+                channel = FileChannel.open(
+                        path,
+                        Set.of(
+                                StandardOpenOption.CREATE,
+                                StandardOpenOption.READ,
+                                StandardOpenOption.WRITE,
+                                LinkOption.NOFOLLOW_LINKS),
+                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            } catch (IOException e) { // ELOOP comes as a plain IOException
+                if (Files.isSymbolicLink(path)) {
+                    throw new BindException("cannot listen on " + endpoint + ": the lock file " + path + " is a "
+                            + "symbolic link (to " + Files.readSymbolicLink(path) + "); a lock file is never followed "
+                            + "anywhere: remove the link, and check who can write to " + path.getParent());
+                }
+                throw e;
+            }
+            try {
+                BasicFileAttributes attributes =
+                        Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                if (!attributes.isRegularFile()) {
+                    throw new BindException("cannot listen on " + endpoint + ": the lock file " + path + " is "
+                            + UnixPaths.whatIsAt(path) + ", not a regular file: remove it, and check who can write to "
+                            + path.getParent());
+                }
+                Object opened = attributes.fileKey();
                 FileLock lock;
                 try {
                     lock = channel.tryLock();

@@ -323,6 +323,31 @@ class DaemonSocketTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void neverFollowsALockFileSymlinkNorWaitsOnAFifo(String backend) throws Exception {
+        Path path = directory.resolve("lock.sock");
+        Path lock = directory.resolve("lock.sock.lock");
+        Path target = directory.resolve("someone-elses-file");
+        Files.writeString(target, "not yours to create or truncate");
+        Files.createSymbolicLink(lock, target);
+        BindException link = assertThrows(
+                BindException.class, () -> Ipc.listen(at(path, backend)).close());
+        assertTrue(link.getMessage().contains("is a symbolic link (to " + target + ")"), link.getMessage());
+        assertEquals("not yours to create or truncate", Files.readString(target), "the link's target is untouched");
+        Files.delete(lock);
+        Files.delete(target);
+
+        Process mkfifo = new ProcessBuilder("mkfifo", lock.toString()).start();
+        assertTrue(mkfifo.waitFor(10, TimeUnit.SECONDS) && mkfifo.exitValue() == 0, "mkfifo");
+        // Opening a FIFO for writing alone would wait for a reader: the test's timeout would end it.
+        BindException fifo = assertThrows(
+                BindException.class, () -> Ipc.listen(at(path, backend)).close());
+        assertTrue(fifo.getMessage().contains("is a FIFO (named pipe), not a regular file"), fifo.getMessage());
+        Files.delete(lock);
+        assertFalse(Files.exists(path, LinkOption.NOFOLLOW_LINKS), "no socket file was made");
+    }
+
     // ---- access policy ----------------------------------------------------------------------------------
 
     @ParameterizedTest
