@@ -28,6 +28,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
@@ -163,6 +164,7 @@ final class Doctor implements Callable<Integer> {
             return false;
         }
         ok(path + " is a socket (" + describe(path) + ")");
+        noteIfAnotherUsers("the socket file", ownerOf(path));
         if (!Files.isWritable(path)) {
             problem("permission denied: this user (" + whoAmI() + ") may not connect to " + path + " ("
                     + describe(path) + "); connecting needs write permission on the socket file: run as the "
@@ -206,6 +208,7 @@ final class Doctor implements Callable<Integer> {
         try (Connection connection = connectToSeeWho(target, options)) {
             PeerCredentials peer = connection.peer();
             ok("connected: a listener is alive at " + plain + describeListener(peer));
+            noteIfAnotherUsers("the listener", peer.uid());
         } catch (AuthenticationException e) {
             problem("shared secret: " + e.getMessage());
             return;
@@ -313,6 +316,27 @@ final class Doctor implements Callable<Integer> {
                 + seen[0].getIssuerX500Principal().getName() + "): connect with tls://" + target.host() + ":"
                 + target.port() + " and trust that issuer (trustCertificates=...)");
         return true;
+    }
+
+    /**
+     * Flags {@code what} when it belongs to a user who is neither this one nor root: a daemon's own service user is
+     * common, but so is another local user's impostor at a path a client trusts.
+     */
+    private void noteIfAnotherUsers(String what, OptionalLong uid) {
+        OptionalLong own = UnixPaths.ownUid();
+        if (uid.isPresent() && own.isPresent() && uid.getAsLong() != own.getAsLong() && uid.getAsLong() != 0) {
+            note(what + " belongs to uid " + uid.getAsLong() + ", neither this user (uid " + own.getAsLong()
+                    + ") nor root: make sure that is the server you mean, and not another user's");
+        }
+    }
+
+    private static OptionalLong ownerOf(Path path) {
+        try {
+            Object uid = Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+            return uid instanceof Integer ? OptionalLong.of((Integer) uid) : OptionalLong.empty();
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return OptionalLong.empty();
+        }
     }
 
     private static String describeListener(PeerCredentials peer) {

@@ -65,7 +65,12 @@ class IpcCliTest {
 
     /** Starts {@code ipc serve} and returns the endpoint it prints first. */
     private String serve(String endpoint) throws Exception {
-        Process server = new ProcessBuilder(JavaProcesses.command(Main.class.getName(), "serve", endpoint)).start();
+        return serve(JavaProcesses.command(Main.class.getName(), "serve", endpoint));
+    }
+
+    /** Starts {@code ipc serve} by {@code command} and returns the endpoint it prints first. */
+    private String serve(List<String> command) throws Exception {
+        Process server = new ProcessBuilder(command).start();
         servers.add(server);
         BufferedReader lines = new BufferedReader(new InputStreamReader(server.getInputStream(), UTF_8));
         String first = Background.call("io", () -> {
@@ -231,6 +236,10 @@ class IpcCliTest {
                 "PROBLEM  no such directory");
         Path plain = Files.writeString(directory.resolve("plain"), "not a socket");
         assertDoctor(ipc("doctor", "unix:" + plain), 1, "PROBLEM  not a socket", "is a regular file");
+        Path fifo = directory.resolve("fifo");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        assertTrue(mkfifo.waitFor(10, TimeUnit.SECONDS) && mkfifo.exitValue() == 0, "mkfifo");
+        assertDoctor(ipc("doctor", "unix:" + fifo), 1, "PROBLEM  not a socket", "is a FIFO (named pipe)");
         assertDoctor(
                 ipc("doctor", "unix:" + directory.resolve("a".repeat(120))),
                 1,
@@ -261,6 +270,29 @@ class IpcCliTest {
         command.set(command.indexOf("-cp") + 1, readableClassPath());
         CommandRun doctor = run(command, null);
         assertDoctor(doctor, 1, "PROBLEM  permission denied: this user (uid 65534", "mode 0600");
+    }
+
+    @Test
+    void doctorFlagsAListenerOfAnotherUser() throws Exception {
+        assumeTrue(
+                "root".equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/usr/bin/setpriv")),
+                "running as another user needs root and setpriv (util-linux)");
+        Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path theirs = Files.createDirectory(directory.resolve("theirs"));
+        Files.setAttribute(theirs, "unix:uid", 65534);
+        Files.setAttribute(theirs, "unix:gid", 65534);
+        List<String> command =
+                new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
+        command.addAll(JavaProcesses.command(
+                Main.class.getName(), "serve", "unix:" + theirs.resolve("s.sock") + "?mode=0666&access=anyone"));
+        command.set(command.indexOf("-cp") + 1, readableClassPath());
+        String endpoint = serve(command);
+        assertDoctor(
+                ipc("doctor", endpoint),
+                0,
+                "note     the socket file belongs to uid 65534, neither this user (uid 0) nor root",
+                "note     the listener belongs to uid 65534",
+                "it speaks the ipc protocol");
     }
 
     /** This JVM's class path, copied where any user can read it (root's Maven repository is private). */

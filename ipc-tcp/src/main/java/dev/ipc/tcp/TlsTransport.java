@@ -14,6 +14,7 @@ import dev.ipc.internal.SecretHandshake;
 import dev.ipc.spi.Suitability;
 import dev.ipc.spi.Transport;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
@@ -70,6 +71,26 @@ public final class TlsTransport implements Transport {
         return Suitability.suitable(Suitability.PREFERRED, "the JDK's SSLSocket over TCP channels");
     }
 
+    /**
+     * A listener beyond loopback must say who may connect: client certificates ({@code clientAuth=required}), a shared
+     * secret, or an access rule ({@code access=anyone} to serve everyone who can reach it, knowingly). TLS alone
+     * encrypts, but lets in anyone, where a socket file's mode let in only its users.
+     */
+    private static void refuseOpenToAnyone(Endpoint endpoint, ConnectionOptions options, boolean secret)
+            throws IOException {
+        InetAddress address = TcpTransport.resolve(endpoint)[0];
+        boolean guarded = secret
+                || options.get(TlsOptions.CLIENT_AUTH) == TlsOptions.ClientAuth.REQUIRED
+                || options.find(ConnectionOptions.ACCESS).isPresent();
+        if (!address.isLoopbackAddress() && !guarded) {
+            String where = address.isAnyLocalAddress() ? "every address of this host" : address.getHostAddress();
+            throw new IllegalArgumentException("refusing to listen on " + endpoint.withoutParameters() + " (" + where
+                    + ") open to anyone who can reach it: TLS encrypts, but nothing here says who may connect. Set "
+                    + "clientAuth=required (with trustCertificates or trustStore), a shared secret (secretFile or "
+                    + "secretEnv), or an access rule; access=anyone serves everyone, knowingly");
+        }
+    }
+
     @Override
     public FramedListener listen(Endpoint endpoint, ConnectionOptions options) throws IOException {
         if (!TlsContexts.hasKey(options)) {
@@ -81,6 +102,7 @@ public final class TlsTransport implements Transport {
         }
         SSLContext context = TlsContexts.of(options);
         byte[] secret = SecretHandshake.secretOf(options);
+        refuseOpenToAnyone(endpoint, options, secret != null);
         ServerSocketChannel channel = TcpTransport.bind(endpoint, options, true);
         try {
             Endpoint bound = TcpTransport.boundEndpoint(channel, endpoint);

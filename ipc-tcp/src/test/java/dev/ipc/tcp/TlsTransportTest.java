@@ -51,10 +51,24 @@ class TlsTransportTest {
     }
 
     @Test
-    void listensBeyondLoopbackWithoutTheInsecureOption() throws Exception {
+    void beyondLoopbackItListensOnlyWhenToldWhoMayConnect() throws Exception {
         TestCertificates certificates = TestCertificates.get();
-        try (Listener listener = Ipc.listen(
-                        Endpoint.parse("tls://0.0.0.0:0?" + certificates.query(certificates.serverKeyStore())));
+        String open = "tls://0.0.0.0:0?" + certificates.query(certificates.serverKeyStore());
+        IllegalArgumentException refused =
+                assertThrows(IllegalArgumentException.class, () -> Ipc.listen(Endpoint.parse(open)));
+        assertMentions(
+                refused,
+                "refusing to listen on tls://0.0.0.0:0 (every address of this host) open to anyone",
+                "clientAuth=required",
+                "secretFile",
+                "access=anyone");
+        // Each way of saying who may connect is enough (no connection is made: the bind is the point; the query
+        // already trusts the test authority for client certificates).
+        for (String guard : new String[] {"&clientAuth=required", "&access=same-user"}) {
+            Ipc.listen(Endpoint.parse(open + guard)).close();
+        }
+        // Knowingly open: served, and plain TLS needs no insecure option.
+        try (Listener listener = Ipc.listen(Endpoint.parse(open + "&access=anyone"));
                 Connection client = Ipc.connect(Endpoint.parse("tls://localhost:"
                         + listener.endpoint().port() + "?trustCertificates=" + certificates.caPem()));
                 Connection server = listener.accept()) {
