@@ -152,6 +152,23 @@ public final class ConnectionOptions extends OptionSet {
                     "handshakeTimeout", Duration.ofSeconds(5), "How long a handshake may take; zero for no limit.")
             .build();
 
+    /**
+     * Who a client expects to be listening on a Unix socket, checked on the listener's credentials before anything is
+     * sent: {@code auto} (the default: this user, root, or the owner of the socket file's directory when every
+     * directory above that is root's and writable by nobody else), {@code same-user}, {@code root}, {@code uid:N},
+     * {@code user:NAME}, or {@code any}. A listener the rule does not name is refused with
+     * {@link UnexpectedServerException}.
+     */
+    public static final Option<String> EXPECT_SERVER = Option.of(
+                    "expectServer", String.class, "auto", "Who a client expects to listen on a Unix socket.")
+            .scopes(CONNECT, CLIENT)
+            .scheme(Endpoint.UNIX)
+            .parser(text -> text)
+            .check(text -> text.matches("auto|any|same-user|root|uid:[0-9]+|user:[A-Za-z0-9._-]+")
+                    ? null
+                    : "expectServer is auto, any, same-user, root, uid:N or user:NAME, was '" + text + "'")
+            .build();
+
     static final List<Option<?>> TABLE = List.of(
             CONNECT_TIMEOUT,
             READ_TIMEOUT,
@@ -164,7 +181,8 @@ public final class ConnectionOptions extends OptionSet {
             ACCESS,
             SECRET,
             ALLOW_INSECURE_PLAINTEXT,
-            HANDSHAKE_TIMEOUT);
+            HANDSHAKE_TIMEOUT,
+            EXPECT_SERVER);
 
     private static final Set<Scope> SCOPES = scopesOf(LISTEN, CONNECT);
     private static final ConnectionOptions DEFAULTS = new ConnectionOptions(Map.of());

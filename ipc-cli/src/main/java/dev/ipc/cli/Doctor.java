@@ -10,6 +10,7 @@ import dev.ipc.Ipc;
 import dev.ipc.IpcClient;
 import dev.ipc.PeerCredentials;
 import dev.ipc.RemoteException;
+import dev.ipc.UnexpectedServerException;
 import dev.ipc.internal.UnixPaths;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -209,6 +210,9 @@ final class Doctor implements Callable<Integer> {
             PeerCredentials peer = connection.peer();
             ok("connected: a listener is alive at " + plain + describeListener(peer));
             noteIfAnotherUsers("the listener", peer.uid());
+        } catch (UnexpectedServerException e) {
+            problem("unexpected server: " + e.getMessage());
+            return;
         } catch (AuthenticationException e) {
             problem("shared secret: " + e.getMessage());
             return;

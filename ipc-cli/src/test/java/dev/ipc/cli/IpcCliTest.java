@@ -289,8 +289,12 @@ class IpcCliTest {
         String endpoint = serve(command);
         assertDoctor(
                 ipc("doctor", endpoint),
-                0,
+                1,
                 "note     the socket file belongs to uid 65534, neither this user (uid 0) nor root",
+                "PROBLEM  unexpected server: the listener on unix:" + theirs.resolve("s.sock") + " runs as uid 65534");
+        assertDoctor(
+                ipc("doctor", endpoint + "&expectServer=uid:65534"),
+                0,
                 "note     the listener belongs to uid 65534",
                 "it speaks the ipc protocol");
     }

@@ -7,6 +7,7 @@ import dev.ipc.internal.ChannelListener;
 import dev.ipc.internal.Closer;
 import dev.ipc.internal.FramedConnection;
 import dev.ipc.internal.FramedListener;
+import dev.ipc.internal.ServerIdentity;
 import dev.ipc.internal.UnixPaths;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -232,10 +233,19 @@ final class SocketFiles {
             throws IOException {
         checkLength(endpoint);
         SocketChannel channel = connect(endpoint, opener, address, options.get(ConnectionOptions.CONNECT_TIMEOUT));
+        FramedConnection connection;
         try {
-            return wrapper.wrap(channel);
+            connection = wrapper.wrap(channel);
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(channel, e);
+            throw e;
+        }
+        try {
+            // Who listens, before a byte is sent: another user may have taken the path first.
+            ServerIdentity.check(endpoint, connection.peer(), options.get(ConnectionOptions.EXPECT_SERVER));
+            return connection;
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(connection, e);
             throw e;
         }
     }

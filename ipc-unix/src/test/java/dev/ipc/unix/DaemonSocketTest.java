@@ -14,6 +14,7 @@ import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
 import dev.ipc.Listener;
+import dev.ipc.UnexpectedServerException;
 import dev.ipc.internal.UnixPaths;
 import dev.ipc.testkit.EchoPeer;
 import dev.ipc.testkit.JavaProcesses;
@@ -429,6 +430,103 @@ class DaemonSocketTest {
                     seen.startsWith("ERROR 9 the access policy of ") && seen.endsWith(", then EOF"),
                     "the kernel let it in; the policy said why (UNAUTHORIZED) and closed it: " + seen);
         }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void aClientRefusesAListenerOfAnotherUserUnlessToldToExpectIt(String backend) throws Exception {
+        assumeTrue(
+                isRoot() && Files.isExecutable(Path.of("/usr/bin/setpriv")),
+                "switching to uid 65534 needs root and setpriv (util-linux)");
+        Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
+        // uid 65534 got there first: its own directory, under a temporary directory anyone may write to.
+        Path theirs = ownedByNobody(Files.createDirectory(directory.resolve("theirs")));
+        Path path = theirs.resolve("s.sock");
+        Process impostor = listenAsNobody(directory, path);
+        try {
+            UnexpectedServerException refused = assertThrows(
+                    UnexpectedServerException.class,
+                    () -> Ipc.connect(at(path, backend)).close());
+            assertTrue(
+                    refused.getMessage().contains("runs as " + ("jdk".equals(backend) ? "(nobody)" : "uid 65534"))
+                            && refused.getMessage().contains("this user, root"),
+                    refused.getMessage());
+            for (String told : new String[] {"uid:65534", "user:nobody", "any"}) {
+                Ipc.connect(at(path, backend).withParameter("expectServer", told))
+                        .close();
+            }
+        } finally {
+            JavaProcesses.reap(impostor);
+            Files.deleteIfExists(path);
+            Files.delete(theirs);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void aServiceUsersListenerUnderDirectoriesOnlyRootCanWriteIsExpected(String backend) throws Exception {
+        assumeTrue(
+                isRoot() && Files.isExecutable(Path.of("/usr/bin/setpriv")),
+                "switching to uid 65534 needs root and setpriv (util-linux)");
+        // As /run/NAME/ would be: a directory root gave the service user, under directories only root may change.
+        Path base = Path.of("target").toAbsolutePath();
+        for (Path above = base; above != null; above = above.getParent()) {
+            assumeTrue(
+                    ((Integer) Files.getAttribute(above, "unix:uid")) == 0
+                            && (((Integer) Files.getAttribute(above, "unix:mode")) & 022) == 0,
+                    "every directory above the build directory must be root's, writable by no one else: " + above);
+        }
+        Path run = Files.createTempDirectory(base, "run");
+        Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path service = ownedByNobody(Files.createDirectory(run.resolve("service")));
+        Path path = service.resolve("s.sock");
+        Process daemon = listenAsNobody(run, path);
+        try {
+            Ipc.connect(at(path, backend)).close(); // expectServer=auto
+            UnexpectedServerException refused = assertThrows(
+                    UnexpectedServerException.class,
+                    () -> Ipc.connect(at(path, backend).withParameter("expectServer", "same-user"))
+                            .close());
+            assertTrue(refused.getMessage().contains("expectServer=same-user"), refused.getMessage());
+        } finally {
+            JavaProcesses.reap(daemon);
+            Files.deleteIfExists(path);
+            Files.delete(service);
+            Files.deleteIfExists(run.resolve("OtherUserServer.java"));
+            Files.delete(run);
+        }
+    }
+
+    private static Path ownedByNobody(Path directory) throws IOException {
+        Files.setAttribute(directory, "unix:uid", 65534);
+        Files.setAttribute(directory, "unix:gid", 65534);
+        Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return directory;
+    }
+
+    /** Starts a listener on {@code socket} as uid 65534, its source copied into {@code scratch}; waits for it. */
+    private Process listenAsNobody(Path scratch, Path socket) throws Exception {
+        Path source = scratch.resolve("OtherUserServer.java");
+        try (InputStream in = getClass().getResourceAsStream("/OtherUserServer.java")) {
+            Files.copy(in, source);
+        }
+        Files.setPosixFilePermissions(source, PosixFilePermissions.fromString("rw-r--r--"));
+        Process process = new ProcessBuilder(
+                        "/usr/bin/setpriv",
+                        "--reuid=65534",
+                        "--regid=65534",
+                        "--clear-groups",
+                        JavaProcesses.java(),
+                        "-XX:-UsePerfData",
+                        "-Duser.home=/tmp",
+                        source.toString(),
+                        socket.toString())
+                .redirectErrorStream(true)
+                .start();
+        BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), UTF_8));
+        String ready = threads.submit(lines::readLine).get(60, TimeUnit.SECONDS);
+        assertEquals("READY", ready, "the other user's listener started");
+        return process;
     }
 
     private static String runAsNobody(Path client, Path socket) throws Exception {

@@ -1,0 +1,167 @@
+package dev.ipc.internal;
+
+import dev.ipc.ConnectionOptions;
+import dev.ipc.Endpoint;
+import dev.ipc.PeerCredentials;
+import dev.ipc.UnexpectedServerException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
+import java.util.Set;
+
+/**
+ * A Unix client's check of who listens ({@link ConnectionOptions#EXPECT_SERVER}), on the credentials the kernel gives
+ * for the listener, before anything is sent. The default, {@code auto}, admits this user, root, and the owner of the
+ * socket file's directory when every directory above it belongs to root and is writable by nobody else (a service user
+ * under {@code /run/NAME/}), so a path under {@code /tmp} or another user's directory answered by that user is refused.
+ */
+public final class ServerIdentity {
+
+    private static final Set<PosixFilePermission> OTHERS_WRITE =
+            Set.of(PosixFilePermission.GROUP_WRITE, PosixFilePermission.OTHERS_WRITE);
+
+    /** A user the client accepts: by uid, by name, or both. */
+    private record Who(OptionalLong uid, String name, String why) {
+        boolean is(PeerCredentials peer) {
+            // One backend gives uids, the other names: compare uids, looking a name's up where one side has only that.
+            OptionalLong peerUid =
+                    peer.uid().isPresent() ? peer.uid() : uidOf(peer.user().orElse(null));
+            OptionalLong ownUid = uid.isPresent() ? uid : uidOf(name);
+            if (peerUid.isPresent() && ownUid.isPresent()) {
+                return peerUid.getAsLong() == ownUid.getAsLong();
+            }
+            return name != null && peer.user().map(name::equals).orElse(false);
+        }
+    }
+
+    private ServerIdentity() {}
+
+    /**
+     * Checks the listener {@code peer} of a connection to {@code endpoint} against {@code expectation}.
+     *
+     * @throws UnexpectedServerException naming the listener's user and whom the client expected
+     */
+    public static void check(Endpoint endpoint, PeerCredentials peer, String expectation)
+            throws UnexpectedServerException {
+        if (expectation.equals("any")) {
+            return;
+        }
+        if (peer.uid().isEmpty() && peer.user().isEmpty()) {
+            return; // the transport tells nothing of who listens: nothing to check against
+        }
+        List<Who> expected = expected(endpoint, expectation);
+        for (Who who : expected) {
+            if (who.is(peer)) {
+                return;
+            }
+        }
+        List<String> whys = new ArrayList<>();
+        for (Who who : expected) {
+            whys.add(who.why());
+        }
+        throw new UnexpectedServerException("the listener on " + endpoint.withoutParameters() + " runs as "
+                + describe(peer) + ", whom this client does not expect (expectServer=" + expectation + ": "
+                + String.join(", ", whys) + "); another user may have taken the path first. If it is the server "
+                + "you mean, say so: expectServer=uid:N or user:NAME");
+    }
+
+    private static List<Who> expected(Endpoint endpoint, String expectation) {
+        List<Who> expected = new ArrayList<>();
+        Who self = new Who(UnixPaths.ownUid(), System.getProperty("user.name"), "this user");
+        Who root = new Who(OptionalLong.of(0), "root", "root");
+        if (expectation.equals("same-user") || expectation.equals("auto")) {
+            expected.add(self);
+        }
+        if (expectation.equals("root") || expectation.equals("auto")) {
+            expected.add(root);
+        }
+        if (expectation.startsWith("uid:")) {
+            long uid = Long.parseLong(expectation.substring(4));
+            expected.add(new Who(OptionalLong.of(uid), null, "uid " + uid));
+        }
+        if (expectation.startsWith("user:")) {
+            String name = expectation.substring(5);
+            expected.add(new Who(OptionalLong.empty(), name, "user " + name));
+        }
+        if (expectation.equals("auto") && endpoint.path().isPresent()) {
+            Who owner = trustedDirectoryOwner(endpoint.path().get());
+            if (owner != null) {
+                expected.add(owner);
+            }
+        }
+        return expected;
+    }
+
+    /**
+     * The owner of the socket file's directory, if every directory above it belongs to root and is writable by no one
+     * else, so that only root could have given it to that owner; null otherwise.
+     */
+    private static Who trustedDirectoryOwner(Path socket) {
+        try {
+            Path directory = socket.toAbsolutePath().getParent().toRealPath();
+            for (Path above = directory.getParent(); above != null; above = above.getParent()) {
+                if (!ownedByRoot(above) || writableByOthers(above)) {
+                    return null;
+                }
+            }
+            Object uid = Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+            String name = Files.getOwner(directory, LinkOption.NOFOLLOW_LINKS).getName();
+            return new Who(
+                    uid instanceof Integer ? OptionalLong.of((Integer) uid) : OptionalLong.empty(),
+                    name,
+                    "the owner of " + directory + " (" + name + "), which only root could have made it");
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static boolean ownedByRoot(Path directory) throws IOException {
+        Object uid = Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        return uid instanceof Integer && (Integer) uid == 0;
+    }
+
+    private static boolean writableByOthers(Path directory) throws IOException {
+        Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(directory, LinkOption.NOFOLLOW_LINKS);
+        for (PosixFilePermission permission : OTHERS_WRITE) {
+            if (permissions.contains(permission)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The uid of the user {@code name} in {@code /etc/passwd}, if it is there. */
+    static OptionalLong uidOf(String name) {
+        if (name == null) {
+            return OptionalLong.empty();
+        }
+        try {
+            for (String line : Files.readAllLines(Path.of("/etc/passwd"))) {
+                String[] fields = line.split(":", -1);
+                if (fields.length > 2 && fields[0].equals(name)) {
+                    return OptionalLong.of(Long.parseLong(fields[2]));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // no passwd file to read: names are compared as names
+        }
+        return OptionalLong.empty();
+    }
+
+    private static String describe(PeerCredentials peer) {
+        StringBuilder out = new StringBuilder();
+        peer.uid().ifPresent(uid -> out.append("uid ").append(uid));
+        peer.user()
+                .ifPresent(user -> out.append(out.length() == 0 ? "" : " ")
+                        .append("(")
+                        .append(user)
+                        .append(")"));
+        peer.pid().ifPresent(pid -> out.append(", pid ").append(pid));
+        return out.toString();
+    }
+}
