@@ -66,12 +66,7 @@ class MemoryTest extends OnEachTransport {
                     byte[] call = ("good " + i).getBytes(UTF_8);
                     assertArrayEquals(call, good.call(call), "a good client is served meanwhile");
                 }
-                long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-                int calls = 0;
-                while (System.nanoTime() < until) {
-                    assertArrayEquals(new byte[] {7}, good.call(new byte[] {7}), "a good client is served after");
-                    calls++;
-                }
+                int calls = goodCallsFor(good, 2);
                 assertTrue(server.isAlive(), "the server did not run out of memory");
                 System.out.printf(
                         Locale.ROOT,
@@ -141,12 +136,7 @@ class MemoryTest extends OnEachTransport {
                         assertArrayEquals(call, good.call(call), "a good client is served meanwhile");
                     }
                 }
-                long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
-                int calls = 0;
-                while (System.nanoTime() < until) {
-                    assertArrayEquals(new byte[] {7}, good.call(new byte[] {7}), "a good client is served after");
-                    calls++;
-                }
+                int calls = goodCallsFor(good, 3);
                 assertTrue(server.isAlive(), "the server did not run out of memory");
                 System.out.printf(
                         Locale.ROOT,
@@ -165,6 +155,17 @@ class MemoryTest extends OnEachTransport {
             Files.deleteIfExists(directory.resolve("s.sock"));
             Files.deleteIfExists(directory.resolve("s.sock.lock"));
         }
+    }
+
+    /** Calls for {@code seconds}, each call checked; how many there were. */
+    private static int goodCallsFor(IpcClient good, int seconds) throws IOException {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        int calls = 0;
+        while (System.nanoTime() < until) {
+            assertArrayEquals(new byte[] {7}, good.call(new byte[] {7}), "a good client is served after");
+            calls++;
+        }
+        return calls;
     }
 
     private static Connection welcomed(Endpoint endpoint, List<Connection> peers) throws IOException {

@@ -401,9 +401,7 @@ class DaemonSocketTest {
     @ParameterizedTest
     @ValueSource(strings = {"jdk", "junixsocket"})
     void anotherUserIsRefusedByTheFileModeAndThenByThePolicy(String backend) throws Exception {
-        assumeTrue(
-                isRoot() && Files.isExecutable(Path.of("/usr/bin/setpriv")),
-                "switching to uid 65534 needs root and setpriv (util-linux)");
+        assumeCanActAsNobody();
         Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path client = directory.resolve("OtherUserClient.java");
         try (InputStream source = getClass().getResourceAsStream("/OtherUserClient.java")) {
@@ -435,9 +433,7 @@ class DaemonSocketTest {
     @ParameterizedTest
     @ValueSource(strings = {"jdk", "junixsocket"})
     void aClientRefusesAListenerOfAnotherUserUnlessToldToExpectIt(String backend) throws Exception {
-        assumeTrue(
-                isRoot() && Files.isExecutable(Path.of("/usr/bin/setpriv")),
-                "switching to uid 65534 needs root and setpriv (util-linux)");
+        assumeCanActAsNobody();
         Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
         // uid 65534 got there first: its own directory, under a temporary directory anyone may write to.
         Path theirs = ownedByNobody(Files.createDirectory(directory.resolve("theirs")));
@@ -465,9 +461,7 @@ class DaemonSocketTest {
     @ParameterizedTest
     @ValueSource(strings = {"jdk", "junixsocket"})
     void aServiceUsersListenerUnderDirectoriesOnlyRootCanWriteIsExpected(String backend) throws Exception {
-        assumeTrue(
-                isRoot() && Files.isExecutable(Path.of("/usr/bin/setpriv")),
-                "switching to uid 65534 needs root and setpriv (util-linux)");
+        assumeCanActAsNobody();
         // As /run/NAME/ would be: a directory root gave the service user, under directories only root may change.
         Path base = Path.of("target").toAbsolutePath();
         for (Path above = base; above != null; above = above.getParent()) {
@@ -495,6 +489,12 @@ class DaemonSocketTest {
             Files.deleteIfExists(run.resolve("OtherUserServer.java"));
             Files.delete(run);
         }
+    }
+
+    private static void assumeCanActAsNobody() {
+        assumeTrue(
+                isRoot() && Files.isExecutable(Path.of("/usr/bin/setpriv")),
+                "switching to uid 65534 needs root and setpriv (util-linux)");
     }
 
     private static Path ownedByNobody(Path directory) throws IOException {
