@@ -16,7 +16,12 @@ import java.util.Arrays;
 public final class FrameReader {
 
     /** The smallest array a large frame starts in, before it grows with what arrives. */
-    private static final int INITIAL_LARGE = 4096;
+    private static final int INITIAL_LARGE = 64 * 1024;
+    /**
+     * How much a large frame's array grows at a time: at most this many times the bytes that arrived, and few enough
+     * copies that a 1 MiB frame is copied twice in part (64 and 256 KiB) before it is whole.
+     */
+    private static final int GROWTH = 4;
 
     /** Largest slice of an array handed to the source at once. */
     private static final int CHUNK = 1024 * 1024;
@@ -219,9 +224,9 @@ public final class FrameReader {
 
     /**
      * Reads a frame larger than the buffer into an array of its own, resuming after a timeout. The array grows with the
-     * bytes that arrive (doubling, from what is buffered), never ahead of them to the declared length: a peer that
-     * declares a large frame and sends a few bytes costs a few bytes more, not the frame. With a budget, each growth is
-     * reserved first; when it does not fit, the rest of the frame is read and dropped.
+     * bytes that arrive (fourfold, from 64 KiB or what is buffered), never far ahead of them to the declared length: a
+     * peer that declares a large frame and sends a few bytes costs a few bytes more, not the frame. With a budget, each
+     * growth is reserved first; when it does not fit, the rest of the frame is read and dropped.
      */
     private byte[] readLarge() throws IOException {
         try {
@@ -238,7 +243,7 @@ public final class FrameReader {
             }
             while (pendingFilled < pendingLength) {
                 if (pendingFilled == pendingMessage.length) {
-                    int next = (int) Math.min(pendingLength, 2L * pendingMessage.length);
+                    int next = (int) Math.min(pendingLength, (long) GROWTH * pendingMessage.length);
                     if (!reserve(next - pendingMessage.length)) {
                         return startDropping();
                     }
