@@ -22,6 +22,7 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -449,8 +450,39 @@ final class SocketFiles {
         if (live) {
             throw new BindException("cannot listen on " + endpoint + ": another process is listening on " + path);
         }
+        Object stale = identity(path);
         Files.deleteIfExists(path);
         LOG.info("removed the stale socket file {}: nobody listened on it", path);
+        removeStalePrivateDirectory(path.getParent(), stale);
+    }
+
+    /**
+     * Removes the private directory a crashed listener bound in (junixsocket's stay while a listener lives): the one
+     * whose socket is the stale file itself, a hard link to the same inode. Another listener's has another inode.
+     */
+    private static void removeStalePrivateDirectory(Path parent, Object stale) {
+        if (stale == null) {
+            return;
+        }
+        try (DirectoryStream<Path> privates = Files.newDirectoryStream(parent, ".ipc*")) {
+            for (Path directory : privates) {
+                Path socket = directory.resolve("s");
+                if (Files.isDirectory(directory, LinkOption.NOFOLLOW_LINKS) && stale.equals(identityOrNull(socket))) {
+                    removePrivate(directory);
+                    LOG.info("removed {}, where the listener of the stale socket file had bound", directory);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("could not remove the private directory of a stale socket file in {}: {}", parent, e.toString());
+        }
+    }
+
+    private static Object identityOrNull(Path path) {
+        try {
+            return identity(path);
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     /** Binds inside a fresh private directory, sets mode and group, then links the socket into place. */
