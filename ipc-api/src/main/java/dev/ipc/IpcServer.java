@@ -508,8 +508,7 @@ public final class IpcServer implements AutoCloseable {
                     lastActivity = System.nanoTime();
                     try {
                         if (Protocol.type(frame) != Protocol.REQUEST) {
-                            throw new ProtocolException("a client sends only REQUEST frames (type 3) after the hello, "
-                                    + "not type " + frame[0]);
+                            throw notARequest("type " + frame[0]);
                         }
                         dispatch(Protocol.id(frame), frame);
                     } catch (ProtocolException e) {
@@ -548,13 +547,12 @@ public final class IpcServer implements AutoCloseable {
                 } catch (OverBudgetException e) {
                     byte[] head = e.head();
                     if (head.length < Protocol.OVERHEAD || head[0] != Protocol.REQUEST) {
-                        throw new ProtocolException(
-                                "a client sends only REQUEST frames (type 3) after the hello, not " + "a frame of "
-                                        + e.length() + " bytes of type " + (head.length == 0 ? "none" : head[0]));
+                        throw notARequest(
+                                "a frame of " + e.length() + " bytes of type " + (head.length == 0 ? "none" : head[0]));
                     }
                     int id = ByteBuffer.wrap(head, 1, 4).getInt();
                     if (id == 0) {
-                        throw new ProtocolException("request id 0 is reserved for errors about the connection");
+                        throw idZero();
                     }
                     LOG.debug("dropped a request of {} bytes on {}: {}", e.length(), connection, e.getMessage());
                     synchronized (lock) {
@@ -574,12 +572,20 @@ public final class IpcServer implements AutoCloseable {
             }
         }
 
+        private ProtocolException notARequest(String what) {
+            return new ProtocolException("a client sends only REQUEST frames (type 3) after the hello, not " + what);
+        }
+
+        private ProtocolException idZero() {
+            return new ProtocolException("request id 0 is reserved for errors about the connection");
+        }
+
         /** Takes a request, or answers at once why not. */
         private void dispatch(int id, byte[] frame) throws IOException {
             byte[] refusal = null;
             synchronized (lock) {
                 if (id == 0) {
-                    throw new ProtocolException("request id 0 is reserved for errors about the connection");
+                    throw idZero();
                 }
                 if (running.contains(id)) {
                     throw new ProtocolException("request id " + Integer.toUnsignedString(id) + " is already in "

@@ -114,9 +114,9 @@ public final class Secret {
                         + "with: chmod 600 " + real);
             }
             OptionalLong own = UnixPaths.ownUid();
-            Object owner = Files.getAttribute(real, "unix:uid");
-            if (own.isPresent() && owner instanceof Integer) {
-                long uid = ((Integer) owner).longValue();
+            OptionalLong owner = UnixPaths.ownerUid(real);
+            if (own.isPresent() && owner.isPresent()) {
+                long uid = owner.getAsLong();
                 if (uid != own.getAsLong() && uid != 0) {
                     throw new IOException(named + " belongs to uid " + uid + ", neither this user (uid "
                             + own.getAsLong() + ") nor root: another user could change it; use a file of your own "

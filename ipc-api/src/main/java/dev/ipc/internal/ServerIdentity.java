@@ -109,10 +109,9 @@ public final class ServerIdentity {
                     return null;
                 }
             }
-            Object uid = Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
             String name = Files.getOwner(directory, LinkOption.NOFOLLOW_LINKS).getName();
             return new Who(
-                    uid instanceof Integer ? OptionalLong.of((Integer) uid) : OptionalLong.empty(),
+                    UnixPaths.ownerUid(directory),
                     name,
                     "the owner of " + directory + " (" + name + "), which only root could have made it");
         } catch (IOException | RuntimeException e) {
@@ -120,9 +119,9 @@ public final class ServerIdentity {
         }
     }
 
-    private static boolean ownedByRoot(Path directory) throws IOException {
-        Object uid = Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-        return uid instanceof Integer && (Integer) uid == 0;
+    private static boolean ownedByRoot(Path directory) {
+        OptionalLong uid = UnixPaths.ownerUid(directory);
+        return uid.isPresent() && uid.getAsLong() == 0;
     }
 
     private static boolean writableByOthers(Path directory) throws IOException {

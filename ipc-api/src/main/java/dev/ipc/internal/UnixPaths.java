@@ -118,8 +118,13 @@ public final class UnixPaths {
     }
 
     private static OptionalLong readOwnUid() {
+        return ownerUid(Path.of("/proc", String.valueOf(ProcessHandle.current().pid()))); // /proc/self is a link
+    }
+
+    /** The uid that owns {@code path} (not following a symbolic link), where the file system tells. */
+    public static OptionalLong ownerUid(Path path) {
         try {
-            Object uid = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+            Object uid = Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS);
             return uid instanceof Number ? OptionalLong.of(((Number) uid).longValue()) : OptionalLong.empty();
         } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
             return OptionalLong.empty();

@@ -165,7 +165,7 @@ final class Doctor implements Callable<Integer> {
             return false;
         }
         ok(path + " is a socket (" + describe(path) + ")");
-        noteIfAnotherUsers("the socket file", ownerOf(path));
+        noteIfAnotherUsers("the socket file", UnixPaths.ownerUid(path));
         if (!Files.isWritable(path)) {
             problem("permission denied: this user (" + whoAmI() + ") may not connect to " + path + " ("
                     + describe(path) + "); connecting needs write permission on the socket file: run as the "
@@ -331,15 +331,6 @@ final class Doctor implements Callable<Integer> {
         if (uid.isPresent() && own.isPresent() && uid.getAsLong() != own.getAsLong() && uid.getAsLong() != 0) {
             note(what + " belongs to uid " + uid.getAsLong() + ", neither this user (uid " + own.getAsLong()
                     + ") nor root: make sure that is the server you mean, and not another user's");
-        }
-    }
-
-    private static OptionalLong ownerOf(Path path) {
-        try {
-            Object uid = Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-            return uid instanceof Integer ? OptionalLong.of((Integer) uid) : OptionalLong.empty();
-        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-            return OptionalLong.empty();
         }
     }
 
