@@ -415,9 +415,9 @@ public final class IpcClient implements AutoCloseable {
 
         /** At the server's end of stream after its GOAWAY: what is still pending was not taken, so did not run. */
         private void notRun() {
-            dead = true;
+            dead = true; // a call registered from now on fails as sent after the GOAWAY
             retiring.remove(this);
-            Closer.closeQuietly(connection, null);
+            // Before the close: a sender whose write the close interrupts would fail its calls as lost, not as not run.
             for (Pending call : pending.values()) {
                 if (pending.remove(call.id, call)) {
                     call.future.completeExceptionally(new NotRunException("the server at " + endpoint + " shut down "
@@ -425,6 +425,7 @@ public final class IpcClient implements AutoCloseable {
                             + " as the last it would answer); it did not run and may be sent again"));
                 }
             }
+            Closer.closeQuietly(connection, null);
         }
 
         private void complete(int id, byte[] reply, IOException error) {
