@@ -39,18 +39,24 @@ class KvExampleTest {
     @TempDir(cleanup = CleanupMode.ALWAYS)
     Path directory;
 
-    private static ProcessBuilder launcher(String name, String endpoint, String... args) {
+    /** A launcher's process with {@code KV_ENDPOINT} set to {@code endpoint}, or unset when it is empty. */
+    private ProcessBuilder launcher(String name, String endpoint, String... args) {
         ProcessBuilder builder = new ProcessBuilder();
         builder.command().add(BIN.resolve(name).toString());
         builder.command().addAll(List.of(args));
-        builder.environment().put("KV_ENDPOINT", endpoint);
+        if (endpoint.isEmpty()) {
+            builder.environment().remove("KV_ENDPOINT");
+            builder.environment().put("XDG_RUNTIME_DIR", directory.toString());
+        } else {
+            builder.environment().put("KV_ENDPOINT", endpoint);
+        }
         builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
         builder.environment()
                 .put("PATH", Path.of(System.getProperty("java.home"), "bin") + ":" + System.getenv("PATH"));
         return builder;
     }
 
-    private static CommandRun kv(String endpoint, String input, String... args) throws Exception {
+    private CommandRun kv(String endpoint, String input, String... args) throws Exception {
         return CommandRun.of(launcher("kv", endpoint, args), input);
     }
 
@@ -118,6 +124,14 @@ class KvExampleTest {
     void runsOnASocketFile() throws Exception {
         Path socket = directory.resolve("kv.sock");
         session("unix:" + socket, "unix:" + socket, null);
+        assertFalse(Files.exists(socket), "kvd removed its socket file when it stopped");
+    }
+
+    @Test
+    void runsOnTheRuntimeSocketFileWithoutAnEndpoint() throws Exception {
+        Path socket = directory.resolve("kvd/kvd.sock");
+        session("", "", null);
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket.getParent())));
         assertFalse(Files.exists(socket), "kvd removed its socket file when it stopped");
     }
 

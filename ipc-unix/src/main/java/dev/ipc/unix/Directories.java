@@ -29,10 +29,14 @@ final class Directories {
 
     /**
      * Creates {@code directory} (and missing parents) with mode 0700 if it is missing, then refuses it if another user
-     * could replace the socket file in it.
+     * could replace the socket file in it, or the directory itself, or any directory above it.
      *
-     * @throws AccessDeniedException naming the directory and the check that failed: it is a symbolic link, it is owned
-     *     by another user (neither this process's user nor root), or others may write to it without the sticky bit
+     * <p>The directory must not be a symbolic link. It and every directory above it, up to the root, as written and as
+     * the links in it resolve, must be owned by this process's user or by root, and must not be writable by others
+     * unless it has the sticky bit (as {@code /tmp} has): whoever may write to a directory may rename what is in it and
+     * put their own in its place.
+     *
+     * @throws AccessDeniedException naming the directory and the check that failed
      */
     static void prepare(Endpoint endpoint, Path directory) throws IOException {
         if (!Files.exists(directory, LinkOption.NOFOLLOW_LINKS)) {
@@ -52,22 +56,37 @@ final class Directories {
         if (!Files.isDirectory(directory, LinkOption.NOFOLLOW_LINKS)) {
             throw refused(endpoint, directory, "it is not a directory");
         }
-        long owner = ((Number) Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS)).longValue();
-        long self = UnixPaths.ownUid().orElse(owner);
-        if (owner != self && owner != 0) {
-            throw refused(
-                    endpoint,
-                    directory,
-                    "it is owned by uid " + owner + ", not by this user (uid " + self
-                            + ") or root, so its owner could replace the socket file");
+        Path absolute = directory.toAbsolutePath();
+        checkChain(endpoint, absolute, absolute);
+        Path real = absolute.toRealPath();
+        if (!real.equals(absolute)) {
+            checkChain(endpoint, absolute, real); // a link above it (as /var/run is): where it leads is checked too
         }
-        int mode = (Integer) Files.getAttribute(directory, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        if ((mode & 0002) != 0 && (mode & STICKY) == 0) {
-            throw refused(
-                    endpoint,
-                    directory,
-                    "others may write to it (mode 0" + Integer.toOctalString(mode & 07777)
-                            + ") and it has no sticky bit, so anyone could replace the socket file");
+    }
+
+    private static void checkChain(Endpoint endpoint, Path socketDirectory, Path start) throws IOException {
+        long self = UnixPaths.ownUid().orElse(-1);
+        for (Path path = start; path != null; path = path.getParent()) {
+            String which = path.equals(socketDirectory) ? "it" : path + ", above it,";
+            long owner = ((Number) Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS)).longValue();
+            if (owner != self && owner != 0 && self != -1) {
+                throw refused(
+                        endpoint,
+                        path,
+                        which + " is owned by uid " + owner + ", not by this user (uid " + self
+                                + ") or root, so its owner could replace the socket file");
+            }
+            if (Files.isSymbolicLink(path)) {
+                continue; // a link's own mode means nothing; who may replace it is its parent's business
+            }
+            int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            if ((mode & 0002) != 0 && (mode & STICKY) == 0) {
+                throw refused(
+                        endpoint,
+                        path,
+                        which + " may be written by others (mode 0" + Integer.toOctalString(mode & 07777)
+                                + ") and has no sticky bit, so anyone could replace the socket file");
+            }
         }
     }
 

@@ -164,7 +164,7 @@ class DaemonSocketTest {
                 AccessDeniedException.class,
                 () -> Ipc.listen(at(open.resolve("s.sock"), backend)).close());
         assertTrue(
-                worldWritable.getMessage().contains("others may write to it (mode 0777) and it has no sticky bit"),
+                worldWritable.getMessage().contains("it may be written by others (mode 0777) and has no sticky bit"),
                 worldWritable.getMessage());
 
         Files.setAttribute(open, "unix:mode", 01777); // like /tmp: sticky, so others can't replace our file
@@ -179,6 +179,56 @@ class DaemonSocketTest {
                 AccessDeniedException.class,
                 () -> Ipc.listen(at(foreign.resolve("s.sock"), backend)).close());
         assertTrue(owned.getMessage().contains("owned by uid 65534"), owned.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"jdk", "junixsocket"})
+    void refusesADirectoryWhoseAncestorAnotherUserCouldChange(String backend) throws Exception {
+        // Our own private directory, but inside one that others may write to without the sticky bit.
+        Path open = Files.createDirectory(directory.resolve("open"));
+        Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path mine = Files.createDirectories(open.resolve("a/mine"));
+        AccessDeniedException worldWritable = assertThrows(
+                AccessDeniedException.class,
+                () -> Ipc.listen(at(mine.resolve("s.sock"), backend)).close());
+        assertEquals(open.toString(), worldWritable.getFile());
+        assertTrue(
+                worldWritable.getMessage().contains(open + ", above it, may be written by others (mode 0777)"),
+                worldWritable.getMessage());
+        // A link above it is followed too: where it leads is no safer than the link.
+        Path link = Files.createSymbolicLink(directory.resolve("via"), open.resolve("a"));
+        assertThrows(
+                AccessDeniedException.class,
+                () -> Ipc.listen(at(link.resolve("mine/s.sock"), backend)).close());
+        Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxr-xr-x"));
+        try (Listener listener = Ipc.listen(at(link.resolve("mine/s.sock"), backend))) {
+            assertServes(listener);
+        }
+
+        assumeCanActAsNobody();
+        // Root's own directory, two levels under one of uid 65534: that user may rename it and make their own.
+        Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path theirs = ownedByNobody(Files.createDirectory(directory.resolve("theirs")));
+        Path ours = Files.createDirectories(theirs.resolve("app/run"));
+        AccessDeniedException owned = assertThrows(
+                AccessDeniedException.class,
+                () -> Ipc.listen(at(ours.resolve("s.sock"), backend)).close());
+        assertEquals(theirs.toString(), owned.getFile());
+        assertTrue(owned.getMessage().contains(theirs + ", above it, is owned by uid 65534"), owned.getMessage());
+        assertFalse(Files.exists(ours.resolve("s.sock")), "nothing was bound");
+        // The threat is real: that user can indeed move root's directory aside.
+        Process swap = new ProcessBuilder(
+                        "/usr/bin/setpriv",
+                        "--reuid=65534",
+                        "--regid=65534",
+                        "--clear-groups",
+                        "mv",
+                        theirs.resolve("app").toString(),
+                        theirs.resolve("moved").toString())
+                .redirectErrorStream(true)
+                .start();
+        assertTrue(swap.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(0, swap.exitValue(), new String(swap.getInputStream().readAllBytes(), UTF_8));
     }
 
     // ---- stale files and live daemons -------------------------------------------------------------------
@@ -571,6 +621,41 @@ class DaemonSocketTest {
             Files.deleteIfExists(path.getParent());
         }
         assertThrows(IllegalArgumentException.class, () -> Endpoint.runtime("../escape"));
+    }
+
+    @Test
+    void theRuntimeFallbackTakenFirstByAnotherUserIsRefusedByServerAndClient() throws Exception {
+        assumeTrue(System.getenv("XDG_RUNTIME_DIR") == null, "the fallback is used only without XDG_RUNTIME_DIR");
+        assumeCanActAsNobody();
+        Files.setAttribute(directory, "unix:mode", 01777); // as /tmp is
+        String app = "app" + ProcessHandle.current().pid();
+        String temporary = System.getProperty("java.io.tmpdir");
+        System.setProperty("java.io.tmpdir", directory.toString());
+        Endpoint endpoint;
+        try {
+            endpoint = Endpoint.runtime(app);
+        } finally {
+            System.setProperty("java.io.tmpdir", temporary);
+        }
+        Path path = endpoint.path().orElseThrow();
+        assertEquals(directory.resolve(app + "-" + System.getProperty("user.name")), path.getParent());
+        // uid 65534 made the directory first and listens in it.
+        Path theirs = ownedByNobody(Files.createDirectory(path.getParent()));
+        Process impostor = listenAsNobody(directory, path);
+        try {
+            AccessDeniedException server = assertThrows(
+                    AccessDeniedException.class, () -> Ipc.listen(endpoint).close());
+            assertTrue(server.getMessage().contains("it is owned by uid 65534"), server.getMessage());
+            UnexpectedServerException client = assertThrows(
+                    UnexpectedServerException.class, () -> Ipc.connect(endpoint).close());
+            assertTrue(
+                    client.getMessage().contains("65534") || client.getMessage().contains("nobody"),
+                    client.getMessage());
+        } finally {
+            JavaProcesses.reap(impostor);
+            Files.deleteIfExists(path);
+            Files.delete(theirs);
+        }
     }
 
     // ---- helpers ----------------------------------------------------------------------------------------
