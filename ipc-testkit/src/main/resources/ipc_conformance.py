@@ -91,6 +91,17 @@ class Peer:
         time.sleep(0.002)
         self.sock.sendall(data[offset:])
 
+    def has_bytes(self, seconds):
+        """Whether the server sends anything (a frame, or its end) within seconds."""
+        self.sock.settimeout(seconds)
+        try:
+            self._fill(len(self.buffer) + 1)
+            return True
+        except socket.timeout:
+            return False
+        finally:
+            self.sock.settimeout(WAIT)
+
     def _fill(self, n):
         while len(self.buffer) < n:
             chunk = self.sock.recv(65536)
@@ -249,8 +260,12 @@ def frames_coalesced(endpoint):
             peer.send(first + second[:offset])
             time.sleep(0.002)
             peer.send(second[offset:])
-            expect(response_of(peer.read(), 1) == b"first", "first")
-            expect(response_of(peer.read(), 2) == b"second", "second, cut at %d" % offset)
+            replies = {}
+            for _ in range(2):  # in either order: requests in flight are answered as they finish
+                body = peer.read()
+                request_id = struct.unpack(">I", body[1:5])[0]
+                replies[request_id] = response_of(body, request_id)
+            expect(replies == {1: b"first", 2: b"second"}, "both answered, cut at %d: %r" % (offset, replies))
         finally:
             peer.close()
 
@@ -589,6 +604,37 @@ def access_refused(endpoint):
         expect("access policy" in message, "the message names the access policy: %r" % message)
     finally:
         peer.close()
+
+
+@check
+def unfinished_connections_give_way(endpoint):
+    """C3: past maxHandshakes unfinished connections, one of them gives way; a client that says HELLO is served."""
+    settings = ipc.options(endpoint)
+    limit = int(settings["maxHandshakes"])
+    secret = ipc.read_secret(settings)
+    silent = []
+    try:
+        for _ in range(limit):
+            silent.append(Peer(endpoint, authenticate=False))  # connected (past TLS), no secret proof, no HELLO
+        still_serving(endpoint)  # arrives past the limit, says HELLO at once, and is served
+        ended = None
+        deadline = time.monotonic() + WAIT
+        while ended is None and time.monotonic() < deadline:
+            for peer in silent:
+                if peer.has_bytes(0.05):  # not select(): TLS 1.3 sends session tickets, which are no frames
+                    ended = peer
+                    break
+        expect(ended is not None, "no unfinished connection gave way")
+        message = ended.expect_error_then_end(TOO_MANY_CONNECTIONS)[2]
+        expect("maxHandshakes" in message, "the message names the limit: %r" % message)
+        for peer in silent:
+            if peer is not ended:
+                if secret is not None:
+                    ipc.prove_secret(peer.sock, secret)
+                expect(peer.hello()[0] == 2, "an unfinished connection that did not give way is welcomed")
+    finally:
+        for peer in silent:
+            peer.close()
 
 
 # ---- shared secret -------------------------------------------------------------------------------------------------

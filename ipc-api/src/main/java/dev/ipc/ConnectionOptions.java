@@ -153,6 +153,26 @@ public final class ConnectionOptions extends OptionSet {
             .build();
 
     /**
+     * How many connections a listener holds that have not finished their handshake (TLS's, the shared secret's, and in
+     * the runtime the HELLO); past it the oldest connection of the peer holding the most is pushed out (an ERROR
+     * {@code TOO_MANY_CONNECTIONS} where the protocol allows one), so silent connections cannot crowd out the ones that
+     * finish. Connections past their handshake count against {@link ServerOptions#MAX_CONNECTIONS} instead.
+     */
+    public static final Option<Integer> MAX_HANDSHAKES = Option.size(
+                    "maxHandshakes", 128, 1, 65535, "How many connections may be mid-handshake at once.")
+            .scopes(LISTEN, SERVER)
+            .build();
+
+    /**
+     * How many connections of one peer (a uid on Unix, an address on TCP) may be mid-handshake at once, within
+     * {@link #MAX_HANDSHAKES}; past it that peer's oldest is pushed out; 0: no limit of its own.
+     */
+    public static final Option<Integer> MAX_HANDSHAKES_PER_PEER = Option.size(
+                    "maxHandshakesPerPeer", 0, 0, 65535, "How many of them one peer may hold; 0: no limit of its own.")
+            .scopes(LISTEN, SERVER)
+            .build();
+
+    /**
      * Who a client expects to be listening on a Unix socket, checked on the listener's credentials before anything is
      * sent: {@code auto} (the default: this user, root, or the owner of the socket file's directory when every
      * directory above that is root's and writable by nobody else), {@code same-user}, {@code root}, {@code uid:N},
@@ -182,6 +202,8 @@ public final class ConnectionOptions extends OptionSet {
             SECRET,
             ALLOW_INSECURE_PLAINTEXT,
             HANDSHAKE_TIMEOUT,
+            MAX_HANDSHAKES,
+            MAX_HANDSHAKES_PER_PEER,
             EXPECT_SERVER);
 
     private static final Set<Scope> SCOPES = scopesOf(LISTEN, CONNECT);

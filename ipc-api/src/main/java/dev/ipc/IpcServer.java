@@ -5,11 +5,13 @@ import dev.ipc.internal.Closer;
 import dev.ipc.internal.FrameTooLargeException;
 import dev.ipc.internal.FramedConnection;
 import dev.ipc.internal.FramedListener;
+import dev.ipc.internal.HandshakeSlots;
 import dev.ipc.internal.MemoryBudget;
 import dev.ipc.internal.OverBudgetException;
 import dev.ipc.internal.Protocol;
 import dev.ipc.internal.Refusals;
 import dev.ipc.internal.Threads;
+import java.io.EOFException;
 import java.io.IOException;
 import java.net.ProtocolException;
 import java.nio.ByteBuffer;
@@ -105,7 +107,9 @@ public final class IpcServer implements AutoCloseable {
     private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final Set<Thread> sessionThreads = ConcurrentHashMap.newKeySet();
-    private final Map<String, AtomicInteger> perPeer = new ConcurrentHashMap<>();
+    private final Map<String, AtomicInteger> perPeer = new ConcurrentHashMap<>(); // past the hello, per user
+    private final AtomicInteger established = new AtomicInteger(); // sessions past the hello
+    private HandshakeSlots helloSlots; // sessions before it
     private final ReentrantLock sessionsLock = new ReentrantLock();
     private final Condition sessionsChanged = sessionsLock.newCondition();
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -157,6 +161,7 @@ public final class IpcServer implements AutoCloseable {
                 .build();
         try {
             listener = Ipc.listenFramed(endpoint.withoutParameters(), connectionOptions);
+            helloSlots = new HandshakeSlots(listener.endpoint(), limits.maxHandshakes, limits.maxHandshakesPerPeer);
         } catch (IOException | RuntimeException e) {
             state.set(State.CLOSED);
             stopped.countDown();
@@ -238,26 +243,15 @@ public final class IpcServer implements AutoCloseable {
             return;
         }
         String peer = peerKey(connection.peer());
-        if (sessions.size() >= limits.maxConnections) {
-            refuse(
-                    connection,
-                    ErrorCode.TOO_MANY_CONNECTIONS,
-                    "the server holds its maximum of " + limits.maxConnections + " connections");
+        String full = full(peer);
+        if (full != null) {
+            refuse(connection, ErrorCode.TOO_MANY_CONNECTIONS, full);
             return;
-        }
-        if (peer != null && limits.maxConnectionsPerPeer > 0) {
-            AtomicInteger count = perPeer.computeIfAbsent(peer, key -> new AtomicInteger());
-            if (count.incrementAndGet() > limits.maxConnectionsPerPeer) {
-                count.decrementAndGet();
-                refuse(
-                        connection,
-                        ErrorCode.TOO_MANY_CONNECTIONS,
-                        "peer " + peer + " holds its maximum of " + limits.maxConnectionsPerPeer + " connections");
-                return;
-            }
         }
         Session session = new Session(connection, peer);
         sessions.add(session);
+        // Until its hello the session counts against maxHandshakes, not maxConnections: silent ones give way.
+        session.helloSlot = helloSlots.admit(HandshakeSlots.peerOf(connection), session::pushOut);
         try {
             Thread thread = connection.threads(name + "-connection").newThread(session::run);
             sessionThreads.add(thread);
@@ -271,6 +265,20 @@ public final class IpcServer implements AutoCloseable {
             session.finish();
             refuse(connection, ErrorCode.TOO_MANY_CONNECTIONS, "the server has no thread for another connection");
         }
+    }
+
+    /** Why a connection of {@code peer} would be over a limit now; null if it is not. */
+    private String full(String peer) {
+        if (established.get() >= limits.maxConnections) {
+            return "the server holds its maximum of " + limits.maxConnections + " connections";
+        }
+        if (peer != null && limits.maxConnectionsPerPeer > 0) {
+            AtomicInteger count = perPeer.get(peer);
+            if (count != null && count.get() >= limits.maxConnectionsPerPeer) {
+                return "peer " + peer + " holds its maximum of " + limits.maxConnectionsPerPeer + " connections";
+            }
+        }
+        return null;
     }
 
     private static String peerKey(PeerCredentials peer) {
@@ -416,6 +424,8 @@ public final class IpcServer implements AutoCloseable {
         final int maxInFlight;
         final int maxConnections;
         final int maxConnectionsPerPeer;
+        final int maxHandshakes;
+        final int maxHandshakesPerPeer;
         final Duration handshakeTimeout;
         final Duration idleTimeout;
         final Duration frameTimeout;
@@ -430,6 +440,8 @@ public final class IpcServer implements AutoCloseable {
             maxInFlight = options.get(ServerOptions.MAX_IN_FLIGHT);
             maxConnections = options.get(ServerOptions.MAX_CONNECTIONS);
             maxConnectionsPerPeer = options.get(ServerOptions.MAX_CONNECTIONS_PER_PEER);
+            maxHandshakes = options.get(ConnectionOptions.MAX_HANDSHAKES);
+            maxHandshakesPerPeer = options.get(ConnectionOptions.MAX_HANDSHAKES_PER_PEER);
             handshakeTimeout = options.get(ConnectionOptions.HANDSHAKE_TIMEOUT);
             idleTimeout = options.get(ServerOptions.IDLE_TIMEOUT);
             frameTimeout = options.get(ServerOptions.FRAME_TIMEOUT);
@@ -458,6 +470,10 @@ public final class IpcServer implements AutoCloseable {
         private final long acceptedAt = System.nanoTime();
         private volatile long lastActivity = System.nanoTime();
         private final AtomicBoolean finished = new AtomicBoolean();
+        HandshakeSlots.Slot helloSlot; // set before the session's thread starts
+        private volatile boolean pushedOut; // before its hello, for newer connections past maxHandshakes
+        private volatile boolean
+                counted; // against maxConnections (and its peer's); only the session's thread and finish()
 
         private final Object lock = new Object();
         // Guarded by lock.
@@ -481,6 +497,15 @@ public final class IpcServer implements AutoCloseable {
         void run() {
             try {
                 int asked = Protocol.readHello(connection.input());
+                if (!helloSlot.release()) {
+                    throw new EOFException("pushed out"); // pushOut() has shut the input: answered below
+                }
+                String full = count();
+                if (full != null) {
+                    LOG.debug("refused a connection on {}: {}", endpoint, full);
+                    connection.finish(Protocol.error(0, ErrorCode.TOO_MANY_CONNECTIONS, full), Refusals.LINGER);
+                    return;
+                }
                 int spoken = Protocol.negotiate(asked);
                 if (spoken < 0) {
                     connection.finish(
@@ -528,11 +553,41 @@ public final class IpcServer implements AutoCloseable {
                 LOG.info("closing {}: {}", connection, e.getMessage());
                 endOrRefuse(Protocol.error(0, ErrorCode.PROTOCOL_ERROR, e.getMessage()));
             } catch (IOException e) {
-                LOG.debug("connection {} ended: {}", connection, e.toString());
+                if (pushedOut) {
+                    connection.finish(
+                            Protocol.error(0, ErrorCode.TOO_MANY_CONNECTIONS, helloSlots.pushedOutMessage()),
+                            Duration.ZERO);
+                } else {
+                    LOG.debug("connection {} ended: {}", connection, e.toString());
+                }
             } finally {
                 Closer.closeQuietly(connection, null);
                 finish();
                 sessionThreads.remove(Thread.currentThread());
+            }
+        }
+
+        /** Counts the session, past its hello, against maxConnections and its peer's; why not, if it is over. */
+        private String count() {
+            String full = full(peer);
+            if (full != null) {
+                return full; // connections that finished their hello meanwhile took the last places
+            }
+            established.incrementAndGet();
+            if (peer != null && limits.maxConnectionsPerPeer > 0) {
+                perPeer.computeIfAbsent(peer, key -> new AtomicInteger()).incrementAndGet();
+            }
+            counted = true;
+            return null;
+        }
+
+        /** Ends a session that has not sent its hello, for a newer one; never blocks (the accept thread calls it). */
+        void pushOut() {
+            pushedOut = true;
+            try {
+                connection.shutdownInput(); // the session's thread, reading the hello, sees the end and says why
+            } catch (IOException | RuntimeException e) {
+                Closer.closeQuietly(connection, e);
             }
         }
 
@@ -905,8 +960,14 @@ public final class IpcServer implements AutoCloseable {
         void finish() {
             if (finished.compareAndSet(false, true)) {
                 sessions.remove(this);
-                if (peer != null && limits.maxConnectionsPerPeer > 0) {
-                    perPeer.computeIfPresent(peer, (key, count) -> count.decrementAndGet() == 0 ? null : count);
+                if (helloSlot != null) {
+                    helloSlot.release();
+                }
+                if (counted) {
+                    established.decrementAndGet();
+                    if (peer != null && limits.maxConnectionsPerPeer > 0) {
+                        perPeer.computeIfPresent(peer, (key, count) -> count.decrementAndGet() == 0 ? null : count);
+                    }
                 }
                 synchronized (lock) {
                     lock.notifyAll();

@@ -41,6 +41,7 @@ public final class HandshakingListener implements FramedListener {
     private final AccessPolicy policy;
     private final byte[] secret;
     private final Semaphore room;
+    private final HandshakeSlots slots;
     private final LinkedBlockingQueue<FramedConnection> ready = new LinkedBlockingQueue<>();
     private final Set<FramedConnection> shaking = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -59,6 +60,10 @@ public final class HandshakingListener implements FramedListener {
         this.policy = Objects.requireNonNull(policy, "policy");
         this.secret = secret == null ? null : secret.clone();
         this.room = new Semaphore(options.get(ConnectionOptions.BACKLOG));
+        this.slots = new HandshakeSlots(
+                inner.endpoint(),
+                options.get(ConnectionOptions.MAX_HANDSHAKES),
+                options.get(ConnectionOptions.MAX_HANDSHAKES_PER_PEER));
         // Handshakes start at once, not at the first accept(): a TLS client's connect waits for its
         // handshake, and code that connects before it accepts is common.
         Thread thread = new Thread(this::acceptLoop, "ipc-handshake-accept " + inner.endpoint());
@@ -123,41 +128,87 @@ public final class HandshakingListener implements FramedListener {
 
     private void startHandshake(FramedConnection raw) {
         shaking.add(raw);
+        Handshake handshake = new Handshake(raw);
+        handshake.slot = slots.admit(
+                HandshakeSlots.peerOf(raw),
+                () -> handshake.stop(ErrorCode.TOO_MANY_CONNECTIONS, slots.pushedOutMessage()));
         try {
             raw.threads("ipc-handshake " + endpoint())
-                    .newThread(() -> shakeHands(raw))
+                    .newThread(() -> shakeHands(handshake))
                     .start();
         } catch (RuntimeException | Error e) {
             shaking.remove(raw);
+            handshake.slot.release();
             room.release();
             Closer.closeQuietly(raw, e);
             LOG.warn("no thread for a handshake on {}: {}", endpoint(), e.toString());
         }
     }
 
-    private void shakeHands(FramedConnection connection) {
+    /** One connection's handshake, and why it was stopped from outside, if it was. */
+    private static final class Handshake {
+        final FramedConnection connection;
+        final AtomicBoolean framing = new AtomicBoolean(); // whether frames can be sent: TLS's handshake is done
+        HandshakeSlots.Slot slot;
+        private ErrorCode stopCode; // guarded by this
+        private String stopped; // guarded by this
+
+        Handshake(FramedConnection connection) {
+            this.connection = connection;
+        }
+
+        /** Stops the handshake from another thread, which must not block: its own thread then says why, and ends. */
+        void stop(ErrorCode code, String why) {
+            synchronized (this) {
+                if (stopped != null) {
+                    return;
+                }
+                stopCode = code;
+                stopped = why;
+            }
+            try {
+                if (framing.get()) {
+                    connection.shutdownInput(); // wakes the blocked read; the handshake's thread sends the ERROR
+                } else {
+                    connection.abortHandle().close(); // mid-TLS: nothing can be sent
+                }
+            } catch (Exception e) {
+                Closer.closeQuietly(connection.abortHandle(), e);
+            }
+        }
+
+        /** Why it was stopped from outside, as an ERROR if frames can carry one; null if it was not. */
+        synchronized byte[] refusal() {
+            return stopped == null || !framing.get() ? null : Protocol.error(0, stopCode, stopped);
+        }
+
+        synchronized String stopped() {
+            return stopped;
+        }
+
+        synchronized boolean pushedOut() {
+            return stopCode == ErrorCode.TOO_MANY_CONNECTIONS;
+        }
+    }
+
+    private void shakeHands(Handshake handshake) {
+        FramedConnection connection = handshake.connection;
         String peer = "client " + connection.remote();
         boolean admitted = false;
         byte[] refusal = null;
         String timedOut = "the handshake did not finish within handshakeTimeout " + handshakeTimeout;
-        AtomicBoolean framing = new AtomicBoolean(); // whether frames can be sent: TLS's handshake, if any, is done
-        AtomicBoolean expired = new AtomicBoolean();
         try {
-            AutoCloseable abort = () -> {
-                expired.set(true);
-                if (framing.get()) {
-                    connection.shutdownInput(); // wakes the blocked read; this thread then says why, and finishes
-                } else {
-                    connection.abortHandle().close();
-                }
-            };
+            AutoCloseable abort = () -> handshake.stop(ErrorCode.TIMEOUT, timedOut);
             Deadline.within(handshakeTimeout, abort, timedOut, () -> {
                 connection.handshake();
                 if (secret != null) {
-                    framing.set(true);
+                    handshake.framing.set(true);
                     SecretHandshake.verify(connection, secret, peer);
                 }
             });
+            if (!handshake.slot.release()) {
+                throw new IOException(handshake.stopped());
+            }
             if (!policy.permits(connection.peer())) {
                 LOG.info(
                         "refused a connection on {} from {}: the access policy ({}) does not permit {}",
@@ -175,11 +226,20 @@ public final class HandshakingListener implements FramedListener {
             }
             admitted = true;
         } catch (IOException | RuntimeException e) {
-            LOG.info("refused a connection on {} from {}: {}", endpoint(), peer, describe(e));
-            if (expired.get() && framing.get()) {
-                refusal = Protocol.error(0, ErrorCode.TIMEOUT, timedOut); // a limit is answered, never with silence
+            String stopped = handshake.stopped();
+            if (handshake.pushedOut()) {
+                // One of many, perhaps: HandshakeSlots warns about them, a minute apart.
+                LOG.debug("ended a connection on {} from {}: {}", endpoint(), peer, stopped);
+            } else {
+                LOG.info(
+                        "refused a connection on {} from {}: {}",
+                        endpoint(),
+                        peer,
+                        stopped != null ? stopped : describe(e));
             }
+            refusal = handshake.refusal(); // a limit is answered, never with silence
         } finally {
+            handshake.slot.release();
             shaking.remove(connection);
             if (admitted && !closed.get()) {
                 ready.add(connection);

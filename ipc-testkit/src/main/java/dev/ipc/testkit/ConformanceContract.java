@@ -90,6 +90,11 @@ public abstract class ConformanceContract {
                     List.of("memory_budget")),
             new Profile("connections", query("maxConnections", "2"), options -> {}, List.of("too_many_connections")),
             new Profile(
+                    "handshakes",
+                    query("maxHandshakes", "3"),
+                    options -> {},
+                    List.of("unfinished_connections_give_way")),
+            new Profile(
                     "access",
                     query(),
                     options -> options.connection(ConnectionOptions.builder()
@@ -101,6 +106,11 @@ public abstract class ConformanceContract {
                     query("handshakeTimeout", "1s"),
                     options -> {},
                     List.of("auth_accepted", "auth_refusals", "auth_timeout")),
+            new Profile(
+                    "secret-handshakes",
+                    query("maxHandshakes", "3"),
+                    options -> {},
+                    List.of("unfinished_connections_give_way")),
             new Profile("shutdown", query("maxInFlight", "2000"), options -> {}, List.of("shutdown")));
 
     private final TransportContract contract;
@@ -220,7 +230,7 @@ public abstract class ConformanceContract {
         for (Map.Entry<String, String> parameter : profile.query().entrySet()) {
             endpoint = endpoint.withParameter(parameter.getKey(), parameter.getValue());
         }
-        if (profile.name().equals("secret")) {
+        if (profile.name().startsWith("secret")) {
             Path secret = contract.directory().resolve("conformance.secret");
             Files.writeString(secret, "a shared secret of more than sixteen bytes\n");
             Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
