@@ -29,6 +29,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -65,6 +66,9 @@ import org.slf4j.LoggerFactory;
  * {@code docs/PROTOCOL.md}.
  */
 public final class IpcServer implements AutoCloseable {
+
+    /** The platform workers where there are no virtual threads (JDK 17 to 20). */
+    private static final int WORKERS = Math.max(8, 4 * Runtime.getRuntime().availableProcessors());
 
     private static final Logger LOG = LoggerFactory.getLogger(IpcServer.class);
     private static final AtomicInteger SERVERS = new AtomicInteger();
@@ -168,8 +172,7 @@ public final class IpcServer implements AutoCloseable {
             throw e;
         }
         try {
-            workers = Threads.workers(
-                    name + "-worker", Math.max(8, 4 * Runtime.getRuntime().availableProcessors()));
+            workers = Threads.workers(name + "-worker", WORKERS);
             watchdog = Executors.newSingleThreadScheduledExecutor(Threads.daemons(name + "-watchdog"));
             long tick = watchdogTick();
             watchdog.scheduleWithFixedDelay(this::enforceTimeouts, tick, tick, TimeUnit.MILLISECONDS);
@@ -296,8 +299,31 @@ public final class IpcServer implements AutoCloseable {
 
     private void enforceTimeouts() {
         long now = System.nanoTime();
+        int stalled = 0;
         for (Session session : sessions) {
-            session.enforceTimeouts(now);
+            if (session.enforceTimeouts(now)) {
+                stalled++;
+            }
+        }
+        replaceStalledWorkers(stalled);
+    }
+
+    /**
+     * On a fixed pool of platform workers (JDK 17 to 20), a reply write that stalls on a peer that reads nothing holds
+     * its worker until writeTimeout: the pool grows by one worker for each connection whose write has stalled since the
+     * last tick, and shrinks back as they end, so that a few such peers can't starve everyone's handlers.
+     */
+    private void replaceStalledWorkers(int stalled) {
+        if (workers instanceof ThreadPoolExecutor) {
+            ThreadPoolExecutor pool = (ThreadPoolExecutor) workers;
+            int size = WORKERS + Math.min(stalled, limits.maxConnections);
+            if (size > pool.getMaximumPoolSize()) {
+                pool.setMaximumPoolSize(size);
+                pool.setCorePoolSize(size);
+            } else if (size < pool.getCorePoolSize()) {
+                pool.setCorePoolSize(size);
+                pool.setMaximumPoolSize(size);
+            }
         }
     }
 
@@ -910,14 +936,18 @@ public final class IpcServer implements AutoCloseable {
         private long stalledWrite = -1;
         private long stalledSince;
 
-        void enforceTimeouts(long now) {
+        /** Enforces the timeouts; returns whether a write is in progress that was in progress at the last tick. */
+        boolean enforceTimeouts(long now) {
             long writes = connection.writeCount();
+            boolean stalled = false;
             if ((writes & 1) == 0) {
                 stalledWrite = -1; // no write in progress
             } else if (writes != stalledWrite) {
                 stalledWrite = writes; // a write in progress, first seen now
                 stalledSince = now;
-            } else if (expired(limits.writeTimeout, stalledSince, now)) {
+            } else if (!expired(limits.writeTimeout, stalledSince, now)) {
+                stalled = true;
+            } else {
                 // Nothing can be sent to say why: the peer is not reading. Closing frees the blocked writer.
                 LOG.info(
                         "closing {}: a write to {} stalled for writeTimeout {} (the peer reads nothing)",
@@ -925,7 +955,7 @@ public final class IpcServer implements AutoCloseable {
                         peer == null ? "the peer" : peer,
                         limits.writeTimeout);
                 Closer.closeQuietly(connection, null);
-                return;
+                return false;
             }
             int spoken;
             int taken;
@@ -937,7 +967,7 @@ public final class IpcServer implements AutoCloseable {
                 if (expired(limits.handshakeTimeout, acceptedAt, now)) {
                     timeOut("no hello within handshakeTimeout " + limits.handshakeTimeout);
                 }
-                return;
+                return stalled;
             }
             long partial = connection.partialFrameSince();
             if (partial != 0 && expired(limits.frameTimeout, partial, now)) {
@@ -945,6 +975,7 @@ public final class IpcServer implements AutoCloseable {
             } else if (partial == 0 && taken == 0 && expired(limits.idleTimeout, lastActivity, now)) {
                 timeOut("idle for idleTimeout " + limits.idleTimeout);
             }
+            return stalled;
         }
 
         private boolean expired(Duration timeout, long since, long now) {

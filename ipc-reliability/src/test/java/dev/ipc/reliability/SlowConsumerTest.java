@@ -17,11 +17,15 @@ import dev.ipc.testkit.LogCapture;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -114,6 +118,56 @@ class SlowConsumerTest extends OnEachTransport {
             assertTrue(
                     slowest < TimeUnit.MILLISECONDS.toNanos(500),
                     "the other client was not held up: " + slowest / 1_000_000 + " ms");
+        }
+    }
+
+    /**
+     * More clients that never read than a JDK 17 server has platform workers (max(8, 4 x CPUs)), each with a 1 MiB
+     * reply stuck in its socket: each stuck write holds a worker until writeTimeout, so everyone else's calls used to
+     * wait that long. A worker stuck in a write is replaced within a watchdog tick or two. (On JDK 21+ the workers are
+     * virtual threads and this holds anyway.)
+     */
+    @Test
+    void clientsThatNeverReadDoNotStarveTheWorkers() throws Exception {
+        int stuck = Math.max(8, 4 * Runtime.getRuntime().availableProcessors()) + 2;
+        int size = 1024 * 1024;
+        CountDownLatch handled = new CountDownLatch(stuck);
+        ServerOptions options = ServerOptions.builder()
+                .set(ServerOptions.WRITE_TIMEOUT, Duration.ofSeconds(60))
+                .build();
+        List<Connection> readers = new ArrayList<>();
+        try (IpcServer server = IpcServer.builder(endpoint("unix"))
+                        .options(options)
+                        .handler(request -> {
+                            if (request.length == size) {
+                                handled.countDown();
+                            }
+                            return request;
+                        })
+                        .build()
+                        .start();
+                IpcClient good = IpcClient.connect(server.endpoint())) {
+            for (int i = 0; i < stuck; i++) {
+                Connection never = Ipc.connect(server.endpoint());
+                readers.add(never);
+                never.output().write(new byte[] {0, 0, 0, 6, 1, 0x49, 0x50, 0x43, 0, 1}); // HELLO, version 1
+                assertEquals(2, never.receive()[0], "WELCOME");
+                never.send(ByteBuffer.allocate(5 + size).put((byte) 3).putInt(1).array());
+            }
+            assertTrue(handled.await(60, TimeUnit.SECONDS), "every stuck client's request was handled");
+            long started = System.nanoTime();
+            byte[] request = "good".getBytes(UTF_8);
+            assertArrayEquals(request, good.call(request, Duration.ofSeconds(20)));
+            System.out.printf(
+                    Locale.ROOT,
+                    "RELIABILITY stuck writers: %d clients never read their 1 MiB replies; another client's call"
+                            + " took %.1f ms%n",
+                    stuck,
+                    (System.nanoTime() - started) / 1e6);
+        } finally {
+            for (Connection never : readers) {
+                never.close();
+            }
         }
     }
 }
