@@ -439,7 +439,20 @@ public final class IpcClient implements AutoCloseable {
             }
         }
 
-        /** Fails every call in flight at once; the next call reconnects. */
+        /**
+         * Whether the server's GOAWAY said it would not take request {@code id}: sent after the last one it named. Ids
+         * rise by one per call (wrapping past 2^31 - 1 to 1), so "after" is a positive difference.
+         */
+        private boolean notTaken(int id) {
+            long last = lastTaken;
+            return goingAway && last >= 0 && id - (int) last > 0;
+        }
+
+        /**
+         * Fails every call in flight at once; the next call reconnects. After a GOAWAY, a call the server said it would
+         * not take fails as not run however the stream ended (a server that stops waiting for this client to close may
+         * reset the connection rather than end it).
+         */
         void lost(IOException cause) {
             dead = true;
             retiring.remove(this);
@@ -455,7 +468,7 @@ public final class IpcClient implements AutoCloseable {
                 if (!pending.remove(call.id, call)) {
                     continue;
                 }
-                if (call.afterGoaway && !(cause instanceof RemoteException)) {
+                if ((call.afterGoaway || notTaken(call.id)) && !(cause instanceof RemoteException)) {
                     call.future.completeExceptionally(new NotRunException("the connection to " + endpoint + " was lost"
                             + " after the server's GOAWAY, before this request could be taken; it did not run and may"
                             + " be sent again: " + cause.getMessage()));

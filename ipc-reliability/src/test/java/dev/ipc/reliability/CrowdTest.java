@@ -3,6 +3,7 @@ package dev.ipc.reliability;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ipc.Endpoint;
@@ -12,6 +13,7 @@ import dev.ipc.internal.UnixPaths;
 import dev.ipc.testkit.Background;
 import dev.ipc.testkit.JavaProcesses;
 import dev.ipc.testkit.LeakGate;
+import dev.ipc.testkit.LogCapture;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -23,6 +25,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -59,7 +62,8 @@ class CrowdTest extends OnEachTransport {
             endpoint = endpoint.withParameter("secretFile", secret.toString());
         }
         List<SocketChannel> crowd = new ArrayList<>();
-        try (IpcServer server = echo(endpoint)) {
+        try (LogCapture log = LogCapture.start();
+                IpcServer server = echo(endpoint)) {
             Endpoint bound = server.endpoint().withParameter("handshakeTimeout", "10s");
             long alone = goodCalls(bound)[GOOD_CALLS / 2];
             InetSocketAddress address =
@@ -69,6 +73,9 @@ class CrowdTest extends OnEachTransport {
             }
             long[] beside = goodCalls(bound);
             report("tcp " + setup, silent, alone, beside);
+            // What a user must act on is a warning, once a minute at most, not a line per connection.
+            String warning = log.await(Duration.ofSeconds(10), "WARN", "pushed out before finishing their handshake");
+            assertTrue(warning.contains("maxHandshakes 128"), warning);
         } finally {
             closeAll(crowd);
             Files.deleteIfExists(directory.resolve("secret"));

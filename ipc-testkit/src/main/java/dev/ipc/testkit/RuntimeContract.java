@@ -16,9 +16,11 @@ import dev.ipc.ErrorCode;
 import dev.ipc.Ipc;
 import dev.ipc.IpcClient;
 import dev.ipc.IpcServer;
+import dev.ipc.Listener;
 import dev.ipc.NotRunException;
 import dev.ipc.RemoteException;
 import dev.ipc.ServerOptions;
+import dev.ipc.internal.Protocol;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -486,6 +488,42 @@ public abstract class RuntimeContract {
         }
         closing.get(30, TimeUnit.SECONDS);
         assertThrows(IOException.class, () -> client.call(new byte[1]), "the server is gone");
+    }
+
+    /**
+     * A server that stops waiting for its client may end the connection with a reset, requests of the client still
+     * unread: the calls its GOAWAY said it would not take still fail as not run, never as lost.
+     */
+    @Test
+    void callsAfterTheGoawaysLastIdFailAsNotRunEvenWhenTheStreamIsReset() throws Exception {
+        Listener listener = closing(Ipc.listen(contract.newEndpoint(contract.directory())));
+        CountDownLatch bothSent = new CountDownLatch(1);
+        Future<?> server = threads.submit(() -> {
+            try (Connection connection = listener.accept()) {
+                connection.receive(); // the HELLO
+                connection.send(Protocol.welcome(2, 1 << 20, 16));
+                byte[] first = connection.receive();
+                connection.send(Protocol.call(Protocol.RESPONSE, Protocol.id(first), Protocol.payload(first)));
+                assertTrue(bothSent.await(30, TimeUnit.SECONDS));
+                connection.send(Protocol.goaway(2, Protocol.id(first), "going away"));
+                // Closed with the two later requests unread: the peer sees a reset, not an end of stream.
+            }
+            return null;
+        });
+        IpcClient client = closing(IpcClient.connect(
+                listener.endpoint(),
+                ClientOptions.builder()
+                        .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
+                        .build()));
+        assertEquals("one", new String(client.call("one".getBytes(UTF_8)), UTF_8));
+        CompletableFuture<byte[]> second = client.callAsync("two".getBytes(UTF_8));
+        CompletableFuture<byte[]> third = client.callAsync("three".getBytes(UTF_8));
+        bothSent.countDown();
+        server.get(30, TimeUnit.SECONDS);
+        for (CompletableFuture<byte[]> call : List.of(second, third)) {
+            ExecutionException failed = assertThrows(ExecutionException.class, () -> call.get(30, TimeUnit.SECONDS));
+            assertTrue(failed.getCause() instanceof NotRunException, "not run, not lost: " + failed.getCause());
+        }
     }
 
     @Test
