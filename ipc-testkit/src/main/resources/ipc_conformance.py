@@ -25,7 +25,7 @@ import ipc_client as ipc  # noqa: E402  (beside this file)
 
 HELLO, WELCOME, REQUEST, RESPONSE, ERROR, GOAWAY = 1, 2, 3, 4, 5, 6
 AUTH_HELLO, AUTH_CHALLENGE, AUTH_PROOF, AUTH_OK = 7, 8, 9, 10
-PROTOCOL_ERROR, UNSUPPORTED_VERSION, HANDLER_FAILED, SHUTTING_DOWN = 1, 2, 3, 4
+PROTOCOL_ERROR, UNSUPPORTED_VERSION, INTERNAL, SHUTTING_DOWN = 1, 2, 3, 4
 TOO_MANY_REQUESTS, TOO_MANY_CONNECTIONS, FRAME_TOO_LARGE, TIMEOUT, UNAUTHORIZED = 5, 6, 7, 8, 9
 WAIT = 15.0  # seconds any single read may take on a loaded machine
 
@@ -509,12 +509,28 @@ def memory_budget(endpoint):
 
 @check
 def handler_failure(endpoint):
-    """R5: a request whose handler fails is HANDLER_FAILED for its id; the connection goes on."""
+    """R5: a request whose handler fails is INTERNAL for its id, naming an incident only; the connection goes on."""
     peer, _ = welcomed(endpoint)
     try:
         body = peer.call(4, b"boom")
-        expect(body[0] == ERROR and error_fields(body)[:2] == (4, HANDLER_FAILED), describe(body))
+        expect(body[0] == ERROR and error_fields(body)[:2] == (4, INTERNAL), describe(body))
+        message = error_fields(body)[2]
+        expect("incident" in message and "purpose" not in message and "Exception" not in message,
+               "the message names an incident, not the cause: %r" % message)
         expect(response_of(peer.call(5, b"fine"), 5) == b"fine", "the connection goes on")
+    finally:
+        peer.close()
+
+
+@check
+def application_error(endpoint):
+    """R8: an application's error reaches the client with its own number (1000 to 65535) and message, as they are."""
+    peer, _ = welcomed(endpoint)
+    try:
+        body = peer.call(6, "app:4242:no key été".encode())
+        expect(body[0] == ERROR, describe(body))
+        expect(error_fields(body) == (6, 4242, "no key été"), "the fields: %r" % (error_fields(body),))
+        expect(response_of(peer.call(7, b"fine"), 7) == b"fine", "the connection goes on")
     finally:
         peer.close()
 

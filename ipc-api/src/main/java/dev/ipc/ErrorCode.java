@@ -6,8 +6,11 @@ public enum ErrorCode {
     PROTOCOL_ERROR(1),
     /** The client asked for a protocol version this server does not speak. */
     UNSUPPORTED_VERSION(2),
-    /** The handler threw or its future failed; the message says what. */
-    HANDLER_FAILED(3),
+    /**
+     * The handler failed unexpectedly (it threw, its stage failed, it returned no reply): the message names only an
+     * incident that the server logged with the cause, never the cause itself.
+     */
+    INTERNAL(3),
     /** The server is shutting down and takes no new requests. */
     SHUTTING_DOWN(4),
     /** The connection has as many requests in flight as the server allows. */
@@ -20,6 +23,12 @@ public enum ErrorCode {
     TIMEOUT(8),
     /** The client did not prove it knows the server's shared secret, or the server requires one it lacks. */
     UNAUTHORIZED(9),
+    /**
+     * An error of the application's own, with a number of 1000 to 65535
+     * ({@link ApplicationException#applicationCode()}) and its message: a handler throws {@link ApplicationException}
+     * and the caller catches it.
+     */
+    APPLICATION(ApplicationException.FIRST_CODE),
     /** A code this version of the library does not know. */
     UNKNOWN(0);
 
@@ -29,13 +38,19 @@ public enum ErrorCode {
         this.code = code;
     }
 
-    /** The number on the wire. */
+    /** The number on the wire; for {@link #APPLICATION}, the first of the application's numbers. */
     public int code() {
         return code;
     }
 
-    /** The constant for a number on the wire; {@link #UNKNOWN} for numbers not known here. */
+    /**
+     * The constant for a number on the wire: {@link #APPLICATION} from 1000 up, {@link #UNKNOWN} for other numbers not
+     * known here.
+     */
     public static ErrorCode of(int code) {
+        if (code >= ApplicationException.FIRST_CODE && code <= ApplicationException.LAST_CODE) {
+            return APPLICATION;
+        }
         for (ErrorCode value : values()) {
             if (value.code == code) {
                 return value;

@@ -377,8 +377,7 @@ public final class IpcClient implements AutoCloseable {
                             break;
                         case Protocol.ERROR:
                             int id = Protocol.id(frame);
-                            RemoteException error =
-                                    new RemoteException(Protocol.errorCode(frame), Protocol.errorMessage(frame));
+                            RemoteException error = Protocol.remoteError(frame);
                             if (id == 0) {
                                 throw error;
                             }

@@ -29,6 +29,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -57,8 +58,9 @@ import org.slf4j.LoggerFactory;
  * JDK 21 and later, except for junixsocket's channels, else a daemon platform thread); each request runs its handler on
  * a worker, so replies may leave in any order. The limits in {@link ServerOptions} (connections in all and per peer
  * user, requests in flight, frame size, hello, idle and mid-frame timeouts) are enforced with an error frame or a
- * close, never a hang. A handler that throws fails its request with a HANDLER_FAILED error reply; the connection and
- * the server go on.
+ * close, never a hang. A handler that throws {@link ApplicationException} answers with that error, number and message,
+ * as the caller will catch it; anything else it throws fails its request with {@link ErrorCode#INTERNAL}, which names
+ * only an incident id, while the server logs the cause with that id at WARN. The connection and the server go on.
  *
  * <p>{@link #close()} is graceful: the endpoint is released at once; each connection is told GOAWAY with the last
  * request it took, and every request up to it is answered (within {@link ServerOptions#SHUTDOWN_TIMEOUT}) before the
@@ -722,7 +724,7 @@ public final class IpcServer implements AutoCloseable {
             try {
                 frame = replyFrame(id, answer, failure);
             } catch (RuntimeException | Error e) {
-                frame = Protocol.error(id, ErrorCode.HANDLER_FAILED, "the reply could not be made: " + e);
+                frame = internal(id, "the reply could not be made", e);
             }
             memory.add(frame.length);
             synchronized (lock) {
@@ -737,11 +739,14 @@ public final class IpcServer implements AutoCloseable {
                 Throwable cause = failure instanceof CompletionException && failure.getCause() != null
                         ? failure.getCause()
                         : failure;
-                LOG.debug("handler failed request {} on {}", id, connection, cause);
-                return Protocol.error(id, ErrorCode.HANDLER_FAILED, String.valueOf(cause));
+                if (cause instanceof ApplicationException) {
+                    ApplicationException error = (ApplicationException) cause;
+                    return Protocol.error(id, error.applicationCode(), error.remoteMessage());
+                }
+                return internal(id, "the handler failed", cause);
             }
             if (answer == null) {
-                return Protocol.error(id, ErrorCode.HANDLER_FAILED, "the handler returned no reply (null)");
+                return internal(id, "the handler returned no reply (null)", null);
             }
             if (answer.length > limits.maxPayload) {
                 return Protocol.error(
@@ -750,6 +755,26 @@ public final class IpcServer implements AutoCloseable {
                         "the reply of " + answer.length + " bytes is over maxFrameSize " + limits.maxPayload);
             }
             return Protocol.call(Protocol.RESPONSE, id, answer);
+        }
+
+        /**
+         * An INTERNAL error for request {@code id}: the caller learns only an incident id; the log has it with the
+         * cause and its stack trace, at WARN, since a handler that fails unexpectedly is a bug to look at.
+         */
+        private byte[] internal(int id, String what, Throwable cause) {
+            String incident = String.format("%08x", ThreadLocalRandom.current().nextInt());
+            LOG.warn(
+                    "{} on request {} from {} on {} (incident {})",
+                    what,
+                    id,
+                    peer == null ? connection.remote() : peer,
+                    endpoint,
+                    incident,
+                    cause);
+            return Protocol.error(
+                    id,
+                    ErrorCode.INTERNAL,
+                    "the server failed on this request; its log names the cause as incident " + incident);
         }
 
         /**

@@ -1,6 +1,8 @@
 package dev.ipc.internal;
 
+import dev.ipc.ApplicationException;
 import dev.ipc.ErrorCode;
+import dev.ipc.RemoteException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -88,13 +90,28 @@ public final class Protocol {
 
     /** ERROR: type, request id (u32, 0 for the connection), code (u16), UTF-8 message. */
     public static byte[] error(int id, ErrorCode code, String message) {
+        return error(id, code.code(), message);
+    }
+
+    /** ERROR with a code by number: an application's (1000 to 65535), say. */
+    public static byte[] error(int id, int code, String message) {
         byte[] text = message.getBytes(StandardCharsets.UTF_8);
         return ByteBuffer.allocate(7 + text.length)
                 .put(ERROR)
                 .putInt(id)
-                .putShort((short) code.code())
+                .putShort((short) code)
                 .put(text)
                 .array();
+    }
+
+    /** The error an ERROR frame carries, as the exception a caller gets: an application's, or the protocol's. */
+    public static RemoteException remoteError(byte[] frame) throws ProtocolException {
+        ErrorCode code = errorCode(frame);
+        String message = errorMessage(frame);
+        if (code == ErrorCode.APPLICATION) {
+            return new ApplicationException(ByteBuffer.wrap(frame, 5, 2).getShort() & 0xffff, message);
+        }
+        return new RemoteException(code, message);
     }
 
     /**

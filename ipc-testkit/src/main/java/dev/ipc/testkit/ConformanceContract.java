@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ipc.AccessPolicy;
+import dev.ipc.ApplicationException;
 import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcServer;
@@ -79,6 +80,7 @@ public abstract class ConformanceContract {
                             "duplicate_id_in_flight",
                             "in_flight_limit",
                             "handler_failure",
+                            "application_error",
                             "half_close",
                             "frame_timeout",
                             "auth_without_secret")),
@@ -329,6 +331,10 @@ public abstract class ConformanceContract {
         }
         if (text.equals("boom")) {
             throw new IllegalStateException("the handler failed on purpose");
+        }
+        if (text.startsWith("app:")) {
+            String[] parts = text.split(":", 3);
+            throw new ApplicationException(Integer.parseInt(parts[1]), parts[2]);
         }
         return request;
     }

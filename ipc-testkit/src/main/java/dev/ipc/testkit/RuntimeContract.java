@@ -3,10 +3,12 @@ package dev.ipc.testkit;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.ipc.ApplicationException;
 import dev.ipc.ClientOptions;
 import dev.ipc.Connection;
 import dev.ipc.ConnectionLostException;
@@ -92,7 +94,7 @@ public abstract class RuntimeContract {
                 .options(options)
                 .handler(request -> {
                     handled.incrementAndGet();
-                    if (new String(request, UTF_8).equals("boom")) {
+                    if (new String(request, UTF_8).startsWith("boom")) {
                         throw new IllegalStateException("the handler broke on purpose");
                     }
                     return request;
@@ -198,13 +200,43 @@ public abstract class RuntimeContract {
     }
 
     @Test
-    void aHandlerThatThrowsFailsOnlyItsRequest() throws Exception {
+    void aHandlerThatThrowsFailsOnlyItsRequestAsAnIncidentTheServerLogs() throws Exception {
         IpcServer server = echoServer(ConnectionOptions.defaults());
         IpcClient client = client(server, ConnectionOptions.defaults());
-        RemoteException failed = assertThrows(RemoteException.class, () -> client.call("boom".getBytes(UTF_8)));
-        assertEquals(ErrorCode.HANDLER_FAILED, failed.code());
-        assertTrue(failed.getMessage().contains("the handler broke on purpose"), failed.getMessage());
+        try (LogCapture log = LogCapture.start()) {
+            RemoteException failed =
+                    assertThrows(RemoteException.class, () -> client.call("boom password=hunter2".getBytes(UTF_8)));
+            assertEquals(ErrorCode.INTERNAL, failed.code());
+            assertFalse(
+                    failed.getMessage().contains("hunter2")
+                            || failed.getMessage().contains("IllegalState"),
+                    "the caller learns nothing of the cause: " + failed.getMessage());
+            String incident = failed.remoteMessage().replaceAll(".*incident ([0-9a-f]{8})$", "$1");
+            assertEquals(8, incident.length(), failed.getMessage());
+            String line = log.await(Duration.ofSeconds(10), "WARN", "incident " + incident);
+            assertTrue(line.contains("the handler failed on request"), line);
+            assertTrue(
+                    log.text().contains("java.lang.IllegalStateException: the handler broke on purpose"),
+                    "the log has the cause and its stack trace");
+        }
         assertEquals("fine", new String(client.call("fine".getBytes(UTF_8)), UTF_8));
+    }
+
+    @Test
+    void aHandlersApplicationErrorReachesTheCallerAsItIs() throws Exception {
+        IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .asyncHandler(request -> CompletableFuture.failedFuture(
+                        new ApplicationException(1404, "no key " + new String(request, UTF_8))))
+                .build()
+                .start());
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        ApplicationException failed =
+                assertThrows(ApplicationException.class, () -> client.call("colour".getBytes(UTF_8)));
+        assertEquals(1404, failed.applicationCode());
+        assertEquals(ErrorCode.APPLICATION, failed.code());
+        assertEquals("no key colour", failed.remoteMessage());
+        assertEquals("error 1404: no key colour", failed.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new ApplicationException(999, "a protocol code"));
     }
 
     @Test
@@ -800,7 +832,7 @@ public abstract class RuntimeContract {
                 assertEquals(0, process.exitValue(), output);
                 String[] lines = output.split("\n");
                 assertEquals("hello from python", lines[0]);
-                assertTrue(lines[1].startsWith("error 3: java.lang.IllegalStateException"), lines[1]);
+                assertTrue(lines[1].startsWith("error 3: the server failed on this request"), lines[1]);
                 assertEquals("bye", lines[2]);
             } finally {
                 reap(process);
