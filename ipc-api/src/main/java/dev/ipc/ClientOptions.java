@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Executor;
 
 /**
  * Settings for an {@link IpcClient}: its call and reconnect timeouts (the constants here), and the
@@ -31,7 +32,27 @@ public final class ClientOptions extends OptionSet {
             .scopes(CLIENT)
             .build();
 
-    static final List<Option<?>> TABLE = List.of(CALL_TIMEOUT, RECONNECT_TIMEOUT);
+    /**
+     * How many calls may wait for a place among the server's requests in flight (the WELCOME's limit): calls beyond
+     * that limit queue in the client until a reply frees a place or their timeout passes, and a call that finds this
+     * many waiting fails at once with {@link CallQueueFullException}.
+     */
+    public static final Option<Integer> MAX_QUEUED_CALLS = Option.size(
+                    "maxQueuedCalls", 10_000, 0, 10_000_000, "How many calls may wait for a place in flight.")
+            .scopes(CLIENT)
+            .build();
+
+    /**
+     * Where the futures of {@link IpcClient#callAsync} complete, and so where the stages chained to them run; set in
+     * code only. By default the common {@link java.util.concurrent.ForkJoinPool}: never the thread that reads the
+     * connection, so a stage may make another call and wait for it.
+     */
+    public static final Option<Executor> EXECUTOR = Option.of(
+                    "executor", Executor.class, null, "Where callAsync's futures complete, set in code only.")
+            .scopes(CLIENT)
+            .build();
+
+    static final List<Option<?>> TABLE = List.of(CALL_TIMEOUT, RECONNECT_TIMEOUT, MAX_QUEUED_CALLS, EXECUTOR);
 
     private static final Set<Scope> SCOPES = scopesOf(CLIENT);
     private static final ClientOptions DEFAULTS = new ClientOptions(Map.of());

@@ -3,6 +3,7 @@ package dev.ipc;
 import dev.ipc.internal.Closer;
 import dev.ipc.internal.FramedConnection;
 import dev.ipc.internal.Protocol;
+import dev.ipc.internal.Threads;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -10,16 +11,23 @@ import java.net.ProtocolException;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.net.ssl.SSLException;
@@ -35,12 +43,14 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p>Thread-safe: any number of threads may call at once. When the connection drops, every call in flight fails at once
- * with {@link ConnectionLostException} (none hangs, none is resent: it may or may not have run); the next call
- * reconnects, retrying with exponential backoff and jitter for up to {@link ClientOptions#RECONNECT_TIMEOUT}. An error
- * reply fails its call with {@link RemoteException}. When the server shuts down gracefully, calls it answers complete
- * as usual and the others fail with {@link NotRunException}, which says they did not run and may be sent again; new
- * calls go to a new connection.
+ * <p>Thread-safe: any number of threads may call at once. Calls beyond the server's limit on requests in flight (its
+ * WELCOME states it) wait in the client for a place, up to their timeout ({@link ClientOptions#MAX_QUEUED_CALLS} of
+ * them at most), rather than fail. When the connection drops, every call in flight fails at once with
+ * {@link ConnectionLostException} (none hangs, none is resent: it may or may not have run); the next call reconnects,
+ * retrying with exponential backoff and jitter for up to {@link ClientOptions#RECONNECT_TIMEOUT}. An error reply fails
+ * its call with {@link RemoteException}. When the server shuts down gracefully, calls it answers complete as usual and
+ * the others fail with {@link NotRunException}, which says they did not run and may be sent again; new calls go to a
+ * new connection.
  */
 public final class IpcClient implements AutoCloseable {
 
@@ -52,6 +62,10 @@ public final class IpcClient implements AutoCloseable {
     /** Read on every call, so taken from the options once. */
     private final Duration callTimeout;
 
+    private final int maxQueued;
+    /** Where callAsync's futures complete: never the reader thread. */
+    private final Executor completions;
+
     private final String name = "ipc-client-" + CLIENTS.incrementAndGet();
     private final ReentrantLock connectLock = new ReentrantLock();
     private final AtomicInteger ids = new AtomicInteger();
@@ -60,11 +74,15 @@ public final class IpcClient implements AutoCloseable {
     private final Set<Session> retiring = ConcurrentHashMap.newKeySet();
 
     private volatile boolean closed;
+    /** Times callAsync's calls out, and sends the calls that waited for a place; made on first use. */
+    private ScheduledThreadPoolExecutor timer; // guarded by connectLock
 
     private IpcClient(Endpoint endpoint, ClientOptions options) {
         this.endpoint = endpoint;
         this.options = options;
         this.callTimeout = options.get(ClientOptions.CALL_TIMEOUT);
+        this.maxQueued = options.get(ClientOptions.MAX_QUEUED_CALLS);
+        this.completions = options.find(ClientOptions.EXECUTOR).orElse(ForkJoinPool.commonPool());
     }
 
     /** Connects with the default options (and those in the endpoint's query). */
@@ -108,10 +126,11 @@ public final class IpcClient implements AutoCloseable {
                     ? pending.future.get()
                     : pending.future.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            pending.abandon();
-            throw new SocketTimeoutException("no reply from " + endpoint + " within " + timeout);
+            SocketTimeoutException timedOut = pending.timedOut(timeout);
+            pending.abandon(timedOut);
+            throw timedOut;
         } catch (InterruptedException e) {
-            pending.abandon();
+            pending.abandon(new InterruptedIOException("interrupted"));
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while waiting for a reply from " + endpoint);
         } catch (ExecutionException e) {
@@ -119,29 +138,107 @@ public final class IpcClient implements AutoCloseable {
         }
     }
 
-    /**
-     * Sends a request; the future completes with the reply, or fails as {@link #call(byte[], Duration)} would, within
-     * the default call timeout.
-     */
+    /** {@link #callAsync(byte[], Duration)} with the default call timeout ({@link ClientOptions#CALL_TIMEOUT}). */
     public CompletableFuture<byte[]> callAsync(byte[] request) {
-        Pending pending;
+        return callAsync(request, callTimeout);
+    }
+
+    /**
+     * Sends a request without waiting: the future completes with the reply, or fails as {@link #call(byte[], Duration)}
+     * would.
+     *
+     * <p>Never blocks the caller: a call that must wait for a reconnect, or for a place among the server's requests in
+     * flight, waits in the background. The future completes on the client's executor ({@link ClientOptions#EXECUTOR}),
+     * never on the thread that reads the connection, so a stage chained to it may make another call and wait for it.
+     * Its timer is cancelled when it completes, so nothing holds the reply after that. Cancelling the future abandons
+     * the call: a late reply is dropped.
+     *
+     * @param timeout how long the call may take in all; zero for no limit
+     */
+    public CompletableFuture<byte[]> callAsync(byte[] request, Duration timeout) {
+        Objects.requireNonNull(request, "request");
+        Objects.requireNonNull(timeout, "timeout");
+        if (closed) {
+            return CompletableFuture.failedFuture(new SocketException("client of " + endpoint + " is closed"));
+        }
+        CompletableFuture<byte[]> result = new CompletableFuture<>();
+        AtomicReference<Pending> started = new AtomicReference<>();
+        Runnable begin = () -> {
+            try {
+                Pending pending = start(request);
+                started.set(pending);
+                pending.future.whenCompleteAsync(
+                        (reply, failure) -> {
+                            if (failure == null) {
+                                result.complete(reply);
+                            } else {
+                                result.completeExceptionally(failure);
+                            }
+                        },
+                        completions);
+                if (result.isDone()) {
+                    pending.abandon(new SocketTimeoutException("abandoned"));
+                }
+            } catch (IOException | RuntimeException e) {
+                completions.execute(() -> result.completeExceptionally(e));
+            }
+        };
+        Session current = session;
+        if (current != null && current.usable()) {
+            begin.run();
+        } else {
+            completions.execute(begin); // a reconnect may take a while: not on the caller's thread
+        }
+        ScheduledFuture<?> timing;
         try {
-            pending = start(request);
-        } catch (IOException | RuntimeException e) {
-            return CompletableFuture.failedFuture(e);
+            timing = timeout.isZero()
+                    ? null
+                    : timer().schedule(
+                                    () -> {
+                                        Pending pending = started.get();
+                                        SocketTimeoutException timedOut = pending != null
+                                                ? pending.timedOut(timeout)
+                                                : new SocketTimeoutException(
+                                                        "could not reach " + endpoint + " within " + timeout);
+                                        if (pending != null) {
+                                            pending.abandon(timedOut); // out of the queue before anyone is told
+                                        }
+                                        result.completeExceptionally(timedOut);
+                                    },
+                                    timeout.toNanos(),
+                                    TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            result.completeExceptionally(new SocketException("client of " + endpoint + " is closed"));
+            timing = null;
         }
-        CompletableFuture<byte[]> future = pending.future;
-        Duration timeout = callTimeout;
-        if (!timeout.isZero()) {
-            CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS, Runnable::run)
-                    .execute(() -> {
-                        if (future.completeExceptionally(
-                                new SocketTimeoutException("no reply from " + endpoint + " within " + timeout))) {
-                            pending.abandon();
-                        }
-                    });
+        ScheduledFuture<?> timer = timing;
+        result.whenComplete((reply, failure) -> {
+            if (timer != null) {
+                timer.cancel(false); // the timer lets go of the call, and so of its reply
+            }
+            Pending pending = started.get();
+            if (failure != null && pending != null) {
+                pending.abandon(failure); // timed out or cancelled: a late reply is dropped
+            }
+        });
+        return result;
+    }
+
+    /** The client's timer thread, made on first use and ended by {@link #close()}. */
+    private ScheduledThreadPoolExecutor timer() {
+        connectLock.lock();
+        try {
+            if (closed) {
+                throw new RejectedExecutionException("closed");
+            }
+            if (timer == null) {
+                timer = new ScheduledThreadPoolExecutor(1, Threads.daemons(name + "-timer"));
+                timer.setRemoveOnCancelPolicy(true);
+            }
+            return timer;
+        } finally {
+            connectLock.unlock();
         }
-        return future;
     }
 
     private static IOException rethrowable(Throwable cause) {
@@ -161,8 +258,20 @@ public final class IpcClient implements AutoCloseable {
             throw new IllegalArgumentException("request of " + request.length
                     + " bytes is over the server's maxFrameSize " + current.maxPayload + "; nothing was sent");
         }
+        Pending pending = new Pending(current, request);
+        if (current.admit(pending)) {
+            send(pending);
+        }
+        return pending;
+    }
+
+    /** Sends a call that has its place among the server's requests in flight. */
+    private void send(Pending pending) {
+        Session current = pending.session;
+        byte[] request = pending.request;
+        pending.request = null; // held only until sent
         int id = ids.updateAndGet(last -> last == Integer.MAX_VALUE ? 1 : last + 1);
-        Pending pending = new Pending(current, id);
+        pending.id = id;
         current.pending.put(id, pending);
         // Registered after the GOAWAY was read, the request goes out after the last one the server takes.
         pending.afterGoaway = current.goingAway;
@@ -176,7 +285,16 @@ public final class IpcClient implements AutoCloseable {
             // Lost while this call was being registered: fail it too, rather than let it wait for nothing.
             current.lost(new SocketException("the connection dropped"));
         }
-        return pending;
+    }
+
+    /** Sends, on the timer's thread (never the reader's), a call that waited for its place. */
+    private void sendLater(Pending pending) {
+        try {
+            timer().execute(() -> send(pending));
+        } catch (RejectedExecutionException e) {
+            pending.future.completeExceptionally(new NotRunException(
+                    "the client of " + endpoint + " was closed before " + "this call was sent; it did not run"));
+        }
     }
 
     /** The current session, or a new one when it has dropped or been told to go away. */
@@ -279,7 +397,10 @@ public final class IpcClient implements AutoCloseable {
                         + options.get(ConnectionOptions.HANDSHAKE_TIMEOUT));
             }
             Session fresh = new Session(
-                    connection, welcome[0], Math.min(welcome[1], options.get(ConnectionOptions.MAX_FRAME_SIZE)));
+                    connection,
+                    welcome[0],
+                    Math.min(welcome[1], options.get(ConnectionOptions.MAX_FRAME_SIZE)),
+                    welcome[2]);
             LOG.debug(
                     "connected to {}: protocol version {}, payloads up to {} bytes, {} requests in flight",
                     endpoint,
@@ -304,14 +425,19 @@ public final class IpcClient implements AutoCloseable {
     /** Closes the connection; calls in flight fail with {@link ConnectionLostException}. Idempotent. */
     @Override
     public void close() throws IOException {
+        ScheduledThreadPoolExecutor stopping;
         connectLock.lock();
         try {
             if (closed) {
                 return;
             }
             closed = true;
+            stopping = timer;
         } finally {
             connectLock.unlock();
+        }
+        if (stopping != null) {
+            stopping.shutdownNow();
         }
         Session current = session;
         if (current != null) {
@@ -327,21 +453,39 @@ public final class IpcClient implements AutoCloseable {
         return "IpcClient[" + endpoint + (closed ? ", closed" : "") + "]";
     }
 
-    /** A call waiting for its reply. */
-    private static final class Pending {
+    /** A call: waiting for its place among the server's requests in flight, then for its reply. */
+    private final class Pending {
         final Session session;
-        final int id;
         final CompletableFuture<byte[]> future = new CompletableFuture<>();
+        /** The request, until it is sent. */
+        volatile byte[] request;
+        /** Its id once sent; 0 before. */
+        volatile int id;
         /** Whether it was sent after the server's GOAWAY arrived, so after the last request the server takes. */
         volatile boolean afterGoaway;
 
-        Pending(Session session, int id) {
+        Pending(Session session, byte[] request) {
             this.session = session;
-            this.id = id;
+            this.request = request;
         }
 
-        void abandon() {
-            session.pending.remove(id, this);
+        /**
+         * Gives up on the call: if it still waits for a place it never goes out; if it was sent, its reply will be
+         * dropped (its place is the server's until then).
+         */
+        void abandon(Throwable why) {
+            future.completeExceptionally(why);
+            session.unqueue(this);
+        }
+
+        /** The timeout of a call that took longer than {@code timeout}, saying what it waited for. */
+        SocketTimeoutException timedOut(Duration timeout) {
+            if (id == 0 && request != null) {
+                return new SocketTimeoutException("no place for this call among the " + session.maxInFlight
+                        + " requests in flight that " + endpoint + " allows within " + timeout + " (the others were"
+                        + " still running); it was not sent");
+            }
+            return new SocketTimeoutException("no reply from " + endpoint + " within " + timeout);
         }
     }
 
@@ -358,10 +502,84 @@ public final class IpcClient implements AutoCloseable {
         volatile boolean dead;
         Thread reader;
 
-        Session(FramedConnection connection, int version, int maxPayload) {
+        /** The WELCOME's limit on requests in flight; 0 where the server states none (version 1). */
+        final int maxInFlight;
+
+        private int places; // free places among them; guarded by waiting
+        private final ArrayDeque<Pending> waiting = new ArrayDeque<>(); // calls waiting for a place, in order
+
+        Session(FramedConnection connection, int version, int maxPayload, int maxInFlight) {
             this.connection = connection;
             this.version = version;
             this.maxPayload = maxPayload;
+            this.maxInFlight = maxInFlight;
+            this.places = maxInFlight;
+        }
+
+        /**
+         * Takes a place among the requests in flight for {@code call}: true if it may be sent now, false if it waits
+         * for one (a reply frees it, and it is sent then).
+         *
+         * @throws CallQueueFullException if {@link ClientOptions#MAX_QUEUED_CALLS} calls wait already
+         */
+        boolean admit(Pending call) throws CallQueueFullException {
+            if (maxInFlight == 0) {
+                return true;
+            }
+            synchronized (waiting) {
+                if (places > 0 && waiting.isEmpty()) {
+                    places--;
+                    return true;
+                }
+                if (waiting.size() >= maxQueued) {
+                    throw new CallQueueFullException(waiting.size() + " calls already wait for a place among the "
+                            + maxInFlight + " requests in flight that " + endpoint + " allows (maxQueuedCalls "
+                            + maxQueued + "); this one was not sent");
+                }
+                waiting.add(call);
+            }
+            if (dead) {
+                failWaiting("the connection dropped");
+            }
+            return false;
+        }
+
+        /** Takes back a call that still waits for a place, as it is abandoned. */
+        void unqueue(Pending call) {
+            synchronized (waiting) {
+                waiting.remove(call);
+            }
+        }
+
+        /** A reply freed a place: the next waiting call takes it, or it stays free. */
+        private void freePlace() {
+            if (maxInFlight == 0) {
+                return;
+            }
+            Pending next;
+            synchronized (waiting) {
+                next = waiting.poll();
+                if (next == null) {
+                    places++;
+                    return;
+                }
+            }
+            sendLater(next);
+        }
+
+        /** Fails the calls still waiting for a place: none was sent, so none ran. */
+        private void failWaiting(String why) {
+            while (true) {
+                Pending next;
+                synchronized (waiting) {
+                    next = waiting.poll();
+                }
+                if (next == null) {
+                    return;
+                }
+                next.future.completeExceptionally(new NotRunException(why + " before this call was sent to " + endpoint
+                        + " (it waited for a place among the requests in flight); it did not run"));
+            }
         }
 
         boolean usable() {
@@ -393,6 +611,7 @@ public final class IpcClient implements AutoCloseable {
                             // the rest fail there, as not run. Reading goes on until then.
                             lastTaken = Protocol.goawayLastId(version, frame);
                             goingAway = true;
+                            failWaiting("the server began to shut down");
                             LOG.debug(
                                     "{} is going away (last request taken: {}): {}",
                                     endpoint,
@@ -416,6 +635,7 @@ public final class IpcClient implements AutoCloseable {
         private void notRun() {
             dead = true; // a call registered from now on fails as sent after the GOAWAY
             retiring.remove(this);
+            failWaiting("the server shut down");
             // Before the close: a sender whose write the close interrupts would fail its calls as lost, not as not run.
             for (Pending call : pending.values()) {
                 if (pending.remove(call.id, call)) {
@@ -430,6 +650,7 @@ public final class IpcClient implements AutoCloseable {
         private void complete(int id, byte[] reply, IOException error) {
             Pending call = pending.remove(id);
             if (call != null) {
+                freePlace();
                 if (error == null) {
                     call.future.complete(reply);
                 } else {
@@ -456,6 +677,7 @@ public final class IpcClient implements AutoCloseable {
             dead = true;
             retiring.remove(this);
             Closer.closeQuietly(connection, cause);
+            failWaiting("the connection dropped (" + cause.getMessage() + ")");
             if (!pending.isEmpty()) {
                 LOG.debug(
                         "connection to {} lost with {} calls in flight: {}",

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ipc.ApplicationException;
+import dev.ipc.CallQueueFullException;
 import dev.ipc.ClientOptions;
 import dev.ipc.Connection;
 import dev.ipc.ConnectionLostException;
@@ -27,6 +28,8 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.lang.ref.WeakReference;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -197,6 +200,124 @@ public abstract class RuntimeContract {
         for (int i = 0; i < calls; i++) {
             assertEquals("call " + i, new String(replies.get(i).get(30, TimeUnit.SECONDS), UTF_8));
         }
+    }
+
+    /** A server that allows {@code maxInFlight} requests at once and answers after {@code pauseMillis}. */
+    private IpcServer slowEcho(int maxInFlight, long pauseMillis) throws IOException {
+        return closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .options(ServerOptions.builder()
+                        .set(ServerOptions.MAX_IN_FLIGHT, maxInFlight)
+                        .build())
+                .handler(request -> {
+                    Thread.sleep(pauseMillis);
+                    return request;
+                })
+                .build()
+                .start());
+    }
+
+    @Test
+    void callsBeyondTheServersInFlightLimitWaitTheirTurnInsteadOfFailing() throws Exception {
+        IpcServer server = slowEcho(4, 2);
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        List<Future<?>> callers = new ArrayList<>();
+        for (int thread = 0; thread < 40; thread++) {
+            int t = thread;
+            callers.add(threads.submit(() -> {
+                for (int i = 0; i < 5; i++) {
+                    byte[] request = ("sync " + t + " " + i).getBytes(UTF_8);
+                    assertArrayEquals(request, client.call(request));
+                }
+                return null;
+            }));
+        }
+        List<CompletableFuture<byte[]>> async = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            async.add(client.callAsync(("async " + i).getBytes(UTF_8)));
+        }
+        for (Future<?> caller : callers) {
+            caller.get(60, TimeUnit.SECONDS);
+        }
+        for (int i = 0; i < async.size(); i++) {
+            assertEquals("async " + i, new String(async.get(i).get(60, TimeUnit.SECONDS), UTF_8));
+        }
+    }
+
+    @Test
+    void aCallThatFindsTheQueueFullOrWaitsTooLongIsToldWhich() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .options(ServerOptions.builder()
+                        .set(ServerOptions.MAX_IN_FLIGHT, 1)
+                        .build())
+                .handler(request -> {
+                    assertTrue(release.await(30, TimeUnit.SECONDS));
+                    return request;
+                })
+                .build()
+                .start());
+        IpcClient client = client(
+                server,
+                ClientOptions.builder().set(ClientOptions.MAX_QUEUED_CALLS, 2).build());
+        CompletableFuture<byte[]> running = client.callAsync("running".getBytes(UTF_8));
+        ExecutionException waitedTooLong = assertThrows(
+                ExecutionException.class,
+                () -> client.callAsync("impatient".getBytes(UTF_8), Duration.ofMillis(300))
+                        .get(30, TimeUnit.SECONDS));
+        assertTrue(
+                waitedTooLong.getCause().getMessage().contains("no place for this call among the 1 requests in flight"),
+                waitedTooLong.getCause().getMessage());
+        CompletableFuture<byte[]> second = client.callAsync("second".getBytes(UTF_8));
+        CompletableFuture<byte[]> third = client.callAsync("third".getBytes(UTF_8));
+        CallQueueFullException full =
+                assertThrows(CallQueueFullException.class, () -> client.call("one too many".getBytes(UTF_8)));
+        assertTrue(full.getMessage().contains("maxQueuedCalls 2"), full.getMessage());
+        release.countDown();
+        for (CompletableFuture<byte[]> call : List.of(running, second, third)) {
+            call.get(30, TimeUnit.SECONDS);
+        }
+        assertEquals("after", new String(client.call("after".getBytes(UTF_8)), UTF_8));
+    }
+
+    @Test
+    void aStageChainedToCallAsyncMayCallAgainAndRunsOffTheReaderThread() throws Exception {
+        IpcServer server = echoServer(ConnectionOptions.defaults());
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        String[] where = new String[1];
+        byte[] second = client.callAsync("first".getBytes(UTF_8))
+                .thenApply(first -> {
+                    where[0] = Thread.currentThread().getName();
+                    try {
+                        return client.call(("after " + new String(first, UTF_8)).getBytes(UTF_8));
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                })
+                .get(10, TimeUnit.SECONDS);
+        assertEquals("after first", new String(second, UTF_8));
+        assertFalse(where[0].contains("reader"), "completed on " + where[0]);
+    }
+
+    @Test
+    void repliesOfCompletedAsyncCallsAreNotHeldUntilTheirTimeout() throws Exception {
+        IpcServer server = echoServer(ConnectionOptions.defaults());
+        IpcClient client = client(server, ConnectionOptions.defaults()); // callTimeout 30 s
+        List<WeakReference<byte[]>> replies = new ArrayList<>();
+        List<CompletableFuture<byte[]>> calls = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            calls.add(client.callAsync(new byte[1024 * 1024]));
+        }
+        for (CompletableFuture<byte[]> call : calls) {
+            replies.add(new WeakReference<>(call.get(30, TimeUnit.SECONDS)));
+        }
+        calls.clear();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (replies.stream().anyMatch(reply -> reply.get() != null) && System.nanoTime() < deadline) {
+            System.gc();
+            Thread.sleep(50); // polling the collector: nothing to wait on
+        }
+        long held = replies.stream().filter(reply -> reply.get() != null).count();
+        assertEquals(0, held, held + " of 200 replies of 1 MiB are still reachable after their calls completed");
     }
 
     @Test
@@ -411,7 +532,7 @@ public abstract class RuntimeContract {
     }
 
     @Test
-    void refusesRequestsOverTheInFlightLimit() throws Exception {
+    void refusesRequestsOverTheInFlightLimitWhichIpcClientKeepsTo() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch twoArrived = new CountDownLatch(2);
         IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
@@ -429,15 +550,23 @@ public abstract class RuntimeContract {
                 })
                 .build()
                 .start());
-        IpcClient client = client(server, ConnectionOptions.defaults());
-        CompletableFuture<byte[]> first = client.callAsync(new byte[] {1});
-        CompletableFuture<byte[]> second = client.callAsync(new byte[] {2});
+        // A client that ignores the WELCOME's limit is refused; IpcClient keeps to it, and its third call waits.
+        Connection raw = welcomed(server);
+        for (int id = 1; id <= 3; id++) {
+            raw.send(Protocol.call(Protocol.REQUEST, id, new byte[] {(byte) id}));
+        }
         assertTrue(twoArrived.await(30, TimeUnit.SECONDS));
-        RemoteException third = assertThrows(RemoteException.class, () -> client.call(new byte[] {3}));
-        assertEquals(ErrorCode.TOO_MANY_REQUESTS, third.code());
+        byte[] refusal = raw.receive();
+        assertEquals(Protocol.ERROR, refusal[0]);
+        assertEquals(3, Protocol.id(refusal));
+        assertEquals(ErrorCode.TOO_MANY_REQUESTS, Protocol.errorCode(refusal));
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        CompletableFuture<byte[]> waits = client.callAsync(new byte[] {4});
         release.countDown();
-        assertArrayEquals(new byte[] {1}, first.get(30, TimeUnit.SECONDS));
-        assertArrayEquals(new byte[] {2}, second.get(30, TimeUnit.SECONDS));
+        assertArrayEquals(new byte[] {4}, waits.get(30, TimeUnit.SECONDS));
+        for (int answered = 0; answered < 2; answered++) {
+            assertEquals(Protocol.RESPONSE, raw.receive()[0]);
+        }
     }
 
     private static void awaitQuietly(CountDownLatch latch) {
