@@ -49,8 +49,9 @@ import org.slf4j.LoggerFactory;
  * <pre>{@code
  * try (IpcServer server = IpcServer.builder(Endpoint.parse("unix:/run/kv/kv.sock"))
  *         .handler(request -> handle(request))
- *         .build()) {
- *     server.serve(); // until close() from another thread, or the JVM's shutdown
+ *         .build()
+ *         .closeOnShutdown()) { // SIGTERM or Ctrl-C closes it gracefully
+ *     server.serve(); // until close(), from another thread or at the JVM's shutdown
  * }
  * }</pre>
  *
@@ -110,6 +111,7 @@ public final class IpcServer implements AutoCloseable {
     private final MemoryBudget memory;
 
     private final String name = "ipc-server-" + SERVERS.incrementAndGet();
+    private Thread shutdownHook; // guarded by lifecycle
     private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final Set<Thread> sessionThreads = ConcurrentHashMap.newKeySet();
@@ -141,6 +143,33 @@ public final class IpcServer implements AutoCloseable {
     }
 
     /**
+     * Closes this server gracefully ({@link #close()}) when the JVM shuts down: on SIGTERM or SIGINT (Ctrl-C), or when
+     * the program exits; the socket file is removed and every request taken is answered. Without it a signal ends the
+     * JVM without closing, and leaves the socket file to be reclaimed by the next start. Call it before or after
+     * {@link #start()}; a signal during the start waits for it, then undoes it. The hook is removed by {@code close()}.
+     *
+     * @return this server
+     */
+    public IpcServer closeOnShutdown() {
+        synchronized (lifecycle) {
+            if (shutdownHook == null && state.get() != State.CLOSED) {
+                Thread hook = new Thread(
+                        () -> {
+                            try {
+                                close();
+                            } catch (IOException | RuntimeException e) {
+                                LOG.warn("closing {} at the JVM's shutdown failed: {}", endpoint, e.toString());
+                            }
+                        },
+                        name + "-shutdown");
+                Runtime.getRuntime().addShutdownHook(hook);
+                shutdownHook = hook;
+            }
+        }
+        return this;
+    }
+
+    /**
      * Binds the endpoint and starts serving on background threads; returns at once.
      *
      * @throws IllegalStateException if started before or closed
@@ -154,9 +183,11 @@ public final class IpcServer implements AutoCloseable {
             startLocked();
         }
         LOG.info(
-                "serving on {} ({} threads)",
+                "serving on {} (handlers on {})",
                 listener.endpoint(),
-                Threads.haveVirtualThreads() ? "virtual" : "platform");
+                limits.workers > 0
+                        ? limits.workers + " platform threads"
+                        : Threads.haveVirtualThreads() ? "virtual threads" : WORKERS + " platform threads");
         return this;
     }
 
@@ -174,7 +205,9 @@ public final class IpcServer implements AutoCloseable {
             throw e;
         }
         try {
-            workers = Threads.workers(name + "-worker", WORKERS);
+            workers = limits.workers == 0
+                    ? Threads.workers(name + "-worker", WORKERS)
+                    : Executors.newFixedThreadPool(limits.workers, Threads.daemons(name + "-worker"));
             watchdog = Executors.newSingleThreadScheduledExecutor(Threads.daemons(name + "-watchdog"));
             long tick = watchdogTick();
             watchdog.scheduleWithFixedDelay(this::enforceTimeouts, tick, tick, TimeUnit.MILLISECONDS);
@@ -318,7 +351,7 @@ public final class IpcServer implements AutoCloseable {
     private void replaceStalledWorkers(int stalled) {
         if (workers instanceof ThreadPoolExecutor) {
             ThreadPoolExecutor pool = (ThreadPoolExecutor) workers;
-            int size = WORKERS + Math.min(stalled, limits.maxConnections);
+            int size = (limits.workers == 0 ? WORKERS : limits.workers) + Math.min(stalled, limits.maxConnections);
             if (size > pool.getMaximumPoolSize()) {
                 pool.setMaximumPoolSize(size);
                 pool.setCorePoolSize(size);
@@ -348,19 +381,24 @@ public final class IpcServer implements AutoCloseable {
     @Override
     public void close() throws IOException {
         boolean closedElsewhere = false;
+        boolean closedBeforeStart = false;
         synchronized (lifecycle) { // waits for a start() in progress (a signal during start, say)
             if (state.compareAndSet(State.NEW, State.CLOSED)) {
                 stopped.countDown();
-                return;
-            }
-            if (!state.compareAndSet(State.RUNNING, State.CLOSING)) {
+                closedBeforeStart = true;
+            } else if (!state.compareAndSet(State.RUNNING, State.CLOSING)) {
                 closedElsewhere = true;
             }
+        }
+        if (closedBeforeStart) {
+            removeShutdownHook();
+            return;
         }
         if (closedElsewhere) {
             awaitStopped();
             return;
         }
+        removeShutdownHook();
         Closer closer = new Closer();
         closer.close(listener);
         // Once the accept thread has stopped, the sessions are all there will be (admit closes latecomers).
@@ -388,6 +426,21 @@ public final class IpcServer implements AutoCloseable {
                 listener.endpoint(),
                 drained ? "" : " (requests still in flight were cut off)");
         closer.rethrow();
+    }
+
+    private void removeShutdownHook() {
+        Thread hook;
+        synchronized (lifecycle) {
+            hook = shutdownHook;
+            shutdownHook = null;
+        }
+        if (hook != null && hook != Thread.currentThread()) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // the JVM is shutting down already: the hook runs, and finds the server closed
+            }
+        }
     }
 
     private void awaitStopped() {
@@ -453,6 +506,7 @@ public final class IpcServer implements AutoCloseable {
         final int maxConnections;
         final int maxConnectionsPerPeer;
         final int maxHandshakes;
+        final int workers;
         final int maxHandshakesPerPeer;
         final Duration handshakeTimeout;
         final Duration idleTimeout;
@@ -469,6 +523,7 @@ public final class IpcServer implements AutoCloseable {
             maxConnections = options.get(ServerOptions.MAX_CONNECTIONS);
             maxConnectionsPerPeer = options.get(ServerOptions.MAX_CONNECTIONS_PER_PEER);
             maxHandshakes = options.get(ConnectionOptions.MAX_HANDSHAKES);
+            workers = options.get(ServerOptions.WORKERS);
             maxHandshakesPerPeer = options.get(ConnectionOptions.MAX_HANDSHAKES_PER_PEER);
             handshakeTimeout = options.get(ConnectionOptions.HANDSHAKE_TIMEOUT);
             idleTimeout = options.get(ServerOptions.IDLE_TIMEOUT);

@@ -77,7 +77,19 @@ public final class ServerOptions extends OptionSet {
             .scopes(SERVER)
             .build();
 
+    /**
+     * The threads handlers run on: 0 (the default) for a virtual thread per request on JDK 21 and later, and a pool of
+     * max(8, 4 x CPUs) platform threads on JDK 17 to 20; a number for a pool of that many platform threads on any JDK
+     * (at most that many handlers run at once). A platform pool grows by one thread for each connection whose reply
+     * write has stalled on a peer that reads nothing, so such peers can't hold every worker.
+     */
+    public static final Option<Integer> WORKERS = Option.size(
+                    "workers", 0, 0, 100_000, "How many threads run handlers; 0: virtual, or max(8, 4 x CPUs).")
+            .scopes(SERVER)
+            .build();
+
     static final List<Option<?>> TABLE = List.of(
+            WORKERS,
             IDLE_TIMEOUT,
             FRAME_TIMEOUT,
             WRITE_TIMEOUT,

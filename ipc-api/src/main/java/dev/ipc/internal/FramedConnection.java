@@ -51,6 +51,8 @@ public abstract class FramedConnection implements Connection {
     protected final ReentrantLock writeLock = new ReentrantLock();
     /** Set once, by {@link #close()}. */
     protected final AtomicBoolean closed = new AtomicBoolean();
+    /** Whether {@link #shutdownOutput()} has run: nothing more may be sent. */
+    private volatile boolean outputShut;
 
     private final int maxFrameSize;
     private final boolean direct;
@@ -194,6 +196,7 @@ public abstract class FramedConnection implements Connection {
         Objects.requireNonNull(message, "message");
         int length = message.remaining();
         checkSendable(length);
+        ensureOutputOpen();
         if (!writeLock.tryLock()) {
             if (enqueue(message, length)) {
                 drainIfIdle();
@@ -202,7 +205,7 @@ public abstract class FramedConnection implements Connection {
             writeLock.lock();
         }
         try {
-            ensureOpen();
+            ensureOutputOpen();
             writeQueued();
             writeFrame(message, length);
         } catch (IOException e) {
@@ -224,7 +227,7 @@ public abstract class FramedConnection implements Connection {
         checkSendable(message.length);
         writeLock.lock();
         try {
-            ensureOpen();
+            ensureOutputOpen();
             writeQueued();
             attachDescriptors(descriptors.clone());
             writeFrame(ByteBuffer.wrap(message), message.length);
@@ -368,6 +371,7 @@ public abstract class FramedConnection implements Connection {
             ensureOpen();
             writeQueued();
             closeOutput();
+            outputShut = true;
         } finally {
             writeLock.unlock();
         }
@@ -528,6 +532,15 @@ public abstract class FramedConnection implements Connection {
         }
     }
 
+    /** Refuses a write after {@link #shutdownOutput()}, saying so, and leaves the connection (its reading) alone. */
+    private void ensureOutputOpen() throws SocketException {
+        ensureOpen();
+        if (outputShut) {
+            throw new SocketException("cannot send on connection " + label + ": its output was shut down"
+                    + " (shutdownOutput); reading goes on");
+        }
+    }
+
     /** Closes this connection after a fault that leaves its stream unusable, and returns the fault. */
     protected final IOException fail(IOException fault) {
         if (!closed.get()) {
@@ -589,7 +602,7 @@ public abstract class FramedConnection implements Connection {
         public void write(int b) throws IOException {
             writeLock.lock();
             try {
-                ensureOpen();
+                ensureOutputOpen();
                 writeQueued();
                 oneByte.clear();
                 oneByte.put((byte) b).flip();
@@ -604,7 +617,7 @@ public abstract class FramedConnection implements Connection {
             Objects.checkFromIndexSize(offset, length, bytes.length);
             writeLock.lock();
             try {
-                ensureOpen();
+                ensureOutputOpen();
                 writeQueued();
                 for (int done = 0; done < length; ) {
                     int count = Math.min(CHUNK, length - done);

@@ -6,7 +6,6 @@ import dev.ipc.Endpoint;
 import dev.ipc.IpcServer;
 import dev.ipc.ServerOptions;
 import java.io.IOException;
-import java.util.concurrent.CountDownLatch;
 
 /**
  * {@code kvd}: a key-value daemon, served on the endpoint in {@code KV_ENDPOINT}.
@@ -26,7 +25,7 @@ public final class KvDaemon {
 
     private KvDaemon() {}
 
-    public static void main(String[] args) throws InterruptedException {
+    public static void main(String[] args) throws IOException, InterruptedException {
         Endpoint endpoint;
         try {
             endpoint = KvClient.endpoint("kvd");
@@ -46,19 +45,8 @@ public final class KvDaemon {
         IpcServer server = IpcServer.builder(endpoint)
                 .options(options)
                 .handler(store::handle)
-                .build();
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime()
-                .addShutdownHook(new Thread(
-                        () -> {
-                            try {
-                                server.close();
-                            } catch (IOException e) {
-                                System.err.println("kvd: closing: " + e.getMessage());
-                            }
-                            stopped.countDown();
-                        },
-                        "kvd-shutdown"));
+                .build()
+                .closeOnShutdown(); // SIGTERM or Ctrl-C: answers what it took, removes the socket file
         try {
             server.start();
         } catch (IOException | RuntimeException e) {
@@ -68,6 +56,6 @@ public final class KvDaemon {
         }
         System.out.println("kvd: serving on " + server.endpoint().withoutParameters());
         System.out.flush();
-        stopped.await();
+        server.serve(); // until the shutdown closes it
     }
 }

@@ -217,6 +217,31 @@ public abstract class RuntimeContract {
     }
 
     @Test
+    void aFixedNumberOfWorkersBoundsTheHandlersRunningAtOnce() throws Exception {
+        AtomicInteger running = new AtomicInteger();
+        AtomicInteger most = new AtomicInteger();
+        IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .options(ServerOptions.builder().set(ServerOptions.WORKERS, 2).build())
+                .handler(request -> {
+                    most.accumulateAndGet(running.incrementAndGet(), Math::max);
+                    Thread.sleep(5);
+                    running.decrementAndGet();
+                    return request;
+                })
+                .build()
+                .start());
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        List<CompletableFuture<byte[]>> calls = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            calls.add(client.callAsync(new byte[] {(byte) i}));
+        }
+        for (int i = 0; i < calls.size(); i++) {
+            assertArrayEquals(new byte[] {(byte) i}, calls.get(i).get(30, TimeUnit.SECONDS));
+        }
+        assertTrue(most.get() <= 2, most.get() + " handlers ran at once on 2 workers");
+    }
+
+    @Test
     void callsBeyondTheServersInFlightLimitWaitTheirTurnInsteadOfFailing() throws Exception {
         IpcServer server = slowEcho(4, 2);
         IpcClient client = client(server, ConnectionOptions.defaults());

@@ -363,6 +363,35 @@ public abstract class TransportContract {
     }
 
     @Test
+    void aSendAfterShutdownOutputSaysSoAndLeavesReadingAlone() throws Exception {
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
+                Connection server = listener.accept()) {
+            server.send("a reply that had arrived".getBytes(UTF_8));
+            client.shutdownOutput();
+            for (ThrowingRunnable send : List.<ThrowingRunnable>of(
+                    () -> client.send(new byte[] {1}),
+                    () -> client.send(ByteBuffer.wrap(new byte[] {1})),
+                    () -> client.output().write(1))) {
+                IOException refused = assertThrows(IOException.class, send::run);
+                assertTrue(
+                        refused.getMessage().contains("its output was shut down (shutdownOutput)"),
+                        String.valueOf(refused.getMessage()));
+            }
+            assertTrue(client.isOpen(), "the refusal closed nothing");
+            assertEquals("a reply that had arrived", new String(client.receive(), UTF_8));
+            assertNull(server.receive(), "the server sees the client's end of stream");
+            server.send("and one after".getBytes(UTF_8));
+            assertEquals("and one after", new String(client.receive(), UTF_8));
+        }
+    }
+
+    /** A step that may throw anything. */
+    private interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+
+    @Test
     void halfCloseLetsThePeerFinishItsReply() throws Exception {
         try (Listener listener = listen(ConnectionOptions.defaults());
                 Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
