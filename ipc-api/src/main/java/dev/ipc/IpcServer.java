@@ -92,6 +92,20 @@ public final class IpcServer implements AutoCloseable {
         CompletionStage<byte[]> handle(byte[] request);
     }
 
+    /** Answers one request, knowing who sent it; runs on a worker thread, many at once. */
+    @FunctionalInterface
+    public interface RequestHandler {
+        /** The reply to {@code request}; throwing fails this request only. */
+        byte[] handle(Request request) throws Exception;
+    }
+
+    /** Answers one request when it is ready, knowing who sent it, without holding a thread meanwhile. */
+    @FunctionalInterface
+    public interface AsyncRequestHandler {
+        /** The reply to {@code request}, later; a failed stage fails this request only. */
+        CompletionStage<byte[]> handle(Request request);
+    }
+
     private enum State {
         NEW,
         STARTING,
@@ -106,7 +120,7 @@ public final class IpcServer implements AutoCloseable {
     /** What the connections read of them, on every request and watchdog tick. */
     private final Limits limits;
 
-    private final AsyncHandler handler;
+    private final AsyncRequestHandler handler;
     /** The bytes of requests and replies all connections hold, bounded by maxBufferedBytes. */
     private final MemoryBudget memory;
 
@@ -761,7 +775,7 @@ public final class IpcServer implements AutoCloseable {
                 workers.execute(() -> {
                     CompletionStage<byte[]> reply;
                     try {
-                        reply = handler.handle(payload);
+                        reply = handler.handle(new Request(payload, connection.peer(), id));
                     } catch (Throwable t) {
                         reply = CompletableFuture.failedFuture(t);
                     }
@@ -1092,7 +1106,7 @@ public final class IpcServer implements AutoCloseable {
     public static final class Builder {
         private final Endpoint endpoint;
         private ServerOptions options = ServerOptions.defaults();
-        private AsyncHandler handler;
+        private AsyncRequestHandler handler;
 
         private Builder(Endpoint endpoint) {
             this.endpoint = endpoint;
@@ -1104,8 +1118,20 @@ public final class IpcServer implements AutoCloseable {
             return this;
         }
 
-        /** The handler that answers each request on a worker thread. */
+        /** The handler that answers each request's bytes on a worker thread. */
         public Builder handler(Handler handler) {
+            Objects.requireNonNull(handler, "handler");
+            return requestHandler(request -> handler.handle(request.payload()));
+        }
+
+        /** A handler that answers later, through a {@link CompletionStage}. */
+        public Builder asyncHandler(AsyncHandler handler) {
+            Objects.requireNonNull(handler, "handler");
+            return asyncRequestHandler(request -> handler.handle(request.payload()));
+        }
+
+        /** The handler that answers each {@link Request} (payload, caller, id) on a worker thread. */
+        public Builder requestHandler(RequestHandler handler) {
             Objects.requireNonNull(handler, "handler");
             this.handler = request -> {
                 try {
@@ -1117,8 +1143,8 @@ public final class IpcServer implements AutoCloseable {
             return this;
         }
 
-        /** A handler that answers later, through a {@link CompletionStage}. */
-        public Builder asyncHandler(AsyncHandler handler) {
+        /** A handler that answers each {@link Request} later, through a {@link CompletionStage}. */
+        public Builder asyncRequestHandler(AsyncRequestHandler handler) {
             this.handler = Objects.requireNonNull(handler, "handler");
             return this;
         }

@@ -134,22 +134,8 @@ public final class ServerIdentity {
         return false;
     }
 
-    /** The uid of the user {@code name} in {@code /etc/passwd}, if it is there. */
     static OptionalLong uidOf(String name) {
-        if (name == null) {
-            return OptionalLong.empty();
-        }
-        try {
-            for (String line : Files.readAllLines(Path.of("/etc/passwd"))) {
-                String[] fields = line.split(":", -1);
-                if (fields.length > 2 && fields[0].equals(name)) {
-                    return OptionalLong.of(Long.parseLong(fields[2]));
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // no passwd file to read: names are compared as names
-        }
-        return OptionalLong.empty();
+        return Accounts.uidOf(name);
     }
 
     private static String describe(PeerCredentials peer) {

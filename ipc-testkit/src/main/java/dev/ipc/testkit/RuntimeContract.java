@@ -22,6 +22,7 @@ import dev.ipc.IpcServer;
 import dev.ipc.Listener;
 import dev.ipc.NotRunException;
 import dev.ipc.RemoteException;
+import dev.ipc.Request;
 import dev.ipc.ServerOptions;
 import dev.ipc.internal.Protocol;
 import java.io.BufferedReader;
@@ -214,6 +215,25 @@ public abstract class RuntimeContract {
                 })
                 .build()
                 .start());
+    }
+
+    @Test
+    void aHandlerSeesItsCallerAndTheRequestsId() throws Exception {
+        List<Request> seen = Collections.synchronizedList(new ArrayList<>());
+        IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .requestHandler(request -> {
+                    seen.add(request);
+                    return ("uid " + request.peer().uid().orElse(-1)).getBytes(UTF_8);
+                })
+                .build()
+                .start());
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        String reply = new String(client.call("who am I".getBytes(UTF_8)), UTF_8);
+        Request request = seen.get(0);
+        assertEquals("who am I", new String(request.payload(), UTF_8));
+        assertTrue(request.id() > 0, "the client's id: " + request.id());
+        contract.checkPeerIsThisProcess(request.peer()); // what this transport tells of the caller, as a connection
+        assertEquals("uid " + request.peer().uid().orElse(-1), reply);
     }
 
     @Test

@@ -5,6 +5,7 @@ import dev.ipc.ConnectionOptions;
 import dev.ipc.ConnectionOptions.UnixBackend;
 import dev.ipc.Endpoint;
 import dev.ipc.PeerCredentials;
+import dev.ipc.internal.Accounts;
 import dev.ipc.internal.ChannelConnection;
 import dev.ipc.internal.ChannelTraits;
 import dev.ipc.internal.Closer;
@@ -139,9 +140,11 @@ public final class JdkUnixTransport implements Transport {
             String group = principal.group().getName();
             // The JDK names ids it can't look up by their number (as when the process is out of
             // descriptors and can't read /etc/passwd): then the number is the id, and no name is known.
+            // The kernel gave the JDK numbers; it gives names. The numbers come back from the account files, so that a
+            // handler or policy can compare uids on this backend too (users known only through NSS stay unnumbered).
             return PeerCredentials.of(
-                    numeric(user),
-                    numeric(group),
+                    numeric(user) >= 0 ? numeric(user) : Accounts.uidOf(user).orElse(-1),
+                    numeric(group) >= 0 ? numeric(group) : Accounts.gidOf(group).orElse(-1),
                     -1,
                     numeric(user) < 0 ? user : null,
                     numeric(group) < 0 ? group : null);

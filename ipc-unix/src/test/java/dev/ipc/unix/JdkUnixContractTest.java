@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import dev.ipc.Endpoint;
 import dev.ipc.PeerCredentials;
+import dev.ipc.internal.UnixPaths;
 import dev.ipc.testkit.TransportContract;
 import java.nio.file.Path;
 
@@ -23,6 +24,8 @@ class JdkUnixContractTest extends TransportContract {
     @Override
     protected void checkPeerIsThisProcess(PeerCredentials peer) {
         assertEquals(System.getProperty("user.name"), peer.user().orElseThrow());
+        // The JDK names the peer; its uid comes back from /etc/passwd, so that handlers can compare uids here too.
+        assertEquals(UnixPaths.ownUid().orElseThrow(), peer.uid().orElseThrow());
         assertFalse(peer.pid().isPresent(), "the JDK gives no pid, and absent is not zero");
     }
 }
