@@ -171,6 +171,11 @@ public abstract class FramedConnection implements Connection {
      */
     public void handshake() throws IOException {}
 
+    /** Whether {@link #handshake()} does anything: until it is done, nothing can be sent to say why it was stopped. */
+    public boolean hasHandshake() {
+        return false;
+    }
+
     /** What to close to abort a {@link #handshake()} blocked in another thread, without waiting for its locks. */
     public AutoCloseable abortHandle() {
         return this;

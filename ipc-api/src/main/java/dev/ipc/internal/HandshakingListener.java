@@ -155,6 +155,9 @@ public final class HandshakingListener implements FramedListener {
 
         Handshake(FramedConnection connection) {
             this.connection = connection;
+            // Without a TLS handshake frames can be sent from the start: a stop before the secret's exchange has begun
+            // is still answered with an ERROR.
+            framing.set(!connection.hasHandshake());
         }
 
         /** Stops the handshake from another thread, which must not block: its own thread then says why, and ends. */

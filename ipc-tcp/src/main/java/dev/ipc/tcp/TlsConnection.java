@@ -131,6 +131,11 @@ final class TlsConnection extends FramedConnection {
     }
 
     @Override
+    public boolean hasHandshake() {
+        return true;
+    }
+
+    @Override
     public AutoCloseable abortHandle() {
         return channel;
     }
