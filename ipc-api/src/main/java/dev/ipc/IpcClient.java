@@ -12,6 +12,7 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -28,6 +29,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.net.ssl.SSLException;
@@ -74,6 +76,8 @@ public final class IpcClient implements AutoCloseable {
     private final Set<Session> retiring = ConcurrentHashMap.newKeySet();
 
     private volatile boolean closed;
+    private final LongAdder calls = new LongAdder();
+    private final LongAdder connects = new LongAdder();
     /** Times callAsync's calls out, and sends the calls that waited for a place; made on first use. */
     private ScheduledThreadPoolExecutor timer; // guarded by connectLock
 
@@ -224,6 +228,22 @@ public final class IpcClient implements AutoCloseable {
         return result;
     }
 
+    /** The client's counters now: calls made, in flight and queued, and connections made. */
+    public ClientStats stats() {
+        long inFlight = 0;
+        long queued = 0;
+        Session current = session;
+        Set<Session> all = new HashSet<>(retiring);
+        if (current != null) {
+            all.add(current);
+        }
+        for (Session each : all) {
+            inFlight += each.pending.size();
+            queued += each.queued();
+        }
+        return new ClientStats(calls.sum(), inFlight, queued, connects.sum());
+    }
+
     /** The client's timer thread, made on first use and ended by {@link #close()}. */
     private ScheduledThreadPoolExecutor timer() {
         connectLock.lock();
@@ -253,6 +273,7 @@ public final class IpcClient implements AutoCloseable {
 
     private Pending start(byte[] request) throws IOException {
         Objects.requireNonNull(request, "request");
+        calls.increment();
         Session current = usableSession();
         if (request.length > current.maxPayload) {
             throw new IllegalArgumentException("request of " + request.length
@@ -407,6 +428,7 @@ public final class IpcClient implements AutoCloseable {
                     welcome[0],
                     welcome[1],
                     welcome[2] == 0 ? "unstated" : welcome[2]);
+            connects.increment();
             fresh.reader = connection.threads(name + "-reader").newThread(fresh::read);
             fresh.reader.start();
             return fresh;
@@ -542,6 +564,13 @@ public final class IpcClient implements AutoCloseable {
                 failWaiting("the connection dropped");
             }
             return false;
+        }
+
+        /** How many calls wait for a place now. */
+        int queued() {
+            synchronized (waiting) {
+                return waiting.size();
+            }
         }
 
         /** Takes back a call that still waits for a place, as it is abandoned. */

@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.net.ProtocolException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Objects;
@@ -35,9 +36,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -92,6 +95,25 @@ public final class IpcServer implements AutoCloseable {
         CompletionStage<byte[]> handle(byte[] request);
     }
 
+    /**
+     * What happens on a server, told as it happens: connections past their hello and their end, and each request's
+     * outcome. Called on the server's threads, so each method must return quickly; an exception from it is logged and
+     * changes nothing. Every method does nothing by default.
+     */
+    public interface Events {
+        /** A connection said its hello and was welcomed. */
+        default void connectionOpened(PeerCredentials peer) {}
+
+        /** A welcomed connection ended. */
+        default void connectionClosed(PeerCredentials peer) {}
+
+        /**
+         * A request was answered: {@code error} is null for a RESPONSE, else the ERROR's code; {@code nanos} is the
+         * time from its arrival to its reply being queued.
+         */
+        default void requestAnswered(Request request, ErrorCode error, long nanos) {}
+    }
+
     /** Answers one request, knowing who sent it; runs on a worker thread, many at once. */
     @FunctionalInterface
     public interface RequestHandler {
@@ -121,6 +143,16 @@ public final class IpcServer implements AutoCloseable {
     private final Limits limits;
 
     private final AsyncRequestHandler handler;
+    private final Events events; // null for none
+
+    // Counters for stats(): cheap to bump on every request.
+    private final LongAdder accepted = new LongAdder();
+    private final LongAdder refused = new LongAdder();
+    private final LongAdder requests = new LongAdder();
+    private final LongAdder inFlight = new LongAdder();
+    private final LongAdder bytesIn = new LongAdder();
+    private final LongAdder bytesOut = new LongAdder();
+    private final LongAdder[] errors = newAdders(ErrorCode.values().length);
     /** The bytes of requests and replies all connections hold, bounded by maxBufferedBytes. */
     private final MemoryBudget memory;
 
@@ -148,12 +180,60 @@ public final class IpcServer implements AutoCloseable {
         this.options = builder.options.toBuilder().query(builder.endpoint).build();
         this.limits = new Limits(options);
         this.handler = builder.handler;
+        this.events = builder.events;
         this.memory = new MemoryBudget(limits.maxBuffered);
     }
 
     /** A builder for a server on {@code endpoint}. */
     public static Builder builder(Endpoint endpoint) {
         return new Builder(Objects.requireNonNull(endpoint, "endpoint"));
+    }
+
+    /** The server's counters now: connections, requests, bytes and errors. */
+    public ServerStats stats() {
+        Map<ErrorCode, Long> byCode = new EnumMap<>(ErrorCode.class);
+        for (ErrorCode code : ErrorCode.values()) {
+            long count = errors[code.ordinal()].sum();
+            if (count > 0) {
+                byCode.put(code, count);
+            }
+        }
+        return new ServerStats(
+                established.get(),
+                accepted.sum(),
+                refused.sum(),
+                requests.sum(),
+                inFlight.sum(),
+                bytesIn.sum(),
+                bytesOut.sum(),
+                byCode);
+    }
+
+    private static LongAdder[] newAdders(int count) {
+        LongAdder[] adders = new LongAdder[count];
+        for (int i = 0; i < count; i++) {
+            adders[i] = new LongAdder();
+        }
+        return adders;
+    }
+
+    private void countError(byte[] frame) {
+        if (frame.length >= 7 && frame[0] == Protocol.ERROR) {
+            errors[
+                    ErrorCode.of(ByteBuffer.wrap(frame, 5, 2).getShort() & 0xffff)
+                            .ordinal()].increment();
+        }
+    }
+
+    /** Tells the events listener, if there is one; what it throws is logged and goes no further. */
+    private void tell(Consumer<Events> event) {
+        if (events != null) {
+            try {
+                event.accept(events);
+            } catch (RuntimeException e) {
+                LOG.warn("the events listener of {} failed", endpoint, e);
+            }
+        }
     }
 
     /**
@@ -290,6 +370,7 @@ public final class IpcServer implements AutoCloseable {
     }
 
     private void admit(FramedConnection connection) {
+        accepted.increment();
         if (state.get() != State.RUNNING) {
             Closer.closeQuietly(connection, null); // accepted as the server began to close
             return;
@@ -343,6 +424,8 @@ public final class IpcServer implements AutoCloseable {
     /** Tells the peer why, then closes gracefully in the background. */
     private void refuse(FramedConnection connection, ErrorCode code, String why) {
         LOG.debug("refused a connection on {}: {}", endpoint, why);
+        refused.increment();
+        errors[code.ordinal()].increment();
         Refusals.refuse(connection, Protocol.error(0, code, why));
     }
 
@@ -600,9 +683,12 @@ public final class IpcServer implements AutoCloseable {
                 String full = count();
                 if (full != null) {
                     LOG.debug("refused a connection on {}: {}", endpoint, full);
+                    refused.increment();
+                    errors[ErrorCode.TOO_MANY_CONNECTIONS.ordinal()].increment();
                     connection.finish(Protocol.error(0, ErrorCode.TOO_MANY_CONNECTIONS, full), Refusals.LINGER);
                     return;
                 }
+                tell(listener -> listener.connectionOpened(connection.peer()));
                 int spoken = Protocol.negotiate(asked);
                 if (spoken < 0) {
                     connection.finish(
@@ -628,6 +714,7 @@ public final class IpcServer implements AutoCloseable {
                 lastActivity = System.nanoTime();
                 for (byte[] frame = next(); frame != null; frame = next()) {
                     lastActivity = System.nanoTime();
+                    bytesIn.add(frame.length + 4L);
                     try {
                         if (Protocol.type(frame) != Protocol.REQUEST) {
                             throw notARequest("type " + frame[0]);
@@ -758,6 +845,8 @@ public final class IpcServer implements AutoCloseable {
                     running.add(id);
                     unanswered++;
                     lastTaken = id;
+                    requests.increment();
+                    inFlight.increment();
                 }
                 if (refusal != null) {
                     queue(refusal, false, 0);
@@ -769,26 +858,28 @@ public final class IpcServer implements AutoCloseable {
                 awaitRoomForRefusals();
                 return;
             }
-            byte[] payload = Protocol.payload(frame);
+            Request request = new Request(Protocol.payload(frame), connection.peer(), id);
             long requestBytes = frame.length;
+            long arrived = events == null ? 0 : System.nanoTime();
             try {
                 workers.execute(() -> {
                     CompletionStage<byte[]> reply;
                     try {
-                        reply = handler.handle(new Request(payload, connection.peer(), id));
+                        reply = handler.handle(request);
                     } catch (Throwable t) {
                         reply = CompletableFuture.failedFuture(t);
                     }
                     CompletionStage<byte[]> answered = reply == null ? CompletableFuture.completedFuture(null) : reply;
-                    answered.whenComplete((answer, failure) -> reply(id, requestBytes, answer, failure));
+                    answered.whenComplete((answer, failure) -> reply(request, requestBytes, answer, failure, arrived));
                 });
             } catch (RuntimeException e) {
-                reply(id, requestBytes, null, e);
+                reply(request, requestBytes, null, e, arrived);
             }
         }
 
         /** Queues a request's reply; its bytes, and the request's ({@code requestBytes}), count until it is written. */
-        private void reply(int id, long requestBytes, byte[] answer, Throwable failure) {
+        private void reply(Request request, long requestBytes, byte[] answer, Throwable failure, long arrived) {
+            int id = request.id();
             byte[] frame;
             try {
                 frame = replyFrame(id, answer, failure);
@@ -800,7 +891,15 @@ public final class IpcServer implements AutoCloseable {
                 running.remove(id); // before the write: a client may reuse the id as soon as it reads the reply
                 queue(frame, true, requestBytes + frame.length);
             }
+            inFlight.decrement();
             flush();
+            if (events != null) {
+                ErrorCode error = frame[0] == Protocol.ERROR
+                        ? ErrorCode.of(ByteBuffer.wrap(frame, 5, 2).getShort() & 0xffff)
+                        : null;
+                long nanos = System.nanoTime() - arrived;
+                tell(listener -> listener.requestAnswered(request, error, nanos));
+            }
         }
 
         private byte[] replyFrame(int id, byte[] answer, Throwable failure) {
@@ -878,6 +977,8 @@ public final class IpcServer implements AutoCloseable {
                 return;
             }
             queued++;
+            bytesOut.add(frame.length + 4L);
+            countError(frame);
             outbox.add(new Outgoing(frame, answers, release));
         }
 
@@ -1090,6 +1191,7 @@ public final class IpcServer implements AutoCloseable {
                 }
                 if (counted) {
                     established.decrementAndGet();
+                    tell(listener -> listener.connectionClosed(connection.peer()));
                     if (peer != null && limits.maxConnectionsPerPeer > 0) {
                         perPeer.computeIfPresent(peer, (key, count) -> count.decrementAndGet() == 0 ? null : count);
                     }
@@ -1107,6 +1209,7 @@ public final class IpcServer implements AutoCloseable {
         private final Endpoint endpoint;
         private ServerOptions options = ServerOptions.defaults();
         private AsyncRequestHandler handler;
+        private Events events;
 
         private Builder(Endpoint endpoint) {
             this.endpoint = endpoint;
@@ -1140,6 +1243,12 @@ public final class IpcServer implements AutoCloseable {
                     return CompletableFuture.failedFuture(e);
                 }
             };
+            return this;
+        }
+
+        /** A listener told of connections and requests as they happen ({@link Events}); none by default. */
+        public Builder events(Events events) {
+            this.events = Objects.requireNonNull(events, "events");
             return this;
         }
 

@@ -14,35 +14,41 @@ import java.util.OptionalLong;
  */
 public final class Accounts {
 
-    private static final Path PASSWD = Path.of("/etc/passwd");
-    private static final Path GROUP = Path.of("/etc/group");
-
     /** A file's name-to-id map, as read at its modification time. */
     private record Table(long modified, Map<String, Long> ids) {}
 
-    private static volatile Table users = new Table(Long.MIN_VALUE, Map.of());
-    private static volatile Table groups = new Table(Long.MIN_VALUE, Map.of());
+    /** One account file, read again when it changes. */
+    private static final class Source {
+        private final Path file;
+        private volatile Table table = new Table(Long.MIN_VALUE, Map.of());
+
+        Source(Path file) {
+            this.file = file;
+        }
+
+        OptionalLong idOf(String name) {
+            if (name == null) {
+                return OptionalLong.empty();
+            }
+            table = fresh(table, file);
+            Long id = table.ids().get(name);
+            return id == null ? OptionalLong.empty() : OptionalLong.of(id);
+        }
+    }
+
+    private static final Source USERS = new Source(Path.of("/etc/passwd"));
+    private static final Source GROUPS = new Source(Path.of("/etc/group"));
 
     private Accounts() {}
 
     /** The uid of the user {@code name}, if {@code /etc/passwd} has it. */
     public static OptionalLong uidOf(String name) {
-        if (name == null) {
-            return OptionalLong.empty();
-        }
-        users = fresh(users, PASSWD);
-        Long id = users.ids().get(name);
-        return id == null ? OptionalLong.empty() : OptionalLong.of(id);
+        return USERS.idOf(name);
     }
 
     /** The gid of the group {@code name}, if {@code /etc/group} has it. */
     public static OptionalLong gidOf(String name) {
-        if (name == null) {
-            return OptionalLong.empty();
-        }
-        groups = fresh(groups, GROUP);
-        Long id = groups.ids().get(name);
-        return id == null ? OptionalLong.empty() : OptionalLong.of(id);
+        return GROUPS.idOf(name);
     }
 
     private static Table fresh(Table table, Path file) {

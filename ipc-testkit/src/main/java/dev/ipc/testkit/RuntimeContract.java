@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.ipc.ApplicationException;
 import dev.ipc.CallQueueFullException;
 import dev.ipc.ClientOptions;
+import dev.ipc.ClientStats;
 import dev.ipc.Connection;
 import dev.ipc.ConnectionLostException;
 import dev.ipc.ConnectionOptions;
@@ -21,9 +22,11 @@ import dev.ipc.IpcClient;
 import dev.ipc.IpcServer;
 import dev.ipc.Listener;
 import dev.ipc.NotRunException;
+import dev.ipc.PeerCredentials;
 import dev.ipc.RemoteException;
 import dev.ipc.Request;
 import dev.ipc.ServerOptions;
+import dev.ipc.ServerStats;
 import dev.ipc.internal.Protocol;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -234,6 +237,63 @@ public abstract class RuntimeContract {
         assertTrue(request.id() > 0, "the client's id: " + request.id());
         contract.checkPeerIsThisProcess(request.peer()); // what this transport tells of the caller, as a connection
         assertEquals("uid " + request.peer().uid().orElse(-1), reply);
+    }
+
+    @Test
+    void statsAndEventsTellWhatHappened() throws Exception {
+        List<ErrorCode> answered = Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch threeAnswered = new CountDownLatch(3);
+        CountDownLatch opened = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .handler(request -> {
+                    if (new String(request, UTF_8).equals("boom")) {
+                        throw new IllegalStateException("the handler broke on purpose");
+                    }
+                    return request;
+                })
+                .events(new IpcServer.Events() {
+                    @Override
+                    public void connectionOpened(PeerCredentials peer) {
+                        opened.countDown();
+                    }
+
+                    @Override
+                    public void connectionClosed(PeerCredentials peer) {
+                        closed.countDown();
+                    }
+
+                    @Override
+                    public void requestAnswered(Request request, ErrorCode error, long nanos) {
+                        assertTrue(nanos >= 0);
+                        answered.add(error == null ? ErrorCode.UNKNOWN : error); // UNKNOWN standing for "answered"
+                        threeAnswered.countDown();
+                    }
+                })
+                .build()
+                .start());
+        IpcClient client = IpcClient.connect(server.endpoint());
+        try {
+            client.call("a".getBytes(UTF_8));
+            client.call("b".getBytes(UTF_8));
+            assertThrows(RemoteException.class, () -> client.call("boom".getBytes(UTF_8)));
+            ClientStats calls = client.stats();
+            assertEquals(new ClientStats(3, 0, 0, 1), calls);
+        } finally {
+            client.close();
+        }
+        assertTrue(opened.await(10, TimeUnit.SECONDS));
+        assertTrue(threeAnswered.await(10, TimeUnit.SECONDS));
+        assertTrue(closed.await(10, TimeUnit.SECONDS));
+        assertEquals(2, answered.stream().filter(ErrorCode.UNKNOWN::equals).count());
+        assertEquals(1, answered.stream().filter(ErrorCode.INTERNAL::equals).count());
+        ServerStats stats = server.stats();
+        assertEquals(0, stats.connectionsOpen());
+        assertTrue(stats.connectionsAccepted() >= 1, stats.toString());
+        assertEquals(3, stats.requests());
+        assertEquals(0, stats.requestsInFlight());
+        assertEquals(Map.of(ErrorCode.INTERNAL, 1L), stats.errors());
+        assertTrue(stats.bytesReceived() >= 3 * 10 && stats.bytesSent() >= 3 * 10, stats.toString());
     }
 
     @Test
