@@ -79,7 +79,9 @@ public final class IpcClient implements AutoCloseable {
     private final LongAdder calls = new LongAdder();
     private final LongAdder connects = new LongAdder();
     /** Times callAsync's calls out, and sends the calls that waited for a place; made on first use. */
-    private ScheduledThreadPoolExecutor timer; // guarded by connectLock
+    private volatile ScheduledThreadPoolExecutor timer; // written under timerLock
+
+    private final Object timerLock = new Object();
 
     private IpcClient(Endpoint endpoint, ClientOptions options) {
         this.endpoint = endpoint;
@@ -246,18 +248,21 @@ public final class IpcClient implements AutoCloseable {
 
     /** The client's timer thread, made on first use and ended by {@link #close()}. */
     private ScheduledThreadPoolExecutor timer() {
-        connectLock.lock();
-        try {
+        ScheduledThreadPoolExecutor made = timer;
+        if (made != null) {
+            return made; // shut down by close(): then it refuses, as a closed client should
+        }
+        synchronized (timerLock) { // not connectLock, which a reconnect holds for as long as it takes
             if (closed) {
                 throw new RejectedExecutionException("closed");
             }
             if (timer == null) {
-                timer = new ScheduledThreadPoolExecutor(1, Threads.daemons(name + "-timer"));
-                timer.setRemoveOnCancelPolicy(true);
+                ScheduledThreadPoolExecutor fresh =
+                        new ScheduledThreadPoolExecutor(1, Threads.daemons(name + "-timer"));
+                fresh.setRemoveOnCancelPolicy(true);
+                timer = fresh;
             }
             return timer;
-        } finally {
-            connectLock.unlock();
         }
     }
 
@@ -447,16 +452,18 @@ public final class IpcClient implements AutoCloseable {
     /** Closes the connection; calls in flight fail with {@link ConnectionLostException}. Idempotent. */
     @Override
     public void close() throws IOException {
-        ScheduledThreadPoolExecutor stopping;
         connectLock.lock();
         try {
             if (closed) {
                 return;
             }
             closed = true;
-            stopping = timer;
         } finally {
             connectLock.unlock();
+        }
+        ScheduledThreadPoolExecutor stopping;
+        synchronized (timerLock) {
+            stopping = timer;
         }
         if (stopping != null) {
             stopping.shutdownNow();
