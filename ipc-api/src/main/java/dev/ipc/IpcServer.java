@@ -218,10 +218,9 @@ public final class IpcServer implements AutoCloseable {
     }
 
     private void countError(byte[] frame) {
-        if (frame.length >= 7 && frame[0] == Protocol.ERROR) {
-            errors[
-                    ErrorCode.of(ByteBuffer.wrap(frame, 5, 2).getShort() & 0xffff)
-                            .ordinal()].increment();
+        ErrorCode code = Protocol.errorCodeIfError(frame);
+        if (code != null) {
+            errors[code.ordinal()].increment();
         }
     }
 
@@ -894,9 +893,7 @@ public final class IpcServer implements AutoCloseable {
             inFlight.decrement();
             flush();
             if (events != null) {
-                ErrorCode error = frame[0] == Protocol.ERROR
-                        ? ErrorCode.of(ByteBuffer.wrap(frame, 5, 2).getShort() & 0xffff)
-                        : null;
+                ErrorCode error = Protocol.errorCodeIfError(frame);
                 long nanos = System.nanoTime() - arrived;
                 tell(listener -> listener.requestAnswered(request, error, nanos));
             }

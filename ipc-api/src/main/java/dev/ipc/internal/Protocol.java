@@ -109,7 +109,7 @@ public final class Protocol {
         ErrorCode code = errorCode(frame);
         String message = errorMessage(frame);
         if (code == ErrorCode.APPLICATION) {
-            return new ApplicationException(ByteBuffer.wrap(frame, 5, 2).getShort() & 0xffff, message);
+            return new ApplicationException(codeNumber(frame), message);
         }
         return new RemoteException(code, message);
     }
@@ -208,7 +208,16 @@ public final class Protocol {
         if (frame.length < 7) {
             throw new ProtocolException("ERROR frame of " + frame.length + " bytes, too short for its code");
         }
-        return ErrorCode.of(ByteBuffer.wrap(frame, 5, 2).getShort() & 0xffff);
+        return ErrorCode.of(codeNumber(frame));
+    }
+
+    /** The code of a frame this side made, if it is an ERROR; null for any other frame. */
+    public static ErrorCode errorCodeIfError(byte[] frame) {
+        return frame.length >= 7 && frame[0] == ERROR ? ErrorCode.of(codeNumber(frame)) : null;
+    }
+
+    private static int codeNumber(byte[] frame) {
+        return ByteBuffer.wrap(frame, 5, 2).getShort() & 0xffff;
     }
 
     /** The message of an ERROR frame. */

@@ -217,14 +217,10 @@ class DaemonSocketTest {
         assertTrue(owned.getMessage().contains(theirs + ", above it, is owned by uid 65534"), owned.getMessage());
         assertFalse(Files.exists(ours.resolve("s.sock")), "nothing was bound");
         // The threat is real: that user can indeed move root's directory aside.
-        Process swap = new ProcessBuilder(
-                        "/usr/bin/setpriv",
-                        "--reuid=65534",
-                        "--regid=65534",
-                        "--clear-groups",
+        Process swap = new ProcessBuilder(asNobody(
                         "mv",
                         theirs.resolve("app").toString(),
-                        theirs.resolve("moved").toString())
+                        theirs.resolve("moved").toString()))
                 .redirectErrorStream(true)
                 .start();
         assertTrue(swap.waitFor(30, TimeUnit.SECONDS));
@@ -566,16 +562,12 @@ class DaemonSocketTest {
             Files.copy(in, source);
         }
         Files.setPosixFilePermissions(source, PosixFilePermissions.fromString("rw-r--r--"));
-        Process process = new ProcessBuilder(
-                        "/usr/bin/setpriv",
-                        "--reuid=65534",
-                        "--regid=65534",
-                        "--clear-groups",
+        Process process = new ProcessBuilder(asNobody(
                         JavaProcesses.java(),
                         "-XX:-UsePerfData",
                         "-Duser.home=/tmp",
                         source.toString(),
-                        socket.toString())
+                        socket.toString()))
                 .redirectErrorStream(true)
                 .start();
         BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), UTF_8));
@@ -584,18 +576,22 @@ class DaemonSocketTest {
         return process;
     }
 
+    /** {@code command} run as uid and gid 65534, with no supplementary groups. */
+    private static List<String> asNobody(String... command) {
+        List<String> line =
+                new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
+        line.addAll(List.of(command));
+        return line;
+    }
+
     private static String runAsNobody(Path client, Path socket) throws Exception {
-        List<String> command = new ArrayList<>(List.of(
-                "/usr/bin/setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
+        List<String> command = asNobody(
                 JavaProcesses.java(),
                 "-XX:-UsePerfData",
                 "-Xshare:auto",
                 "-Duser.home=/tmp",
                 client.toString(),
-                socket.toString()));
+                socket.toString());
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         try {
             assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the other user's client finished");
