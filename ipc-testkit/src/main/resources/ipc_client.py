@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A client of ipc's protocol (docs/PROTOCOL.md) in Python's standard library alone.
 
-Usage: ipc_client.py ENDPOINT MESSAGE...   Sends each MESSAGE as a request, prints each reply.
+Usage: ipc_client.py ENDPOINT MESSAGE...   Sends each MESSAGE as a request, prints each reply (a streamed reply
+                                          one message per line, as they come).
 ENDPOINT is unix:/path/to.sock, unix:@abstract-name, tcp://host:port or tls://host:port; its query may
 name PEM files (trustCertificates, certificate, privateKey) for TLS and a shared secret (secretFile or
 secretEnv), as the Java library reads them.
@@ -17,6 +18,9 @@ import sys
 import urllib.parse
 
 HELLO, WELCOME, REQUEST, RESPONSE, ERROR, GOAWAY = 1, 2, 3, 4, 5, 6
+CANCEL, STREAM, CREDIT = 11, 12, 13
+TIMEOUT_MS = 30000  # how long this client waits for each answer; the server is told (version 3)
+WINDOW = 16  # streamed messages taken ahead of the reader (version 3)
 
 
 AUTH_HELLO, AUTH_CHALLENGE, AUTH_PROOF, AUTH_OK = 7, 8, 9, 10
@@ -106,24 +110,36 @@ def main():
     secret = read_secret(options(sys.argv[1]))
     if secret is not None:
         prove_secret(sock, secret)
-    send_frame(sock, struct.pack(">B3sH", HELLO, b"IPC", 2))  # the newest version this client speaks
+    send_frame(sock, struct.pack(">B3sH", HELLO, b"IPC", 3))  # the newest version this client speaks
     frame = read_frame(sock)
     if frame[0] == ERROR:
         _, _, code = struct.unpack(">BIH", frame[:7])
         sys.exit("refused (code %d): %s" % (code, frame[7:].decode()))
     assert frame[0] == WELCOME, "expected WELCOME, got type %d" % frame[0]
     (version,) = struct.unpack(">H", frame[1:3])
-    assert version in (1, 2), "the server speaks version %d" % version
+    assert version in (1, 2, 3), "the server speaks version %d" % version
+    sock.settimeout(TIMEOUT_MS / 1000 + 5)
     for request_id, message in enumerate(sys.argv[2:], start=1):
-        send_frame(sock, struct.pack(">BI", REQUEST, request_id) + message.encode())
-        frame = read_frame(sock)
-        kind, reply_id = struct.unpack(">BI", frame[:5])
-        assert reply_id == request_id, "reply to %d, expected %d" % (reply_id, request_id)
-        if kind == ERROR:
-            (code,) = struct.unpack(">H", frame[5:7])
-            print("error %d: %s" % (code, frame[7:].decode()))
+        if version >= 3:  # id, timeout, window: the server may stream, WINDOW messages ahead
+            send_frame(sock, struct.pack(">BIII", REQUEST, request_id, TIMEOUT_MS, WINDOW) + message.encode())
         else:
-            print(frame[5:].decode())
+            send_frame(sock, struct.pack(">BI", REQUEST, request_id) + message.encode())
+        streamed = False
+        while True:
+            frame = read_frame(sock)
+            kind, reply_id = struct.unpack(">BI", frame[:5])
+            assert reply_id == request_id, "reply to %d, expected %d" % (reply_id, request_id)
+            if kind == STREAM:  # one message of a stream: print it, and grant room for one more
+                print(frame[5:].decode(), flush=True)
+                streamed = True
+                send_frame(sock, struct.pack(">BII", CREDIT, request_id, 1))
+                continue
+            if kind == ERROR:
+                (code,) = struct.unpack(">H", frame[5:7])
+                print("error %d: %s" % (code, frame[7:].decode()))
+            elif frame[5:] or not streamed:  # a stream's end is an empty RESPONSE: nothing more to print
+                print(frame[5:].decode())
+            break
     sock.close()
 
 

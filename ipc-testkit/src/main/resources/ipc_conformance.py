@@ -25,8 +25,9 @@ import ipc_client as ipc  # noqa: E402  (beside this file)
 
 HELLO, WELCOME, REQUEST, RESPONSE, ERROR, GOAWAY = 1, 2, 3, 4, 5, 6
 AUTH_HELLO, AUTH_CHALLENGE, AUTH_PROOF, AUTH_OK = 7, 8, 9, 10
+CANCEL, STREAM, CREDIT = 11, 12, 13
 PROTOCOL_ERROR, UNSUPPORTED_VERSION, INTERNAL, SHUTTING_DOWN = 1, 2, 3, 4
-TOO_MANY_REQUESTS, TOO_MANY_CONNECTIONS, FRAME_TOO_LARGE, TIMEOUT, UNAUTHORIZED = 5, 6, 7, 8, 9
+TOO_MANY_REQUESTS, TOO_MANY_CONNECTIONS, FRAME_TOO_LARGE, TIMEOUT, UNAUTHORIZED, CANCELLED = 5, 6, 7, 8, 9, 10
 WAIT = 15.0  # seconds any single read may take on a loaded machine
 
 CHECKS = {}
@@ -60,6 +61,19 @@ def hello_body(version=2, extra=b""):
 
 def request_body(request_id, payload):
     return struct.pack(">BI", REQUEST, request_id) + payload
+
+
+def request_v3(request_id, payload, timeout_ms=0, window=0):
+    """A version 3 REQUEST: id, timeout (ms, 0 for none), window (0 for a single reply), payload."""
+    return struct.pack(">BIII", REQUEST, request_id, timeout_ms, window) + payload
+
+
+def cancel_body(request_id):
+    return struct.pack(">BI", CANCEL, request_id)
+
+
+def credit_body(request_id, count):
+    return struct.pack(">BII", CREDIT, request_id, count)
 
 
 def seconds(text):
@@ -192,8 +206,8 @@ def describe(body):
         return "end of stream"
     if body[0] == ERROR and len(body) >= 7:
         return "ERROR(id=%d, code=%d, %r)" % error_fields(body)
-    if body[0] in (RESPONSE, REQUEST) and len(body) >= 5:
-        return "%s(id=%d, %d bytes)" % ("RESPONSE" if body[0] == RESPONSE else "REQUEST",
+    if body[0] in (RESPONSE, REQUEST, STREAM) and len(body) >= 5:
+        return "%s(id=%d, %d bytes)" % ({RESPONSE: "RESPONSE", REQUEST: "REQUEST", STREAM: "STREAM"}[body[0]],
                                         struct.unpack(">I", body[1:5])[0], len(body) - 5)
     return "type %d (%d bytes)" % (body[0], len(body))
 
@@ -348,19 +362,24 @@ def hello_and_welcome(endpoint):
 
 @check
 def hello_versions(endpoint):
-    """H2: a client of version 1 is spoken to in version 1, a newer one in the server's; version 0 is refused."""
+    """V1: a client of version 1 or 2 is spoken to in its version, a newer one in the server's; version 0 is
+    refused."""
     peer, (version, _, in_flight) = welcomed(endpoint, 1)
     expect(version == 1 and in_flight is None, "version 1 WELCOME: %d" % version)
     expect(response_of(peer.call(5, b"v1"), 5) == b"v1", "version 1 echo")
     peer.close()
+    peer, (version, _, _) = welcomed(endpoint, 2)
+    expect(version == 2, "the answer to version 2 is %d" % version)
+    expect(response_of(peer.call(6, b"v2"), 6) == b"v2", "version 2 echo (a REQUEST without timeout and window)")
+    peer.close()
     peer, (version, _, _) = welcomed(endpoint, 0xFFFF)
-    expect(version == 2, "the answer to version 65535 is %d" % version)
+    expect(version == 3, "the answer to version 65535 is %d" % version)
     peer.close()
     peer = Peer(endpoint)
     try:
         peer.send(frame(hello_body(0)))
         message = peer.expect_error_then_end(UNSUPPORTED_VERSION)[2]
-        expect("1 to 2" in message, "the message names the versions spoken: %r" % message)
+        expect("1 to 3" in message, "the message names the versions spoken: %r" % message)
     finally:
         peer.close()
 
@@ -548,6 +567,137 @@ def half_close(endpoint):
         frames = peer.until_end()
         expect(sorted(struct.unpack(">I", f[1:5])[0] for f in frames if f[0] == RESPONSE) == [1, 2, 3, 4, 5],
                "replies: %s" % [describe(f) for f in frames])
+    finally:
+        peer.close()
+
+
+# ---- version 3: deadlines, cancellation, streams -------------------------------------------------------------------
+
+def welcomed_v3(endpoint):
+    peer, fields = welcomed(endpoint, 3)
+    expect(fields[0] == 3, "the server answered version 3 with version %d" % fields[0])
+    return peer, fields
+
+
+def expect_cancelled(body, request_id):
+    expect(body is not None and body[0] == ERROR and error_fields(body)[:2] == (request_id, CANCELLED),
+           "expected ERROR CANCELLED for %d, got %s" % (request_id, describe(body)))
+    return error_fields(body)[2]
+
+
+@check
+def deadline_reaches_the_handler(endpoint):
+    """D1: a version 3 REQUEST's timeout reaches the handler as its deadline; a timeout of 0 is none."""
+    peer, _ = welcomed_v3(endpoint)
+    try:
+        peer.send(frame(request_v3(1, b"deadline", timeout_ms=5000)))
+        left = int(response_of(peer.read(), 1))
+        expect(0 < left <= 5000, "the handler saw %d ms left of 5000" % left)
+        peer.send(frame(request_v3(2, b"deadline", timeout_ms=0)))
+        expect(response_of(peer.read(), 2) == b"none", "no deadline for a timeout of 0")
+    finally:
+        peer.close()
+
+
+@check
+def deadline_passed(endpoint):
+    """D2: a request whose reply is not ready by its deadline is answered CANCELLED; the connection goes on."""
+    peer, _ = welcomed_v3(endpoint)
+    try:
+        peer.send(frame(request_v3(3, b"sleep:600:late", timeout_ms=150)))
+        message = expect_cancelled(peer.read(), 3)
+        expect("deadline" in message, "the message names the deadline: %r" % message)
+        peer.send(frame(request_v3(4, b"sleep:10:in time", timeout_ms=10000)))
+        expect(response_of(peer.read(), 4) == b"in time", "a request within its deadline is answered")
+    finally:
+        peer.close()
+
+
+@check
+def cancel(endpoint):
+    """X1: CANCEL marks a request in flight cancelled, which its handler sees; it is answered CANCELLED. A CANCEL for
+    an id not in flight changes nothing."""
+    peer, _ = welcomed_v3(endpoint)
+    try:
+        peer.send(frame(request_v3(9, b"hold:60000")))
+        expect(not peer.has_bytes(0.2), "the held request is not answered before its CANCEL")
+        started = time.monotonic()
+        peer.send(frame(cancel_body(9)) + frame(cancel_body(77)))
+        message = expect_cancelled(peer.read(), 9)
+        expect(time.monotonic() - started < 10, "the handler saw the cancel at once")
+        expect("cancel" in message, "the message says why: %r" % message)
+        peer.send(frame(request_v3(9, b"again")))  # the id is free once answered
+        expect(response_of(peer.read(), 9) == b"again", "the connection goes on, nothing answered for id 77")
+    finally:
+        peer.close()
+
+
+@check
+def stream_with_credit(endpoint):
+    """W1, W2: a stream is STREAM frames, no more than the window and the CREDITs allow, then an empty RESPONSE."""
+    peer, _ = welcomed_v3(endpoint)
+    try:
+        peer.send(frame(request_v3(5, b"stream:5:m", window=2)))
+        first = [peer.read_expecting(STREAM) for _ in range(2)]
+        expect([f[5:] for f in first] == [b"m 1", b"m 2"], "the first two: %s" % [f[5:] for f in first])
+        expect(not peer.has_bytes(0.3), "nothing beyond the window before a CREDIT")
+        peer.send(frame(credit_body(5, 3)) + frame(credit_body(78, 5)))
+        rest = [peer.read() for _ in range(4)]
+        expect([f[0] for f in rest] == [STREAM, STREAM, STREAM, RESPONSE], "then: %s" % [describe(f) for f in rest])
+        expect([f[5:] for f in rest[:3]] == [b"m 3", b"m 4", b"m 5"], "in order: %s" % [f[5:] for f in rest])
+        expect(response_of(rest[3], 5) == b"", "the stream ends with an empty RESPONSE")
+    finally:
+        peer.close()
+
+
+@check
+def stream_needs_a_window(endpoint):
+    """W3: a request of window 0 gets its one answer and no STREAM frame, whatever its handler does."""
+    peer, _ = welcomed_v3(endpoint)
+    try:
+        peer.send(frame(request_v3(6, b"stream:3:m", window=0)) + frame(request_v3(7, b"after")))
+        frames = [peer.read(), peer.read()]
+        expect(all(f is not None and f[0] in (RESPONSE, ERROR) for f in frames),
+               "one answer each, no STREAM: %s" % [describe(f) for f in frames])
+        expect(sorted(struct.unpack(">I", f[1:5])[0] for f in frames) == [6, 7], [describe(f) for f in frames])
+    finally:
+        peer.close()
+
+
+@check
+def stream_cancelled(endpoint):
+    """X1, W2: a stream cancelled by its client ends with ERROR CANCELLED; the connection goes on."""
+    peer, _ = welcomed_v3(endpoint)
+    try:
+        peer.send(frame(request_v3(8, b"stream-forever", window=1)))
+        expect(peer.read_expecting(STREAM)[5:] == b"tick 1", "the first message")
+        peer.send(frame(cancel_body(8)))
+        expect_cancelled(peer.read(), 8)
+        peer.send(frame(request_v3(10, b"still here")))
+        expect(response_of(peer.read(), 10) == b"still here", "the connection goes on")
+    finally:
+        peer.close()
+
+
+@check
+def malformed_frames_v3(endpoint):
+    """F5: in version 3 a REQUEST shorter than 13 bytes, a CANCEL not of 5 or a CREDIT not of 9 is PROTOCOL_ERROR,
+    then the end; so are CANCEL and CREDIT in version 2."""
+    for version, bad in ((3, struct.pack(">BII", REQUEST, 1, 0)), (3, cancel_body(1) + b"x"), (3, credit_body(1, 1)[:8]),
+                         (2, cancel_body(1)), (2, credit_body(1, 1))):
+        peer, _ = welcomed(endpoint, version)
+        try:
+            peer.send(frame(bad))
+            peer.expect_error_then_end(PROTOCOL_ERROR)
+        finally:
+            peer.close()
+    peer, (_, limit, _) = welcomed_v3(endpoint)
+    try:
+        payload = b"y" * limit
+        peer.send(frame(request_v3(1, payload)))
+        expect(response_of(peer.read(), 1) == payload, "a version 3 payload of exactly the limit is taken")
+        peer.send(frame(request_v3(2, payload + b"z")))
+        peer.expect_error_then_end(FRAME_TOO_LARGE)
     finally:
         peer.close()
 

@@ -43,6 +43,16 @@ public final class ClientOptions extends OptionSet {
             .build();
 
     /**
+     * How many messages of a stream ({@link IpcClient#stream(byte[])}) the client takes ahead of its reader: the server
+     * sends no more until the reader has read half of them. Bounds the memory a stream holds (this many messages of at
+     * most the server's maxFrameSize); larger windows keep a fast stream going across the round trip.
+     */
+    public static final Option<Integer> STREAM_WINDOW = Option.size(
+                    "streamWindow", 16, 1, 65_536, "Messages of a stream taken ahead of its reader.")
+            .scopes(CLIENT)
+            .build();
+
+    /**
      * Where the futures of {@link IpcClient#callAsync} complete, and so where the stages chained to them run; set in
      * code only. By default the common {@link java.util.concurrent.ForkJoinPool}: never the thread that reads the
      * connection, so a stage may make another call and wait for it.
@@ -52,7 +62,8 @@ public final class ClientOptions extends OptionSet {
             .scopes(CLIENT)
             .build();
 
-    static final List<Option<?>> TABLE = List.of(CALL_TIMEOUT, RECONNECT_TIMEOUT, MAX_QUEUED_CALLS, EXECUTOR);
+    static final List<Option<?>> TABLE =
+            List.of(CALL_TIMEOUT, RECONNECT_TIMEOUT, MAX_QUEUED_CALLS, STREAM_WINDOW, EXECUTOR);
 
     private static final Set<Scope> SCOPES = scopesOf(CLIENT);
     private static final ClientOptions DEFAULTS = new ClientOptions(Map.of());

@@ -24,6 +24,11 @@ public enum ErrorCode {
     /** The client did not prove it knows the server's shared secret, or the server requires one it lacks. */
     UNAUTHORIZED(9),
     /**
+     * The request was cancelled: its client sent CANCEL, or its deadline passed before its reply was ready; the reply,
+     * if the handler made one, was dropped (protocol version 3).
+     */
+    CANCELLED(10),
+    /**
      * An error of the application's own, with a number of 1000 to 65535
      * ({@link ApplicationException#applicationCode()}) and its message: a handler throws {@link ApplicationException}
      * and the caller catches it.

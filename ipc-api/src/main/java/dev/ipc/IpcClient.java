@@ -16,10 +16,12 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.Flow;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
@@ -65,6 +67,7 @@ public final class IpcClient implements AutoCloseable {
     private final Duration callTimeout;
 
     private final int maxQueued;
+    private final int streamWindow;
     /** Where callAsync's futures complete: never the reader thread. */
     private final Executor completions;
 
@@ -88,6 +91,7 @@ public final class IpcClient implements AutoCloseable {
         this.options = options;
         this.callTimeout = options.get(ClientOptions.CALL_TIMEOUT);
         this.maxQueued = options.get(ClientOptions.MAX_QUEUED_CALLS);
+        this.streamWindow = options.get(ClientOptions.STREAM_WINDOW);
         this.completions = options.find(ClientOptions.EXECUTOR).orElse(ForkJoinPool.commonPool());
     }
 
@@ -126,7 +130,7 @@ public final class IpcClient implements AutoCloseable {
      * @throws IllegalArgumentException if the request is over the server's maxFrameSize; nothing is sent
      */
     public byte[] call(byte[] request, Duration timeout) throws IOException {
-        Pending pending = start(request);
+        Pending pending = start(request, timeout, 0);
         try {
             return timeout.isZero()
                     ? pending.future.get()
@@ -171,7 +175,7 @@ public final class IpcClient implements AutoCloseable {
         AtomicReference<Pending> started = new AtomicReference<>();
         Runnable begin = () -> {
             try {
-                Pending pending = start(request);
+                Pending pending = start(request, timeout, 0);
                 started.set(pending);
                 pending.future.whenCompleteAsync(
                         (reply, failure) -> {
@@ -276,7 +280,65 @@ public final class IpcClient implements AutoCloseable {
         return new IOException(cause);
     }
 
-    private Pending start(byte[] request) throws IOException {
+    /**
+     * Sends a request whose answer is a stream of messages, read as they come; it has no deadline. A handler that
+     * answers with a single reply gives a stream of that one message (none, if it is empty).
+     *
+     * <pre>{@code
+     * try (StreamingCall changes = client.stream("watch config/".getBytes(UTF_8))) {
+     *     for (byte[] change : changes) {
+     *         System.out.println(new String(change, UTF_8));
+     *     }
+     * }
+     * }</pre>
+     *
+     * @throws IllegalArgumentException if the request is over the server's maxFrameSize; nothing is sent
+     * @throws UnsupportedOperationException if the server speaks a protocol older than version 3, which has no streams
+     */
+    public StreamingCall stream(byte[] request) throws IOException {
+        return stream(request, Duration.ZERO);
+    }
+
+    /**
+     * {@link #stream(byte[])} with a deadline for the whole stream: the server is told it, and once it passes the call
+     * is cancelled and the stream fails with {@link SocketTimeoutException}.
+     *
+     * @param timeout how long the whole stream may take; zero for no limit
+     */
+    public StreamingCall stream(byte[] request, Duration timeout) throws IOException {
+        Objects.requireNonNull(timeout, "timeout");
+        Pending pending = start(request, timeout, streamWindow);
+        if (!timeout.isZero()) {
+            ScheduledFuture<?> timing;
+            try {
+                timing = timer().schedule(
+                                () -> pending.abandon(pending.timedOut(timeout)),
+                                timeout.toNanos(),
+                                TimeUnit.NANOSECONDS);
+            } catch (RejectedExecutionException e) {
+                pending.abandon(new SocketException("client of " + endpoint + " is closed"));
+                timing = null;
+            }
+            ScheduledFuture<?> timer = timing;
+            if (timer != null) {
+                pending.future.whenComplete((reply, failure) -> timer.cancel(false));
+            }
+        }
+        return pending.stream;
+    }
+
+    /**
+     * The stream {@link #stream(byte[])} reads, as a {@link Flow.Publisher}: each subscriber makes its own call when it
+     * subscribes, and its demand is the flow control (the server sends no more than the subscriber requested, and the
+     * window, ahead of it). Signals arrive on the client's executor ({@link ClientOptions#EXECUTOR}), one at a time;
+     * cancelling the subscription cancels the call.
+     */
+    public Flow.Publisher<byte[]> publisher(byte[] request) {
+        Objects.requireNonNull(request, "request");
+        return subscriber -> StreamPublisher.subscribe(this, request, subscriber, completions);
+    }
+
+    private Pending start(byte[] request, Duration timeout, int window) throws IOException {
         Objects.requireNonNull(request, "request");
         calls.increment();
         Session current = usableSession();
@@ -284,7 +346,11 @@ public final class IpcClient implements AutoCloseable {
             throw new IllegalArgumentException("request of " + request.length
                     + " bytes is over the server's maxFrameSize " + current.maxPayload + "; nothing was sent");
         }
-        Pending pending = new Pending(current, request);
+        if (window > 0 && current.version < Protocol.STREAMS) {
+            throw new UnsupportedOperationException("the server at " + endpoint + " speaks protocol version "
+                    + current.version + ", which has no streams (they came in version 3); nothing was sent");
+        }
+        Pending pending = new Pending(current, request, timeout, window);
         if (current.admit(pending)) {
             send(pending);
         }
@@ -302,10 +368,15 @@ public final class IpcClient implements AutoCloseable {
         // Registered after the GOAWAY was read, the request goes out after the last one the server takes.
         pending.afterGoaway = current.goingAway;
         try {
-            byte[] frame = Protocol.call(Protocol.REQUEST, id, request);
+            byte[] frame = current.version >= Protocol.STREAMS
+                    ? Protocol.request(id, pending.timeoutMillisLeft(), pending.window, request)
+                    : Protocol.call(Protocol.REQUEST, id, request);
             current.connection.send(frame);
         } catch (IOException e) {
             current.lost(e);
+        }
+        if (pending.future.isDone()) {
+            pending.tellServer(); // abandoned while it was being sent
         }
         if (current.dead) {
             // Lost while this call was being registered: fail it too, rather than let it wait for nothing.
@@ -391,7 +462,7 @@ public final class IpcClient implements AutoCloseable {
                 .set(
                         ConnectionOptions.MAX_FRAME_SIZE,
                         Math.max(
-                                Protocol.frameLimit(options.get(ConnectionOptions.MAX_FRAME_SIZE)),
+                                Protocol.frameLimit(options.get(ConnectionOptions.MAX_FRAME_SIZE), Protocol.VERSION),
                                 Protocol.MAX_HELLO + 1024))
                 .build();
         FramedConnection connection = Ipc.connectFramed(endpoint.withoutParameters(), connectionOptions);
@@ -470,9 +541,11 @@ public final class IpcClient implements AutoCloseable {
         }
         Session current = session;
         if (current != null) {
+            current.cancelAll();
             current.close();
         }
         for (Session old : retiring) {
+            old.cancelAll();
             old.close();
         }
     }
@@ -492,19 +565,77 @@ public final class IpcClient implements AutoCloseable {
         volatile int id;
         /** Whether it was sent after the server's GOAWAY arrived, so after the last request the server takes. */
         volatile boolean afterGoaway;
+        /** When the caller stops waiting (System.nanoTime()), if it has a timeout. */
+        final long deadline;
 
-        Pending(Session session, byte[] request) {
+        final boolean hasDeadline;
+        final Duration timeout;
+        /** STREAM frames taken ahead of the reader; 0 for a single reply. */
+        final int window;
+        /** The messages, for a stream; null for a single reply. */
+        final StreamingCall stream;
+
+        Pending(Session session, byte[] request, Duration timeout, int window) {
             this.session = session;
             this.request = request;
+            this.hasDeadline = !timeout.isZero();
+            this.timeout = timeout;
+            this.deadline = System.nanoTime() + timeout.toNanos();
+            this.window = window;
+            if (window > 0) {
+                stream = new StreamingCall(
+                        "the stream of " + endpoint,
+                        window,
+                        this::grant,
+                        () -> abandon(new CancellationException("the stream was closed")));
+                future.whenComplete((reply, failure) -> stream.end(reply, failure));
+            } else {
+                stream = null;
+            }
+        }
+
+        /** The milliseconds the server is told the client waits, from now; 0 for no limit. */
+        long timeoutMillisLeft() {
+            if (!hasDeadline) {
+                return 0;
+            }
+            return Math.max(1, Protocol.timeoutMillis(Duration.ofNanos(Math.max(1, deadline - System.nanoTime()))));
         }
 
         /**
-         * Gives up on the call: if it still waits for a place it never goes out; if it was sent, its reply will be
-         * dropped (its place is the server's until then).
+         * Gives up on the call: if it still waits for a place it never goes out; if it was sent, the server is told to
+         * cancel it, and its answer will be dropped (its place is the server's until then).
          */
         void abandon(Throwable why) {
             future.completeExceptionally(why);
             session.unqueue(this);
+            tellServer();
+        }
+
+        /** Sends CANCEL for a call that was sent and is not answered yet (version 3; older servers are not told). */
+        void tellServer() {
+            int sent = id;
+            if (sent == 0 || session.version < Protocol.STREAMS || session.pending.get(sent) != this || session.dead) {
+                return;
+            }
+            try {
+                session.connection.send(Protocol.cancel(sent));
+            } catch (IOException | RuntimeException e) {
+                LOG.debug("could not cancel request {} on {}: {}", sent, endpoint, e.toString());
+            }
+        }
+
+        /** Sends CREDIT for {@code count} more messages of the stream. */
+        private void grant(int count) {
+            int sent = id;
+            if (sent == 0 || session.pending.get(sent) != this || session.dead) {
+                return;
+            }
+            try {
+                session.connection.send(Protocol.credit(sent, count));
+            } catch (IOException | RuntimeException e) {
+                LOG.debug("could not grant credit on request {} to {}: {}", sent, endpoint, e.toString());
+            }
         }
 
         /** The timeout of a call that took longer than {@code timeout}, saying what it waited for. */
@@ -629,18 +760,16 @@ public final class IpcClient implements AutoCloseable {
                         case Protocol.RESPONSE:
                             complete(Protocol.id(frame), Protocol.payload(frame), null);
                             break;
+                        case Protocol.STREAM:
+                            streamed(Protocol.id(frame), frame);
+                            break;
                         case Protocol.ERROR:
                             int id = Protocol.id(frame);
                             RemoteException error = Protocol.remoteError(frame);
                             if (id == 0) {
                                 throw error;
                             }
-                            complete(
-                                    id,
-                                    null,
-                                    error.code() == ErrorCode.SHUTTING_DOWN
-                                            ? new NotRunException(error.getMessage())
-                                            : error);
+                            complete(id, null, failure(id, error));
                             break;
                         case Protocol.GOAWAY:
                             // Every request up to the last one taken is answered before the server's end of stream;
@@ -681,6 +810,50 @@ public final class IpcClient implements AutoCloseable {
                 }
             }
             Closer.closeQuietly(connection, null);
+        }
+
+        /**
+         * The exception an ERROR fails its call with: not run for SHUTTING_DOWN; for a call with a timeout that the
+         * server cancelled as its deadline passed, the same timeout the client's own timer would have given.
+         */
+        private IOException failure(int id, RemoteException error) {
+            if (error.code() == ErrorCode.SHUTTING_DOWN) {
+                return new NotRunException(error.getMessage());
+            }
+            Pending call = pending.get(id);
+            if (error.code() == ErrorCode.CANCELLED
+                    && call != null
+                    && call.hasDeadline
+                    && call.deadline - System.nanoTime() < TimeUnit.MILLISECONDS.toNanos(100)) {
+                SocketTimeoutException timedOut = call.timedOut(call.timeout);
+                timedOut.initCause(error);
+                return timedOut;
+            }
+            return error;
+        }
+
+        /** One message of a stream; dropped if its call was abandoned (its end is still awaited). */
+        private void streamed(int id, byte[] frame) throws ProtocolException {
+            Pending call = pending.get(id);
+            if (call == null) {
+                throw new ProtocolException("the server sent a STREAM frame for request " + Integer.toUnsignedString(id)
+                        + ", which is not in flight");
+            }
+            if (call.stream == null) {
+                throw new ProtocolException("the server sent a STREAM frame for request " + Integer.toUnsignedString(id)
+                        + ", whose client asked for a single reply (window 0)");
+            }
+            call.stream.offer(Protocol.payload(frame));
+        }
+
+        /** Tells the server the calls in flight are given up (the client is closing), so their handlers stop. */
+        void cancelAll() {
+            if (version < Protocol.STREAMS || dead) {
+                return;
+            }
+            for (Pending call : pending.values()) {
+                call.tellServer();
+            }
         }
 
         private void complete(int id, byte[] reply, IOException error) {

@@ -16,11 +16,14 @@ import java.io.IOException;
 import java.net.ProtocolException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.EnumMap;
-import java.util.HashSet;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -80,6 +83,8 @@ public final class IpcServer implements AutoCloseable {
     private static final AtomicInteger SERVERS = new AtomicInteger();
     /** How many refusals (ERROR frames of requests not taken) may wait to be written before the reader waits. */
     private static final int MAX_QUEUED_REFUSALS = 64;
+    /** The most workers the default JDK 17 pool adds for open streams. */
+    private static final int MAX_STREAM_WORKERS = 10_000;
 
     /** Answers one request; runs on a worker thread, many at once. */
     @FunctionalInterface
@@ -287,7 +292,7 @@ public final class IpcServer implements AutoCloseable {
     private void startLocked() throws IOException {
         // The runtime reads with its own timeouts; its frames carry a type and an id beside the payload.
         ConnectionOptions connectionOptions = ConnectionOptions.takenFrom(options)
-                .set(ConnectionOptions.MAX_FRAME_SIZE, Protocol.frameLimit(limits.maxPayload))
+                .set(ConnectionOptions.MAX_FRAME_SIZE, Protocol.frameLimit(limits.maxPayload, Protocol.VERSION))
                 .build();
         try {
             listener = Ipc.listenFramed(endpoint.withoutParameters(), connectionOptions);
@@ -431,23 +436,29 @@ public final class IpcServer implements AutoCloseable {
     private void enforceTimeouts() {
         long now = System.nanoTime();
         int stalled = 0;
+        int streams = 0;
         for (Session session : sessions) {
             if (session.enforceTimeouts(now)) {
                 stalled++;
             }
+            streams += session.openStreams();
         }
-        replaceStalledWorkers(stalled);
+        replaceStalledWorkers(stalled, limits.workers == 0 ? streams : 0);
     }
 
     /**
      * On a fixed pool of platform workers (JDK 17 to 20), a reply write that stalls on a peer that reads nothing holds
      * its worker until writeTimeout: the pool grows by one worker for each connection whose write has stalled since the
-     * last tick, and shrinks back as they end, so that a few such peers can't starve everyone's handlers.
+     * last tick, and shrinks back as they end, so that a few such peers can't starve everyone's handlers. The default
+     * pool also grows by one for each stream open (a watch holds its worker for as long as it lasts), so that streams
+     * never take every worker; a pool of a {@code workers} count the user chose does not.
      */
-    private void replaceStalledWorkers(int stalled) {
+    private void replaceStalledWorkers(int stalled, int streams) {
         if (workers instanceof ThreadPoolExecutor) {
             ThreadPoolExecutor pool = (ThreadPoolExecutor) workers;
-            int size = (limits.workers == 0 ? WORKERS : limits.workers) + Math.min(stalled, limits.maxConnections);
+            int size = (limits.workers == 0 ? WORKERS : limits.workers)
+                    + Math.min(stalled, limits.maxConnections)
+                    + Math.min(streams, MAX_STREAM_WORKERS);
             if (size > pool.getMaximumPoolSize()) {
                 pool.setMaximumPoolSize(size);
                 pool.setCorePoolSize(size);
@@ -659,18 +670,116 @@ public final class IpcServer implements AutoCloseable {
         private int version; // the version spoken, once the WELCOME is queued; 0 before
         private volatile boolean draining; // the GOAWAY is decided: no request is taken any more (read unlocked too)
         private volatile boolean ending; // the session ends once what is queued is written (read unlocked too)
+        private volatile boolean inputEnded; // the client ended its side: its streams are cancelled
         private boolean outputShut; // nothing more is sent
         private int lastTaken; // the id of the last request taken, in the order they arrived; 0 for none
-        private final Set<Integer> running = new HashSet<>(); // ids taken whose reply is not yet queued
+        private final Map<Integer, Request> running = new HashMap<>(); // taken, their reply not yet queued
         private int unanswered; // requests taken whose reply is not yet written; bounded by maxInFlight
         private int queued; // frames in the outbox or being written
 
         private final ConcurrentLinkedQueue<Outgoing> outbox = new ConcurrentLinkedQueue<>();
         private final AtomicBoolean writing = new AtomicBoolean();
 
+        /** How many requests answer with a stream now. */
+        int openStreams() {
+            int open = 0;
+            synchronized (lock) {
+                for (Request request : running.values()) {
+                    if (request.streamOpened()) {
+                        open++;
+                    }
+                }
+            }
+            return open;
+        }
+
+        /** Cancels the requests that answer with a stream, for {@code why}. */
+        private void cancelStreams(String why) {
+            List<Request> streams = new ArrayList<>();
+            synchronized (lock) {
+                for (Request request : running.values()) {
+                    if (request.streamOpened()) {
+                        streams.add(request);
+                    }
+                }
+            }
+            streams.forEach(request -> request.cancel(why));
+        }
+
+        /** Where the requests' streams queue their messages. */
+        private final Request.Sink sink = new Request.Sink() {
+            @Override
+            public void stream(Request request, byte[] message) {
+                streamMessage(request, message);
+            }
+
+            @Override
+            public void flush() {
+                Session.this.flush();
+            }
+
+            @Override
+            public int maxPayload() {
+                return limits.maxPayload;
+            }
+
+            @Override
+            public ScheduledExecutorService timer() {
+                return watchdog;
+            }
+        };
+
         Session(FramedConnection connection, String peer) {
             this.connection = connection;
             this.peer = peer;
+        }
+
+        /**
+         * Queues one message of {@code request}'s stream once the outbox has room (as for refusals: no more frames wait
+         * than replies in flight and {@link #MAX_QUEUED_REFUSALS}) and the memory budget takes it. A stream opened
+         * while the server shuts down is cancelled: it would never end by itself.
+         */
+        private void streamMessage(Request request, byte[] message) {
+            byte[] frame = Protocol.call(Protocol.STREAM, request.id(), message);
+            if (inputEnded) {
+                request.cancel("its client ended its side of the connection");
+            }
+            boolean shuttingDown = false;
+            synchronized (lock) {
+                while (true) {
+                    if (running.get(request.id()) != request) {
+                        throw new IllegalStateException(
+                                "request " + request.id() + " is already answered: its stream is over");
+                    }
+                    String why = request.cancelledBecause();
+                    if (why != null) {
+                        throw new CancellationException("request " + request.id() + " was cancelled: " + why);
+                    }
+                    if (draining) {
+                        shuttingDown = true;
+                        break;
+                    }
+                    if (outputShut || !connection.isOpen()) {
+                        request.cancel("its connection ended");
+                        continue;
+                    }
+                    if (queued <= unanswered + MAX_QUEUED_REFUSALS && memory.tryReserve(frame.length)) {
+                        queue(frame, false, frame.length);
+                        return;
+                    }
+                    try {
+                        lock.wait(50);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new CancellationException("interrupted while waiting to send on request " + request.id());
+                    }
+                }
+            }
+            if (shuttingDown) {
+                request.cancel("the server is shutting down");
+                throw new CancellationException("request " + request.id() + " was cancelled: the server is shutting "
+                        + "down, and a stream would not end by itself");
+            }
         }
 
         void run() {
@@ -701,6 +810,7 @@ public final class IpcServer implements AutoCloseable {
                 }
                 connection.answerViolations();
                 connection.budget(memory);
+                connection.limitIncoming(Protocol.frameLimit(limits.maxPayload, spoken));
                 synchronized (lock) {
                     version = spoken;
                     queue(Protocol.welcome(spoken, limits.maxPayload, limits.maxInFlight), false, 0);
@@ -715,21 +825,41 @@ public final class IpcServer implements AutoCloseable {
                     lastActivity = System.nanoTime();
                     bytesIn.add(frame.length + 4L);
                     try {
-                        if (Protocol.type(frame) != Protocol.REQUEST) {
-                            throw notARequest("type " + frame[0]);
+                        byte type = Protocol.type(frame);
+                        if (type == Protocol.REQUEST) {
+                            dispatch(Protocol.id(frame), frame);
+                            continue;
                         }
-                        dispatch(Protocol.id(frame), frame);
+                        memory.release(frame.length); // a CANCEL or CREDIT is done with once read
+                        if (type == Protocol.CANCEL && version >= Protocol.STREAMS && frame.length == 5) {
+                            Request cancelled = taken(Protocol.id(frame));
+                            if (cancelled != null) {
+                                cancelled.cancel("its client cancelled it");
+                            }
+                        } else if (type == Protocol.CREDIT && version >= Protocol.STREAMS && frame.length == 9) {
+                            Request granted = taken(Protocol.id(frame));
+                            if (granted != null) {
+                                granted.grant(Protocol.creditCount(frame));
+                            }
+                        } else {
+                            throw notARequest("type " + type + " (" + frame.length + " bytes)");
+                        }
                     } catch (ProtocolException e) {
                         memory.release(frame.length); // not taken
                         throw e;
                     }
                 }
-                end(null); // the peer's end of stream: its replies still go out, then the close
+                // The peer's end of stream: its replies still go out, then the close. Its streams end now: it can send
+                // no CREDIT or CANCEL any more, so nothing would ever end them.
+                inputEnded = true;
+                cancelStreams("its client ended its side of the connection");
+                end(null);
             } catch (FrameTooLargeException e) {
-                // The limit the client knows is the WELCOME's, on payloads; a frame adds 5 bytes (type and id).
+                // The limit the client knows is the WELCOME's, on payloads; a REQUEST adds its header (5 or 13 bytes).
+                int spoken = spokenVersion();
                 String why = "a frame of " + e.declared() + " bytes is over the largest this server takes, "
-                        + Protocol.frameLimit(limits.maxPayload) + " (a payload of at most maxFrameSize "
-                        + limits.maxPayload + " bytes, plus 5)";
+                        + Protocol.frameLimit(limits.maxPayload, spoken) + " (a payload of at most maxFrameSize "
+                        + limits.maxPayload + " bytes, plus " + Protocol.requestOverhead(spoken) + ")";
                 LOG.info("closing {}: {}", connection, why);
                 endOrRefuse(Protocol.error(0, ErrorCode.FRAME_TOO_LARGE, why));
             } catch (ProtocolException e) {
@@ -811,7 +941,24 @@ public final class IpcServer implements AutoCloseable {
         }
 
         private ProtocolException notARequest(String what) {
-            return new ProtocolException("a client sends only REQUEST frames (type 3) after the hello, not " + what);
+            return new ProtocolException(
+                    spokenVersion() >= Protocol.STREAMS
+                            ? "a version 3 client sends only REQUEST (type 3, at least 13 bytes), CANCEL (type 11, 5 "
+                                    + "bytes) and CREDIT (type 13, 9 bytes) frames after the hello, not " + what
+                            : "a client sends only REQUEST frames (type 3) after the hello, not " + what);
+        }
+
+        private int spokenVersion() {
+            synchronized (lock) {
+                return version == 0 ? Protocol.VERSION : version;
+            }
+        }
+
+        /** The request taken with {@code id} and not yet answered, or null. */
+        private Request taken(int id) {
+            synchronized (lock) {
+                return running.get(id);
+            }
         }
 
         private ProtocolException idZero() {
@@ -821,11 +968,27 @@ public final class IpcServer implements AutoCloseable {
         /** Takes a request, or answers at once why not. */
         private void dispatch(int id, byte[] frame) throws IOException {
             byte[] refusal = null;
+            Request request;
             synchronized (lock) {
                 if (id == 0) {
                     throw idZero();
                 }
-                if (running.contains(id)) {
+                if (version >= Protocol.STREAMS) {
+                    if (frame.length < Protocol.REQUEST_OVERHEAD_V3) {
+                        throw new ProtocolException("a version 3 REQUEST is at least 13 bytes (type, id, timeout, "
+                                + "window), not " + frame.length);
+                    }
+                    request = new Request(
+                            Protocol.requestPayload(frame, version),
+                            connection.peer(),
+                            id,
+                            Protocol.requestTimeout(frame),
+                            Protocol.requestWindow(frame),
+                            sink);
+                } else {
+                    request = new Request(Protocol.payload(frame), connection.peer(), id);
+                }
+                if (running.containsKey(id)) {
                     throw new ProtocolException("request id " + Integer.toUnsignedString(id) + " is already in "
                             + "flight on this connection; an id is reused only after its reply");
                 }
@@ -841,7 +1004,7 @@ public final class IpcServer implements AutoCloseable {
                             ErrorCode.TOO_MANY_REQUESTS,
                             "this connection has its maximum of " + limits.maxInFlight + " requests in flight");
                 } else {
-                    running.add(id);
+                    running.put(id, request);
                     unanswered++;
                     lastTaken = id;
                     requests.increment();
@@ -857,7 +1020,6 @@ public final class IpcServer implements AutoCloseable {
                 awaitRoomForRefusals();
                 return;
             }
-            Request request = new Request(Protocol.payload(frame), connection.peer(), id);
             long requestBytes = frame.length;
             long arrived = events == null ? 0 : System.nanoTime();
             try {
@@ -879,9 +1041,23 @@ public final class IpcServer implements AutoCloseable {
         /** Queues a request's reply; its bytes, and the request's ({@code requestBytes}), count until it is written. */
         private void reply(Request request, long requestBytes, byte[] answer, Throwable failure, long arrived) {
             int id = request.id();
+            request.answered(); // its stream, if any, takes no more messages: this frame is its last
+            String cancelled = request.cancelledBecause();
             byte[] frame;
             try {
-                frame = replyFrame(id, answer, failure);
+                if (cancelled != null) {
+                    LOG.debug(
+                            "request {} on {} was cancelled ({}); its {} is dropped",
+                            id,
+                            connection,
+                            cancelled,
+                            failure == null ? "reply" : "failure " + failure);
+                    frame = Protocol.error(id, ErrorCode.CANCELLED, "the request was cancelled: " + cancelled);
+                } else if (answer == null && failure == null && request.streamOpened()) {
+                    frame = Protocol.call(Protocol.RESPONSE, id, new byte[0]); // the end of the stream
+                } else {
+                    frame = replyFrame(id, answer, failure);
+                }
             } catch (RuntimeException | Error e) {
                 frame = internal(id, "the reply could not be made", e);
             }
@@ -1110,6 +1286,8 @@ public final class IpcServer implements AutoCloseable {
                     queue(Protocol.goaway(version, lastTaken, "the server is shutting down"), false, 0);
                 }
             }
+            // A stream (a watch, a tail) would not end by itself: it ends now, its client told CANCELLED.
+            cancelStreams("the server is shutting down");
             try {
                 connection.threads(name + "-goaway").newThread(this::flush).start();
             } catch (RuntimeException | OutOfMemoryError e) {
@@ -1182,6 +1360,11 @@ public final class IpcServer implements AutoCloseable {
 
         void finish() {
             if (finished.compareAndSet(false, true)) {
+                List<Request> left;
+                synchronized (lock) {
+                    left = new ArrayList<>(running.values());
+                }
+                left.forEach(request -> request.cancel("its connection ended"));
                 sessions.remove(this);
                 if (helloSlot != null) {
                     helloSlot.release();

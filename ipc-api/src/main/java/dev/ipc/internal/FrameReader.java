@@ -36,7 +36,7 @@ public final class FrameReader {
     private final ByteBuffer buffer; // read mode: the unread bytes lie between position and limit
     private final Source source;
     private final String label;
-    private final int maxFrameSize;
+    private volatile int maxFrameSize;
     private int pendingLength = -1;
     private byte[] pendingMessage;
     private int pendingFilled;
@@ -60,6 +60,11 @@ public final class FrameReader {
         this.buffer = buffer.limit(0);
         this.source = source;
         this.label = label;
+        this.maxFrameSize = maxFrameSize;
+    }
+
+    /** From the next frame on, frames longer than {@code maxFrameSize} are refused; set before it is read. */
+    public void limit(int maxFrameSize) {
         this.maxFrameSize = maxFrameSize;
     }
 

@@ -400,6 +400,19 @@ public abstract class FramedConnection implements Connection {
     }
 
     /**
+     * Lowers the largest frame received from the next one on (a protocol's version may fix it once the connection is
+     * open); sending keeps the limit the connection was made with.
+     */
+    public final void limitIncoming(int maxFrameSize) {
+        readLock.lock();
+        try {
+            reader.limit(Math.min(maxFrameSize, this.maxFrameSize));
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    /**
      * Counts what arrives in {@code budget}: see {@link FrameReader#budget(MemoryBudget)}. A frame dropped for want of
      * room is reported by {@link OverBudgetException} and leaves the connection open and in step.
      */

@@ -9,6 +9,7 @@ import java.io.InputStream;
 import java.net.ProtocolException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Arrays;
 
 /**
@@ -21,15 +22,19 @@ import java.util.Arrays;
 public final class Protocol {
 
     /** The newest protocol version this library speaks, and the one its client asks for. */
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
     /** The oldest version a server still speaks: version 1's WELCOME and GOAWAY lack their last fields. */
     public static final int OLDEST_VERSION = 1;
     /** The magic at the start of a HELLO: "IPC" in ASCII. */
     public static final int MAGIC = 0x495043;
     /** The largest HELLO body a server reads. */
     public static final int MAX_HELLO = 64;
-    /** Bytes a REQUEST or RESPONSE adds around its payload: type and request id. */
+    /** Bytes a RESPONSE or STREAM (and a REQUEST before version 3) adds around its payload: type and request id. */
     public static final int OVERHEAD = 5;
+    /** Bytes a version 3 REQUEST adds around its payload: type, request id, timeout and window. */
+    public static final int REQUEST_OVERHEAD_V3 = 13;
+    /** The first version whose REQUEST carries a timeout and a window, and that has CANCEL, STREAM and CREDIT. */
+    public static final int STREAMS = 3;
 
     public static final byte HELLO = 1;
     public static final byte WELCOME = 2;
@@ -37,12 +42,24 @@ public final class Protocol {
     public static final byte RESPONSE = 4;
     public static final byte ERROR = 5;
     public static final byte GOAWAY = 6;
+    public static final byte CANCEL = 11;
+    public static final byte STREAM = 12;
+    public static final byte CREDIT = 13;
 
     private Protocol() {}
 
-    /** The connection's frame limit for a payload limit: the payload plus type and id, at most 2^31 - 1. */
-    public static int frameLimit(int maxPayload) {
-        return maxPayload > Integer.MAX_VALUE - OVERHEAD ? Integer.MAX_VALUE : maxPayload + OVERHEAD;
+    /**
+     * The largest frame a client of {@code version} sends for a payload limit: the payload and its REQUEST's header (5
+     * bytes, or 13 from version 3), at most 2^31 - 1.
+     */
+    public static int frameLimit(int maxPayload, int version) {
+        int overhead = requestOverhead(version);
+        return maxPayload > Integer.MAX_VALUE - overhead ? Integer.MAX_VALUE : maxPayload + overhead;
+    }
+
+    /** The bytes a REQUEST of {@code version} adds around its payload. */
+    public static int requestOverhead(int version) {
+        return version >= STREAMS ? REQUEST_OVERHEAD_V3 : OVERHEAD;
     }
 
     /** HELLO: type, magic (3 bytes), version (u16). */
@@ -79,7 +96,60 @@ public final class Protocol {
         return welcome.array();
     }
 
-    /** REQUEST or RESPONSE: type, request id (u32), payload. */
+    /**
+     * A version 3 REQUEST: type, request id (u32), timeout (u32 milliseconds; 0 for none), window (u32: STREAM frames
+     * the client takes before it grants more; 0 for a single reply), payload.
+     */
+    public static byte[] request(int id, long timeoutMillis, int window, byte[] payload) {
+        return ByteBuffer.allocate(REQUEST_OVERHEAD_V3 + payload.length)
+                .put(REQUEST)
+                .putInt(id)
+                .putInt((int) timeoutMillis)
+                .putInt(window)
+                .put(payload)
+                .array();
+    }
+
+    /** The milliseconds a version 3 REQUEST carries for {@code timeout}: rounded up, 0 for none or past 2^32 - 1. */
+    public static long timeoutMillis(Duration timeout) {
+        if (timeout.isZero() || timeout.isNegative()) {
+            return 0;
+        }
+        long millis;
+        try {
+            millis = timeout.plusNanos(999_999).toMillis();
+        } catch (ArithmeticException e) {
+            return 0;
+        }
+        return millis > 0xffffffffL ? 0 : millis;
+    }
+
+    /** CANCEL (version 3): type, request id (u32). */
+    public static byte[] cancel(int id) {
+        return ByteBuffer.allocate(5).put(CANCEL).putInt(id).array();
+    }
+
+    /** CREDIT (version 3): type, request id (u32), count (u32). */
+    public static byte[] credit(int id, int count) {
+        return ByteBuffer.allocate(9).put(CREDIT).putInt(id).putInt(count).array();
+    }
+
+    /** A version 3 REQUEST's timeout in milliseconds (unsigned). */
+    public static long requestTimeout(byte[] frame) {
+        return ByteBuffer.wrap(frame, 5, 4).getInt() & 0xffffffffL;
+    }
+
+    /** A version 3 REQUEST's window (unsigned). */
+    public static long requestWindow(byte[] frame) {
+        return ByteBuffer.wrap(frame, 9, 4).getInt() & 0xffffffffL;
+    }
+
+    /** A CREDIT's count (unsigned). */
+    public static long creditCount(byte[] frame) {
+        return ByteBuffer.wrap(frame, 5, 4).getInt() & 0xffffffffL;
+    }
+
+    /** REQUEST (before version 3), RESPONSE or STREAM: type, request id (u32), payload. */
     public static byte[] call(byte type, int id, byte[] payload) {
         return ByteBuffer.allocate(OVERHEAD + payload.length)
                 .put(type)
@@ -198,9 +268,14 @@ public final class Protocol {
         return ByteBuffer.wrap(frame, 1, 4).getInt();
     }
 
-    /** The payload of a REQUEST or RESPONSE frame. */
+    /** The payload of a RESPONSE or STREAM frame (or a REQUEST before version 3). */
     public static byte[] payload(byte[] frame) {
         return Arrays.copyOfRange(frame, OVERHEAD, frame.length);
+    }
+
+    /** The payload of a REQUEST of {@code version}. */
+    public static byte[] requestPayload(byte[] frame, int version) {
+        return Arrays.copyOfRange(frame, requestOverhead(version), frame.length);
     }
 
     /** The code of an ERROR frame. */

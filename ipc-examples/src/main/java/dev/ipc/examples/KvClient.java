@@ -2,8 +2,10 @@ package dev.ipc.examples;
 
 import dev.ipc.Endpoint;
 import dev.ipc.IpcClient;
+import dev.ipc.StreamingCall;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
@@ -20,8 +22,14 @@ import picocli.CommandLine.Parameters;
         name = "kv",
         mixinStandardHelpOptions = true,
         version = "kv 0.1.0",
-        description = "Gets, puts, deletes and lists keys in kvd, on the endpoint in KV_ENDPOINT.",
-        subcommands = {KvClient.Get.class, KvClient.Put.class, KvClient.Del.class, KvClient.ListKeys.class},
+        description = "Gets, puts, deletes, lists and watches keys in kvd, on the endpoint in KV_ENDPOINT.",
+        subcommands = {
+            KvClient.Get.class,
+            KvClient.Put.class,
+            KvClient.Del.class,
+            KvClient.ListKeys.class,
+            KvClient.Watch.class
+        },
         exitCodeOnInvalidInput = 2)
 public final class KvClient implements Runnable {
 
@@ -61,7 +69,7 @@ public final class KvClient implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing a command: get, put, del or list");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing a command: get, put, del, list or watch");
     }
 
     /** The endpoint from {@code KV_ENDPOINT}, else the runtime socket of {@code app}. */
@@ -70,11 +78,43 @@ public final class KvClient implements Runnable {
         return configured == null || configured.isBlank() ? Endpoint.runtime(app) : Endpoint.parse(configured);
     }
 
-    byte[] call(String command, String key, byte[] value, PrintStream out) throws IOException {
-        Endpoint target = endpoint == null ? endpoint("kvd") : Endpoint.parse(endpoint);
+    private Endpoint target(String key) {
         if (key != null && !KvStore.isKey(key)) {
             throw new IllegalArgumentException("a key has no spaces or line breaks, was '" + key + "'");
         }
+        return endpoint == null ? endpoint("kvd") : Endpoint.parse(endpoint);
+    }
+
+    /**
+     * Prints each change under {@code prefix} as it happens, one line each ({@code put KEY VALUE}, the value's line
+     * breaks written as {@code \n}, or {@code del KEY}), until the daemon stops or this process is ended.
+     */
+    void watch(String prefix, PrintStream out, PrintStream err) throws IOException {
+        Endpoint target = target(prefix);
+        try (IpcClient client = IpcClient.connect(target);
+                StreamingCall changes = client.stream(KvStore.request("watch", prefix, null))) {
+            for (byte[] change : changes) {
+                String text = new String(change, StandardCharsets.UTF_8);
+                if (text.startsWith("watching")) {
+                    err.println("kv: " + text + (prefix == null ? "(every key)" : "") + " on " + target);
+                    err.flush();
+                    continue;
+                }
+                int newline = text.indexOf('\n');
+                out.println(
+                        newline < 0
+                                ? text
+                                : text.substring(0, newline) + " "
+                                        + text.substring(newline + 1).replace("\n", "\\n"));
+                out.flush();
+            }
+        } catch (UncheckedIOException e) {
+            throw e.getCause(); // the stream's end with an error: the daemon stopped, or this watcher fell behind
+        }
+    }
+
+    byte[] call(String command, String key, byte[] value, PrintStream out) throws IOException {
+        Endpoint target = target(key);
         try (IpcClient client = IpcClient.connect(target)) {
             byte[] reply = client.call(KvStore.request(command, key, value));
             byte[] data = Arrays.copyOfRange(reply, 1, reply.length);
@@ -144,6 +184,24 @@ public final class KvClient implements Runnable {
         @Override
         public Integer call() throws IOException {
             kv.call("del", key, null, System.out);
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "watch",
+            mixinStandardHelpOptions = true,
+            description = "Prints each change (put KEY VALUE, del KEY) as it happens, until stopped.")
+    static final class Watch implements Callable<Integer> {
+        @CommandLine.ParentCommand
+        KvClient kv;
+
+        @Parameters(paramLabel = "PREFIX", arity = "0..1", description = "only keys that start with it")
+        String prefix;
+
+        @Override
+        public Integer call() throws IOException {
+            kv.watch(prefix, System.out, System.err);
             return 0;
         }
     }

@@ -44,7 +44,7 @@ public final class KvDaemon {
                 : ServerOptions.defaults();
         IpcServer server = IpcServer.builder(endpoint)
                 .options(options)
-                .handler(store::handle)
+                .requestHandler(store::handle)
                 .build()
                 .closeOnShutdown(); // SIGTERM or Ctrl-C: answers what it took, removes the socket file
         try {

@@ -1,28 +1,110 @@
 package dev.ipc.examples;
 
+import dev.ipc.ApplicationException;
+import dev.ipc.IpcClient;
+import dev.ipc.ReplyStream;
+import dev.ipc.Request;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The key-value store behind {@code kvd}, and the message format {@code kv} speaks to it.
  *
- * <p>A request is a command line, {@code get KEY}, {@code put KEY}, {@code del KEY} or {@code list [PREFIX]}, followed
- * for {@code put} by a line break and the value's bytes. A reply is a status byte ({@link #OK}, {@link #NOT_FOUND},
- * {@link #BAD_REQUEST}) and the data: the value, or keys one per line. Keys are UTF-8 without spaces or line breaks;
- * values are any bytes. Held in memory: the data lives as long as the daemon.
+ * <p>A request is a command line, {@code get KEY}, {@code put KEY}, {@code del KEY}, {@code list [PREFIX]} or
+ * {@code watch [PREFIX]}, followed for {@code put} by a line break and the value's bytes. A reply is a status byte
+ * ({@link #OK}, {@link #NOT_FOUND}, {@link #BAD_REQUEST}) and the data: the value, or keys one per line. Keys are UTF-8
+ * without spaces or line breaks; values are any bytes. Held in memory: the data lives as long as the daemon.
+ *
+ * <p>{@code watch} answers with a stream ({@link IpcClient#stream(byte[])}): first {@code watching PREFIX} once the
+ * watch is in place, then each change to a key with that prefix as it happens, {@code put KEY}, a line break and the
+ * value, or {@code del KEY}. A watcher that falls more than {@link #WATCH_BACKLOG} changes behind is ended with
+ * application error {@link #FELL_BEHIND} (watch again, and list what you missed), so a stalled watcher costs the daemon
+ * a bounded queue, never its memory.
  */
 final class KvStore {
 
     static final byte OK = 0;
     static final byte NOT_FOUND = 1;
     static final byte BAD_REQUEST = 2;
+    /** The changes a watcher may fall behind by before it is ended. */
+    static final int WATCH_BACKLOG = 1024;
+    /** The application error that ends a watcher that fell behind. */
+    static final int FELL_BEHIND = 1429;
+
+    private static final byte[] CANCELLED = new byte[0];
 
     private final Map<String, byte[]> entries = new ConcurrentSkipListMap<>();
+    private final List<Watcher> watchers = new CopyOnWriteArrayList<>();
 
-    /** Answers one request; thread-safe. */
+    /** One watch: the prefix it follows, and the changes not yet sent. */
+    private record Watcher(String prefix, BlockingQueue<byte[]> changes, AtomicBoolean fellBehind) {
+        void tell(String key, byte[] change) {
+            if (key.startsWith(prefix) && !changes.offer(change)) {
+                fellBehind.set(true);
+                changes.clear();
+                changes.offer(CANCELLED); // wakes it, to end
+            }
+        }
+    }
+
+    /** Answers one request, a watch by a stream; thread-safe. */
+    byte[] handle(Request request) throws InterruptedException, ApplicationException {
+        byte[] payload = request.payload();
+        String line = new String(payload, StandardCharsets.UTF_8);
+        if (line.equals("watch") || line.startsWith("watch ")) {
+            String prefix = line.equals("watch") ? "" : line.substring("watch ".length());
+            if (!request.acceptsStream()) {
+                return reply(BAD_REQUEST, "watch answers with a stream: read it with IpcClient.stream (kv watch)");
+            }
+            if (!prefix.isEmpty() && !isKey(prefix)) {
+                return reply(BAD_REQUEST, "a prefix has no spaces or line breaks, was '" + prefix + "'");
+            }
+            return watch(request, prefix);
+        }
+        return handle(payload);
+    }
+
+    /** Streams the changes under {@code prefix} until the watcher cancels (or the daemon stops). */
+    private byte[] watch(Request request, String prefix) throws InterruptedException, ApplicationException {
+        ReplyStream stream = request.openStream();
+        Watcher watcher = new Watcher(prefix, new ArrayBlockingQueue<>(WATCH_BACKLOG + 1), new AtomicBoolean());
+        watchers.add(watcher);
+        try {
+            request.onCancel(() -> watcher.changes().offer(CANCELLED)); // wakes the wait below at once
+            stream.send(("watching " + prefix).getBytes(StandardCharsets.UTF_8));
+            while (true) {
+                byte[] change = watcher.changes().take();
+                if (watcher.fellBehind().get()) {
+                    throw new ApplicationException(
+                            FELL_BEHIND,
+                            "this watcher fell more than " + WATCH_BACKLOG + " changes behind; watch again, and list"
+                                    + " what changed meanwhile");
+                }
+                if (change == CANCELLED) {
+                    return null; // cancelled: the server answers CANCELLED whatever is returned
+                }
+                stream.send(change); // waits while the watcher reads slower than the changes come
+            }
+        } finally {
+            watchers.remove(watcher);
+        }
+    }
+
+    private void changed(String key, byte[] change) {
+        for (Watcher watcher : watchers) {
+            watcher.tell(key, change);
+        }
+    }
+
+    /** Answers one request of the basic commands (all but watch); thread-safe. */
     byte[] handle(byte[] request) {
         int newline = indexOf(request, (byte) '\n');
         String line = new String(request, 0, newline < 0 ? request.length : newline, StandardCharsets.UTF_8);
@@ -37,14 +119,17 @@ final class KvStore {
             case "put":
                 if (words.length == 2 && isKey(words[1]) && newline >= 0) {
                     entries.put(words[1], Arrays.copyOfRange(request, newline + 1, request.length));
+                    changed(words[1], request.clone());
                     return reply(OK, new byte[0]);
                 }
                 break;
             case "del":
                 if (words.length == 2 && isKey(words[1])) {
-                    return entries.remove(words[1]) == null
-                            ? reply(NOT_FOUND, "no key " + words[1])
-                            : reply(OK, new byte[0]);
+                    if (entries.remove(words[1]) == null) {
+                        return reply(NOT_FOUND, "no key " + words[1]);
+                    }
+                    changed(words[1], line.getBytes(StandardCharsets.UTF_8));
+                    return reply(OK, new byte[0]);
                 }
                 break;
             case "list":
@@ -62,7 +147,9 @@ final class KvStore {
             default:
                 break;
         }
-        return reply(BAD_REQUEST, "not a request: '" + line + "' (get KEY, put KEY, del KEY or list [PREFIX])");
+        return reply(
+                BAD_REQUEST,
+                "not a request: '" + line + "' (get KEY, put KEY, del KEY, list [PREFIX] or watch [PREFIX])");
     }
 
     static byte[] request(String command, String key, byte[] value) {

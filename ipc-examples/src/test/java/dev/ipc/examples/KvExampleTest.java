@@ -67,6 +67,7 @@ class KvExampleTest {
     /** Runs the same session against a daemon on {@code serverEndpoint}, with clients on {@code clientEndpoint}. */
     private void session(String serverEndpoint, String clientEndpoint, String wrongClientEndpoint) throws Exception {
         Process daemon = launcher("kvd", serverEndpoint).start();
+        Process watch = null;
         try {
             BufferedReader lines = new BufferedReader(new InputStreamReader(daemon.getInputStream(), UTF_8));
             String first = Background.call("io", () -> {
@@ -83,6 +84,13 @@ class KvExampleTest {
             String bound = first.substring("kvd: serving on ".length());
             String client = clientEndpoint.replace("PORT", bound.substring(bound.lastIndexOf(':') + 1));
 
+            // kv watch streams the changes under its prefix as they happen, from another process.
+            watch = launcher("kv", client, "watch", "pi").start();
+            BufferedReader watched = new BufferedReader(new InputStreamReader(watch.getInputStream(), UTF_8));
+            BufferedReader watchErr = new BufferedReader(new InputStreamReader(watch.getErrorStream(), UTF_8));
+            String watching = Background.call("io", watchErr::readLine).get(60, TimeUnit.SECONDS);
+            assertTrue(watching != null && watching.startsWith("kv: watching pi on "), String.valueOf(watching));
+
             CommandRun put = kv(client, null, "put", "greeting", "hello");
             assertEquals(0, put.exit, put.toString());
             CommandRun get = kv(client, null, "get", "greeting");
@@ -97,6 +105,11 @@ class KvExampleTest {
             assertEquals("kv: no key nope\n", missing.err);
             assertEquals(0, kv(client, null, "del", "greeting").exit);
             assertEquals("piped\n", kv(client, null, "list").out);
+            assertEquals(0, kv(client, null, "del", "piped").exit);
+            assertEquals(
+                    "put piped from stdin\\n",
+                    Background.call("io", watched::readLine).get(30, TimeUnit.SECONDS));
+            assertEquals("del piped", Background.call("io", watched::readLine).get(30, TimeUnit.SECONDS));
             CommandRun usage = kv(client, null, "frobnicate");
             assertEquals(2, usage.exit, usage.toString());
 
@@ -115,8 +128,16 @@ class KvExampleTest {
             daemon.destroy(); // SIGTERM
             assertTrue(daemon.waitFor(30, TimeUnit.SECONDS), "kvd stops on SIGTERM");
             assertEquals(143, daemon.exitValue(), "a JVM ended by SIGTERM after its shutdown hooks exits 128 + 15");
+            // The watch ends with the daemon, saying why.
+            assertTrue(watch.waitFor(30, TimeUnit.SECONDS), "kv watch ends when kvd stops");
+            String why = read(watch.getErrorStream());
+            assertEquals(1, watch.exitValue(), why);
+            assertTrue(why.contains("shutting down"), why);
         } finally {
             JavaProcesses.reap(daemon);
+            if (watch != null) {
+                JavaProcesses.reap(watch);
+            }
         }
     }
 

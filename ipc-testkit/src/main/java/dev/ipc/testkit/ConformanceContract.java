@@ -11,6 +11,8 @@ import dev.ipc.ApplicationException;
 import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.IpcServer;
+import dev.ipc.ReplyStream;
+import dev.ipc.Request;
 import dev.ipc.ServerOptions;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -29,6 +31,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -83,7 +86,14 @@ public abstract class ConformanceContract {
                             "application_error",
                             "half_close",
                             "frame_timeout",
-                            "auth_without_secret")),
+                            "auth_without_secret",
+                            "deadline_reaches_the_handler",
+                            "deadline_passed",
+                            "cancel",
+                            "stream_with_credit",
+                            "stream_needs_a_window",
+                            "stream_cancelled",
+                            "malformed_frames_v3")),
             new Profile("idle", query("idleTimeout", "1s"), options -> {}, List.of("idle_timeout")),
             new Profile(
                     "memory",
@@ -242,7 +252,7 @@ public abstract class ConformanceContract {
         profile.code().accept(options);
         IpcServer server = IpcServer.builder(endpoint)
                 .options(options.build())
-                .handler(request -> handle(request, runs))
+                .requestHandler(request -> handle(request, runs))
                 .build()
                 .start();
         Map<String, String> results = new LinkedHashMap<>();
@@ -320,9 +330,42 @@ public abstract class ConformanceContract {
         return line;
     }
 
-    /** Echoes, except "boom" (fails) and "sleep:MS:TEXT" (answers TEXT after MS ms); counts each payload's runs. */
-    private static byte[] handle(byte[] request, Map<String, AtomicInteger> runs) throws Exception {
+    /**
+     * Echoes, except "boom" (fails), "sleep:MS:TEXT" (answers TEXT after MS ms), "app:CODE:MESSAGE" (an application's
+     * error), "deadline" (the milliseconds left until the deadline, or "none"), "hold:MS" (waits until cancelled, at
+     * most MS ms), "stream:N:TEXT" (streams "TEXT 1" to "TEXT N") and "stream-forever" (streams until cancelled);
+     * counts the runs of each "sleep:" payload.
+     */
+    private static byte[] handle(Request call, Map<String, AtomicInteger> runs) throws Exception {
+        byte[] request = call.payload();
         String text = new String(request, UTF_8);
+        if (text.equals("deadline")) {
+            return call.timeLeft()
+                    .map(left -> Long.toString(Math.max(1, left.toMillis())))
+                    .orElse("none")
+                    .getBytes(UTF_8);
+        }
+        if (text.startsWith("hold:")) {
+            CountDownLatch cancelled = new CountDownLatch(1);
+            call.onCancel(cancelled::countDown);
+            return cancelled.await(Long.parseLong(text.substring(5)), TimeUnit.MILLISECONDS)
+                    ? "cancelled".getBytes(UTF_8) // dropped: the server answers CANCELLED
+                    : "not cancelled".getBytes(UTF_8);
+        }
+        if (text.startsWith("stream:")) {
+            String[] parts = text.split(":", 3);
+            ReplyStream stream = call.openStream();
+            for (int i = 1; i <= Integer.parseInt(parts[1]); i++) {
+                stream.send((parts[2] + " " + i).getBytes(UTF_8));
+            }
+            return null;
+        }
+        if (text.equals("stream-forever")) {
+            ReplyStream stream = call.openStream();
+            for (long i = 1; ; i++) {
+                stream.send(("tick " + i).getBytes(UTF_8)); // ends by CancellationException
+            }
+        }
         if (text.startsWith("sleep:")) {
             runs.computeIfAbsent(text, key -> new AtomicInteger()).incrementAndGet();
             String[] parts = text.split(":", 3);

@@ -24,9 +24,11 @@ import dev.ipc.Listener;
 import dev.ipc.NotRunException;
 import dev.ipc.PeerCredentials;
 import dev.ipc.RemoteException;
+import dev.ipc.ReplyStream;
 import dev.ipc.Request;
 import dev.ipc.ServerOptions;
 import dev.ipc.ServerStats;
+import dev.ipc.StreamingCall;
 import dev.ipc.internal.Protocol;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -34,6 +36,7 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.lang.ref.WeakReference;
+import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,13 +46,18 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Flow;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -463,6 +471,246 @@ public abstract class RuntimeContract {
         assertEquals("no key colour", failed.remoteMessage());
         assertEquals("error 1404: no key colour", failed.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new ApplicationException(999, "a protocol code"));
+    }
+
+    /**
+     * A server whose handler echoes, except: "hold" waits until cancelled (30 s at most), "count:N" streams "1" to "N",
+     * "fail-after:N" streams N messages and fails with application error 1409, "forever" streams until cancelled. Each
+     * cancellation a handler sees is put in {@code cancelled}; each streamed message counts in {@code sent}.
+     */
+    private IpcServer streamingServer(BlockingQueue<String> cancelled, AtomicInteger sent) throws IOException {
+        return closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .requestHandler(request -> {
+                    String text = new String(request.payload(), UTF_8);
+                    if (text.equals("hold")) {
+                        CountDownLatch gone = new CountDownLatch(1);
+                        request.onCancel(gone::countDown);
+                        if (gone.await(30, TimeUnit.SECONDS)) {
+                            cancelled.add("hold"
+                                    + request.deadline()
+                                            .map(at -> " with a deadline")
+                                            .orElse(""));
+                        }
+                        return request.payload();
+                    }
+                    if (text.startsWith("count:") || text.startsWith("fail-after:")) {
+                        int count = Integer.parseInt(text.substring(text.indexOf(':') + 1));
+                        ReplyStream stream = request.openStream();
+                        for (int i = 1; i <= count; i++) {
+                            stream.send(Integer.toString(i).getBytes(UTF_8));
+                            sent.incrementAndGet();
+                        }
+                        if (text.startsWith("fail-after:")) {
+                            throw new ApplicationException(1409, "stopped after " + count);
+                        }
+                        return null;
+                    }
+                    if (text.equals("forever")) {
+                        ReplyStream stream = request.openStream();
+                        try {
+                            for (long i = 1; ; i++) {
+                                stream.send(Long.toString(i).getBytes(UTF_8));
+                                sent.incrementAndGet();
+                            }
+                        } catch (CancellationException e) {
+                            cancelled.add("forever: " + e.getMessage());
+                            throw e;
+                        }
+                    }
+                    return request.payload();
+                })
+                .build()
+                .start());
+    }
+
+    @Test
+    void aCallerThatGivesUpIsSeenAsCancelledByTheHandler() throws Exception {
+        BlockingQueue<String> cancelled = new LinkedBlockingQueue<>();
+        IpcServer server = streamingServer(cancelled, new AtomicInteger());
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        byte[] hold = "hold".getBytes(UTF_8);
+        // A timeout: the deadline travels with the request, and the handler sees it pass.
+        assertThrows(SocketTimeoutException.class, () -> client.call(hold, Duration.ofMillis(300)));
+        assertEquals("hold with a deadline", cancelled.poll(20, TimeUnit.SECONDS));
+        // cancel() on the future, with no deadline: the CANCEL frame tells the server.
+        CompletableFuture<byte[]> async = client.callAsync(hold, Duration.ZERO);
+        assertThrows(TimeoutException.class, () -> async.get(200, TimeUnit.MILLISECONDS));
+        async.cancel(true);
+        assertEquals("hold", cancelled.poll(20, TimeUnit.SECONDS));
+        // Closing the client tells the server too.
+        IpcClient closer = IpcClient.connect(server.endpoint());
+        CompletableFuture<byte[]> cut = closer.callAsync(hold, Duration.ZERO);
+        assertThrows(TimeoutException.class, () -> cut.get(200, TimeUnit.MILLISECONDS));
+        closer.close();
+        assertEquals("hold", cancelled.poll(20, TimeUnit.SECONDS));
+        assertThrows(ExecutionException.class, () -> cut.get(20, TimeUnit.SECONDS));
+        assertEquals("still here", new String(client.call("still here".getBytes(UTF_8)), UTF_8));
+        assertEquals(0, client.stats().inFlight(), "the cancelled calls' places came back with their answers");
+    }
+
+    @Test
+    void aStreamedReplyIsReadAsItComesAndASlowReaderSlowsTheHandler() throws Exception {
+        AtomicInteger sent = new AtomicInteger();
+        IpcServer server = streamingServer(new LinkedBlockingQueue<>(), sent);
+        int window = 8;
+        IpcClient client = client(
+                server,
+                ClientOptions.builder().set(ClientOptions.STREAM_WINDOW, window).build());
+        try (StreamingCall numbers = client.stream("count:500".getBytes(UTF_8))) {
+            for (int read = 1; read <= 500; read++) {
+                byte[] message = numbers.next(Duration.ofSeconds(20));
+                assertEquals(Integer.toString(read), new String(message, UTF_8));
+                // The handler runs no further ahead than the window and the credit the reader has granted.
+                assertTrue(sent.get() <= read + window, sent.get() + " sent when " + read + " were read");
+                if (read == 1) {
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                    while (sent.get() < window && System.nanoTime() < deadline) {
+                        Thread.onSpinWait(); // the handler fills the window while this reader dawdles
+                    }
+                    assertEquals(window, sent.get(), "the handler filled the window, and went no further");
+                }
+            }
+            assertEquals(null, numbers.next(Duration.ofSeconds(20)), "then the end");
+            assertTrue(numbers.isDone());
+        }
+        List<String> all = new ArrayList<>();
+        try (StreamingCall numbers = client.stream("count:40".getBytes(UTF_8))) {
+            numbers.forEach(message -> all.add(new String(message, UTF_8)));
+        }
+        assertEquals(40, all.size());
+        assertEquals("40", all.get(39));
+        // A single reply read as a stream is a stream of one.
+        try (StreamingCall one = client.stream("plain".getBytes(UTF_8))) {
+            assertEquals("plain", new String(one.next(), UTF_8));
+            assertEquals(null, one.next());
+        }
+        // A stream asked of call(), which takes one reply, fails that call only, as the server's incident.
+        RemoteException refused = assertThrows(RemoteException.class, () -> client.call("count:3".getBytes(UTF_8)));
+        assertEquals(ErrorCode.INTERNAL, refused.code());
+        assertEquals("fine", new String(client.call("fine".getBytes(UTF_8)), UTF_8));
+    }
+
+    @Test
+    void aStreamEndsWithTheHandlersErrorAfterItsMessages() throws Exception {
+        IpcServer server = streamingServer(new LinkedBlockingQueue<>(), new AtomicInteger());
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        try (StreamingCall numbers = client.stream("fail-after:3".getBytes(UTF_8))) {
+            for (int i = 1; i <= 3; i++) {
+                assertEquals(Integer.toString(i), new String(numbers.next(Duration.ofSeconds(20)), UTF_8));
+            }
+            ApplicationException failed = assertThrows(ApplicationException.class, numbers::next);
+            assertEquals(1409, failed.applicationCode());
+            assertEquals("stopped after 3", failed.remoteMessage());
+        }
+    }
+
+    @Test
+    void closingAStreamOrItsDeadlineCancelsTheHandler() throws Exception {
+        BlockingQueue<String> cancelled = new LinkedBlockingQueue<>();
+        IpcServer server = streamingServer(cancelled, new AtomicInteger());
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        StreamingCall ticks = client.stream("forever".getBytes(UTF_8));
+        for (int i = 1; i <= 3; i++) {
+            assertEquals(Integer.toString(i), new String(ticks.next(Duration.ofSeconds(20)), UTF_8));
+        }
+        ticks.close();
+        String seen = cancelled.poll(20, TimeUnit.SECONDS);
+        assertTrue(seen != null && seen.contains("its client cancelled it"), String.valueOf(seen));
+        assertThrows(CancellationException.class, ticks::next);
+        StreamingCall timed = client.stream("forever".getBytes(UTF_8), Duration.ofMillis(300));
+        SocketTimeoutException late = assertThrows(SocketTimeoutException.class, () -> {
+            while (true) {
+                timed.next(Duration.ofSeconds(20));
+            }
+        });
+        assertTrue(late.getMessage().contains("within PT0.3S"), late.getMessage());
+        assertTrue(String.valueOf(cancelled.poll(20, TimeUnit.SECONDS)).startsWith("forever"));
+        assertEquals("on", new String(client.call("on".getBytes(UTF_8)), UTF_8));
+    }
+
+    @Test
+    void aPublisherDeliversWhatItsSubscriberAsksForAndCancels() throws Exception {
+        BlockingQueue<String> cancelled = new LinkedBlockingQueue<>();
+        IpcServer server = streamingServer(cancelled, new AtomicInteger());
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        List<String> received = new CopyOnWriteArrayList<>();
+        CompletableFuture<Void> completed = new CompletableFuture<>();
+        client.publisher("count:50".getBytes(UTF_8)).subscribe(new Flow.Subscriber<>() {
+            private Flow.Subscription subscription;
+
+            @Override
+            public void onSubscribe(Flow.Subscription subscription) {
+                this.subscription = subscription;
+                subscription.request(1);
+            }
+
+            @Override
+            public void onNext(byte[] item) {
+                received.add(new String(item, UTF_8));
+                subscription.request(1); // one at a time: the demand is the flow control
+            }
+
+            @Override
+            public void onError(Throwable throwable) {
+                completed.completeExceptionally(throwable);
+            }
+
+            @Override
+            public void onComplete() {
+                completed.complete(null);
+            }
+        });
+        completed.get(30, TimeUnit.SECONDS);
+        assertEquals(50, received.size());
+        assertEquals("50", received.get(49));
+        CountDownLatch five = new CountDownLatch(5);
+        client.publisher("forever".getBytes(UTF_8)).subscribe(new Flow.Subscriber<>() {
+            private Flow.Subscription subscription;
+
+            @Override
+            public void onSubscribe(Flow.Subscription subscription) {
+                this.subscription = subscription;
+                subscription.request(5);
+            }
+
+            @Override
+            public void onNext(byte[] item) {
+                five.countDown();
+                if (five.getCount() == 0) {
+                    subscription.cancel();
+                }
+            }
+
+            @Override
+            public void onError(Throwable throwable) {}
+
+            @Override
+            public void onComplete() {}
+        });
+        assertTrue(five.await(30, TimeUnit.SECONDS));
+        assertTrue(String.valueOf(cancelled.poll(20, TimeUnit.SECONDS)).contains("its client cancelled it"));
+    }
+
+    @Test
+    void aServerShutdownEndsOpenStreamsAsCancelled() throws Exception {
+        BlockingQueue<String> cancelled = new LinkedBlockingQueue<>();
+        IpcServer server = streamingServer(cancelled, new AtomicInteger());
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        StreamingCall ticks = client.stream("forever".getBytes(UTF_8));
+        assertEquals("1", new String(ticks.next(Duration.ofSeconds(20)), UTF_8));
+        Future<?> closing = threads.submit(() -> {
+            server.close();
+            return null;
+        });
+        RemoteException ended = assertThrows(RemoteException.class, () -> {
+            while (true) {
+                ticks.next(Duration.ofSeconds(20));
+            }
+        });
+        assertEquals(ErrorCode.CANCELLED, ended.code());
+        assertTrue(ended.getMessage().contains("shutting down"), ended.getMessage());
+        closing.get(30, TimeUnit.SECONDS);
+        assertTrue(String.valueOf(cancelled.poll(20, TimeUnit.SECONDS)).contains("shutting down"));
     }
 
     @Test
