@@ -475,8 +475,9 @@ public abstract class RuntimeContract {
 
     /**
      * A server whose handler echoes, except: "hold" waits until cancelled (30 s at most), "count:N" streams "1" to "N",
-     * "fail-after:N" streams N messages and fails with application error 1409, "forever" streams until cancelled. Each
-     * cancellation a handler sees is put in {@code cancelled}; each streamed message counts in {@code sent}.
+     * "fail-after:N" streams N messages and fails with application error 1409, "forever" streams until cancelled,
+     * "idle-stream" sends "ready" and then nothing until cancelled. Each cancellation a handler sees is put in
+     * {@code cancelled}; each streamed message counts in {@code sent}.
      */
     private IpcServer streamingServer(BlockingQueue<String> cancelled, AtomicInteger sent) throws IOException {
         return closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
@@ -503,6 +504,14 @@ public abstract class RuntimeContract {
                         if (text.startsWith("fail-after:")) {
                             throw new ApplicationException(1409, "stopped after " + count);
                         }
+                        return null;
+                    }
+                    if (text.equals("idle-stream")) {
+                        ReplyStream stream = request.openStream();
+                        CountDownLatch gone = new CountDownLatch(1);
+                        request.onCancel(gone::countDown);
+                        stream.send("ready".getBytes(UTF_8));
+                        gone.await(60, TimeUnit.SECONDS); // a watch with nothing to say holds its handler
                         return null;
                     }
                     if (text.equals("forever")) {
@@ -689,6 +698,28 @@ public abstract class RuntimeContract {
         });
         assertTrue(five.await(30, TimeUnit.SECONDS));
         assertTrue(String.valueOf(cancelled.poll(20, TimeUnit.SECONDS)).contains("its client cancelled it"));
+    }
+
+    /**
+     * A stream holds its handler's thread for as long as it lasts: more streams than the default workers (JDK 17's
+     * platform pool) must still leave room for plain calls.
+     */
+    @Test
+    void streamsNeverTakeEveryWorker() throws Exception {
+        IpcServer server = streamingServer(new LinkedBlockingQueue<>(), new AtomicInteger());
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        int count = Math.max(8, 4 * Runtime.getRuntime().availableProcessors()) + 2;
+        List<StreamingCall> streams = new ArrayList<>();
+        try {
+            for (int i = 0; i < count; i++) {
+                StreamingCall stream = client.stream("idle-stream".getBytes(UTF_8));
+                streams.add(stream);
+                assertEquals("ready", new String(stream.next(Duration.ofSeconds(30)), UTF_8));
+            }
+            assertEquals("plain", new String(client.call("plain".getBytes(UTF_8)), UTF_8));
+        } finally {
+            streams.forEach(StreamingCall::close);
+        }
     }
 
     @Test
