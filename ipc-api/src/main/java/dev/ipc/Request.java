@@ -76,7 +76,6 @@ public final class Request {
     private final int id;
     private final long deadlineNanos; // System.nanoTime() at the deadline; meaningful only if hasDeadline
     private final boolean hasDeadline;
-    private final Instant deadline; // null for none
     private final long window; // STREAM frames the client takes at first; 0 for a single reply
     private final Sink sink; // null for a request made by hand
 
@@ -104,7 +103,6 @@ public final class Request {
         this.id = id;
         this.hasDeadline = timeoutMillis > 0;
         this.deadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        this.deadline = hasDeadline ? Instant.now().plusMillis(timeoutMillis) : null;
         this.window = window;
         this.credit = window;
         this.sink = sink;
@@ -130,7 +128,12 @@ public final class Request {
      * sent); empty if the client set none, or speaks a protocol older than version 3.
      */
     public Optional<Instant> deadline() {
-        return Optional.ofNullable(deadline);
+        return hasDeadline ? Optional.of(deadlineInstant()) : Optional.empty();
+    }
+
+    /** The deadline on the wall clock, worked out when asked (no clock is read for a request that nobody asks). */
+    private Instant deadlineInstant() {
+        return Instant.now().plusNanos(deadlineNanos - System.nanoTime());
     }
 
     /** The time left until the deadline (zero once it has passed); empty if there is none. */
@@ -212,8 +215,7 @@ public final class Request {
             }
         }
         if (hasDeadline && System.nanoTime() - deadlineNanos >= 0) {
-            return "its deadline passed (the client waits " + (deadline == null ? "" : "until " + deadline + ", ")
-                    + "and no longer)";
+            return "its deadline passed (the client waited until about " + deadlineInstant() + ", and no longer)";
         }
         return null;
     }
@@ -327,6 +329,6 @@ public final class Request {
     @Override
     public String toString() {
         return "Request[id " + id + ", " + payload.length + " bytes, from " + peer
-                + (deadline == null ? "" : ", deadline " + deadline) + "]";
+                + (hasDeadline ? ", deadline " + deadlineInstant() : "") + "]";
     }
 }
