@@ -34,6 +34,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -199,29 +200,19 @@ public final class IpcClient implements AutoCloseable {
         } else {
             completions.execute(begin); // a reconnect may take a while: not on the caller's thread
         }
-        ScheduledFuture<?> timing;
-        try {
-            timing = timeout.isZero()
-                    ? null
-                    : timer().schedule(
-                                    () -> {
-                                        Pending pending = started.get();
-                                        SocketTimeoutException timedOut = pending != null
-                                                ? pending.timedOut(timeout)
-                                                : new SocketTimeoutException(
-                                                        "could not reach " + endpoint + " within " + timeout);
-                                        if (pending != null) {
-                                            pending.abandon(timedOut); // out of the queue before anyone is told
-                                        }
-                                        result.completeExceptionally(timedOut);
-                                    },
-                                    timeout.toNanos(),
-                                    TimeUnit.NANOSECONDS);
-        } catch (RejectedExecutionException e) {
-            result.completeExceptionally(new SocketException("client of " + endpoint + " is closed"));
-            timing = null;
-        }
-        ScheduledFuture<?> timer = timing;
+        ScheduledFuture<?> timer = after(
+                timeout,
+                () -> {
+                    Pending pending = started.get();
+                    SocketTimeoutException timedOut = pending != null
+                            ? pending.timedOut(timeout)
+                            : new SocketTimeoutException("could not reach " + endpoint + " within " + timeout);
+                    if (pending != null) {
+                        pending.abandon(timedOut); // out of the queue before anyone is told
+                    }
+                    result.completeExceptionally(timedOut);
+                },
+                result::completeExceptionally);
         result.whenComplete((reply, failure) -> {
             if (timer != null) {
                 timer.cancel(false); // the timer lets go of the call, and so of its reply
@@ -308,23 +299,27 @@ public final class IpcClient implements AutoCloseable {
     public StreamingCall stream(byte[] request, Duration timeout) throws IOException {
         Objects.requireNonNull(timeout, "timeout");
         Pending pending = start(request, timeout, streamWindow);
-        if (!timeout.isZero()) {
-            ScheduledFuture<?> timing;
-            try {
-                timing = timer().schedule(
-                                () -> pending.abandon(pending.timedOut(timeout)),
-                                timeout.toNanos(),
-                                TimeUnit.NANOSECONDS);
-            } catch (RejectedExecutionException e) {
-                pending.abandon(new SocketException("client of " + endpoint + " is closed"));
-                timing = null;
-            }
-            ScheduledFuture<?> timer = timing;
-            if (timer != null) {
-                pending.future.whenComplete((reply, failure) -> timer.cancel(false));
-            }
+        ScheduledFuture<?> timer = after(timeout, () -> pending.abandon(pending.timedOut(timeout)), pending::abandon);
+        if (timer != null) {
+            pending.future.whenComplete((reply, failure) -> timer.cancel(false));
         }
         return pending.stream;
+    }
+
+    /**
+     * Runs {@code task} on the client's timer once {@code timeout} has passed; null for a zero timeout, or when the
+     * client is closed (then {@code closed} is told so at once).
+     */
+    private ScheduledFuture<?> after(Duration timeout, Runnable task, Consumer<SocketException> closed) {
+        if (timeout.isZero()) {
+            return null;
+        }
+        try {
+            return timer().schedule(task, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            closed.accept(new SocketException("client of " + endpoint + " is closed"));
+            return null;
+        }
     }
 
     /**
