@@ -17,21 +17,47 @@ import java.util.concurrent.TimeUnit;
  */
 final class BenchPair implements AutoCloseable {
 
-    /** The transports benchmarked; {@code raw-*} is the JDK channel with hand-written framing, no library. */
-    static final String TRANSPORTS = "unix-jdk,unix-junixsocket,tcp,raw-unix,raw-tcp";
+    /**
+     * The transports benchmarked: the library's {@code Connection} on each transport; {@code raw-*}, the JDK channel
+     * with hand-written framing, no library; {@code call-*}, the library's {@code IpcClient.call} to an
+     * {@code IpcServer} (the JDK backend on {@code unix}); {@code netty-*} and {@code grpc-unix}, the peers a user
+     * would pick instead.
+     */
+    static final String TRANSPORTS =
+            "unix-jdk,unix-junixsocket,tcp,raw-unix,raw-tcp,call-unix,call-tcp,netty-unix,netty-tcp,grpc-unix";
 
     private final Path directory;
     private final Process process;
     private final BenchServer thread;
     final Endpoint endpoint;
-    final boolean raw;
+    /** What serves: lib, raw, call, netty or grpc; the client speaks the same. */
+    final String kind;
 
-    private BenchPair(Path directory, Process process, BenchServer thread, Endpoint endpoint, boolean raw) {
+    private final boolean echo;
+
+    private BenchPair(
+            Path directory, Process process, BenchServer thread, Endpoint endpoint, String kind, boolean echo) {
         this.directory = directory;
         this.process = process;
         this.thread = thread;
         this.endpoint = endpoint;
-        this.raw = raw;
+        this.kind = kind;
+        this.echo = echo;
+    }
+
+    /** The kind of server and client of a transport: lib, raw, call, netty or grpc. */
+    static String kind(String transport) {
+        int dash = transport.indexOf('-');
+        String prefix = dash < 0 ? transport : transport.substring(0, dash);
+        switch (prefix) {
+            case "raw":
+            case "call":
+            case "netty":
+            case "grpc":
+                return prefix;
+            default:
+                return "lib";
+        }
     }
 
     /**
@@ -43,7 +69,7 @@ final class BenchPair implements AutoCloseable {
      */
     static BenchPair start(String transport, String server, boolean echo) throws Exception {
         Path directory = Files.createTempDirectory("ipcb");
-        boolean raw = transport.startsWith("raw-");
+        String kind = kind(transport);
         Endpoint endpoint;
         switch (transport) {
             case "unix-jdk":
@@ -51,18 +77,25 @@ final class BenchPair implements AutoCloseable {
                 endpoint = Endpoint.unix(directory.resolve("b.sock")).withParameter("backend", transport.substring(5));
                 break;
             case "raw-unix":
+            case "netty-unix":
+            case "grpc-unix":
                 endpoint = Endpoint.unix(directory.resolve("b.sock"));
+                break;
+            case "call-unix":
+                endpoint = Endpoint.unix(directory.resolve("b.sock")).withParameter("backend", "jdk");
                 break;
             case "tcp":
             case "raw-tcp":
+            case "call-tcp":
+            case "netty-tcp":
                 endpoint = Endpoint.tcp("127.0.0.1", 0);
                 break;
             default:
                 throw new IllegalArgumentException("unknown transport '" + transport + "' (known: " + TRANSPORTS + ")");
         }
         if (server.equals("thread")) {
-            BenchServer started = BenchServer.start(raw, echo, endpoint);
-            return new BenchPair(directory, null, started, started.endpoint(), raw);
+            BenchServer started = BenchServer.start(kind, echo, endpoint);
+            return new BenchPair(directory, null, started, started.endpoint(), kind, echo);
         }
         if (!server.equals("process")) {
             throw new IllegalArgumentException("server must be process or thread, was '" + server + "'");
@@ -82,10 +115,12 @@ final class BenchPair implements AutoCloseable {
         }
         command.addAll(List.of(
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                // gRPC's server sets SO_KEEPALIVE on every child channel and warns that a Unix socket has none.
+                "-Dorg.slf4j.simpleLogger.log.io.grpc.netty.shaded.io.netty.bootstrap.ServerBootstrap=error",
                 "-cp",
                 System.getProperty("java.class.path"),
                 BenchServer.class.getName(),
-                raw ? "raw" : "lib",
+                kind,
                 echo ? "echo" : "drain",
                 endpoint.toString()));
         Process process = new ProcessBuilder(command)
@@ -97,12 +132,23 @@ final class BenchPair implements AutoCloseable {
             process.destroyForcibly();
             throw new IllegalStateException("the benchmark server did not start: " + ready);
         }
-        return new BenchPair(directory, process, null, Endpoint.parse(ready.substring(6)), raw);
+        return new BenchPair(directory, process, null, Endpoint.parse(ready.substring(6)), kind, echo);
     }
 
-    /** A new client connection to the server. */
+    /** A new client connection to the server, of the server's kind. */
     Exchange connect() throws IOException {
-        return raw ? Exchange.connectRaw(endpoint) : Exchange.connectLibrary(endpoint);
+        switch (kind) {
+            case "raw":
+                return Exchange.connectRaw(endpoint);
+            case "call":
+                return Exchange.connectClient(endpoint);
+            case "netty":
+                return NettyPeer.connect(endpoint);
+            case "grpc":
+                return GrpcPeer.connect(endpoint, echo);
+            default:
+                return Exchange.connectLibrary(endpoint);
+        }
     }
 
     @Override

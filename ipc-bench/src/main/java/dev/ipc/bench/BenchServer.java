@@ -3,6 +3,7 @@ package dev.ipc.bench;
 import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
+import dev.ipc.IpcServer;
 import dev.ipc.Listener;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -16,16 +17,27 @@ import java.nio.file.Path;
 
 /**
  * The server side of the benchmarks, in this JVM (a thread) or in its own (run as a main class): echoes every message,
- * or drains them, on every connection, through the library or a raw channel.
+ * or drains them, on every connection, through the library's {@code Connection} ({@code lib}), a raw channel
+ * ({@code raw}), the library's {@code IpcServer} ({@code call}: echo only), Netty ({@code netty}) or gRPC
+ * ({@code grpc}).
  *
- * <p>As a process: {@code BenchServer lib|raw echo|drain ENDPOINT}; prints {@code READY <endpoint>} and serves until
- * its standard input closes.
+ * <p>As a process: {@code BenchServer lib|raw|call|netty|grpc echo|drain ENDPOINT}; prints {@code READY <endpoint>} and
+ * serves until its standard input closes.
  */
 final class BenchServer implements AutoCloseable {
 
+    /** A server that is up: where it listens, and how it stops. */
+    record Serving(Endpoint endpoint, Stop stop) {}
+
+    /** Stops a server. */
+    @FunctionalInterface
+    interface Stop {
+        void stop() throws Exception;
+    }
+
     private final AutoCloseable listener;
     private final Endpoint endpoint;
-    private final Thread acceptor;
+    private final Thread acceptor; // null for a server with threads of its own
 
     private BenchServer(AutoCloseable listener, Endpoint endpoint, Thread acceptor) {
         this.listener = listener;
@@ -33,9 +45,30 @@ final class BenchServer implements AutoCloseable {
         this.acceptor = acceptor;
     }
 
+    private static BenchServer of(Serving serving) {
+        return new BenchServer(serving.stop()::stop, serving.endpoint(), null);
+    }
+
     /** Starts serving on {@code endpoint} (port 0 for TCP) in this JVM. */
-    static BenchServer start(boolean raw, boolean echo, Endpoint endpoint) throws IOException {
-        if (raw) {
+    static BenchServer start(String kind, boolean echo, Endpoint endpoint) throws IOException {
+        switch (kind) {
+            case "netty":
+                return of(NettyPeer.serve(endpoint, echo));
+            case "grpc":
+                return of(GrpcPeer.serve(endpoint));
+            case "call":
+                IpcServer server = IpcServer.builder(endpoint)
+                        .handler(request -> request)
+                        .build()
+                        .start();
+                return new BenchServer(server, server.endpoint(), null);
+            case "raw":
+            case "lib":
+                break;
+            default:
+                throw new IllegalArgumentException("unknown server kind '" + kind + "'");
+        }
+        if (kind.equals("raw")) {
             ServerSocketChannel server;
             Endpoint bound;
             if (endpoint.isUnix()) {
@@ -119,12 +152,14 @@ final class BenchServer implements AutoCloseable {
     @Override
     public void close() throws Exception {
         listener.close();
-        acceptor.join(5000);
+        if (acceptor != null) {
+            acceptor.join(5000);
+        }
     }
 
     /** Runs the server as a process until standard input closes. */
     public static void main(String[] args) throws Exception {
-        try (BenchServer server = start(args[0].equals("raw"), args[1].equals("echo"), Endpoint.parse(args[2]))) {
+        try (BenchServer server = start(args[0], args[1].equals("echo"), Endpoint.parse(args[2]))) {
             System.out.println("READY " + server.endpoint());
             System.out.flush();
             while (System.in.read() >= 0) {

@@ -13,7 +13,18 @@ import org.openjdk.jmh.annotations.TearDown;
 @State(Scope.Benchmark)
 public abstract class ClientServerState {
 
-    @Param({"unix-jdk", "unix-junixsocket", "tcp", "raw-unix", "raw-tcp"})
+    @Param({
+        "unix-jdk",
+        "unix-junixsocket",
+        "tcp",
+        "raw-unix",
+        "raw-tcp",
+        "call-unix",
+        "call-tcp",
+        "netty-unix",
+        "netty-tcp",
+        "grpc-unix"
+    })
     public String transport;
 
     @Param({"64", "1024", "65536", "1048576"})
@@ -34,6 +45,9 @@ public abstract class ClientServerState {
         pair = BenchPair.start(transport, server, echo());
         client = pair.connect();
         message = new byte[size];
+        if (echo()) {
+            Exchange.warm(client, message);
+        }
     }
 
     @TearDown

@@ -29,7 +29,18 @@ import org.openjdk.jmh.annotations.Warmup;
 @Threads(8)
 public class ConcurrentClientsBenchmark {
 
-    @Param({"unix-jdk", "unix-junixsocket", "tcp", "raw-unix", "raw-tcp"})
+    @Param({
+        "unix-jdk",
+        "unix-junixsocket",
+        "tcp",
+        "raw-unix",
+        "raw-tcp",
+        "call-unix",
+        "call-tcp",
+        "netty-unix",
+        "netty-tcp",
+        "grpc-unix"
+    })
     public String transport;
 
     @Param({"64", "1024", "65536", "1048576"})

@@ -3,6 +3,7 @@ package dev.ipc.bench;
 import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
+import dev.ipc.IpcClient;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -23,6 +24,56 @@ interface Exchange extends AutoCloseable {
 
     @Override
     void close() throws IOException;
+
+    /**
+     * One request and its reply; for the clients that multiplex ({@code IpcClient}, gRPC) from any number of threads at
+     * once, for the others from one thread at a time.
+     */
+    default byte[] call(byte[] message) throws IOException {
+        send(message);
+        return receive();
+    }
+
+    /**
+     * Makes round trips until both sides are compiled: 30,000 of them, or 10 seconds, whichever comes first. JMH's
+     * warm-up runs for a time, and a deep stack that starts slow (gRPC's takes 1 to 2 ms a call before it is compiled,
+     * 50 µs after) makes so few calls in it that neither its client nor its server, in another process, is ever
+     * compiled. The library's and the raw channel's cases take well under a second of it.
+     */
+    static void warm(Exchange exchange, byte[] message) throws IOException {
+        long end = System.nanoTime() + 10_000_000_000L;
+        for (int i = 0; i < 30_000 && System.nanoTime() < end; i++) {
+            exchange.call(message);
+        }
+    }
+
+    /** An {@code IpcClient} to an {@code IpcServer}: {@code send} then {@code receive} is one call. */
+    static Exchange connectClient(Endpoint endpoint) throws IOException {
+        IpcClient client = IpcClient.connect(endpoint);
+        return new Exchange() {
+            private byte[] next;
+
+            @Override
+            public void send(byte[] message) {
+                next = message;
+            }
+
+            @Override
+            public byte[] receive() throws IOException {
+                return client.call(next);
+            }
+
+            @Override
+            public byte[] call(byte[] message) throws IOException {
+                return client.call(message);
+            }
+
+            @Override
+            public void close() throws IOException {
+                client.close();
+            }
+        };
+    }
 
     /** The library's connection. */
     static Exchange library(Connection connection) {

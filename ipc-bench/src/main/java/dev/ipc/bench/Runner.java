@@ -17,6 +17,7 @@ import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.style.Styler;
+import org.openjdk.jmh.profile.GCProfiler;
 import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.results.format.ResultFormatFactory;
@@ -38,22 +39,34 @@ import picocli.CommandLine.Option;
         name = "ipc-bench",
         mixinStandardHelpOptions = true,
         description = "Compares what IPC costs on this machine: Unix sockets through the JDK and junixsocket, "
-                + "TCP loopback, and the same exchanges on raw JDK channels.")
+                + "TCP loopback, the same exchanges on raw JDK channels, the library's IpcClient calls, and the peers "
+                + "a user would pick instead (Netty, gRPC).")
 public final class Runner implements Callable<Integer> {
 
     @Option(names = "--transports", split = ",", description = "Transports to compare (default: ${DEFAULT-VALUE}).")
     List<String> transports = List.of(BenchPair.TRANSPORTS.split(","));
 
-    @Option(names = "--sizes", split = ",", description = "Message sizes in bytes (default: ${DEFAULT-VALUE}).")
-    List<Integer> sizes = List.of(64, 1024, 65536, 1048576);
+    /** 64 B and 1 MiB, the sizes the targets name, so that the default run with its peers stays a few minutes. */
+    @Option(
+            names = "--sizes",
+            split = ",",
+            description = "Message sizes in bytes (default: ${DEFAULT-VALUE}; 1024 and 65536 too with --sizes "
+                    + "64,1024,65536,1048576).")
+    List<Integer> sizes = List.of(64, 1048576);
 
     @Option(
             names = "--benchmarks",
             split = ",",
             description = "roundtrip, streaming, streaming4 (four sending "
-                    + "threads), clients8 (eight clients' round trips), connect (connect + one round trip, 64 B only) "
-                    + "(default: ${DEFAULT-VALUE}).")
-    List<String> benchmarks = List.of("roundtrip", "streaming", "streaming4");
+                    + "threads), calls (calls per second, many callers on one client, 64 B), clients8 (eight clients' "
+                    + "round trips), connect (connect + one round trip, 64 B only) (default: ${DEFAULT-VALUE}).")
+    List<String> benchmarks = List.of("roundtrip", "streaming", "streaming4", "calls");
+
+    @Option(
+            names = "--callers",
+            split = ",",
+            description = "Callers sharing one client in the calls benchmark (default: ${DEFAULT-VALUE}).")
+    List<Integer> callers = List.of(1, 16, 128);
 
     /** Each benchmark's JMH method, whether it measures latency (else throughput), and its table's title. */
     private static final Map<String, String[]> BENCHMARKS = new LinkedHashMap<>();
@@ -71,6 +84,11 @@ public final class Runner implements Callable<Integer> {
             StreamingBenchmark.class.getName() + ".sendFromFourThreads$",
             "throughput",
             "One-way streaming, four threads sending on one connection, higher is better"
+        });
+        BENCHMARKS.put("calls", new String[] {
+            CallsBenchmark.class.getName() + ".call$",
+            "throughput",
+            "Calls per second, many callers sharing one client (64 B), higher is better"
         });
         BENCHMARKS.put("clients8", new String[] {
             ConcurrentClientsBenchmark.class.getName() + ".roundTrip$",
@@ -114,25 +132,47 @@ public final class Runner implements Callable<Integer> {
         Files.createDirectories(folder);
         List<Measured> measured = new ArrayList<>();
         List<RunResult> raw = new ArrayList<>();
-        int total = benchmarks.stream()
-                        .mapToInt(b -> b.equals("connect") ? 1 : sizes.size())
-                        .sum()
-                * transports.size();
-        int done = 0;
+        List<Object[]> cases = new ArrayList<>(); // benchmark, transport, size, callers
         for (String benchmark : benchmarks) {
-            for (int size : benchmark.equals("connect") ? List.of(64) : sizes) {
-                for (String transport : transports) {
-                    done++;
-                    System.out.printf(
-                            Locale.ROOT, "[%d/%d] %s, %s, %s ... ", done, total, benchmark, sizeName(size), transport);
-                    System.out.flush();
-                    RunResult result = run(benchmark, transport, size);
-                    raw.add(result);
-                    Measured m = Measured.of(benchmark, transport, size, result);
-                    measured.add(m);
-                    System.out.println(m.headline());
+            if (!BENCHMARKS.containsKey(benchmark)) {
+                throw new CommandLine.ParameterException(
+                        new CommandLine(this),
+                        "unknown benchmark '" + benchmark + "' (known: " + String.join(", ", BENCHMARKS.keySet())
+                                + ")");
+            }
+            boolean oneSize = benchmark.equals("connect") || benchmark.equals("calls");
+            for (int size : oneSize ? List.of(64) : sizes) {
+                for (int threads : benchmark.equals("calls") ? callers : List.of(0)) {
+                    for (String transport : transports) {
+                        if (applies(benchmark, transport)) {
+                            cases.add(new Object[] {benchmark, transport, size, threads});
+                        }
+                    }
                 }
             }
+        }
+        int done = 0;
+        for (Object[] one : cases) {
+            String benchmark = (String) one[0];
+            String transport = (String) one[1];
+            int size = (Integer) one[2];
+            int threads = (Integer) one[3];
+            done++;
+            System.out.printf(
+                    Locale.ROOT,
+                    "[%d/%d] %s, %s, %s%s ... ",
+                    done,
+                    cases.size(),
+                    benchmark,
+                    sizeName(size),
+                    transport,
+                    threads > 0 ? ", " + threads + " callers" : "");
+            System.out.flush();
+            RunResult result = run(benchmark, transport, size, threads);
+            raw.add(result);
+            Measured m = Measured.of(benchmark, transport, size, threads, result);
+            measured.add(m);
+            System.out.println(m.headline());
         }
         String table = table(measured);
         System.out.println();
@@ -146,14 +186,30 @@ public final class Runner implements Callable<Integer> {
         return 0;
     }
 
-    private RunResult run(String benchmark, String transport, int size) throws Exception {
-        String[] known = BENCHMARKS.get(benchmark);
-        if (known == null) {
-            throw new CommandLine.ParameterException(
-                    new CommandLine(this),
-                    "unknown benchmark '" + benchmark + "' (known: " + String.join(", ", BENCHMARKS.keySet()) + ")");
+    /**
+     * Whether a benchmark has a case for a transport: {@code IpcClient} has no one-way messages, so no streaming for
+     * {@code call-*}; a gRPC client stream takes one sender, so no four-thread streaming for it; the calls benchmark is
+     * for the clients that multiplex calls ({@code call-*}, {@code grpc-*}); connection setup is the library's and the
+     * raw channel's.
+     */
+    static boolean applies(String benchmark, String transport) {
+        String kind = BenchPair.kind(transport);
+        switch (benchmark) {
+            case "streaming":
+                return !kind.equals("call");
+            case "streaming4":
+                return !kind.equals("call") && !kind.equals("grpc");
+            case "calls":
+                return kind.equals("call") || kind.equals("grpc");
+            case "connect":
+                return !kind.equals("netty") && !kind.equals("grpc");
+            default:
+                return true;
         }
-        String include = known[0];
+    }
+
+    private RunResult run(String benchmark, String transport, int size, int threads) throws Exception {
+        String include = BENCHMARKS.get(benchmark)[0];
         ChainedOptionsBuilder options = new OptionsBuilder()
                 .include(include)
                 .param("transport", transport)
@@ -162,6 +218,9 @@ public final class Runner implements Callable<Integer> {
                 .forks(1)
                 .verbosity(VerboseMode.SILENT)
                 .shouldFailOnError(true);
+        if (threads > 0) {
+            options.threads(threads).addProfiler(GCProfiler.class); // allocation per call: the client's JVM
+        }
         if (Runtime.version().feature() >= 24) {
             options.jvmArgsAppend(
                     "--enable-native-access=ALL-UNNAMED", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
@@ -188,31 +247,55 @@ public final class Runner implements Callable<Integer> {
         final String benchmark;
         final String transport;
         final int size;
+        final int callers; // 0 where the benchmark has none of its own
         final double p50;
         final double p99;
         final double perSecond;
+        final double bytesPerOp; // NaN where not measured
 
-        private Measured(String benchmark, String transport, int size, double p50, double p99, double perSecond) {
+        Measured(
+                String benchmark,
+                String transport,
+                int size,
+                int callers,
+                double p50,
+                double p99,
+                double perSecond,
+                double bytesPerOp) {
             this.benchmark = benchmark;
             this.transport = transport;
             this.size = size;
+            this.callers = callers;
             this.p50 = p50;
             this.p99 = p99;
             this.perSecond = perSecond;
+            this.bytesPerOp = bytesPerOp;
         }
 
-        static Measured of(String benchmark, String transport, int size, RunResult run) {
+        static Measured of(String benchmark, String transport, int size, int callers, RunResult run) {
             Result<?> primary = run.getPrimaryResult();
+            Result<?> allocated = run.getSecondaryResults().get("gc.alloc.rate.norm");
+            if (allocated == null) {
+                allocated = run.getSecondaryResults().get("\u00b7gc.alloc.rate.norm"); // JMH before 1.36
+            }
+            double bytes = allocated == null ? Double.NaN : allocated.getScore();
             if (isLatency(benchmark)) {
                 return new Measured(
                         benchmark,
                         transport,
                         size,
+                        callers,
                         primary.getStatistics().getPercentile(50),
                         primary.getStatistics().getPercentile(99),
-                        Double.NaN);
+                        Double.NaN,
+                        bytes);
             }
-            return new Measured(benchmark, transport, size, Double.NaN, Double.NaN, primary.getScore());
+            return new Measured(benchmark, transport, size, callers, Double.NaN, Double.NaN, primary.getScore(), bytes);
+        }
+
+        /** The case this row is compared within: the same size, and the same callers. */
+        boolean sameCase(Measured other) {
+            return other.size == size && other.callers == callers;
         }
 
         /** Smaller is better for round trips, larger for streaming; as a cost to compare. */
@@ -227,7 +310,7 @@ public final class Runner implements Callable<Integer> {
         }
     }
 
-    /** The Markdown table: one row per case, with the ratio to the fastest transport for the same size. */
+    /** The Markdown table: one row per case, with the ratio to each peer in the same case and family. */
     static String table(List<Measured> measured) {
         StringBuilder out = new StringBuilder();
         for (String benchmark : BENCHMARKS.keySet()) {
@@ -237,18 +320,31 @@ public final class Runner implements Callable<Integer> {
                 continue;
             }
             boolean roundTrip = isLatency(benchmark);
+            boolean calls = benchmark.equals("calls");
             out.append("### ").append(BENCHMARKS.get(benchmark)[2]).append("\n\n");
-            out.append(
-                    roundTrip
-                            ? "| size | transport | p50 (µs) | p99 (µs) | vs fastest |\n|---|---|---:|---:|---:|\n"
-                            : "| size | transport | per second | MB/s | vs fastest |\n|---|---|---:|---:|---:|\n");
+            if (calls) {
+                out.append("| callers | transport | calls/s | B/op (client) | vs grpc |\n|---|---|---:|---:|---:|\n");
+            } else {
+                out.append(
+                        roundTrip
+                                ? "| size | transport | p50 (µs) | p99 (µs) | vs raw | vs netty | vs grpc |\n"
+                                        + "|---|---|---:|---:|---:|---:|---:|\n"
+                                : "| size | transport | per second | MB/s | vs raw | vs netty | vs grpc |\n"
+                                        + "|---|---|---:|---:|---:|---:|---:|\n");
+            }
             for (Measured m : rows) {
-                double best = rows.stream()
-                        .filter(r -> r.size == m.size)
-                        .mapToDouble(Measured::cost)
-                        .min()
-                        .orElse(1);
-                String ratio = String.format(Locale.ROOT, "%.2fx", m.cost() / best);
+                if (calls) {
+                    out.append(String.format(
+                            Locale.ROOT,
+                            "| %d | %s | %,.0f | %s | %s |%n",
+                            m.callers,
+                            m.transport,
+                            m.perSecond,
+                            Double.isNaN(m.bytesPerOp) ? "–" : String.format(Locale.ROOT, "%,.0f", m.bytesPerOp),
+                            ratio(m, rows, "grpc")));
+                    continue;
+                }
+                String peers = ratio(m, rows, "raw") + " | " + ratio(m, rows, "netty") + " | " + ratio(m, rows, "grpc");
                 out.append(
                         roundTrip
                                 ? String.format(
@@ -258,7 +354,7 @@ public final class Runner implements Callable<Integer> {
                                         m.transport,
                                         m.p50,
                                         m.p99,
-                                        ratio)
+                                        peers)
                                 : String.format(
                                         Locale.ROOT,
                                         "| %s | %s | %,.0f | %.1f | %s |%n",
@@ -266,11 +362,37 @@ public final class Runner implements Callable<Integer> {
                                         m.transport,
                                         m.perSecond,
                                         m.perSecond * m.size / 1e6,
-                                        ratio));
+                                        peers));
             }
             out.append('\n');
         }
+        out.append("Ratios are costs (time per round trip or per message) over the peer's in the same "
+                        + "case, on the same ")
+                .append("family (Unix socket or TCP): below 1.00x is faster than the peer. raw: the JDK channel ")
+                .append("with hand-written framing; netty: Netty 4.2, epoll; grpc: gRPC-java unary calls (a "
+                        + "client stream")
+                .append(" when streaming) over a Unix socket.\n");
         return out.toString();
+    }
+
+    /** The family of a transport: unix or tcp. */
+    static String family(String transport) {
+        return transport.contains("tcp") ? "tcp" : "unix";
+    }
+
+    /** {@code m}'s cost over the peer's of the same family and case, or a dash where there is none. */
+    private static String ratio(Measured m, List<Measured> rows, String peer) {
+        String name = peer + "-" + family(m.transport);
+        return rows.stream()
+                .filter(r -> r.transport.equals(name) && r.sameCase(m))
+                .findFirst()
+                .map(r -> String.format(Locale.ROOT, "%.2fx", m.cost() / r.cost()))
+                .orElse("–");
+    }
+
+    /** A row's group on a chart: its size, or its callers. */
+    private static String category(Measured m) {
+        return m.callers > 0 ? m.callers + " callers" : sizeName(m.size);
     }
 
     private static void chart(List<Measured> measured, Path folder) throws IOException {
@@ -288,29 +410,32 @@ public final class Runner implements Callable<Integer> {
                     .title(BENCHMARKS.get(benchmark)[2].replaceAll(",? (lower|higher) is better", "")
                             + (roundTrip ? ": p50" : ": time per message")
                             + " relative to the fastest (lower is better)")
-                    .xAxisTitle("message size")
+                    .xAxisTitle(benchmark.equals("calls") ? "callers on one client" : "message size")
                     .yAxisTitle("x fastest")
                     .build();
-            chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
-            List<String> sizes = rows.stream()
-                    .map(m -> m.size)
-                    .distinct()
-                    .map(Runner::sizeName)
-                    .collect(Collectors.toList());
+            // Beside the plot, not over it: inside, the legend covered the first group of bars.
+            chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
+            List<String> sizes = rows.stream().map(Runner::category).distinct().collect(Collectors.toList());
             for (String transport :
                     rows.stream().map(m -> m.transport).distinct().collect(Collectors.toList())) {
                 List<Double> values = new ArrayList<>();
                 for (Measured m : rows) {
                     if (m.transport.equals(transport)) {
                         double best = rows.stream()
-                                .filter(r -> r.size == m.size)
+                                .filter(r -> r.sameCase(m))
                                 .mapToDouble(Measured::cost)
                                 .min()
                                 .orElse(1);
                         values.add(m.cost() / best);
                     }
                 }
-                chart.addSeries(transport, sizes, values);
+                chart.addSeries(
+                        transport,
+                        rows.stream()
+                                .filter(m -> m.transport.equals(transport))
+                                .map(Runner::category)
+                                .collect(Collectors.toList()),
+                        values);
             }
             BitmapEncoder.saveBitmap(chart, folder.resolve(benchmark).toString(), BitmapEncoder.BitmapFormat.PNG);
         }
