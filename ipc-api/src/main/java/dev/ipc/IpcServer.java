@@ -283,9 +283,10 @@ public final class IpcServer implements AutoCloseable {
         LOG.info(
                 "serving on {} (handlers on {})",
                 listener.endpoint(),
-                limits.workers > 0
-                        ? limits.workers + " platform threads"
-                        : Threads.haveVirtualThreads() ? "virtual threads" : WORKERS + " platform threads");
+                (limits.directHandlers ? "the reading threads, streams on " : "")
+                        + (limits.workers > 0
+                                ? limits.workers + " platform threads"
+                                : Threads.haveVirtualThreads() ? "virtual threads" : WORKERS + " platform threads"));
         return this;
     }
 
@@ -614,6 +615,7 @@ public final class IpcServer implements AutoCloseable {
         final int maxConnectionsPerPeer;
         final int maxHandshakes;
         final int workers;
+        final boolean directHandlers;
         final int maxHandshakesPerPeer;
         final Duration handshakeTimeout;
         final Duration idleTimeout;
@@ -631,6 +633,7 @@ public final class IpcServer implements AutoCloseable {
             maxConnectionsPerPeer = options.get(ServerOptions.MAX_CONNECTIONS_PER_PEER);
             maxHandshakes = options.get(ConnectionOptions.MAX_HANDSHAKES);
             workers = options.get(ServerOptions.WORKERS);
+            directHandlers = options.get(ServerOptions.DIRECT_HANDLERS);
             maxHandshakesPerPeer = options.get(ConnectionOptions.MAX_HANDSHAKES_PER_PEER);
             handshakeTimeout = options.get(ConnectionOptions.HANDSHAKE_TIMEOUT);
             idleTimeout = options.get(ServerOptions.IDLE_TIMEOUT);
@@ -1022,20 +1025,27 @@ public final class IpcServer implements AutoCloseable {
             }
             long requestBytes = frame.length;
             long arrived = events == null ? 0 : System.nanoTime();
+            if (limits.directHandlers && !request.acceptsStream()) {
+                handle(request, requestBytes, arrived); // no hand-off: this thread reads again once it returns
+                return;
+            }
             try {
-                workers.execute(() -> {
-                    CompletionStage<byte[]> reply;
-                    try {
-                        reply = handler.handle(request);
-                    } catch (Throwable t) {
-                        reply = CompletableFuture.failedFuture(t);
-                    }
-                    CompletionStage<byte[]> answered = reply == null ? CompletableFuture.completedFuture(null) : reply;
-                    answered.whenComplete((answer, failure) -> reply(request, requestBytes, answer, failure, arrived));
-                });
+                workers.execute(() -> handle(request, requestBytes, arrived));
             } catch (RuntimeException e) {
                 reply(request, requestBytes, null, e, arrived);
             }
+        }
+
+        /** Runs the handler on this thread, and queues its reply once its stage completes. */
+        private void handle(Request request, long requestBytes, long arrived) {
+            CompletionStage<byte[]> reply;
+            try {
+                reply = handler.handle(request);
+            } catch (Throwable t) {
+                reply = CompletableFuture.failedFuture(t);
+            }
+            CompletionStage<byte[]> answered = reply == null ? CompletableFuture.completedFuture(null) : reply;
+            answered.whenComplete((answer, failure) -> reply(request, requestBytes, answer, failure, arrived));
         }
 
         /** Queues a request's reply; its bytes, and the request's ({@code requestBytes}), count until it is written. */

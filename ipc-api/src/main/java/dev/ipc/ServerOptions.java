@@ -88,8 +88,23 @@ public final class ServerOptions extends OptionSet {
             .scopes(SERVER)
             .build();
 
+    /**
+     * Whether a request that takes a single reply runs its handler on the thread that read it, rather than on a worker
+     * (as gRPC's {@code directExecutor}): the shortest call path, one thread hand-off fewer per call, for handlers that
+     * are quick and never block. While such a handler runs, its connection reads nothing more: that connection's other
+     * requests, and a CANCEL for this one, wait until it returns (its deadline still shows in
+     * {@link Request#isCancelled()}); other connections are not held up. Requests that may be answered with a stream
+     * (their client called {@link IpcClient#stream}) still run on workers, since a stream needs its connection read for
+     * the client's credit.
+     */
+    public static final Option<Boolean> DIRECT_HANDLERS = Option.flag(
+                    "directHandlers", false, "Whether quick handlers run on the thread that read the request.")
+            .scopes(SERVER)
+            .build();
+
     static final List<Option<?>> TABLE = List.of(
             WORKERS,
+            DIRECT_HANDLERS,
             IDLE_TIMEOUT,
             FRAME_TIMEOUT,
             WRITE_TIMEOUT,

@@ -20,11 +20,12 @@ final class BenchPair implements AutoCloseable {
     /**
      * The transports benchmarked: the library's {@code Connection} on each transport; {@code raw-*}, the JDK channel
      * with hand-written framing, no library; {@code call-*}, the library's {@code IpcClient.call} to an
-     * {@code IpcServer} (the JDK backend on {@code unix}); {@code netty-*} and {@code grpc-unix}, the peers a user
-     * would pick instead.
+     * {@code IpcServer} (the JDK backend on {@code unix}), and {@code direct-unix} the same with {@code directHandlers}
+     * (handlers on the thread that read the request, as gRPC's direct executor); {@code netty-*} and {@code grpc-unix},
+     * the peers a user would pick instead.
      */
-    static final String TRANSPORTS =
-            "unix-jdk,unix-junixsocket,tcp,raw-unix,raw-tcp,call-unix,call-tcp,netty-unix,netty-tcp,grpc-unix";
+    static final String TRANSPORTS = "unix-jdk,unix-junixsocket,tcp,raw-unix,raw-tcp,call-unix,call-tcp,direct-unix,"
+            + "netty-unix,netty-tcp,grpc-unix";
 
     private final Path directory;
     private final Process process;
@@ -55,9 +56,16 @@ final class BenchPair implements AutoCloseable {
             case "netty":
             case "grpc":
                 return prefix;
+            case "direct":
+                return "call"; // the same client; its server runs handlers directly
             default:
                 return "lib";
         }
+    }
+
+    /** The kind of server of a transport: its client's kind, but {@code direct} for {@code direct-*}. */
+    static String serverKind(String transport) {
+        return transport.startsWith("direct-") ? "direct" : kind(transport);
     }
 
     /**
@@ -82,6 +90,7 @@ final class BenchPair implements AutoCloseable {
                 endpoint = Endpoint.unix(directory.resolve("b.sock"));
                 break;
             case "call-unix":
+            case "direct-unix":
                 endpoint = Endpoint.unix(directory.resolve("b.sock")).withParameter("backend", "jdk");
                 break;
             case "tcp":
@@ -94,7 +103,7 @@ final class BenchPair implements AutoCloseable {
                 throw new IllegalArgumentException("unknown transport '" + transport + "' (known: " + TRANSPORTS + ")");
         }
         if (server.equals("thread")) {
-            BenchServer started = BenchServer.start(kind, echo, endpoint);
+            BenchServer started = BenchServer.start(serverKind(transport), echo, endpoint);
             return new BenchPair(directory, null, started, started.endpoint(), kind, echo);
         }
         if (!server.equals("process")) {
@@ -120,7 +129,7 @@ final class BenchPair implements AutoCloseable {
                 "-cp",
                 System.getProperty("java.class.path"),
                 BenchServer.class.getName(),
-                kind,
+                serverKind(transport),
                 echo ? "echo" : "drain",
                 endpoint.toString()));
         Process process = new ProcessBuilder(command)

@@ -5,6 +5,7 @@ import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
 import dev.ipc.IpcServer;
 import dev.ipc.Listener;
+import dev.ipc.ServerOptions;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
@@ -18,11 +19,11 @@ import java.nio.file.Path;
 /**
  * The server side of the benchmarks, in this JVM (a thread) or in its own (run as a main class): echoes every message,
  * or drains them, on every connection, through the library's {@code Connection} ({@code lib}), a raw channel
- * ({@code raw}), the library's {@code IpcServer} ({@code call}: echo only), Netty ({@code netty}) or gRPC
- * ({@code grpc}).
+ * ({@code raw}), the library's {@code IpcServer} ({@code call}, and {@code direct} with handlers on the reading thread:
+ * echo only), Netty ({@code netty}) or gRPC ({@code grpc}).
  *
- * <p>As a process: {@code BenchServer lib|raw|call|netty|grpc echo|drain ENDPOINT}; prints {@code READY <endpoint>} and
- * serves until its standard input closes.
+ * <p>As a process: {@code BenchServer lib|raw|call|direct|netty|grpc echo|drain ENDPOINT}; prints {@code READY
+ * <endpoint>} and serves until its standard input closes.
  */
 final class BenchServer implements AutoCloseable {
 
@@ -57,7 +58,11 @@ final class BenchServer implements AutoCloseable {
             case "grpc":
                 return of(GrpcPeer.serve(endpoint));
             case "call":
+            case "direct":
                 IpcServer server = IpcServer.builder(endpoint)
+                        .options(ServerOptions.builder()
+                                .set(ServerOptions.DIRECT_HANDLERS, kind.equals("direct"))
+                                .build())
                         .handler(request -> request)
                         .build()
                         .start();

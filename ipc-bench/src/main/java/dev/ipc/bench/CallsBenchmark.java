@@ -29,7 +29,7 @@ import org.openjdk.jmh.annotations.Warmup;
         jvmArgsAppend = {"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
 public class CallsBenchmark {
 
-    @Param({"call-unix", "call-tcp", "grpc-unix"})
+    @Param({"call-unix", "call-tcp", "direct-unix", "grpc-unix"})
     public String transport;
 
     @Param({"64"})

@@ -21,6 +21,7 @@ public abstract class ClientServerState {
         "raw-tcp",
         "call-unix",
         "call-tcp",
+        "direct-unix",
         "netty-unix",
         "netty-tcp",
         "grpc-unix"

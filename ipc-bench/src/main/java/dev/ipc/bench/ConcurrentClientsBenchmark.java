@@ -37,6 +37,7 @@ public class ConcurrentClientsBenchmark {
         "raw-tcp",
         "call-unix",
         "call-tcp",
+        "direct-unix",
         "netty-unix",
         "netty-tcp",
         "grpc-unix"

@@ -723,6 +723,50 @@ public abstract class RuntimeContract {
     }
 
     @Test
+    void directHandlersRunOnTheReadingThreadAndHoldUpOnlyTheirConnection() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch blocking = new CountDownLatch(1);
+        Map<String, String> threads = new ConcurrentHashMap<>();
+        IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .options(ServerOptions.builder()
+                        .set(ServerOptions.DIRECT_HANDLERS, true)
+                        .build())
+                .requestHandler(request -> {
+                    String text = new String(request.payload(), UTF_8);
+                    threads.put(text, Thread.currentThread().getName());
+                    if (text.equals("block")) {
+                        blocking.countDown();
+                        assertTrue(release.await(30, TimeUnit.SECONDS));
+                    }
+                    if (text.equals("stream")) {
+                        ReplyStream stream = request.openStream();
+                        stream.send("one".getBytes(UTF_8));
+                        stream.send("two".getBytes(UTF_8));
+                        return null;
+                    }
+                    return request.payload();
+                })
+                .build()
+                .start());
+        IpcClient first = client(server, ConnectionOptions.defaults());
+        IpcClient second = client(server, ConnectionOptions.defaults());
+        assertEquals("hello", new String(first.call("hello".getBytes(UTF_8)), UTF_8));
+        assertFalse(threads.get("hello").contains("-worker"), "ran on " + threads.get("hello"));
+        // A blocked handler holds up its own connection's reading, and no other connection.
+        CompletableFuture<byte[]> blocked = first.callAsync("block".getBytes(UTF_8));
+        assertTrue(blocking.await(30, TimeUnit.SECONDS));
+        assertEquals("other", new String(second.call("other".getBytes(UTF_8)), UTF_8));
+        release.countDown();
+        assertEquals("block", new String(blocked.get(30, TimeUnit.SECONDS), UTF_8));
+        // A request that may be answered with a stream runs on a worker: its stream needs the connection read.
+        try (StreamingCall stream = first.stream("stream".getBytes(UTF_8))) {
+            assertEquals("one", new String(stream.next(Duration.ofSeconds(30)), UTF_8));
+            assertEquals("two", new String(stream.next(Duration.ofSeconds(30)), UTF_8));
+            assertEquals(null, stream.next(Duration.ofSeconds(30)));
+        }
+    }
+
+    @Test
     void aServerShutdownEndsOpenStreamsAsCancelled() throws Exception {
         BlockingQueue<String> cancelled = new LinkedBlockingQueue<>();
         IpcServer server = streamingServer(cancelled, new AtomicInteger());
