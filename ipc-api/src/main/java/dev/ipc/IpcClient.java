@@ -575,7 +575,7 @@ public final class IpcClient implements AutoCloseable {
             this.request = request;
             this.hasDeadline = !timeout.isZero();
             this.timeout = timeout;
-            this.deadline = System.nanoTime() + timeout.toNanos();
+            this.deadline = hasDeadline ? System.nanoTime() + timeout.toNanos() : 0;
             this.window = window;
             if (window > 0) {
                 stream = new StreamingCall(

@@ -670,7 +670,9 @@ public final class IpcServer implements AutoCloseable {
 
         private final Object lock = new Object();
         // Guarded by lock.
-        private int version; // the version spoken, once the WELCOME is queued; 0 before
+        // The version spoken, once the WELCOME is queued; 0 before. The session's thread, which sets it, also reads it
+        // without the lock.
+        private int version;
         private volatile boolean draining; // the GOAWAY is decided: no request is taken any more (read unlocked too)
         private volatile boolean ending; // the session ends once what is queued is written (read unlocked too)
         private volatile boolean inputEnded; // the client ended its side: its streams are cancelled
@@ -971,26 +973,27 @@ public final class IpcServer implements AutoCloseable {
         /** Takes a request, or answers at once why not. */
         private void dispatch(int id, byte[] frame) throws IOException {
             byte[] refusal = null;
+            if (id == 0) {
+                throw idZero();
+            }
+            // Made outside the lock (the payload is copied), by the thread that set the version.
             Request request;
+            if (version >= Protocol.STREAMS) {
+                if (frame.length < Protocol.REQUEST_OVERHEAD_V3) {
+                    throw new ProtocolException("a version 3 REQUEST is at least 13 bytes (type, id, timeout, window), "
+                            + "not " + frame.length);
+                }
+                request = new Request(
+                        Protocol.requestPayload(frame, version),
+                        connection.peer(),
+                        id,
+                        Protocol.requestTimeout(frame),
+                        Protocol.requestWindow(frame),
+                        sink);
+            } else {
+                request = new Request(Protocol.payload(frame), connection.peer(), id);
+            }
             synchronized (lock) {
-                if (id == 0) {
-                    throw idZero();
-                }
-                if (version >= Protocol.STREAMS) {
-                    if (frame.length < Protocol.REQUEST_OVERHEAD_V3) {
-                        throw new ProtocolException("a version 3 REQUEST is at least 13 bytes (type, id, timeout, "
-                                + "window), not " + frame.length);
-                    }
-                    request = new Request(
-                            Protocol.requestPayload(frame, version),
-                            connection.peer(),
-                            id,
-                            Protocol.requestTimeout(frame),
-                            Protocol.requestWindow(frame),
-                            sink);
-                } else {
-                    request = new Request(Protocol.payload(frame), connection.peer(), id);
-                }
                 if (running.containsKey(id)) {
                     throw new ProtocolException("request id " + Integer.toUnsignedString(id) + " is already in "
                             + "flight on this connection; an id is reused only after its reply");
@@ -1051,8 +1054,8 @@ public final class IpcServer implements AutoCloseable {
         /** Queues a request's reply; its bytes, and the request's ({@code requestBytes}), count until it is written. */
         private void reply(Request request, long requestBytes, byte[] answer, Throwable failure, long arrived) {
             int id = request.id();
-            request.answered(); // its stream, if any, takes no more messages: this frame is its last
-            String cancelled = request.cancelledBecause();
+            // Its stream, if any, takes no more messages: this frame is its last.
+            String cancelled = request.answered();
             byte[] frame;
             try {
                 if (cancelled != null) {

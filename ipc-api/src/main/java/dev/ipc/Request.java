@@ -102,7 +102,7 @@ public final class Request {
         this.peer = Objects.requireNonNull(peer, "peer");
         this.id = id;
         this.hasDeadline = timeoutMillis > 0;
-        this.deadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        this.deadlineNanos = hasDeadline ? System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis) : 0;
         this.window = window;
         this.credit = window;
         this.sink = sink;
@@ -210,9 +210,14 @@ public final class Request {
     /** Why the request is cancelled, or null if it is not. */
     String cancelledBecause() {
         synchronized (lock) {
-            if (cancelled != null) {
-                return cancelled;
-            }
+            return cancelledLocked();
+        }
+    }
+
+    /** {@link #cancelledBecause()}, the lock held. */
+    private String cancelledLocked() {
+        if (cancelled != null) {
+            return cancelled;
         }
         if (hasDeadline && System.nanoTime() - deadlineNanos >= 0) {
             return "its deadline passed (the client waited until about " + deadlineInstant() + ", and no longer)";
@@ -245,12 +250,17 @@ public final class Request {
         }
     }
 
-    /** The request is answered: its stream takes no more messages. */
-    void answered() {
+    /**
+     * The request is answered: its stream takes no more messages, and nothing cancels it any more.
+     *
+     * @return why it was cancelled before, or null: the answer is then CANCELLED, whatever the handler returned
+     */
+    String answered() {
         synchronized (lock) {
             answered = true;
             onCancel = null;
             lock.notifyAll();
+            return cancelledLocked();
         }
     }
 

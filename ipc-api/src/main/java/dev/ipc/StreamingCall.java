@@ -170,7 +170,6 @@ public final class StreamingCall implements Iterable<byte[]>, AutoCloseable {
             return null;
         }
         if (failure != null) {
-            failure.fillInStackTrace(); // where it was read, as well as why
             throw failure;
         }
         return END;
