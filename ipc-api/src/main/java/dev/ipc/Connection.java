@@ -16,9 +16,31 @@ import java.util.List;
  * {@link #output()}). Both go through the same buffers, so a protocol may switch between them at a message boundary.
  *
  * <p>All I/O blocks the calling thread. Sends are serialised with one another and receives with one another, so one
- * thread may send while another receives, and several threads may share one side. Reads honour
- * {@link ConnectionOptions#READ_TIMEOUT} on every transport; a timeout throws {@link java.net.SocketTimeoutException}
- * and leaves the connection usable, a half-received message included.
+ * thread may send while another receives, and several threads may share one side.
+ *
+ * <p>Sending, exactly:
+ *
+ * <ul>
+ *   <li>{@link #send(byte[])} returns once the message is in the kernel's send buffer, or, if another thread is writing
+ *       at that moment, once it is queued behind that thread's write, which writes it (with whatever else queued, in
+ *       one system call) before its own call returns. A return says nothing of the peer having read it.
+ *   <li>{@link #write(byte[])} queues the message without asking for it to go out: a copy, no system call. It goes to
+ *       the kernel at the next {@link #flush()}, {@code send}, {@link #shutdownOutput()} or {@link #close()}, or
+ *       earlier, when the queue fills or another thread's send writes the queue. Many small messages then cost one
+ *       system call: for streams of small messages, write each and flush when the burst is done.
+ *   <li>Order: messages go out in the order their calls took the queue or the socket. One thread's messages keep its
+ *       order; messages of concurrent threads interleave whole, never mixed within a frame.
+ *   <li>Memory: a connection holds at most 64 KiB of queued frames, plus as much again while they are being written; a
+ *       sender that finds the queue full writes it itself, waiting for the kernel to take it (backpressure from a slow
+ *       reader reaches the senders, and memory never grows with it). A message larger than the queue is written
+ *       directly, after what was queued before it.
+ *   <li>{@link #close()} sends what is queued first, waiting for the writer before it and for the kernel at most
+ *       {@link ConnectionOptions#CLOSE_TIMEOUT}; what could not be sent by then is dropped and counted in the
+ *       {@link IOException} close throws, after closing all the same.
+ * </ul>
+ *
+ * <p>Reads honour {@link ConnectionOptions#READ_TIMEOUT} on every transport; a timeout throws
+ * {@link java.net.SocketTimeoutException} and leaves the connection usable, a half-received message included.
  *
  * <p>A malformed frame (a negative length, or one over {@link ConnectionOptions#MAX_FRAME_SIZE}) or an end of stream
  * inside a frame closes this connection, and only this one, and throws an {@link IOException} that says what was wrong.
@@ -30,13 +52,41 @@ import java.util.List;
 public interface Connection extends Closeable {
 
     /**
-     * Sends one message: its length, then its bytes, in one system call where they fit the send buffer.
+     * Sends one message: its length, then its bytes, in one system call where they fit the send buffer, after
+     * everything queued before it. Returns once it is in the kernel's send buffer or queued behind another thread's
+     * write that will write it (see the class's rules on sending).
      *
      * @throws IllegalArgumentException if the message is longer than {@link ConnectionOptions#MAX_FRAME_SIZE}; nothing
      *     is sent and the connection stays usable
      * @throws IOException if the connection fails or is closed
      */
     void send(byte[] message) throws IOException;
+
+    /**
+     * Queues one message to be sent without asking for a system call: it reaches the kernel at the next
+     * {@link #flush()}, send, {@link #shutdownOutput()} or {@link #close()}, or sooner when the queue fills (see the
+     * class's rules on sending). Returns once the message is copied, or, when the queue was full, once the queue before
+     * it has gone to the kernel.
+     *
+     * @throws IllegalArgumentException if the message is longer than {@link ConnectionOptions#MAX_FRAME_SIZE}; nothing
+     *     is queued and the connection stays usable
+     * @throws IOException if the connection fails or is closed, or its output was shut down
+     */
+    void write(byte[] message) throws IOException;
+
+    /**
+     * Queues the remaining bytes of {@code message} as one message and advances its position; see
+     * {@link #write(byte[])}.
+     */
+    void write(ByteBuffer message) throws IOException;
+
+    /**
+     * Sends every message queued by {@link #write(byte[])} (and by senders queued behind another thread): returns once
+     * they are all in the kernel's send buffer, waiting while it is full.
+     *
+     * @throws IOException if the connection fails or is closed
+     */
+    void flush() throws IOException;
 
     /** Sends {@code length} bytes of {@code message} from {@code offset} as one message; see {@link #send(byte[])}. */
     void send(byte[] message, int offset, int length) throws IOException;

@@ -59,6 +59,18 @@ public final class ConnectionOptions extends OptionSet {
             .scopes(LISTEN, CONNECT)
             .build();
 
+    /**
+     * How long {@link Connection#close()} waits for messages it accepted ({@link Connection#write(byte[])}, or a
+     * {@link Connection#send(byte[])} that queued behind another thread's) to reach the kernel before it drops them and
+     * says how many; zero for no limit.
+     */
+    public static final Option<Duration> CLOSE_TIMEOUT = Option.duration(
+                    "closeTimeout",
+                    Duration.ofSeconds(5),
+                    "How long close waits to send queued messages; zero for no limit.")
+            .scopes(LISTEN, CONNECT)
+            .build();
+
     /** How long {@link Listener#accept()} waits for a connection; zero for no limit. */
     public static final Option<Duration> ACCEPT_TIMEOUT = Option.duration(
                     "acceptTimeout", Duration.ZERO, "How long an accept waits; zero for no limit.")
@@ -193,6 +205,7 @@ public final class ConnectionOptions extends OptionSet {
             CONNECT_TIMEOUT,
             READ_TIMEOUT,
             ACCEPT_TIMEOUT,
+            CLOSE_TIMEOUT,
             MAX_FRAME_SIZE,
             BACKLOG,
             BACKEND,

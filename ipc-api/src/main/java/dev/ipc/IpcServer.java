@@ -521,7 +521,7 @@ public final class IpcServer implements AutoCloseable {
         Duration left = limits.shutdownTimeout.minusNanos(System.nanoTime() - start);
         awaitSessions(session -> false, left.compareTo(Refusals.LINGER) < 0 ? left : Refusals.LINGER);
         for (Session session : sessions) {
-            closer.close(session.connection);
+            session.connection.abort();
         }
         sessionThreads.forEach(Thread::interrupt); // as the executors' shutdownNow did
         closer.run(this::joinSessions);
@@ -879,7 +879,7 @@ public final class IpcServer implements AutoCloseable {
                     LOG.debug("connection {} ended: {}", connection, e.toString());
                 }
             } finally {
-                Closer.closeQuietly(connection, null);
+                connection.abort();
                 finish();
                 sessionThreads.remove(Thread.currentThread());
             }
@@ -1218,7 +1218,7 @@ public final class IpcServer implements AutoCloseable {
                 connection.shutdownOutput();
             } catch (IOException | RuntimeException e) {
                 LOG.debug("could not end the output of {}: {}", connection, e.toString());
-                Closer.closeQuietly(connection, null);
+                connection.abort();
             }
             sessionChanged();
         }
@@ -1228,7 +1228,7 @@ public final class IpcServer implements AutoCloseable {
                 connection.send(frame);
             } catch (IOException | RuntimeException e) {
                 LOG.debug("could not send to {}: {}", connection, e.toString());
-                Closer.closeQuietly(connection, null);
+                connection.abort();
             }
         }
 
@@ -1337,7 +1337,7 @@ public final class IpcServer implements AutoCloseable {
                         connection,
                         peer == null ? "the peer" : peer,
                         limits.writeTimeout);
-                Closer.closeQuietly(connection, null);
+                connection.abort();
                 return false;
             }
             int spoken;
@@ -1368,7 +1368,7 @@ public final class IpcServer implements AutoCloseable {
         private void timeOut(String why) {
             LOG.debug("closing {}: {}", connection, why);
             sendQuietly(Protocol.error(0, ErrorCode.TIMEOUT, why));
-            Closer.closeQuietly(connection, null);
+            connection.abort();
         }
 
         void finish() {

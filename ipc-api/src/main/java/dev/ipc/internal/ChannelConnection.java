@@ -63,7 +63,7 @@ public final class ChannelConnection extends FramedConnection {
             String label,
             ChannelTraits traits)
             throws IOException {
-        super(label, true, options.get(ConnectionOptions.MAX_FRAME_SIZE));
+        super(label, true, options);
         this.traits = Objects.requireNonNull(traits, "traits");
         this.channel = Objects.requireNonNull(channel, "channel");
         this.localEndpoint = Objects.requireNonNull(localEndpoint, "localEndpoint");
@@ -83,6 +83,24 @@ public final class ChannelConnection extends FramedConnection {
             return;
         }
         super.send(message);
+    }
+
+    @Override
+    public void write(ByteBuffer message) throws IOException {
+        if (!traits.virtualThreads && Threads.isVirtual(Thread.currentThread())) {
+            Threads.onPlatformThread(label, () -> super.write(message));
+            return;
+        }
+        super.write(message);
+    }
+
+    @Override
+    public void flush() throws IOException {
+        if (!traits.virtualThreads && Threads.isVirtual(Thread.currentThread())) {
+            Threads.onPlatformThread(label, super::flush);
+            return;
+        }
+        super.flush();
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.ipc.internal;
 
 import dev.ipc.Connection;
+import dev.ipc.ConnectionOptions;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,6 +14,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -31,6 +33,9 @@ import org.slf4j.LoggerFactory;
  * <p>Sending: a message that fits the write buffer goes out with its length in one write. A sender that finds another
  * thread writing queues its frame, and that thread writes everything queued in one go when its own write returns: many
  * messages per system call exactly when senders outpace the socket, and no added latency when they don't.
+ * {@link #write(ByteBuffer)} queues a frame without asking for it to be written, so one thread's small messages go out
+ * many to a system call; the queue is the bound on what waits in memory ({@value #QUEUE_CAPACITY} bytes, twice: one
+ * half fills while the other is written), and a sender that finds it full writes it itself, waiting for the kernel.
  */
 public abstract class FramedConnection implements Connection {
 
@@ -79,6 +84,17 @@ public abstract class FramedConnection implements Connection {
     private ByteBuffer draining;
     /** Whether the queue holds frames; written under queueLock, read without it on the hot path. */
     private volatile boolean queued;
+    /** Whether a frame in the queue came from send(), whose caller expects it written without a flush. */
+    private volatile boolean flushWanted;
+    /** Frames in the queue (guarded by queueLock). */
+    private int queuedFrames;
+    /** Frames and payload bytes of a batch whose write failed part-way, for close to report (guarded by writeLock). */
+    private int unsentFrames;
+
+    private long unsentBytes;
+
+    /** How long close() waits for queued frames to go out; zero for no limit. */
+    private final Duration closeTimeout;
 
     /**
      * @param direct whether the buffers are direct (for channels) or on the heap (for streams, such as TLS)
@@ -86,9 +102,31 @@ public abstract class FramedConnection implements Connection {
      */
     @SuppressWarnings("this-escape") // the reader calls readInto only once the connection is in use
     protected FramedConnection(String label, boolean direct, int maxFrameSize) {
+        this(
+                label,
+                direct,
+                maxFrameSize,
+                ConnectionOptions.CLOSE_TIMEOUT.defaultValue().orElseThrow());
+    }
+
+    /**
+     * @param direct whether the buffers are direct (for channels) or on the heap (for streams, such as TLS)
+     * @param options the connection's options: its frame limit and close timeout
+     */
+    protected FramedConnection(String label, boolean direct, ConnectionOptions options) {
+        this(
+                label,
+                direct,
+                options.get(ConnectionOptions.MAX_FRAME_SIZE),
+                options.get(ConnectionOptions.CLOSE_TIMEOUT));
+    }
+
+    @SuppressWarnings("this-escape") // the reader calls readInto only once the connection is in use
+    private FramedConnection(String label, boolean direct, int maxFrameSize, Duration closeTimeout) {
         this.label = Objects.requireNonNull(label, "label");
         this.direct = direct;
         this.maxFrameSize = maxFrameSize;
+        this.closeTimeout = closeTimeout;
         this.writeBuffer = allocate(BUFFER_SIZE);
         this.header = allocate(4);
         this.reader = new FrameReader(allocate(BUFFER_SIZE), this::readInto, label, maxFrameSize);
@@ -203,7 +241,7 @@ public abstract class FramedConnection implements Connection {
         checkSendable(length);
         ensureOutputOpen();
         if (!writeLock.tryLock()) {
-            if (enqueue(message, length)) {
+            if (enqueue(message, length, true)) {
                 drainIfIdle();
                 return;
             }
@@ -215,6 +253,51 @@ public abstract class FramedConnection implements Connection {
             writeFrame(message, length);
         } catch (IOException e) {
             throw fail(e); // part of a frame may be out: the stream can't be trusted any more
+        } finally {
+            writeLock.unlock();
+        }
+        drainIfIdle();
+    }
+
+    @Override
+    public final void write(byte[] message) throws IOException {
+        Objects.requireNonNull(message, "message");
+        write(ByteBuffer.wrap(message));
+    }
+
+    @Override
+    public void write(ByteBuffer message) throws IOException {
+        Objects.requireNonNull(message, "message");
+        int length = message.remaining();
+        checkSendable(length);
+        ensureOutputOpen();
+        if (enqueue(message, length, false)) {
+            return;
+        }
+        // The queue is full, or the message is larger than it: write what is queued, then queue this one or write it.
+        writeLock.lock();
+        try {
+            ensureOutputOpen();
+            writeQueued();
+            if (!enqueue(message, length, false)) {
+                writeFrame(message, length);
+            }
+        } catch (IOException e) {
+            throw fail(e);
+        } finally {
+            writeLock.unlock();
+        }
+        drainIfIdle();
+    }
+
+    @Override
+    public void flush() throws IOException {
+        writeLock.lock();
+        try {
+            ensureOpen();
+            writeQueued();
+        } catch (IOException e) {
+            throw fail(e);
         } finally {
             writeLock.unlock();
         }
@@ -260,8 +343,13 @@ public abstract class FramedConnection implements Connection {
         }
     }
 
-    /** Copies a frame into the queue if it fits; false if it doesn't (the caller then writes it itself). */
-    private boolean enqueue(ByteBuffer message, int length) throws IOException {
+    /**
+     * Copies a frame into the queue if it fits; false if it doesn't (the caller then writes it itself).
+     *
+     * @param flush whether the sender expects it written without a flush: then whoever holds the write lock writes it
+     *     when its own write is done
+     */
+    private boolean enqueue(ByteBuffer message, int length, boolean flush) throws IOException {
         if (length + 4 > QUEUE_CAPACITY) {
             return false;
         }
@@ -276,7 +364,13 @@ public abstract class FramedConnection implements Connection {
                 return false;
             }
             queue.putInt(length).put(message);
-            queued = true;
+            queuedFrames++;
+            if (!queued) { // a volatile write costs a fence: one per batch, not one per frame
+                queued = true;
+            }
+            if (flush && !flushWanted) {
+                flushWanted = true;
+            }
             return true;
         } finally {
             queueLock.unlock();
@@ -293,12 +387,33 @@ public abstract class FramedConnection implements Connection {
                 queue = draining;
                 draining = batch;
                 queued = false;
+                flushWanted = false;
+                queuedFrames = 0;
             } finally {
                 queueLock.unlock();
             }
             batch.flip();
-            write(batch);
-            batch.clear();
+            try {
+                writeOut(batch);
+            } catch (IOException e) {
+                countUnsent(batch);
+                throw e;
+            } finally {
+                batch.clear();
+            }
+        }
+    }
+
+    /** Adds the frames of a batch that its failed write did not carry whole to the count close() reports. */
+    private void countUnsent(ByteBuffer batch) {
+        for (int at = 0; at + 4 <= batch.limit(); ) {
+            int length = batch.getInt(at);
+            int end = at + 4 + length;
+            if (end > batch.position()) {
+                unsentFrames++;
+                unsentBytes += length;
+            }
+            at = end;
         }
     }
 
@@ -307,7 +422,7 @@ public abstract class FramedConnection implements Connection {
      * unless another thread holds the lock again (it will).
      */
     private void drainIfIdle() throws IOException {
-        while (queued && writeLock.tryLock()) {
+        while (flushWanted && writeLock.tryLock()) {
             try {
                 ensureOpen();
                 writeQueued();
@@ -323,7 +438,7 @@ public abstract class FramedConnection implements Connection {
         if (length <= writeBuffer.capacity() - 4) {
             writeBuffer.clear();
             writeBuffer.putInt(length).put(payload).flip();
-            write(writeBuffer);
+            writeOut(writeBuffer);
             return;
         }
         header.clear();
@@ -335,10 +450,10 @@ public abstract class FramedConnection implements Connection {
             }
             frame[0] = header;
             frame[1] = payload;
-            write(frame);
+            writeOut(frame);
             while (payload.limit() < limit) {
                 payload.limit(payload.position() + Math.min(CHUNK, limit - payload.position()));
-                write(payload);
+                writeOut(payload);
             }
         } finally {
             frame[1] = null;
@@ -346,16 +461,16 @@ public abstract class FramedConnection implements Connection {
         }
     }
 
-    private void write(ByteBuffer source) throws IOException {
+    private void writeOut(ByteBuffer source) throws IOException {
         one[0] = source;
         try {
-            write(one);
+            writeOut(one);
         } finally {
             one[0] = null;
         }
     }
 
-    private void write(ByteBuffer[] sources) throws IOException {
+    private void writeOut(ByteBuffer[] sources) throws IOException {
         writeCount = writeCount + 1;
         try {
             writeFully(sources);
@@ -523,24 +638,117 @@ public abstract class FramedConnection implements Connection {
         return !closed.get();
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Frames accepted but still queued go out first, waiting at most {@link ConnectionOptions#CLOSE_TIMEOUT} for the
+     * writer before this one and for the kernel; those that could not go out are counted in the {@link IOException}
+     * thrown, after the connection is closed all the same.
+     */
     @Override
     public final void close() throws IOException {
+        close(true);
+    }
+
+    /**
+     * Closes at once, for a runtime that gives up on the connection: frames still queued are dropped rather than waited
+     * for (a peer that reads nothing must not hold up the thread that closes), and the transport says goodbye only if
+     * no write is in progress. Never throws.
+     */
+    public final void abort() {
+        try {
+            close(false);
+        } catch (IOException e) {
+            LOG.debug("closing {}: {}", label, e.toString());
+        }
+    }
+
+    private void close(boolean flush) throws IOException {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
         LOG.debug("connection closed: {}", label);
         Closer closer = new Closer();
-        // Frames already accepted by send() still go out, and the transport says goodbye; skipped when a writer
-        // is stuck, so that close never waits for a peer that reads nothing.
-        if (writeLock.tryLock()) {
+        long start = System.nanoTime();
+        if (flush && queued ? lockWithin(closeTimeout) : writeLock.tryLock()) {
             try {
-                closer.run(this::writeQueued).run(this::beforeRelease);
+                if (flush) {
+                    Duration left = closeTimeout.isZero()
+                            ? Duration.ZERO
+                            : closeTimeout.minusNanos(System.nanoTime() - start).plusNanos(1);
+                    closer.run(() -> Deadline.within(
+                            left.isNegative() ? Duration.ofNanos(1) : left,
+                            () -> release(new Closer()),
+                            "queued messages were not sent within closeTimeout " + closeTimeout,
+                            this::writeQueued));
+                }
+                closer.run(this::beforeRelease);
             } finally {
                 writeLock.unlock();
             }
         }
+        String unsent = unsent();
         release(closer);
+        if (unsent != null) {
+            IOException lost = new IOException("closed " + label + " with " + unsent);
+            if (flush) {
+                closer.run(() -> {
+                    throw lost;
+                });
+            } else {
+                LOG.debug("{}", lost.getMessage());
+            }
+        }
         closer.rethrow();
+    }
+
+    /** Takes the write lock, waiting at most {@code timeout} (zero: no limit); whether it was taken. */
+    private boolean lockWithin(Duration timeout) {
+        try {
+            if (timeout.isZero()) {
+                writeLock.lockInterruptibly();
+                return true;
+            }
+            return writeLock.tryLock(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /**
+     * What close drops: the frames still queued and those of a batch whose write failed, as "N messages (B bytes) that
+     * were accepted but not sent", or null if none.
+     */
+    private String unsent() {
+        long frames;
+        long bytes;
+        queueLock.lock();
+        try {
+            frames = queuedFrames;
+            bytes = queue == null ? 0 : queue.position() - 4L * queuedFrames;
+            queuedFrames = 0;
+            queued = false;
+            flushWanted = false;
+            if (queue != null) {
+                queue.clear();
+            }
+        } finally {
+            queueLock.unlock();
+        }
+        if (writeLock.tryLock()) {
+            try {
+                frames += unsentFrames;
+                bytes += unsentBytes;
+            } finally {
+                writeLock.unlock();
+            }
+        }
+        return frames == 0
+                ? null
+                : frames + (frames == 1 ? " message (" : " messages (") + bytes
+                        + " bytes) that write or send had accepted but not sent: the peer did not take them in time"
+                        + " (closeTimeout " + closeTimeout + "), or a writer before them was stuck or failed";
     }
 
     /** Throws if closed. */
@@ -624,7 +832,7 @@ public abstract class FramedConnection implements Connection {
                 writeQueued();
                 oneByte.clear();
                 oneByte.put((byte) b).flip();
-                FramedConnection.this.write(oneByte);
+                FramedConnection.this.writeOut(oneByte);
             } finally {
                 writeLock.unlock();
             }
@@ -639,7 +847,7 @@ public abstract class FramedConnection implements Connection {
                 writeQueued();
                 for (int done = 0; done < length; ) {
                     int count = Math.min(CHUNK, length - done);
-                    FramedConnection.this.write(ByteBuffer.wrap(bytes, offset + done, count));
+                    FramedConnection.this.writeOut(ByteBuffer.wrap(bytes, offset + done, count));
                     done += count;
                 }
             } finally {

@@ -174,6 +174,15 @@ class DecoderFuzzTest {
         public void send(ByteBuffer message) {}
 
         @Override
+        public void write(byte[] message) {}
+
+        @Override
+        public void write(ByteBuffer message) {}
+
+        @Override
+        public void flush() {}
+
+        @Override
         public byte[] receive() {
             return null;
         }

@@ -19,6 +19,17 @@ interface Exchange extends AutoCloseable {
     /** Sends one message. */
     void send(byte[] message) throws IOException;
 
+    /**
+     * Queues one message to go out at the next {@link #flush()} (or sooner, when the transport's buffer fills): the
+     * transport's own write-then-flush where it has one, else a send.
+     */
+    default void write(byte[] message) throws IOException {
+        send(message);
+    }
+
+    /** Sends what {@link #write(byte[])} queued. */
+    default void flush() throws IOException {}
+
     /** Receives one message; null at the end of the stream. */
     byte[] receive() throws IOException;
 
@@ -84,6 +95,16 @@ interface Exchange extends AutoCloseable {
             }
 
             @Override
+            public void write(byte[] message) throws IOException {
+                connection.write(message);
+            }
+
+            @Override
+            public void flush() throws IOException {
+                connection.flush();
+            }
+
+            @Override
             public byte[] receive() throws IOException {
                 return connection.receive();
             }
@@ -116,7 +137,8 @@ interface Exchange extends AutoCloseable {
     /**
      * A blocking channel with the framing written by hand, the way a careful user would without a library: header and
      * payload copied into one direct buffer and written at once (one write per message, under a lock so that threads
-     * may share it); reads go through a buffer, so that many small messages cost one read.
+     * may share it); reads go through a buffer, so that many small messages cost one read. Its write-then-flush gathers
+     * messages in that buffer and writes it when full or flushed.
      */
     static Exchange raw(SocketChannel channel) {
         return new Exchange() {
@@ -128,11 +150,33 @@ interface Exchange extends AutoCloseable {
                 if (out.capacity() < message.length + 4) {
                     out = ByteBuffer.allocateDirect(message.length + 4);
                 }
-                out.clear();
+                flush();
                 out.putInt(message.length).put(message).flip();
+                writeOut();
+            }
+
+            @Override
+            public synchronized void write(byte[] message) throws IOException {
+                if (out.remaining() < message.length + 4) {
+                    flush();
+                    if (out.capacity() < message.length + 4) {
+                        out = ByteBuffer.allocateDirect(message.length + 4);
+                    }
+                }
+                out.putInt(message.length).put(message);
+            }
+
+            @Override
+            public synchronized void flush() throws IOException {
+                out.flip();
+                writeOut();
+            }
+
+            private void writeOut() throws IOException {
                 while (out.hasRemaining()) {
                     channel.write(out);
                 }
+                out.clear();
             }
 
             @Override

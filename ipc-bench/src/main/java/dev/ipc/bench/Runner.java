@@ -58,9 +58,10 @@ public final class Runner implements Callable<Integer> {
             names = "--benchmarks",
             split = ",",
             description = "roundtrip, streaming, streaming4 (four sending "
-                    + "threads), calls (calls per second, many callers on one client, 64 B), clients8 (eight clients' "
+                    + "threads), bursts, bursts4 (write bursts of 64 messages, then flush), calls (calls per "
+                    + "second, many callers on one client, 64 B), clients8 (eight clients' "
                     + "round trips), connect (connect + one round trip, 64 B only) (default: ${DEFAULT-VALUE}).")
-    List<String> benchmarks = List.of("roundtrip", "streaming", "streaming4", "calls");
+    List<String> benchmarks = List.of("roundtrip", "streaming", "streaming4", "bursts", "bursts4", "calls");
 
     @Option(
             names = "--callers",
@@ -84,6 +85,18 @@ public final class Runner implements Callable<Integer> {
             StreamingBenchmark.class.getName() + ".sendFromFourThreads$",
             "throughput",
             "One-way streaming, four threads sending on one connection, higher is better"
+        });
+        BENCHMARKS.put("bursts", new String[] {
+            StreamingBenchmark.class.getName() + ".writeBursts$",
+            "throughput",
+            "One-way streaming, one thread writing bursts of " + StreamingBenchmark.BURST
+                    + " messages and flushing, higher is better"
+        });
+        BENCHMARKS.put("bursts4", new String[] {
+            StreamingBenchmark.class.getName() + ".writeBurstsFromFourThreads$",
+            "throughput",
+            "One-way streaming, four threads writing bursts of " + StreamingBenchmark.BURST
+                    + " messages on one connection, higher is better"
         });
         BENCHMARKS.put("calls", new String[] {
             CallsBenchmark.class.getName() + ".call$",
@@ -198,6 +211,8 @@ public final class Runner implements Callable<Integer> {
             case "streaming":
                 return !kind.equals("call");
             case "streaming4":
+            case "bursts":
+            case "bursts4":
                 return !kind.equals("call") && !kind.equals("grpc");
             case "calls":
                 return kind.equals("call") || kind.equals("grpc");

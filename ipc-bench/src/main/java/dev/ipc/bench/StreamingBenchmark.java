@@ -6,6 +6,7 @@ import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.State;
@@ -45,5 +46,30 @@ public class StreamingBenchmark extends ClientServerState {
     @Threads(4)
     public void sendFromFourThreads() throws Exception {
         client.send(message);
+    }
+
+    /** Messages in a burst of {@link #writeBursts()}. */
+    static final int BURST = 64;
+
+    /**
+     * One thread writing bursts of {@value #BURST} messages and flushing after each: how a stream of small messages
+     * (telemetry, logs) is written when the sender need not push each one at once. The library's {@code write} and
+     * {@code flush}, Netty's {@code write} and {@code flush}, the raw channel's buffer written when full or flushed.
+     */
+    @Benchmark
+    @OperationsPerInvocation(BURST)
+    public void writeBursts() throws Exception {
+        for (int i = 0; i < BURST; i++) {
+            client.write(message);
+        }
+        client.flush();
+    }
+
+    /** {@link #writeBursts()} from four threads on one connection. */
+    @Benchmark
+    @Threads(4)
+    @OperationsPerInvocation(BURST)
+    public void writeBurstsFromFourThreads() throws Exception {
+        writeBursts();
     }
 }

@@ -63,7 +63,7 @@ final class TlsConnection extends FramedConnection {
             ConnectionOptions options,
             String label)
             throws IOException {
-        super(label, false, options.get(ConnectionOptions.MAX_FRAME_SIZE));
+        super(label, false, options);
         this.ownCertificate = TlsContexts.hasKey(options);
         this.channel = Objects.requireNonNull(channel, "channel");
         this.socket = Objects.requireNonNull(socket, "socket");

@@ -332,6 +332,127 @@ public abstract class TransportContract {
         }
     }
 
+    // ---- write, flush and close: the sending rules of Connection ------------------------------------------
+
+    @Test
+    void writesFlushesAndSendsFromConcurrentThreadsKeepEachThreadsOrder() throws Exception {
+        int senders = 4;
+        int messages = 5000;
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
+                Connection server = listener.accept()) {
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<?>> sending = new ArrayList<>();
+            for (int t = 0; t < senders; t++) {
+                int thread = t;
+                sending.add(threads.submit(() -> {
+                    go.await();
+                    for (int i = 0; i < messages; i++) {
+                        // Small and large (over the queue) messages, queued, sent and flushed in every mix.
+                        int size = i % 997 == 0 ? 70_000 : 8 + (i + thread) % 5 * 40;
+                        byte[] message = ByteBuffer.allocate(size)
+                                .putInt(thread)
+                                .putInt(i)
+                                .array();
+                        if (i % 7 == 0) {
+                            client.send(message);
+                        } else {
+                            client.write(message);
+                        }
+                        if (i % 100 == 0) {
+                            client.flush();
+                        }
+                    }
+                    client.flush();
+                    return null;
+                }));
+            }
+            go.countDown();
+            int[] next = new int[senders];
+            for (int received = 0; received < senders * messages; received++) {
+                ByteBuffer message = ByteBuffer.wrap(server.receive());
+                int thread = message.getInt();
+                assertEquals(next[thread]++, message.getInt(), "messages of thread " + thread + " in order");
+            }
+            for (Future<?> sender : sending) {
+                sender.get(30, TimeUnit.SECONDS);
+            }
+            client.shutdownOutput();
+            assertNull(server.receive(), "nothing more, nothing duplicated");
+        }
+    }
+
+    @Test
+    void closeSendsWhatWriteQueuedBeforeItCloses() throws Exception {
+        int messages = 1500; // more than the queue holds: some go out as it fills, the rest at the close
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
+                Connection server = listener.accept()) {
+            for (int i = 0; i < messages; i++) {
+                client.write(ByteBuffer.allocate(64).putInt(i).array());
+            }
+            client.close();
+            for (int i = 0; i < messages; i++) {
+                assertEquals(i, ByteBuffer.wrap(server.receive()).getInt(), "message " + i);
+            }
+            assertNull(server.receive(), "then the end of stream");
+        }
+    }
+
+    @Test
+    void writeIsHeldBackByASlowReaderWithinItsBoundAndLosesNothing() throws Exception {
+        int limit = 500_000; // 34 MB of frames: far more than the kernel and the queue can hold
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
+                Connection server = listener.accept()) {
+            int[] accepted = {0};
+            Future<Integer> writer = startBlockingCall(() -> {
+                byte[] message = new byte[64];
+                while (accepted[0] < limit) {
+                    ByteBuffer.wrap(message).putInt(accepted[0]);
+                    client.write(message);
+                    accepted[0]++;
+                }
+                client.flush();
+                return accepted[0];
+            });
+            assertFalse(writer.isDone(), "the writer waits for the reader instead of queueing without bound");
+            for (int i = 0; i < limit; i++) {
+                assertEquals(i, ByteBuffer.wrap(server.receive()).getInt(), "message " + i + " in order");
+            }
+            assertEquals(limit, writer.get(30, TimeUnit.SECONDS));
+        }
+    }
+
+    @Test
+    void closeCountsTheQueuedMessagesItCouldNotSend() throws Exception {
+        ConnectionOptions large = ConnectionOptions.builder()
+                .set(ConnectionOptions.MAX_FRAME_SIZE, 64 * 1024 * 1024)
+                .set(ConnectionOptions.CLOSE_TIMEOUT, Duration.ofMillis(300))
+                .build();
+        try (Listener listener = listen(large);
+                Connection client = connect(listener.endpoint(), large);
+                Connection server = listener.accept()) {
+            // The server reads nothing: a 48 MiB send fills every buffer and blocks, holding the write lock.
+            Future<Object> stuck = startBlockingCall(() -> {
+                client.send(new byte[48 * 1024 * 1024]);
+                return null;
+            });
+            for (int i = 0; i < 5; i++) {
+                client.write(new byte[100]);
+            }
+            IOException reported = assertThrows(IOException.class, client::close);
+            assertTrue(
+                    reported.getMessage()
+                            .contains("with 5 messages (500 bytes) that write or send had accepted but" + " not sent"),
+                    reported.getMessage());
+            assertFalse(client.isOpen(), "closed all the same");
+            Throwable failure = assertThrows(Exception.class, () -> stuck.get(10, TimeUnit.SECONDS))
+                    .getCause();
+            assertTrue(failure instanceof IOException, "the blocked sender fails: " + failure);
+        }
+    }
+
     @Test
     void carriesRawBytesBothWays() throws Exception {
         try (Listener listener = listen(ConnectionOptions.defaults());
