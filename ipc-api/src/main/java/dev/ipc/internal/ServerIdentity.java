@@ -54,10 +54,21 @@ public final class ServerIdentity {
         if (peer.uid().isEmpty() && peer.user().isEmpty()) {
             return; // the transport tells nothing of who listens: nothing to check against
         }
-        List<Who> expected = expected(endpoint, expectation);
+        List<Who> expected = expected(expectation);
         for (Who who : expected) {
             if (who.is(peer)) {
                 return;
+            }
+        }
+        // Looked up only when the cheap ones fail: a walk up the directories and an account lookup cost more than
+        // the connect itself.
+        if (expectation.equals("auto") && endpoint.path().isPresent()) {
+            Who owner = trustedDirectoryOwner(endpoint.path().get());
+            if (owner != null) {
+                if (owner.is(peer)) {
+                    return;
+                }
+                expected.add(owner);
             }
         }
         List<String> whys = new ArrayList<>();
@@ -70,7 +81,7 @@ public final class ServerIdentity {
                 + "you mean, say so: expectServer=uid:N or user:NAME");
     }
 
-    private static List<Who> expected(Endpoint endpoint, String expectation) {
+    private static List<Who> expected(String expectation) {
         List<Who> expected = new ArrayList<>();
         Who self = new Who(UnixPaths.ownUid(), System.getProperty("user.name"), "this user");
         Who root = new Who(OptionalLong.of(0), "root", "root");
@@ -87,12 +98,6 @@ public final class ServerIdentity {
         if (expectation.startsWith("user:")) {
             String name = expectation.substring(5);
             expected.add(new Who(OptionalLong.empty(), name, "user " + name));
-        }
-        if (expectation.equals("auto") && endpoint.path().isPresent()) {
-            Who owner = trustedDirectoryOwner(endpoint.path().get());
-            if (owner != null) {
-                expected.add(owner);
-            }
         }
         return expected;
     }
