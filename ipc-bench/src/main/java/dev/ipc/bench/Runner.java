@@ -423,10 +423,9 @@ public final class Runner implements Callable<Integer> {
                     .width(1000)
                     .height(560)
                     .title(BENCHMARKS.get(benchmark)[2].replaceAll(",? (lower|higher) is better", "")
-                            + (roundTrip ? ": p50" : ": time per message")
-                            + " relative to the fastest (lower is better)")
+                            + (roundTrip ? ": p50" : ": time per message"))
                     .xAxisTitle(benchmark.equals("calls") ? "callers on one client" : "message size")
-                    .yAxisTitle("x fastest")
+                    .yAxisTitle("x the fastest (lower is better)")
                     .build();
             // Beside the plot, not over it: inside, the legend covered the first group of bars.
             chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
