@@ -41,6 +41,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -48,7 +49,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -405,18 +408,26 @@ public abstract class TransportContract {
         try (Listener listener = listen(ConnectionOptions.defaults());
                 Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection server = listener.accept()) {
-            int[] accepted = {0};
-            Future<Integer> writer = startBlockingCall(() -> {
+            AtomicInteger accepted = new AtomicInteger();
+            Future<Integer> writer = startBlockedWrite(() -> {
                 byte[] message = new byte[64];
-                while (accepted[0] < limit) {
-                    ByteBuffer.wrap(message).putInt(accepted[0]);
+                for (int i = 0; i < limit; i++) {
+                    ByteBuffer.wrap(message).putInt(i);
                     client.write(message);
-                    accepted[0]++;
+                    accepted.set(i + 1);
                 }
                 client.flush();
-                return accepted[0];
+                return accepted.get();
             });
+            // The writer stops: the kernel's buffers are full and the queue with them, and write waits.
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            int seen = -1;
+            while (seen != accepted.get() && System.nanoTime() < until) {
+                seen = accepted.get();
+                new CountDownLatch(1).await(100, TimeUnit.MILLISECONDS); // a pause to see whether it moved
+            }
             assertFalse(writer.isDone(), "the writer waits for the reader instead of queueing without bound");
+            assertTrue(seen < limit, "stopped after " + seen + " messages");
             for (int i = 0; i < limit; i++) {
                 assertEquals(i, ByteBuffer.wrap(server.receive()).getInt(), "message " + i + " in order");
             }
@@ -433,8 +444,8 @@ public abstract class TransportContract {
         try (Listener listener = listen(large);
                 Connection client = connect(listener.endpoint(), large);
                 Connection server = listener.accept()) {
-            // The server reads nothing: a 48 MiB send fills every buffer and blocks, holding the write lock.
-            Future<Object> stuck = startBlockingCall(() -> {
+            // The server reads nothing: a 48 MiB send fills every buffer and blocks in the write, holding its lock.
+            Future<Object> stuck = startBlockedWrite(() -> {
                 client.send(new byte[48 * 1024 * 1024]);
                 return null;
             });
@@ -704,6 +715,18 @@ public abstract class TransportContract {
      * shows it in the channel implementation) or the call has ended.
      */
     private <T> Future<T> startBlockingCall(Callable<T> call) throws InterruptedException {
+        return startBlocking(call, TransportContract::isInsideSocketCall);
+    }
+
+    /**
+     * Runs {@code call} on a suite thread and returns once that thread is inside a socket write (so it holds the
+     * connection's write lock), or the call has ended.
+     */
+    private <T> Future<T> startBlockedWrite(Callable<T> call) throws InterruptedException {
+        return startBlocking(call, TransportContract::isInsideSocketWrite);
+    }
+
+    private <T> Future<T> startBlocking(Callable<T> call, Predicate<Thread> blocked) throws InterruptedException {
         AtomicReference<Thread> runner = new AtomicReference<>();
         CountDownLatch started = new CountDownLatch(1);
         Future<T> task = threads.submit(() -> {
@@ -713,10 +736,22 @@ public abstract class TransportContract {
         });
         assertTrue(started.await(10, TimeUnit.SECONDS));
         long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!task.isDone() && !isInsideSocketCall(runner.get()) && System.nanoTime() < until) {
+        while (!task.isDone() && !blocked.test(runner.get()) && System.nanoTime() < until) {
             Thread.yield();
         }
         return task;
+    }
+
+    /** Whether a frame of the JDK's or junixsocket's channels that writes is on the thread's stack. */
+    private static boolean isInsideSocketWrite(Thread thread) {
+        for (StackTraceElement frame : thread.getStackTrace()) {
+            String type = frame.getClassName();
+            if ((type.startsWith("sun.nio.ch.") || type.startsWith("org.newsclub."))
+                    && frame.getMethodName().toLowerCase(Locale.ROOT).contains("write")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean isInsideSocketCall(Thread thread) {
