@@ -78,29 +78,26 @@ public final class ChannelConnection extends FramedConnection {
 
     @Override
     public void send(ByteBuffer message) throws IOException {
-        if (!traits.virtualThreads && Threads.isVirtual(Thread.currentThread())) {
-            Threads.onPlatformThread(label, () -> super.send(message));
-            return;
-        }
-        super.send(message);
+        onWritingThread(() -> super.send(message));
     }
 
     @Override
     public void write(ByteBuffer message) throws IOException {
-        if (!traits.virtualThreads && Threads.isVirtual(Thread.currentThread())) {
-            Threads.onPlatformThread(label, () -> super.write(message));
-            return;
-        }
-        super.write(message);
+        onWritingThread(() -> super.write(message));
     }
 
     @Override
     public void flush() throws IOException {
+        onWritingThread(super::flush);
+    }
+
+    /** Runs a step that may write: on a platform thread where this backend's blocking calls pin a virtual one. */
+    private void onWritingThread(Threads.IoAction step) throws IOException {
         if (!traits.virtualThreads && Threads.isVirtual(Thread.currentThread())) {
-            Threads.onPlatformThread(label, super::flush);
+            Threads.onPlatformThread(label, step);
             return;
         }
-        super.flush();
+        step.run();
     }
 
     @Override

@@ -236,10 +236,7 @@ public abstract class FramedConnection implements Connection {
 
     @Override
     public void send(ByteBuffer message) throws IOException {
-        Objects.requireNonNull(message, "message");
-        int length = message.remaining();
-        checkSendable(length);
-        ensureOutputOpen();
+        int length = sendable(message);
         if (!writeLock.tryLock()) {
             if (enqueue(message, length, true)) {
                 drainIfIdle();
@@ -267,35 +264,36 @@ public abstract class FramedConnection implements Connection {
 
     @Override
     public void write(ByteBuffer message) throws IOException {
-        Objects.requireNonNull(message, "message");
-        int length = message.remaining();
-        checkSendable(length);
-        ensureOutputOpen();
+        int length = sendable(message);
         if (enqueue(message, length, false)) {
             return;
         }
         // The queue is full, or the message is larger than it: write what is queued, then queue this one or write it.
-        writeLock.lock();
-        try {
+        writing(() -> {
             ensureOutputOpen();
             writeQueued();
             if (!enqueue(message, length, false)) {
                 writeFrame(message, length);
             }
-        } catch (IOException e) {
-            throw fail(e);
-        } finally {
-            writeLock.unlock();
-        }
-        drainIfIdle();
+        });
     }
 
     @Override
     public void flush() throws IOException {
-        writeLock.lock();
-        try {
+        writing(() -> {
             ensureOpen();
             writeQueued();
+        });
+    }
+
+    /**
+     * Runs {@code step} holding the write lock; a failure fails the connection (part of a frame may be out). Then
+     * writes what other senders queued meanwhile.
+     */
+    private void writing(Threads.IoAction step) throws IOException {
+        writeLock.lock();
+        try {
+            step.run();
         } catch (IOException e) {
             throw fail(e);
         } finally {
@@ -334,6 +332,15 @@ public abstract class FramedConnection implements Connection {
     @Override
     public List<FileDescriptor> takeReceivedDescriptors() {
         return List.of();
+    }
+
+    /** The length of a message about to be sent or queued, once it is known to be one that may be. */
+    private int sendable(ByteBuffer message) throws SocketException {
+        Objects.requireNonNull(message, "message");
+        int length = message.remaining();
+        checkSendable(length);
+        ensureOutputOpen();
+        return length;
     }
 
     private void checkSendable(int length) {

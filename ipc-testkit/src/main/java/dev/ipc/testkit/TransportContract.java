@@ -300,71 +300,36 @@ public abstract class TransportContract {
 
     @Test
     void concurrentSendersOnOneConnectionLoseNothingAndKeepEachThreadsOrder() throws Exception {
-        int senders = 8;
-        int messages = 2000;
-        try (Listener listener = listen(ConnectionOptions.defaults());
-                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
-                Connection server = listener.accept()) {
-            CountDownLatch go = new CountDownLatch(1);
-            List<Future<?>> sending = new ArrayList<>();
-            for (int t = 0; t < senders; t++) {
-                int thread = t;
-                sending.add(threads.submit(() -> {
-                    go.await();
-                    for (int i = 0; i < messages; i++) {
-                        client.send(ByteBuffer.allocate(8 + thread % 3 * 100)
-                                .putInt(thread)
-                                .putInt(i)
-                                .array());
-                    }
-                    return null;
-                }));
-            }
-            go.countDown();
-            int[] next = new int[senders];
-            for (int received = 0; received < senders * messages; received++) {
-                ByteBuffer message = ByteBuffer.wrap(server.receive());
-                int thread = message.getInt();
-                assertEquals(next[thread]++, message.getInt(), "messages of thread " + thread + " in order");
-            }
-            for (Future<?> sender : sending) {
-                sender.get(30, TimeUnit.SECONDS);
-            }
-            client.shutdownOutput();
-            assertNull(server.receive(), "nothing more, nothing duplicated");
-        }
+        sendersKeepTheirOrder(
+                8,
+                2000,
+                (client, thread, i) -> client.send(ByteBuffer.allocate(8 + thread % 3 * 100)
+                        .putInt(thread)
+                        .putInt(i)
+                        .array()));
     }
 
-    // ---- write, flush and close: the sending rules of Connection ------------------------------------------
+    /** What a sending thread does with its {@code i}-th message. */
+    private interface Sending {
+        void send(Connection client, int thread, int i) throws Exception;
+    }
 
-    @Test
-    void writesFlushesAndSendsFromConcurrentThreadsKeepEachThreadsOrder() throws Exception {
-        int senders = 4;
-        int messages = 5000;
+    /**
+     * {@code senders} threads each send {@code messages} numbered messages on one connection as {@code sending} says,
+     * then flush; the peer receives every one, each thread's in its order, and nothing more.
+     */
+    private void sendersKeepTheirOrder(int senders, int messages, Sending sending) throws Exception {
         try (Listener listener = listen(ConnectionOptions.defaults());
                 Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection server = listener.accept()) {
             CountDownLatch go = new CountDownLatch(1);
-            List<Future<?>> sending = new ArrayList<>();
+            List<Future<?>> sent = new ArrayList<>();
             for (int t = 0; t < senders; t++) {
                 int thread = t;
-                sending.add(threads.submit(() -> {
+                sent.add(threads.submit(() -> {
                     go.await();
                     for (int i = 0; i < messages; i++) {
-                        // Small and large (over the queue) messages, queued, sent and flushed in every mix.
-                        int size = i % 997 == 0 ? 70_000 : 8 + (i + thread) % 5 * 40;
-                        byte[] message = ByteBuffer.allocate(size)
-                                .putInt(thread)
-                                .putInt(i)
-                                .array();
-                        if (i % 7 == 0) {
-                            client.send(message);
-                        } else {
-                            client.write(message);
-                        }
-                        if (i % 100 == 0) {
-                            client.flush();
-                        }
+                        sending.send(client, thread, i);
                     }
                     client.flush();
                     return null;
@@ -377,12 +342,31 @@ public abstract class TransportContract {
                 int thread = message.getInt();
                 assertEquals(next[thread]++, message.getInt(), "messages of thread " + thread + " in order");
             }
-            for (Future<?> sender : sending) {
+            for (Future<?> sender : sent) {
                 sender.get(30, TimeUnit.SECONDS);
             }
             client.shutdownOutput();
             assertNull(server.receive(), "nothing more, nothing duplicated");
         }
+    }
+
+    // ---- write, flush and close: the sending rules of Connection ------------------------------------------
+
+    @Test
+    void writesFlushesAndSendsFromConcurrentThreadsKeepEachThreadsOrder() throws Exception {
+        sendersKeepTheirOrder(4, 5000, (client, thread, i) -> {
+            // Small and large (over the queue) messages, queued, sent and flushed in every mix.
+            int size = i % 997 == 0 ? 70_000 : 8 + (i + thread) % 5 * 40;
+            byte[] message = ByteBuffer.allocate(size).putInt(thread).putInt(i).array();
+            if (i % 7 == 0) {
+                client.send(message);
+            } else {
+                client.write(message);
+            }
+            if (i % 100 == 0) {
+                client.flush();
+            }
+        });
     }
 
     @Test
