@@ -677,17 +677,22 @@ public abstract class FramedConnection implements Connection {
         LOG.debug("connection closed: {}", label);
         Closer closer = new Closer();
         long start = System.nanoTime();
+        IOException flushFailure = null;
         if (flush && queued ? lockWithin(closeTimeout) : writeLock.tryLock()) {
             try {
-                if (flush) {
+                if (flush && queued) { // no timer for a close with nothing queued, the usual case
                     Duration left = closeTimeout.isZero()
                             ? Duration.ZERO
                             : closeTimeout.minusNanos(System.nanoTime() - start).plusNanos(1);
-                    closer.run(() -> Deadline.within(
-                            left.isNegative() ? Duration.ofNanos(1) : left,
-                            () -> release(new Closer()),
-                            "queued messages were not sent within closeTimeout " + closeTimeout,
-                            this::writeQueued));
+                    try {
+                        Deadline.within(
+                                left.isNegative() ? Duration.ofNanos(1) : left,
+                                () -> release(new Closer()),
+                                "queued messages were not sent within closeTimeout " + closeTimeout,
+                                this::writeQueued);
+                    } catch (IOException e) {
+                        flushFailure = e; // what it left unsent is counted below
+                    }
                 }
                 closer.run(this::beforeRelease);
             } finally {
@@ -697,7 +702,7 @@ public abstract class FramedConnection implements Connection {
         String unsent = unsent();
         release(closer);
         if (unsent != null) {
-            IOException lost = new IOException("closed " + label + " with " + unsent);
+            IOException lost = new IOException("closed " + label + " with " + unsent, flushFailure);
             if (flush) {
                 closer.run(() -> {
                     throw lost;
@@ -705,6 +710,11 @@ public abstract class FramedConnection implements Connection {
             } else {
                 LOG.debug("{}", lost.getMessage());
             }
+        } else if (flushFailure != null) {
+            IOException failed = flushFailure;
+            closer.run(() -> {
+                throw failed;
+            });
         }
         closer.rethrow();
     }
