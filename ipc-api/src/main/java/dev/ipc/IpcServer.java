@@ -33,6 +33,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -85,6 +86,8 @@ public final class IpcServer implements AutoCloseable {
     private static final int MAX_QUEUED_REFUSALS = 64;
     /** The most workers the default JDK 17 pool adds for open streams. */
     private static final int MAX_STREAM_WORKERS = 10_000;
+    /** How long a connection's thread waits for the next connection before it ends. */
+    private static final long SESSION_THREAD_KEEP_ALIVE_SECONDS = 10;
 
     /** Answers one request; runs on a worker thread, many at once. */
     @FunctionalInterface
@@ -177,6 +180,13 @@ public final class IpcServer implements AutoCloseable {
 
     private FramedListener listener;
     private ExecutorService workers;
+    /**
+     * The connections' threads, kept for reuse a few seconds after their connection ends: a platform thread costs more
+     * to start than a connect does, and a daemon whose CLI tools connect once per run pays it for every run. Made by
+     * the accept thread at the first connection, with that connection's kind of thread.
+     */
+    private ExecutorService sessionPool;
+
     private ScheduledExecutorService watchdog;
     private Thread acceptor;
 
@@ -391,14 +401,16 @@ public final class IpcServer implements AutoCloseable {
         // Until its hello the session counts against maxHandshakes, not maxConnections: silent ones give way.
         session.helloSlot = helloSlots.admit(HandshakeSlots.peerOf(connection), session::pushOut);
         try {
-            Thread thread = connection.threads(name + "-connection").newThread(session::run);
-            sessionThreads.add(thread);
-            try {
-                thread.start();
-            } catch (RuntimeException | OutOfMemoryError e) {
-                sessionThreads.remove(thread);
-                throw e;
+            if (sessionPool == null) {
+                sessionPool = new ThreadPoolExecutor(
+                        0,
+                        Integer.MAX_VALUE,
+                        SESSION_THREAD_KEEP_ALIVE_SECONDS,
+                        TimeUnit.SECONDS,
+                        new SynchronousQueue<>(),
+                        connection.threads(name + "-connection"));
             }
+            sessionPool.execute(session::run);
         } catch (RuntimeException | OutOfMemoryError e) {
             session.finish();
             refuse(connection, ErrorCode.TOO_MANY_CONNECTIONS, "the server has no thread for another connection");
@@ -583,15 +595,27 @@ public final class IpcServer implements AutoCloseable {
         }
     }
 
-    /** Waits up to 10 s in all for the connections' threads, which end once their connections are closed. */
+    /**
+     * Waits up to 10 s in all for the connections' threads to leave their sessions, which they do once their
+     * connections are closed, then ends the threads.
+     */
     private void joinSessions() throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        for (Thread thread : sessionThreads) {
-            thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            if (thread.isAlive()) {
-                LOG.warn("server threads did not stop within 10 s");
-                return;
+        sessionsLock.lock();
+        try {
+            while (!sessionThreads.isEmpty()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    LOG.warn("server threads did not stop within 10 s");
+                    return;
+                }
+                sessionsChanged.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
             }
+        } finally {
+            sessionsLock.unlock();
+        }
+        if (sessionPool != null) {
+            shutDown(sessionPool);
         }
     }
 
@@ -788,6 +812,7 @@ public final class IpcServer implements AutoCloseable {
         }
 
         void run() {
+            sessionThreads.add(Thread.currentThread());
             try {
                 int asked = Protocol.readHello(connection.input());
                 if (!helloSlot.release()) {
@@ -882,6 +907,7 @@ public final class IpcServer implements AutoCloseable {
                 connection.abort();
                 finish();
                 sessionThreads.remove(Thread.currentThread());
+                sessionChanged();
             }
         }
 
