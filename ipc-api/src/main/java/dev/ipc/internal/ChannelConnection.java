@@ -76,28 +76,39 @@ public final class ChannelConnection extends FramedConnection {
         LOG.debug("connection open: {}, peer {}", label, peer);
     }
 
+    // A write from a virtual thread moves to a platform thread where this backend's blocking calls would pin it; the
+    // check comes first so that the usual path allocates nothing.
+
     @Override
     public void send(ByteBuffer message) throws IOException {
-        onWritingThread(() -> super.send(message));
+        if (pinsThisThread()) {
+            Threads.onPlatformThread(label, () -> super.send(message));
+            return;
+        }
+        super.send(message);
     }
 
     @Override
     public void write(ByteBuffer message) throws IOException {
-        onWritingThread(() -> super.write(message));
+        if (pinsThisThread()) {
+            Threads.onPlatformThread(label, () -> super.write(message));
+            return;
+        }
+        super.write(message);
     }
 
     @Override
     public void flush() throws IOException {
-        onWritingThread(super::flush);
-    }
-
-    /** Runs a step that may write: on a platform thread where this backend's blocking calls pin a virtual one. */
-    private void onWritingThread(Threads.IoAction step) throws IOException {
-        if (!traits.virtualThreads && Threads.isVirtual(Thread.currentThread())) {
-            Threads.onPlatformThread(label, step);
+        if (pinsThisThread()) {
+            Threads.onPlatformThread(label, super::flush);
             return;
         }
-        step.run();
+        super.flush();
+    }
+
+    /** Whether this thread is a virtual one that this backend's blocking calls would pin. */
+    private boolean pinsThisThread() {
+        return !traits.virtualThreads && Threads.isVirtual(Thread.currentThread());
     }
 
     @Override
