@@ -76,43 +76,21 @@ public final class ChannelConnection extends FramedConnection {
         LOG.debug("connection open: {}, peer {}", label, peer);
     }
 
-    // A write from a virtual thread moves to a platform thread where this backend's blocking calls would pin it; the
-    // check comes first so that the usual path allocates nothing.
-
-    @Override
-    public void send(ByteBuffer message) throws IOException {
-        if (pinsThisThread()) {
-            Threads.onPlatformThread(label, () -> super.send(message));
-            return;
-        }
-        super.send(message);
-    }
-
-    @Override
-    public void write(ByteBuffer message) throws IOException {
-        if (pinsThisThread()) {
-            Threads.onPlatformThread(label, () -> super.write(message));
-            return;
-        }
-        super.write(message);
-    }
-
-    @Override
-    public void flush() throws IOException {
-        if (pinsThisThread()) {
-            Threads.onPlatformThread(label, super::flush);
-            return;
-        }
-        super.flush();
-    }
-
-    /** Whether this thread is a virtual one that this backend's blocking calls would pin. */
-    private boolean pinsThisThread() {
-        return !traits.virtualThreads && Threads.isVirtual(Thread.currentThread());
-    }
-
+    /**
+     * Writes on the calling thread, or, where this backend's blocking calls misbehave in a virtual thread, on a
+     * platform thread while the caller waits: the one place every write reaches the socket (a send, a flush, a full
+     * queue, a close's last frames, raw output), so a {@code write} that only queues never moves.
+     */
     @Override
     protected void writeFully(ByteBuffer[] sources) throws IOException {
+        if (!traits.virtualThreads && Threads.isVirtual(Thread.currentThread())) {
+            Threads.onPlatformThread(label, () -> writeAll(sources));
+            return;
+        }
+        writeAll(sources);
+    }
+
+    private void writeAll(ByteBuffer[] sources) throws IOException {
         // Hand over only buffers with bytes left: junixsocket's gathering write writes just the first buffer it is
         // given, even an empty one.
         int first = 0;

@@ -235,7 +235,7 @@ public abstract class FramedConnection implements Connection {
     }
 
     @Override
-    public void send(ByteBuffer message) throws IOException {
+    public final void send(ByteBuffer message) throws IOException {
         int length = sendable(message);
         if (!writeLock.tryLock()) {
             if (enqueue(message, length, true)) {
@@ -263,7 +263,7 @@ public abstract class FramedConnection implements Connection {
     }
 
     @Override
-    public void write(ByteBuffer message) throws IOException {
+    public final void write(ByteBuffer message) throws IOException {
         int length = sendable(message);
         if (enqueue(message, length, false)) {
             return;
@@ -279,7 +279,7 @@ public abstract class FramedConnection implements Connection {
     }
 
     @Override
-    public void flush() throws IOException {
+    public final void flush() throws IOException {
         writing(() -> {
             ensureOpen();
             writeQueued();
