@@ -18,4 +18,5 @@ module dev.ipc {
 
     uses dev.ipc.spi.Transport;
     uses dev.ipc.spi.ListenerSource;
+    uses dev.ipc.spi.DatagramTransport;
 }

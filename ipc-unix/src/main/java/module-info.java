@@ -8,6 +8,8 @@ module dev.ipc.unix {
     provides dev.ipc.spi.Transport with
             dev.ipc.unix.JdkUnixTransport,
             dev.ipc.unix.JunixsocketUnixTransport;
+    provides dev.ipc.spi.DatagramTransport with
+            dev.ipc.unix.UnixDatagramTransport;
     provides dev.ipc.spi.ListenerSource with
             dev.ipc.unix.SystemdListeners;
 }

@@ -1,7 +1,9 @@
 package dev.ipc;
 
+import static dev.ipc.Option.Scope.BIND_DATAGRAM;
 import static dev.ipc.Option.Scope.CLIENT;
 import static dev.ipc.Option.Scope.CONNECT;
+import static dev.ipc.Option.Scope.CONNECT_DATAGRAM;
 import static dev.ipc.Option.Scope.LISTEN;
 import static dev.ipc.Option.Scope.SERVER;
 
@@ -51,12 +53,13 @@ public final class ConnectionOptions extends OptionSet {
             .build();
 
     /**
-     * How long a read on a {@link Connection} waits for data before it fails with a {@code SocketTimeoutException} (the
-     * connection stays usable); zero for no limit. The runtime reads with its own timeouts instead.
+     * How long a read on a {@link Connection}, or a {@link DatagramSocket#receive()}, waits for data before it fails
+     * with a {@code SocketTimeoutException} (the connection or socket stays usable); zero for no limit. The runtime
+     * reads with its own timeouts instead.
      */
     public static final Option<Duration> READ_TIMEOUT = Option.duration(
                     "readTimeout", Duration.ZERO, "How long a read waits for data; zero for no limit.")
-            .scopes(LISTEN, CONNECT)
+            .scopes(LISTEN, CONNECT, BIND_DATAGRAM, CONNECT_DATAGRAM)
             .build();
 
     /**
@@ -94,14 +97,17 @@ public final class ConnectionOptions extends OptionSet {
     /** Which implementation carries {@code unix:} endpoints. */
     public static final Option<UnixBackend> BACKEND = Option.choice(
                     "backend", UnixBackend.class, UnixBackend.AUTO, "Which implementation carries unix: endpoints.")
-            .scheme(Endpoint.UNIX)
+            .schemes(Endpoint.UNIX)
             .build();
 
-    /** The permission bits of a socket file a listener creates; the owner must keep read and write. */
+    /**
+     * The permission bits of a socket file a listener (or a bound {@code unixgram:} socket) creates; the owner must
+     * keep read and write. Write permission is what lets another user connect, or send a datagram.
+     */
     public static final Option<Integer> MODE = Option.of(
                     "mode", Integer.class, 0600, "The permission bits of the socket file.")
-            .scopes(LISTEN, SERVER)
-            .scheme(Endpoint.UNIX)
+            .scopes(LISTEN, SERVER, BIND_DATAGRAM)
+            .schemes(Endpoint.UNIX, Endpoint.UNIXGRAM)
             .parser(text -> {
                 if (!text.matches("0?[0-7]{3}")) {
                     throw new IllegalArgumentException(
@@ -118,19 +124,21 @@ public final class ConnectionOptions extends OptionSet {
     /** The group a listener gives its socket file, by name; unset to keep the process's group. */
     public static final Option<String> GROUP = Option.of(
                     "group", String.class, null, "The group of the socket file; the process's if unset.")
-            .scopes(LISTEN, SERVER)
-            .scheme(Endpoint.UNIX)
+            .scopes(LISTEN, SERVER, BIND_DATAGRAM)
+            .schemes(Endpoint.UNIX, Endpoint.UNIXGRAM)
             .parser(text -> text)
             .check(group -> group.isEmpty() ? "group must not be empty" : null)
             .build();
 
     /**
      * Who may connect to a listener; unset for the transport's default: the same user on Unix sockets, anyone on TCP
-     * and TLS. Written {@code same-user}, {@code anyone}, {@code uid:N,...}, {@code gid:N,...} or {@code cn:NAME,...}.
+     * and TLS. Datagrams carry no credentials that the library can read, so a bound datagram socket takes only
+     * {@code anyone}, which a {@code unixgram:@name} socket must state (see {@link DatagramSocket}). Written
+     * {@code same-user}, {@code anyone}, {@code uid:N,...}, {@code gid:N,...} or {@code cn:NAME,...}.
      */
     public static final Option<AccessPolicy> ACCESS = Option.of(
                     "access", AccessPolicy.class, null, "Who may connect; the transport's default if unset.")
-            .scopes(LISTEN, SERVER)
+            .scopes(LISTEN, SERVER, BIND_DATAGRAM)
             .parser(ConnectionOptions::parseAccess)
             .build();
 
@@ -147,13 +155,13 @@ public final class ConnectionOptions extends OptionSet {
             .build();
 
     /**
-     * Whether a {@code tcp://} listener may bind an address other than loopback, where traffic would cross a network
-     * unencrypted; refused unless this is true (and then logged at warn).
+     * Whether a {@code tcp://} listener, or a bound {@code udp://} socket, may bind an address other than loopback,
+     * where traffic would cross a network unencrypted; refused unless this is true (and then logged at warn).
      */
     public static final Option<Boolean> ALLOW_INSECURE_PLAINTEXT = Option.flag(
-                    "allowInsecurePlaintext", false, "Whether plain tcp:// may bind an address beyond loopback.")
-            .scopes(LISTEN, SERVER)
-            .scheme(Endpoint.TCP)
+                    "allowInsecurePlaintext", false, "Whether tcp:// or udp:// may bind an address beyond loopback.")
+            .scopes(LISTEN, SERVER, BIND_DATAGRAM)
+            .schemes(Endpoint.TCP, Endpoint.UDP)
             .build();
 
     /**
@@ -194,7 +202,7 @@ public final class ConnectionOptions extends OptionSet {
     public static final Option<String> EXPECT_SERVER = Option.of(
                     "expectServer", String.class, "auto", "Who a client expects to listen on a Unix socket.")
             .scopes(CONNECT, CLIENT)
-            .scheme(Endpoint.UNIX)
+            .schemes(Endpoint.UNIX)
             .parser(text -> text)
             .check(text -> text.matches("auto|any|same-user|root|uid:[0-9]+|user:[A-Za-z0-9._-]+")
                     ? null

@@ -26,9 +26,15 @@ import java.util.Optional;
  *   tls://host:4477               TCP with TLS
  *   systemd:                      the first socket systemd passed to this process (socket activation)
  *   systemd:api                   the socket systemd passed under that name ({@code FileDescriptorName=})
+ *   udp://127.0.0.1:5140          UDP datagrams; port 0 picks a free port when binding
+ *   unixgram:/run/app/log.sock    Unix datagrams on a socket file (absolute or relative, as unix:)
+ *   unixgram:@name                Unix datagrams in the Linux abstract namespace
  * </pre>
  *
- * Any form may end in a query that carries options, {@code unix:/run/app.sock?backend=jdk&readTimeout=5s} (see
+ * The last three are datagram endpoints ({@link #isDatagram()}), for {@link Ipc#bindDatagram} and
+ * {@link Ipc#connectDatagram}; the others are streams, for {@link Ipc#listen} and {@link Ipc#connect}.
+ *
+ * <p>Any form may end in a query that carries options, {@code unix:/run/app.sock?backend=jdk&readTimeout=5s} (see
  * {@link ConnectionOptions}). In a path or a query value, {@code %} followed by two hex digits stands for that byte of
  * the UTF-8 encoding, so a path that contains {@code ?} or {@code %} can be written too.
  *
@@ -46,15 +52,20 @@ public final class Endpoint {
     public static final String TLS = "tls";
     /** The scheme of sockets inherited from systemd (or as {@link System#inheritedChannel()}). */
     public static final String SYSTEMD = "systemd";
+    /** The scheme of UDP endpoints. */
+    public static final String UDP = "udp";
+    /** The scheme of Unix datagram endpoints, with a socket file or in the abstract namespace. */
+    public static final String UNIXGRAM = "unixgram";
 
     private static final String EXAMPLES =
-            "valid examples: unix:/run/app/app.sock, unix:@app, tcp://127.0.0.1:4477, tcp://[::1]:0, systemd:";
+            "valid examples: unix:/run/app/app.sock, unix:@app, tcp://127.0.0.1:4477, tcp://[::1]:0, systemd:, "
+                    + "udp://127.0.0.1:5140, unixgram:/run/app/log.sock";
 
     private final String scheme;
-    private final String path; // unix socket file, as written; null otherwise
-    private final String name; // unix abstract name, or systemd socket name; null otherwise
-    private final String host; // tcp/tls host without brackets; null otherwise
-    private final int port; // tcp/tls port; -1 otherwise
+    private final String path; // unix/unixgram socket file, as written; null otherwise
+    private final String name; // unix/unixgram abstract name, or systemd socket name; null otherwise
+    private final String host; // tcp/tls/udp host without brackets; null otherwise
+    private final int port; // tcp/tls/udp port; -1 otherwise
     private final Map<String, String> parameters;
 
     private Endpoint(String scheme, String path, String name, String host, int port, Map<String, String> parameters) {
@@ -76,7 +87,7 @@ public final class Endpoint {
         Objects.requireNonNull(text, "text");
         int colon = text.indexOf(':');
         if (colon <= 0) {
-            throw invalid(text, "it has no scheme (unix:, tcp:// or tls://)");
+            throw invalid(text, "it has no scheme (unix:, tcp://, tls://, udp:// or unixgram:)");
         }
         String scheme = text.substring(0, colon);
         String rest = text.substring(colon + 1);
@@ -85,14 +96,16 @@ public final class Endpoint {
         Map<String, String> parameters = question < 0 ? Map.of() : parseQuery(text, rest.substring(question + 1));
         switch (scheme) {
             case UNIX:
-                return parseUnix(text, body, parameters);
+            case UNIXGRAM:
+                return parseUnix(text, scheme, body, parameters);
             case TCP:
             case TLS:
+            case UDP:
                 return parseInet(text, scheme, body, parameters);
             case SYSTEMD:
                 return parseSystemd(text, body, parameters);
             default:
-                throw invalid(text, "unknown scheme '" + scheme + "' (known: unix, tcp, tls, systemd)");
+                throw invalid(text, "unknown scheme '" + scheme + "' (known: unix, tcp, tls, systemd, udp, unixgram)");
         }
     }
 
@@ -103,7 +116,22 @@ public final class Endpoint {
         if (text.isEmpty()) {
             throw new IllegalArgumentException("path must not be empty");
         }
-        return unixPath(text, Map.of());
+        return unixPath(UNIX, text, Map.of(), null);
+    }
+
+    /** A Unix datagram endpoint on a socket file ({@code unixgram:PATH}), absolute or relative. */
+    public static Endpoint unixgram(Path path) {
+        Objects.requireNonNull(path, "path");
+        String text = path.toString();
+        if (text.isEmpty()) {
+            throw new IllegalArgumentException("path must not be empty");
+        }
+        return unixPath(UNIXGRAM, text, Map.of(), null);
+    }
+
+    /** A Unix datagram endpoint in the Linux abstract namespace ({@code unixgram:@name}); no file is created for it. */
+    public static Endpoint unixgramAbstract(String name) {
+        return abstractEndpoint(UNIXGRAM, name);
     }
 
     /**
@@ -146,11 +174,15 @@ public final class Endpoint {
 
     /** A Linux abstract-namespace endpoint ({@code unix:@name}); no file is created for it. */
     public static Endpoint unixAbstract(String name) {
+        return abstractEndpoint(UNIX, name);
+    }
+
+    private static Endpoint abstractEndpoint(String scheme, String name) {
         Objects.requireNonNull(name, "name");
         if (name.isEmpty()) {
             throw new IllegalArgumentException("abstract socket name must not be empty");
         }
-        return new Endpoint(UNIX, null, name, null, -1, Map.of());
+        return new Endpoint(scheme, null, name, null, -1, Map.of());
     }
 
     /**
@@ -168,6 +200,11 @@ public final class Endpoint {
         return inet(TLS, host, port);
     }
 
+    /** A UDP endpoint; see {@link #tcp(String, int)}: port 0 picks a free port when binding. */
+    public static Endpoint udp(String host, int port) {
+        return inet(UDP, host, port);
+    }
+
     private static Endpoint inet(String scheme, String host, int port) {
         Objects.requireNonNull(host, "host");
         String problem = hostProblem(host);
@@ -180,24 +217,37 @@ public final class Endpoint {
         return new Endpoint(scheme, null, null, host, port, Map.of());
     }
 
-    /** The scheme: {@value #UNIX}, {@value #TCP}, {@value #TLS} or {@value #SYSTEMD}. */
+    /**
+     * The scheme: {@value #UNIX}, {@value #TCP}, {@value #TLS}, {@value #SYSTEMD}, {@value #UDP} or {@value #UNIXGRAM}.
+     */
     public String scheme() {
         return scheme;
     }
 
-    /** Whether this is a Unix domain socket endpoint, with a file or in the abstract namespace. */
+    /**
+     * Whether this is a Unix domain socket endpoint, stream ({@code unix:}) or datagram ({@code unixgram:}), with a
+     * file or in the abstract namespace.
+     */
     public boolean isUnix() {
-        return UNIX.equals(scheme);
+        return UNIX.equals(scheme) || UNIXGRAM.equals(scheme);
     }
 
-    /** Whether this is a Linux abstract-namespace endpoint ({@code unix:@name}). */
+    /** Whether this is a Linux abstract-namespace endpoint ({@code unix:@name} or {@code unixgram:@name}). */
     public boolean isAbstract() {
         return isUnix() && name != null;
     }
 
-    /** Whether this is a TCP endpoint, with or without TLS. */
+    /** Whether this is an IP endpoint with a host and a port: TCP, with or without TLS, or UDP. */
     public boolean isInet() {
         return host != null;
+    }
+
+    /**
+     * Whether this endpoint carries datagrams ({@code udp://} or {@code unixgram:}), for {@link Ipc#bindDatagram} and
+     * {@link Ipc#connectDatagram}, rather than a stream.
+     */
+    public boolean isDatagram() {
+        return UDP.equals(scheme) || UNIXGRAM.equals(scheme);
     }
 
     /** The socket file's path as written (relative paths stay relative); empty unless a socket-file endpoint. */
@@ -221,9 +271,9 @@ public final class Endpoint {
     }
 
     /**
-     * The host of a TCP endpoint: an address literal (IPv6 without brackets) or a name.
+     * The host of a TCP or UDP endpoint: an address literal (IPv6 without brackets) or a name.
      *
-     * @throws IllegalStateException if this is not a TCP endpoint
+     * @throws IllegalStateException if this is not a TCP or UDP endpoint
      */
     public String host() {
         requireInet("host");
@@ -231,9 +281,9 @@ public final class Endpoint {
     }
 
     /**
-     * The port of a TCP endpoint.
+     * The port of a TCP or UDP endpoint.
      *
-     * @throws IllegalStateException if this is not a TCP endpoint
+     * @throws IllegalStateException if this is not a TCP or UDP endpoint
      */
     public int port() {
         requireInet("port");
@@ -276,7 +326,7 @@ public final class Endpoint {
 
     private void requireInet(String what) {
         if (host == null) {
-            throw new IllegalStateException(what + " is defined for tcp and tls endpoints only, not for " + this);
+            throw new IllegalStateException(what + " is defined for tcp, tls and udp endpoints only, not for " + this);
         }
     }
 
@@ -329,9 +379,12 @@ public final class Endpoint {
         return out.toString();
     }
 
-    private static Endpoint parseUnix(String text, String body, Map<String, String> parameters) {
+    private static Endpoint parseUnix(String text, String scheme, String body, Map<String, String> parameters) {
         if (body.startsWith("//")) {
-            throw invalid(text, "a unix endpoint takes a path, as in unix:/run/app.sock, not unix://");
+            throw invalid(
+                    text,
+                    "a " + scheme + " endpoint takes a path, as in " + scheme + ":/run/app.sock, not " + scheme
+                            + "://");
         }
         if (body.isEmpty()) {
             throw invalid(text, "the socket path is empty");
@@ -341,9 +394,9 @@ public final class Endpoint {
             if (abstractName.isEmpty()) {
                 throw invalid(text, "the abstract socket name after '@' is empty");
             }
-            return new Endpoint(UNIX, null, abstractName, null, -1, parameters);
+            return new Endpoint(scheme, null, abstractName, null, -1, parameters);
         }
-        return unixPath(unescape(text, body), parameters, text);
+        return unixPath(scheme, unescape(text, body), parameters, text);
     }
 
     private static Endpoint parseSystemd(String text, String body, Map<String, String> parameters) {
@@ -360,11 +413,7 @@ public final class Endpoint {
         return name.matches("[A-Za-z0-9._-]+");
     }
 
-    private static Endpoint unixPath(String path, Map<String, String> parameters) {
-        return unixPath(path, parameters, null);
-    }
-
-    private static Endpoint unixPath(String path, Map<String, String> parameters, String text) {
+    private static Endpoint unixPath(String scheme, String path, Map<String, String> parameters, String text) {
         if (path.indexOf('\0') >= 0) {
             throw text == null
                     ? new IllegalArgumentException("path must not contain a NUL character")
@@ -382,7 +431,7 @@ public final class Endpoint {
                     ? new IllegalArgumentException("invalid path: " + e.getMessage(), e)
                     : invalid(text, "the socket path is invalid: " + e.getReason());
         }
-        return new Endpoint(UNIX, path, null, null, -1, parameters);
+        return new Endpoint(scheme, path, null, null, -1, parameters);
     }
 
     private static Endpoint parseInet(String text, String scheme, String body, Map<String, String> parameters) {

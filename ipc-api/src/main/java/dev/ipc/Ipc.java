@@ -6,6 +6,7 @@ import dev.ipc.internal.FramedConnection;
 import dev.ipc.internal.FramedListener;
 import dev.ipc.internal.HandshakingListener;
 import dev.ipc.internal.SecretHandshake;
+import dev.ipc.spi.DatagramTransport;
 import dev.ipc.spi.ListenerSource;
 import dev.ipc.spi.Suitability;
 import dev.ipc.spi.Transport;
@@ -67,6 +68,7 @@ public final class Ipc {
      * {@link #listen(Endpoint, ConnectionOptions)} for the runtime, which reads its connections through the skeleton.
      */
     static FramedListener listenFramed(Endpoint endpoint, ConnectionOptions options) throws IOException {
+        refuseDatagram(endpoint, "listen on", "bindDatagram");
         ConnectionOptions effective = ConnectionOptions.forEndpoint(endpoint, options, Option.Scope.LISTEN);
         ListenerSource source = sourceFor(endpoint);
         Transport transport = source == null ? choose(endpoint, effective) : null;
@@ -106,6 +108,7 @@ public final class Ipc {
      * {@link #connect(Endpoint, ConnectionOptions)} for the runtime, which reads its connections through the skeleton.
      */
     static FramedConnection connectFramed(Endpoint endpoint, ConnectionOptions options) throws IOException {
+        refuseDatagram(endpoint, "connect to", "connectDatagram");
         ConnectionOptions effective = ConnectionOptions.forEndpoint(endpoint, options, Option.Scope.CONNECT);
         ListenerSource source = sourceFor(endpoint);
         if (source != null) {
@@ -129,6 +132,105 @@ public final class Ipc {
             }
         }
         return connection;
+    }
+
+    /**
+     * Binds a datagram socket to {@code endpoint} ({@code udp://host:port} or {@code unixgram:}), with the default
+     * options (and those in its query), to receive datagrams from anyone who may send there.
+     */
+    public static DatagramSocket bindDatagram(Endpoint endpoint) throws IOException {
+        return bindDatagram(endpoint, DatagramOptions.defaults());
+    }
+
+    /**
+     * Binds a datagram socket to {@code endpoint}: {@code udp://host:port} (port 0 picks one, read back from
+     * {@link DatagramSocket#localEndpoint()}), a {@code unixgram:} socket file, created and guarded as a stream
+     * listener's is (the directory, the mode, the lock, a stale file reclaimed and a live one left alone), or a
+     * {@code unixgram:@name} in the abstract namespace.
+     *
+     * @param options the options; those in the endpoint's query override them
+     * @throws IllegalArgumentException if the endpoint is not a datagram endpoint, or the query holds an option that
+     *     datagram sockets do not take or a value that is not valid
+     * @throws IllegalStateException if no available transport serves the scheme; the message says which module to add
+     * @throws IOException if binding fails; the message names the endpoint and the cause
+     */
+    public static DatagramSocket bindDatagram(Endpoint endpoint, DatagramOptions options) throws IOException {
+        DatagramTransport transport = datagramTransport(endpoint, "bind", "listen");
+        return transport.bind(endpoint, DatagramOptions.forEndpoint(endpoint, options, Option.Scope.BIND_DATAGRAM));
+    }
+
+    /** Opens a datagram socket connected to {@code endpoint}, with the default options (and those in its query). */
+    public static DatagramSocket connectDatagram(Endpoint endpoint) throws IOException {
+        return connectDatagram(endpoint, DatagramOptions.defaults());
+    }
+
+    /**
+     * Opens a datagram socket connected to {@code endpoint}: it sends there with {@link DatagramSocket#send(byte[])}
+     * and receives from there only. It gets an address of its own to receive replies at: an ephemeral loopback port for
+     * UDP, a fresh name in the abstract namespace for Unix datagrams (which only the connected peer may send to).
+     *
+     * @param options the options; those in the endpoint's query override them
+     * @throws IllegalArgumentException as {@link #bindDatagram(Endpoint, DatagramOptions)} does
+     * @throws java.net.ConnectException if nobody has bound a Unix endpoint; the message names it
+     * @throws IOException if opening fails otherwise
+     */
+    public static DatagramSocket connectDatagram(Endpoint endpoint, DatagramOptions options) throws IOException {
+        DatagramTransport transport = datagramTransport(endpoint, "connect to", "connect");
+        return transport.connect(
+                endpoint, DatagramOptions.forEndpoint(endpoint, options, Option.Scope.CONNECT_DATAGRAM));
+    }
+
+    private static void refuseDatagram(Endpoint endpoint, String verb, String instead) {
+        Objects.requireNonNull(endpoint, "endpoint");
+        if (endpoint.isDatagram()) {
+            throw new IllegalArgumentException("cannot " + verb + " " + endpoint + " as a stream: " + endpoint.scheme()
+                    + " endpoints carry datagrams; use Ipc." + instead + " (a DatagramSocket)");
+        }
+    }
+
+    private static DatagramTransport datagramTransport(Endpoint endpoint, String verb, String streamVerb) {
+        Objects.requireNonNull(endpoint, "endpoint");
+        if (!endpoint.isDatagram()) {
+            throw new IllegalArgumentException("cannot " + verb + " " + endpoint + " as datagrams: " + endpoint.scheme()
+                    + " endpoints are streams; use Ipc." + streamVerb + " (udp:// and unixgram: carry datagrams)");
+        }
+        List<String> refusals = new ArrayList<>();
+        for (DatagramTransport transport : Providers.DATAGRAMS) {
+            if (!transport.scheme().equals(endpoint.scheme())) {
+                continue;
+            }
+            if (transport.isAvailable()) {
+                return transport;
+            }
+            refusals.add(transport.id() + " is unavailable: "
+                    + transport.unavailabilityCause().map(Ipc::describe).orElse("no reason given"));
+        }
+        if (refusals.isEmpty()) {
+            throw new IllegalStateException("no datagram transport for scheme '" + endpoint.scheme() + "' (endpoint "
+                    + endpoint + "): add the module that serves it (ipc-tcp for udp, ipc-unix for unixgram) to the "
+                    + "class path");
+        }
+        throw new IllegalStateException(
+                "no datagram transport can serve " + endpoint + ": " + String.join("; ", refusals));
+    }
+
+    /** Every datagram transport found, available or not, in {@link ServiceLoader} order. */
+    public static List<TransportInfo> datagramTransports() {
+        List<TransportInfo> found = new ArrayList<>();
+        for (DatagramTransport transport : Providers.DATAGRAMS) {
+            boolean available = transport.isAvailable();
+            found.add(new TransportInfo(
+                    transport.scheme(),
+                    transport.name(),
+                    available,
+                    available
+                            ? Optional.empty()
+                            : Optional.of(transport
+                                    .unavailabilityCause()
+                                    .map(Ipc::describe)
+                                    .orElse("no reason given"))));
+        }
+        return List.copyOf(found);
     }
 
     /** Every transport found, available or not, in {@link ServiceLoader} order. */
@@ -162,6 +264,7 @@ public final class Ipc {
      *     available
      */
     public static TransportInfo transportFor(Endpoint endpoint, ConnectionOptions options) {
+        refuseDatagram(endpoint, "connect to", "connectDatagram");
         return info(choose(endpoint, options));
     }
 
@@ -254,6 +357,7 @@ public final class Ipc {
     private static final class Providers {
         static final List<Transport> ALL = load(Transport.class);
         static final List<ListenerSource> SOURCES = load(ListenerSource.class);
+        static final List<DatagramTransport> DATAGRAMS = load(DatagramTransport.class);
 
         private static <T> List<T> load(Class<T> service) {
             List<T> found = new ArrayList<>();

@@ -3,7 +3,9 @@ package dev.ipc;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.EnumSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -35,7 +37,11 @@ public final class Option<T> {
         /** An {@link IpcServer}. */
         SERVER("IpcServer"),
         /** An {@link IpcClient}. */
-        CLIENT("IpcClient");
+        CLIENT("IpcClient"),
+        /** A datagram socket bound to an endpoint, from {@link Ipc#bindDatagram}. */
+        BIND_DATAGRAM("Ipc.bindDatagram"),
+        /** A datagram socket connected to an endpoint, from {@link Ipc#connectDatagram}. */
+        CONNECT_DATAGRAM("Ipc.connectDatagram");
 
         private final String reader;
 
@@ -60,7 +66,7 @@ public final class Option<T> {
     private final T defaultValue;
     private final String description;
     private final Set<Scope> scopes;
-    private final String scheme;
+    private final Set<String> schemes;
     private final List<String> keys;
     private final Parser<T> parser;
     private final Function<T, String> check;
@@ -71,7 +77,7 @@ public final class Option<T> {
         this.defaultValue = builder.defaultValue;
         this.description = builder.description;
         this.scopes = builder.scopes;
-        this.scheme = builder.scheme;
+        this.schemes = builder.schemes;
         this.keys = builder.keys == null ? List.of(builder.name) : builder.keys;
         this.parser = builder.parser;
         this.check = builder.check;
@@ -102,9 +108,9 @@ public final class Option<T> {
         return scopes;
     }
 
-    /** The one endpoint scheme it applies to, such as {@code unix}; empty if it applies to every scheme. */
-    public Optional<String> scheme() {
-        return Optional.ofNullable(scheme);
+    /** The endpoint schemes it applies to, such as {@code unix}, in the order written; empty if it applies to all. */
+    public Set<String> schemes() {
+        return schemes;
     }
 
     /** The keys it is written under in a query: its name, or (for a secret and TLS) several. */
@@ -242,8 +248,8 @@ public final class Option<T> {
         private final Class<T> type;
         private final T defaultValue;
         private final String description;
-        private Set<Scope> scopes = EnumSet.allOf(Scope.class);
-        private String scheme;
+        private Set<Scope> scopes = Set.copyOf(EnumSet.of(Scope.LISTEN, Scope.CONNECT, Scope.SERVER, Scope.CLIENT));
+        private Set<String> schemes = Set.of();
         private List<String> keys;
         private Parser<T> parser = (key, value, current) -> {
             throw new IllegalArgumentException("cannot be written in an endpoint");
@@ -262,8 +268,8 @@ public final class Option<T> {
             return this;
         }
 
-        Builder<T> scheme(String scheme) {
-            this.scheme = scheme;
+        Builder<T> schemes(String... schemes) {
+            this.schemes = Collections.unmodifiableSet(new LinkedHashSet<>(List.of(schemes)));
             return this;
         }
 

@@ -20,7 +20,7 @@ import java.util.stream.Stream;
  */
 abstract class OptionSet {
 
-    /** Every option there is, in the order of the tables: connection, server, client. */
+    /** Every option there is, in the order of the tables: connection, TLS, server, client, datagram. */
     static List<Option<?>> all() {
         return Table.ALL;
     }
@@ -28,7 +28,11 @@ abstract class OptionSet {
     /** Holds the whole table, made on first use: after the three kinds' constants exist. */
     private static final class Table {
         static final List<Option<?>> ALL = Stream.of(
-                        ConnectionOptions.TABLE, TlsOptions.TABLE, ServerOptions.TABLE, ClientOptions.TABLE)
+                        ConnectionOptions.TABLE,
+                        TlsOptions.TABLE,
+                        ServerOptions.TABLE,
+                        ClientOptions.TABLE,
+                        DatagramOptions.TABLE)
                 .flatMap(List::stream)
                 .collect(Collectors.toUnmodifiableList());
     }
@@ -94,10 +98,16 @@ abstract class OptionSet {
 
     /** Who takes an option, for messages: "an option of IpcClient (ClientOptions)". */
     private static String describe(Option<?> option) {
-        String readers = option.scopes().stream().sorted().map(Scope::reader).collect(Collectors.joining(" and "));
+        List<String> names =
+                option.scopes().stream().sorted().map(Scope::reader).collect(Collectors.toList());
+        String readers = names.size() == 1
+                ? names.get(0)
+                : String.join(", ", names.subList(0, names.size() - 1)) + " and " + names.get(names.size() - 1);
         String kind = ClientOptions.TABLE.contains(option)
                 ? "ClientOptions"
-                : ServerOptions.TABLE.contains(option) ? "ServerOptions" : "ConnectionOptions";
+                : ServerOptions.TABLE.contains(option)
+                        ? "ServerOptions"
+                        : DatagramOptions.TABLE.contains(option) ? "DatagramOptions" : "ConnectionOptions";
         return "an option of " + readers + " (" + kind + ")";
     }
 
@@ -119,10 +129,10 @@ abstract class OptionSet {
                 String key = parameter.getKey();
                 Option<?> option = byKey(key);
                 checkTaken(option, layer, reader);
-                if (option.scheme().isPresent() && !option.scheme().get().equals(endpoint.scheme())) {
-                    throw new IllegalArgumentException(
-                            key + " is an option of " + option.scheme().get() + ": endpoints only; " + endpoint.scheme()
-                                    + ": endpoints do not take it");
+                if (!option.schemes().isEmpty() && !option.schemes().contains(endpoint.scheme())) {
+                    throw new IllegalArgumentException(key + " is an option of "
+                            + String.join(": and ", option.schemes()) + ": endpoints only; " + endpoint.scheme()
+                            + ": endpoints do not take it");
                 }
                 if (Collections.disjoint(option.scopes(), scopes)) {
                     continue; // the other end's
@@ -144,6 +154,9 @@ abstract class OptionSet {
 
     /** Both ends of the layer that {@code scopes} belong to. */
     private static Set<Scope> layerOf(Set<Scope> scopes) {
+        if (scopes.contains(Scope.BIND_DATAGRAM) || scopes.contains(Scope.CONNECT_DATAGRAM)) {
+            return EnumSet.of(Scope.BIND_DATAGRAM, Scope.CONNECT_DATAGRAM);
+        }
         return scopes.contains(Scope.SERVER) || scopes.contains(Scope.CLIENT)
                 ? EnumSet.of(Scope.SERVER, Scope.CLIENT)
                 : EnumSet.of(Scope.LISTEN, Scope.CONNECT);

@@ -73,14 +73,14 @@ public final class TlsOptions {
     public static final Option<ClientAuth> CLIENT_AUTH = Option.choice(
                     "clientAuth", ClientAuth.class, ClientAuth.NONE, "Whether a server asks clients for a certificate.")
             .scopes(LISTEN, SERVER)
-            .scheme(Endpoint.TLS)
+            .schemes(Endpoint.TLS)
             .build();
 
     /** The name a client expects in the server's certificate, if not the endpoint's host. */
     public static final Option<String> SERVER_NAME = Option.of(
                     "serverName", String.class, null, "The name a client expects in the server's certificate.")
             .scopes(CONNECT, CLIENT)
-            .scheme(Endpoint.TLS)
+            .schemes(Endpoint.TLS)
             .parser(text -> text)
             .check(name -> name.isEmpty() ? "serverName must not be empty" : null)
             .build();
@@ -91,7 +91,7 @@ public final class TlsOptions {
      */
     public static final Option<SSLContext> CONTEXT = Option.of(
                     "sslContext", SSLContext.class, null, "A ready-made SSLContext, set in code only.")
-            .scheme(Endpoint.TLS)
+            .schemes(Endpoint.TLS)
             .keys()
             .build();
 
@@ -111,14 +111,14 @@ public final class TlsOptions {
 
     private static Option<Path> path(String name, String description) {
         return Option.of(name, Path.class, null, description)
-                .scheme(Endpoint.TLS)
+                .schemes(Endpoint.TLS)
                 .parser(text -> Path.of(text))
                 .build();
     }
 
     private static Option<Secret> password(String name, String description) {
         return Option.of(name, Secret.class, null, description)
-                .scheme(Endpoint.TLS)
+                .schemes(Endpoint.TLS)
                 .keys(name + "File", name + "Env")
                 .parser((key, value, current) ->
                         key.endsWith("File") ? Secret.fromFile(Path.of(value)) : Secret.fromEnv(value))

@@ -40,6 +40,12 @@ class EndpointTest {
                 "systemd:",
                 "systemd:api",
                 "systemd:api?readTimeout=5s",
+                "udp://127.0.0.1:5140",
+                "udp://[::1]:0",
+                "udp://localhost:514?maxDatagramSize=8192",
+                "unixgram:/run/app/log.sock",
+                "unixgram:log.sock",
+                "unixgram:@name?access=anyone",
             })
     void parsesAndGivesTheStringBack(String text) {
         Endpoint endpoint = Endpoint.parse(text);
@@ -157,12 +163,47 @@ class EndpointTest {
                 "tls://h|port is missing",
                 "systemd:a:b|systemd socket name",
                 "systemd:/run/x|systemd socket name",
+                "udp:127.0.0.1:1|written udp://host:port",
+                "udp://127.0.0.1|port is missing",
+                "unixgram:|socket path is empty",
+                "unixgram://run/log.sock|not unixgram://",
+                "unixgram:@|abstract socket name after '@' is empty",
             })
     void rejectsBadStringsWithTheStringAndAnExample(String text, String reason) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Endpoint.parse(text));
         assertTrue(e.getMessage().contains("'" + text + "'"), e.getMessage());
         assertTrue(e.getMessage().contains(reason), e.getMessage());
         assertTrue(e.getMessage().contains("unix:/run/app/app.sock"), "gives a valid example: " + e.getMessage());
+    }
+
+    @Test
+    void datagramEndpointsSayWhatTheyAre() {
+        Endpoint udp = Endpoint.parse("udp://127.0.0.1:5140");
+        assertTrue(udp.isDatagram());
+        assertTrue(udp.isInet());
+        assertFalse(udp.isUnix());
+        assertEquals("127.0.0.1", udp.host());
+        assertEquals(5140, udp.port());
+        assertEquals(Endpoint.udp("127.0.0.1", 5140), udp);
+        assertEquals(Endpoint.parse("udp://127.0.0.1:7"), udp.withPort(7));
+
+        Endpoint file = Endpoint.parse("unixgram:/run/app/log.sock");
+        assertTrue(file.isDatagram());
+        assertTrue(file.isUnix());
+        assertFalse(file.isAbstract());
+        assertFalse(file.isInet());
+        assertEquals(Path.of("/run/app/log.sock"), file.path().orElseThrow());
+        assertEquals(Endpoint.unixgram(Path.of("/run/app/log.sock")), file);
+        assertNotEquals(Endpoint.unix(Path.of("/run/app/log.sock")), file, "a stream and a datagram socket differ");
+
+        Endpoint named = Endpoint.parse("unixgram:@syslog");
+        assertTrue(named.isAbstract());
+        assertEquals("syslog", named.abstractName().orElseThrow());
+        assertEquals(Endpoint.unixgramAbstract("syslog"), named);
+
+        for (String stream : List.of("unix:/a.sock", "unix:@a", "tcp://127.0.0.1:1", "tls://h:1", "systemd:")) {
+            assertFalse(Endpoint.parse(stream).isDatagram(), stream);
+        }
     }
 
     @Test

@@ -89,7 +89,8 @@ class OptionsTest {
                 IllegalArgumentException.class,
                 () -> ServerOptions.builder().set(ConnectionOptions.READ_TIMEOUT, Duration.ofSeconds(1)));
         assertEquals(
-                "readTimeout is an option of Ipc.listen and Ipc.connect (ConnectionOptions); ServerOptions does not "
+                "readTimeout is an option of Ipc.listen, Ipc.connect, Ipc.bindDatagram and Ipc.connectDatagram "
+                        + "(ConnectionOptions); ServerOptions does not "
                         + "take it",
                 server.getMessage());
         IllegalArgumentException client = assertThrows(
@@ -119,11 +120,13 @@ class OptionsTest {
                         + "Ipc.connect does not take it",
                 "connect|unix:/a.sock?reconnectTimeout=5s|reconnectTimeout is an option of IpcClient "
                         + "(ClientOptions); Ipc.connect does not take it",
-                "server|unix:/a.sock?readTimeout=5s|readTimeout is an option of Ipc.listen and Ipc.connect "
+                "server|unix:/a.sock?readTimeout=5s|readTimeout is an option of Ipc.listen, Ipc.connect, "
+                        + "Ipc.bindDatagram and Ipc.connectDatagram "
                         + "(ConnectionOptions); IpcServer does not take it",
                 "client|unix:/a.sock?acceptTimeout=5s|acceptTimeout is an option of Ipc.listen "
                         + "(ConnectionOptions); IpcClient does not take it",
-                "listen|tcp://127.0.0.1:1?mode=0660|mode is an option of unix: endpoints only; tcp: endpoints do "
+                "listen|tcp://127.0.0.1:1?mode=0660|mode is an option of unix: and unixgram: endpoints only; "
+                        + "tcp: endpoints do "
                         + "not take it",
                 "connect|unix:/a.sock?trustCertificates=/ca.pem|trustCertificates is an option of tls: endpoints "
                         + "only; unix: endpoints do not take it",
@@ -415,9 +418,12 @@ class OptionsTest {
                             .sorted()
                             .map(Option.Scope::reader)
                             .collect(Collectors.joining(", ")))
-                    .append(option.scheme()
-                            .map(scheme -> " (" + scheme + ": only)")
-                            .orElse(""))
+                    .append(
+                            option.schemes().isEmpty()
+                                    ? ""
+                                    : option.schemes().stream()
+                                            .map(scheme -> scheme + ":")
+                                            .collect(Collectors.joining(", ", " (", " only)")))
                     .append(" | ")
                     .append(option.defaultValue()
                             .map(value -> option == ConnectionOptions.MODE

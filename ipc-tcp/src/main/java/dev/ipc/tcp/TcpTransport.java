@@ -116,21 +116,15 @@ public final class TcpTransport implements Transport {
     static ServerSocketChannel bind(Endpoint endpoint, ConnectionOptions options, boolean encrypted)
             throws IOException {
         InetAddress address = resolve(endpoint)[0];
-        if (!encrypted && !address.isLoopbackAddress()) {
-            String where = address.isAnyLocalAddress() ? "every address of this host" : address.getHostAddress();
-            if (!options.get(ConnectionOptions.ALLOW_INSECURE_PLAINTEXT)) {
-                throw new IllegalArgumentException("refusing to listen on " + endpoint.withoutParameters() + " ("
-                        + where + ") without TLS: anyone on the network could connect, read and change the traffic. "
-                        + "Use tls://" + endpoint.withoutParameters().toString().substring("tcp://".length())
-                        + " with a certificate, bind 127.0.0.1, or, to accept the risk, set "
-                        + "allowInsecurePlaintext=true "
-                        + "in the endpoint's query (ConnectionOptions.Builder.allowInsecurePlaintext(true))");
-            }
-            LOG.warn(
-                    "listening on {} ({}) without TLS, as allowInsecurePlaintext asks: traffic crosses the network "
-                            + "unencrypted{}",
-                    endpoint.withoutParameters(),
-                    where,
+        if (!encrypted) {
+            requireLoopbackUnlessAllowed(
+                    endpoint,
+                    address,
+                    options.get(ConnectionOptions.ALLOW_INSECURE_PLAINTEXT),
+                    "listen on",
+                    "anyone on the network could connect, read and change the traffic. Use tls://"
+                            + endpoint.withoutParameters().toString().substring("tcp://".length())
+                            + " with a certificate, bind 127.0.0.1",
                     options.find(ConnectionOptions.SECRET).isPresent()
                             ? ""
                             : " and anyone who can reach the port may connect");
@@ -152,6 +146,31 @@ public final class TcpTransport implements Transport {
             Closer.closeQuietly(channel, e);
             throw e;
         }
+    }
+
+    /**
+     * Refuses an address other than loopback for plaintext unless {@code allowed}, and warns of it when allowed.
+     *
+     * @param risk what binding there risks and what to do instead, ending where the message adds the way to accept it
+     * @param exposure what the warning adds after "unencrypted", or empty
+     */
+    static void requireLoopbackUnlessAllowed(
+            Endpoint endpoint, InetAddress address, boolean allowed, String verb, String risk, String exposure) {
+        if (address.isLoopbackAddress()) {
+            return;
+        }
+        String where = address.isAnyLocalAddress() ? "every address of this host" : address.getHostAddress();
+        if (!allowed) {
+            throw new IllegalArgumentException("refusing to " + verb + " " + endpoint.withoutParameters() + " ("
+                    + where + ") without TLS: " + risk + ", or, to accept the risk, set allowInsecurePlaintext=true "
+                    + "in the endpoint's query (ConnectionOptions.ALLOW_INSECURE_PLAINTEXT)");
+        }
+        LOG.warn(
+                "{} {} ({}) without TLS, as allowInsecurePlaintext asks: traffic crosses the network unencrypted{}",
+                verb.equals("listen on") ? "listening on" : "bound to",
+                endpoint.withoutParameters(),
+                where,
+                exposure);
     }
 
     /** The endpoint with the port actually bound. */
@@ -224,6 +243,7 @@ public final class TcpTransport implements Transport {
                 NO_DESCRIPTORS);
     }
 
+    /** The addresses of the endpoint's host, in the resolver's order. */
     static InetAddress[] resolve(Endpoint endpoint) throws UnknownHostException {
         try {
             return InetAddress.getAllByName(endpoint.host());
@@ -235,7 +255,7 @@ public final class TcpTransport implements Transport {
         }
     }
 
-    private static ProtocolFamily familyOf(InetAddress address) {
+    static ProtocolFamily familyOf(InetAddress address) {
         return address instanceof Inet6Address ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
     }
 

@@ -111,6 +111,18 @@ final class Directories {
         }
     }
 
+    /** The mode bits, such as 0660, of a permission set. */
+    static int modeOf(Set<PosixFilePermission> permissions) {
+        int mode = 0;
+        PosixFilePermission[] bits = PosixFilePermission.values();
+        for (int i = 0; i < bits.length; i++) {
+            if (permissions.contains(bits[i])) {
+                mode |= 0400 >> i;
+            }
+        }
+        return mode;
+    }
+
     /** The permission set for mode bits such as 0660. */
     static Set<PosixFilePermission> permissions(int mode) {
         Set<PosixFilePermission> permissions = EnumSet.noneOf(PosixFilePermission.class);

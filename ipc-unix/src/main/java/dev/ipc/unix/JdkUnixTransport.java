@@ -86,12 +86,13 @@ public final class JdkUnixTransport implements Transport {
         return SocketFiles.listen(
                 endpoint,
                 options,
-                new SocketFiles.Binder() {
+                new SocketFiles.Binder<ServerSocketChannel>() {
                     @Override
-                    public ServerSocketChannel bind(Path path, int backlog) throws IOException {
+                    public ServerSocketChannel bind(Path path) throws IOException {
                         ServerSocketChannel channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
                         try {
-                            return channel.bind(UnixDomainSocketAddress.of(path), backlog);
+                            return channel.bind(
+                                    UnixDomainSocketAddress.of(path), options.get(ConnectionOptions.BACKLOG));
                         } catch (IOException | RuntimeException e) {
                             Closer.closeQuietly(channel, e);
                             throw e;

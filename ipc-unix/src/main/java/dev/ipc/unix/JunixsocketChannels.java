@@ -46,9 +46,10 @@ final class JunixsocketChannels {
         return SocketFiles.listen(
                 endpoint,
                 options,
-                new SocketFiles.Binder() {
+                new SocketFiles.Binder<ServerSocketChannel>() {
                     @Override
-                    public ServerSocketChannel bind(Path path, int backlog) throws IOException {
+                    public ServerSocketChannel bind(Path path) throws IOException {
+                        int backlog = options.get(ConnectionOptions.BACKLOG);
                         AFUNIXServerSocketChannel channel = AFUNIXServerSocketChannel.open();
                         try {
                             // Off, or a bind would take over a path a live listener is using.

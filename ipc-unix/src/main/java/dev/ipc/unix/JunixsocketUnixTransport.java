@@ -80,6 +80,11 @@ public final class JunixsocketUnixTransport implements Transport {
         return JunixsocketChannels.connect(endpoint, options, id());
     }
 
+    /** Why junixsocket does not work here, or null if it does; loads it on first call. */
+    static Throwable cause() {
+        return Probe.CAUSE;
+    }
+
     private void requireAvailable() {
         if (Probe.CAUSE != null) {
             throw new IllegalStateException("junixsocket is not available: " + Probe.CAUSE, Probe.CAUSE);

@@ -18,6 +18,7 @@ import java.net.SocketAddress;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -309,16 +310,39 @@ final class SocketFiles {
         return endpoint.withoutParameters() + " (" + transportId + ", " + side + ")";
     }
 
-    /** Opens a server channel and binds it, for {@link #listen}; closes it if binding fails. */
-    interface Binder {
+    /** Opens a channel and binds it, for {@link #listen} and {@link #bindFile}; closes it if binding fails. */
+    interface Binder<C extends Channel> {
         /** Binds {@code path}, or the endpoint's abstract name when {@code path} is null. */
-        ServerSocketChannel bind(Path path, int backlog) throws IOException;
+        C bind(Path path) throws IOException;
 
         /**
-         * Whether the path the socket was bound at must stay while it listens: junixsocket closes a listener whose
-         * bound file has gone, so its private bind directory is kept until close.
+         * Whether the path the socket was bound at must stay while it lives: junixsocket closes a listener whose bound
+         * file has gone, so its private bind directory is kept until close.
          */
         boolean needsBoundPath();
+    }
+
+    /** Finds out whether a socket is bound at an existing socket file. */
+    @FunctionalInterface
+    interface LiveProbe {
+        /**
+         * Whether a live socket is bound at {@code path}: true if it answers, false if the kernel refuses (a stale
+         * file).
+         *
+         * @throws IOException if it cannot tell
+         */
+        boolean isLive(Path path) throws IOException;
+    }
+
+    /** A channel bound at an endpoint's socket file, and what removes the file, its lock and directory at close. */
+    static final class Bound<C extends Channel> {
+        final C channel;
+        final Closer.Action release;
+
+        Bound(C channel, Closer.Action release) {
+            this.channel = channel;
+            this.release = release;
+        }
     }
 
     /**
@@ -335,7 +359,7 @@ final class SocketFiles {
     static FramedListener listen(
             Endpoint endpoint,
             ConnectionOptions options,
-            Binder binder,
+            Binder<ServerSocketChannel> binder,
             ChannelOpener prober,
             ChannelListener.Acceptor acceptor)
             throws IOException {
@@ -350,22 +374,67 @@ final class SocketFiles {
             refuseTakenAbstractName(endpoint);
             ServerSocketChannel channel;
             try {
-                channel = binder.bind(null, options.get(ConnectionOptions.BACKLOG));
+                channel = binder.bind(null);
             } catch (IOException e) {
                 throw bindFailure(endpoint, e);
             }
             return listener(channel, endpoint, options, acceptor, policy, () -> {});
         }
+        Bound<ServerSocketChannel> bound = bindFile(
+                endpoint,
+                options.get(ConnectionOptions.MODE),
+                options.find(ConnectionOptions.GROUP).orElse(null),
+                false,
+                binder,
+                streamProbe(prober));
+        return listener(
+                bound.channel,
+                endpoint,
+                options,
+                acceptor,
+                options.find(ConnectionOptions.ACCESS).orElse(AccessPolicy.sameUser()),
+                bound.release);
+    }
+
+    /**
+     * Binds a socket file the way a daemon needs it: the directory is created private (0700) if missing and refused if
+     * unsafe; the lock file beside the socket is taken; a stale socket file is removed, a live one left alone; the
+     * socket is bound inside a fresh private directory, given its mode and group, and only then linked into place, so
+     * nobody can connect or send before its permissions are final. The release removes the socket file and the lock
+     * file if they are still this socket's.
+     *
+     * <p>A datagram socket's bound name is the address its datagrams come from, so one bound in a private directory
+     * would send from a path that is gone. With {@code inPlace}, the socket is bound at the path itself when this
+     * process's umask gives the new file no write permission beyond {@code mode} (connecting or sending needs write),
+     * so nobody else can reach it before its mode is set; with a looser umask it is bound privately all the same, and
+     * sends from the private path, logged at debug.
+     *
+     * @param group the file's group by name, or null to keep the process's
+     * @param inPlace whether to bind at the path itself where the umask makes that safe
+     * @param probe finds out whether an existing socket file is live
+     */
+    static <C extends Channel> Bound<C> bindFile(
+            Endpoint endpoint, int mode, String group, boolean inPlace, Binder<C> binder, LiveProbe probe)
+            throws IOException {
         Path path = endpoint.path().orElseThrow().toAbsolutePath();
         Directories.prepare(endpoint, path.getParent());
         SocketLock lock = SocketLock.acquire(endpoint, SocketLock.pathFor(path));
         try {
-            reclaimStale(endpoint, path, prober);
+            reclaimStale(endpoint, path, probe);
             Path privateDirectory = Directories.createPrivate(path.getParent());
-            ServerSocketChannel channel;
+            C channel;
             Object identity;
             try {
-                channel = bindPrivately(endpoint, path, privateDirectory.resolve("s"), options, binder);
+                boolean safeInPlace = inPlace && umaskKeepsOthersOut(privateDirectory, mode, group);
+                if (inPlace && !safeInPlace) {
+                    LOG.debug(
+                            "binding {} in a private directory first: the umask would let others write the new file "
+                                    + "before its mode is set; its datagrams come from that private path",
+                            endpoint);
+                }
+                channel = safeInPlace
+                        ? bindInPlace(endpoint, path, mode, group, binder)
+                        : bindPrivately(endpoint, path, privateDirectory.resolve("s"), mode, group, binder);
                 try {
                     identity = identity(path);
                 } catch (IOException | RuntimeException e) {
@@ -379,12 +448,8 @@ final class SocketFiles {
             if (!binder.needsBoundPath()) {
                 removePrivate(privateDirectory);
             }
-            return listener(
+            return new Bound<>(
                     channel,
-                    endpoint,
-                    options,
-                    acceptor,
-                    options.find(ConnectionOptions.ACCESS).orElse(AccessPolicy.sameUser()),
                     () -> new Closer()
                             .run(() -> removeIfOurs(path, identity))
                             .run(() -> removePrivate(privateDirectory))
@@ -414,10 +479,10 @@ final class SocketFiles {
     }
 
     /**
-     * Removes a stale socket file at {@code path}, one that nobody listens on any more; fails if a live listener is
+     * Removes a stale socket file at {@code path}, one that nobody listens on any more; fails if a live socket is
      * there, or if the file is not a socket.
      */
-    private static void reclaimStale(Endpoint endpoint, Path path, ChannelOpener prober) throws IOException {
+    private static void reclaimStale(Endpoint endpoint, Path path, LiveProbe probe) throws IOException {
         String what = UnixPaths.whatIsAt(path);
         if (what == null) {
             return;
@@ -425,27 +490,11 @@ final class SocketFiles {
         if (!what.equals("a socket file")) {
             refuseExisting(endpoint, path);
         }
-        SocketChannel probe = prober.open();
         boolean live;
         try {
-            probe.configureBlocking(false);
-            // Connected, or "in progress" (a full backlog): someone is listening.
-            probe.connect(UnixDomainSocketAddress.of(path));
-            live = true;
+            live = probe.isLive(path);
         } catch (IOException e) {
-            String message = String.valueOf(e.getMessage());
-            if (message.contains("refused")) {
-                live = false;
-            } else if (isBacklogFull(e)) {
-                live = true;
-            } else {
-                throw withCause(
-                        new BindException("cannot listen on " + endpoint + ": cannot tell whether the "
-                                + "socket file at " + path + " is in use: " + message),
-                        e);
-            }
-        } finally {
-            probe.close();
+            throw withCause(new BindException("cannot listen on " + endpoint + ": " + e.getMessage()), e);
         }
         if (live) {
             throw new BindException("cannot listen on " + endpoint + ": another process is listening on " + path);
@@ -454,6 +503,38 @@ final class SocketFiles {
         Files.deleteIfExists(path);
         LOG.info("removed the stale socket file {}: nobody listened on it", path);
         removeStalePrivateDirectory(path.getParent(), stale);
+    }
+
+    /** A stream socket file is live if a connect to it succeeds or finds the backlog full. */
+    private static LiveProbe streamProbe(ChannelOpener prober) {
+        return path -> {
+            try (SocketChannel probe = prober.open()) {
+                probe.configureBlocking(false);
+                // Connected, or "in progress" (a full backlog): someone is listening.
+                probe.connect(UnixDomainSocketAddress.of(path));
+                return true;
+            } catch (IOException e) {
+                if (isRefused(e)) {
+                    return false;
+                }
+                if (isBacklogFull(e)) {
+                    return true;
+                }
+                throw cannotTell(path, e);
+            }
+        };
+    }
+
+    /** Whether a connect or send failed because nobody is bound at the address. */
+    static boolean isRefused(IOException e) {
+        return String.valueOf(e.getMessage()).contains("refused");
+    }
+
+    /** The failure of a probe that could not tell whether a socket file is live. */
+    static BindException cannotTell(Path path, IOException e) {
+        return withCause(
+                new BindException("cannot tell whether the socket file at " + path + " is in use: " + e.getMessage()),
+                e);
     }
 
     /**
@@ -485,9 +566,48 @@ final class SocketFiles {
         }
     }
 
+    /**
+     * Whether a file created now would give nobody write permission beyond {@code mode}: the umask, read from a file
+     * made in the private directory.
+     */
+    private static boolean umaskKeepsOthersOut(Path privateDirectory, int mode, String group) throws IOException {
+        Path probe = privateDirectory.resolve("u");
+        Files.createFile(probe);
+        int created;
+        try {
+            created = Directories.modeOf(Files.getPosixFilePermissions(probe, LinkOption.NOFOLLOW_LINKS));
+        } finally {
+            Files.delete(probe);
+        }
+        int writable = created & 0222;
+        return (writable & ~mode) == 0 && (group == null || (writable & 0020) == 0);
+    }
+
+    /** Binds at the path itself, then sets mode and group; for when the umask keeps others out meanwhile. */
+    private static <C extends Channel> C bindInPlace(
+            Endpoint endpoint, Path path, int mode, String group, Binder<C> binder) throws IOException {
+        C channel;
+        try {
+            channel = binder.bind(path);
+        } catch (IOException e) {
+            throw bindFailure(endpoint, e);
+        }
+        try {
+            Files.setPosixFilePermissions(path, Directories.permissions(mode));
+            if (group != null) {
+                Directories.setGroup(endpoint, path, group);
+            }
+            return channel;
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(channel, e);
+            Closer.closeQuietly(() -> Files.deleteIfExists(path), e);
+            throw e;
+        }
+    }
+
     /** Binds inside a fresh private directory, sets mode and group, then links the socket into place. */
-    private static ServerSocketChannel bindPrivately(
-            Endpoint endpoint, Path path, Path temporary, ConnectionOptions options, Binder binder) throws IOException {
+    private static <C extends Channel> C bindPrivately(
+            Endpoint endpoint, Path path, Path temporary, int mode, String group, Binder<C> binder) throws IOException {
         int bytes = UnixPaths.byteLength(temporary);
         if (bytes > UnixPaths.MAX_PATH_BYTES) {
             throw new SocketException("cannot listen on " + endpoint + ": the socket is bound first at " + temporary
@@ -495,19 +615,16 @@ final class SocketFiles {
                     + " bytes, over the limit of " + UnixPaths.MAX_PATH_BYTES + "; shorten the path by "
                     + (bytes - UnixPaths.MAX_PATH_BYTES) + " bytes");
         }
-        ServerSocketChannel channel;
+        C channel;
         try {
-            channel = binder.bind(temporary, options.get(ConnectionOptions.BACKLOG));
+            channel = binder.bind(temporary);
         } catch (IOException e) {
             throw bindFailure(endpoint, e);
         }
         try {
-            Files.setPosixFilePermissions(temporary, Directories.permissions(options.get(ConnectionOptions.MODE)));
-            if (options.find(ConnectionOptions.GROUP).isPresent()) {
-                Directories.setGroup(
-                        endpoint,
-                        temporary,
-                        options.find(ConnectionOptions.GROUP).get());
+            Files.setPosixFilePermissions(temporary, Directories.permissions(mode));
+            if (group != null) {
+                Directories.setGroup(endpoint, temporary, group);
             }
             try {
                 Files.createLink(path, temporary);

@@ -1,0 +1,28 @@
+package dev.ipc.unix;
+
+import dev.ipc.Endpoint;
+import dev.ipc.testkit.DatagramContract;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** The datagram contract on {@code unixgram:@name}, the Linux abstract namespace. */
+class UnixDatagramAbstractContractTest extends DatagramContract {
+
+    private final AtomicInteger next = new AtomicInteger();
+
+    @Override
+    protected Endpoint newEndpoint(Path directory) {
+        return Endpoint.parse("unixgram:@ipc-test-" + ProcessHandle.current().pid() + "-" + next.incrementAndGet()
+                + "?access=anyone");
+    }
+
+    @Override
+    protected String transportId() {
+        return "unixgram/junixsocket";
+    }
+
+    @Override
+    protected boolean isReliable() {
+        return true;
+    }
+}

@@ -1,0 +1,27 @@
+package dev.ipc.unix;
+
+import dev.ipc.Endpoint;
+import dev.ipc.testkit.DatagramContract;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** The datagram contract on {@code unixgram:} socket files. */
+class UnixDatagramContractTest extends DatagramContract {
+
+    private final AtomicInteger next = new AtomicInteger();
+
+    @Override
+    protected Endpoint newEndpoint(Path directory) {
+        return Endpoint.unixgram(directory.resolve("d" + next.incrementAndGet() + ".sock"));
+    }
+
+    @Override
+    protected String transportId() {
+        return "unixgram/junixsocket";
+    }
+
+    @Override
+    protected boolean isReliable() {
+        return true;
+    }
+}
