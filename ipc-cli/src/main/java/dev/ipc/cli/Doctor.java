@@ -4,6 +4,8 @@ import dev.ipc.AuthenticationException;
 import dev.ipc.ClientOptions;
 import dev.ipc.Connection;
 import dev.ipc.ConnectionOptions;
+import dev.ipc.DatagramOptions;
+import dev.ipc.DatagramSocket;
 import dev.ipc.Endpoint;
 import dev.ipc.ErrorCode;
 import dev.ipc.Ipc;
@@ -52,6 +54,8 @@ import picocli.CommandLine.Parameters;
                     + "port closed, a TLS or shared-secret mismatch; or that a listener is alive, and who it is where "
                     + "the OS tells.",
             "Give the endpoint as the client would, query included (trust, certificates, secret).",
+            "For a datagram endpoint (udp://, unixgram:) it checks what can be checked without sending anything: "
+                    + "the socket file and whether a socket is bound there; UDP has no connection to test.",
             "Exit code 0 when a client could talk to it, 1 when not."
         })
 final class Doctor implements Callable<Integer> {
@@ -85,6 +89,10 @@ final class Doctor implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             problem(e.getMessage());
             return verdict(null);
+        }
+        if (target.isDatagram()) {
+            checkDatagrams(target);
+            return verdict(target);
         }
         ClientOptions options;
         try {
@@ -124,6 +132,57 @@ final class Doctor implements Callable<Integer> {
         System.out.println("verdict  a client can't talk to " + (target == null ? endpoint : target.withoutParameters())
                 + ": see the PROBLEM line" + (problems > 1 ? "s" : ""));
         return Main.FAILURE;
+    }
+
+    /**
+     * A datagram endpoint: its options, its socket file, and whether a socket is bound there; nothing is sent, since a
+     * datagram would reach the application behind it.
+     */
+    private void checkDatagrams(Endpoint target) {
+        try {
+            DatagramOptions.builder().query(target).build();
+        } catch (IllegalArgumentException e) {
+            problem(e.getMessage());
+            return;
+        }
+        ok("endpoint " + target.withoutParameters() + " is well formed: datagrams, for Ipc.connectDatagram");
+        note("datagrams have no TLS and no shared secret; "
+                + (target.isInet()
+                        ? "anyone who can reach the port may send to it"
+                        : target.isAbstract()
+                                ? "in the abstract namespace anyone on this host may send to it"
+                                : "the socket file's mode and directory decide who may send"));
+        if (target.isInet()) {
+            try {
+                InetAddress address = InetAddress.getAllByName(target.host())[0];
+                ok(target.host() + " resolves to " + address.getHostAddress());
+            } catch (UnknownHostException e) {
+                problem("cannot resolve the host " + target.host() + ": " + e.getMessage());
+                return;
+            }
+            note("UDP has no connection, so whether anything is bound at port " + target.port() + " shows only when a "
+                    + "datagram is answered: try ipc ping " + target.withoutParameters() + " against a datagram echo "
+                    + "(ipc serve)");
+            return;
+        }
+        if (target.path().isPresent() && !checkSocketFile(target.path().get())) {
+            return;
+        }
+        try (DatagramSocket socket = Ipc.connectDatagram(target)) {
+            ok("a socket is bound at " + socket.remoteEndpoint().orElseThrow()
+                    + " (a connect to it succeeded; nothing was sent)");
+        } catch (ConnectException e) {
+            if (target.path().isPresent()) {
+                problem("stale socket file: nobody is bound at " + target.path().get() + " (connection refused): a "
+                        + "process that stopped without cleaning up left it; the next bind reclaims it");
+            } else {
+                problem(e.getMessage());
+            }
+        } catch (AccessDeniedException e) {
+            problem("permission denied: " + e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            problem("cannot connect: " + Main.describe(e));
+        }
     }
 
     /** The file-system side of a socket path; false when connecting is pointless. */
@@ -167,8 +226,8 @@ final class Doctor implements Callable<Integer> {
         ok(path + " is a socket (" + describe(path) + ")");
         noteIfAnotherUsers("the socket file", UnixPaths.ownerUid(path));
         if (!Files.isWritable(path)) {
-            problem("permission denied: this user (" + whoAmI() + ") may not connect to " + path + " ("
-                    + describe(path) + "); connecting needs write permission on the socket file: run as the "
+            problem("permission denied: this user (" + whoAmI() + ") may not connect or send to " + path + " ("
+                    + describe(path) + "); that needs write permission on the socket file: run as the "
                     + "server's user, or ask for a mode or group that includes this user");
             return false;
         }

@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         version = "ipc 0.1.0",
         description = "Serves, calls, pings and diagnoses ipc endpoints (unix:/path, unix:@name, tcp://host:port, "
-                + "tls://host:port, with options in the query), and runs the benchmark comparison.",
+                + "tls://host:port, and the datagram endpoints udp://host:port and unixgram:/path, with options in "
+                + "the query), and runs the benchmark comparison.",
         subcommands = {Serve.class, Call.class, Ping.class, Doctor.class, Bench.class},
         exitCodeOnInvalidInput = 2)
 public final class Main implements Runnable {

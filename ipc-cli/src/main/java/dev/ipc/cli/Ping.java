@@ -1,8 +1,16 @@
 package dev.ipc.cli;
 
 import dev.ipc.ClientOptions;
+import dev.ipc.ConnectionOptions;
+import dev.ipc.DatagramOptions;
+import dev.ipc.DatagramSocket;
 import dev.ipc.Endpoint;
+import dev.ipc.Ipc;
 import dev.ipc.IpcClient;
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Locale;
@@ -19,7 +27,10 @@ import picocli.CommandLine.Parameters;
         description = {
             "Sends requests of SIZE bytes to ENDPOINT (an echo server such as ipc serve, or any ipc "
                     + "server), one at a time, and prints each round trip, then min/avg/p50/p99/max.",
-            "A reply of another length than the request counts as a failure."
+            "A reply of another length than the request counts as a failure.",
+            "On a datagram endpoint (udp://, unixgram:) against a datagram echo such as ipc serve, each request is "
+                    + "one datagram numbered in its first bytes; one with no reply within --timeout counts as lost, "
+                    + "and a late reply is skipped."
         })
 final class Ping implements Callable<Integer> {
 
@@ -45,6 +56,12 @@ final class Ping implements Callable<Integer> {
     String interval = "0s";
 
     @Option(
+            names = {"-W", "--timeout"},
+            paramLabel = "DURATION",
+            description = "how long to wait for each reply (default: 5s)")
+    String timeout = "5s";
+
+    @Option(
             names = {"-q", "--quiet"},
             description = "print only the summary")
     boolean quiet;
@@ -61,14 +78,31 @@ final class Ping implements Callable<Integer> {
         Arrays.fill(request, (byte) 'x');
         long[] nanos = new long[count];
         int received = 0;
-        ClientOptions options = ClientOptions.builder()
-                .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
-                .build();
-        try (IpcClient client = IpcClient.connect(target, options)) {
-            client.call(new byte[0]); // the connection and the server's threads are warm before the first timing
+        Duration wait = Durations.parse(timeout);
+        try (Exchange exchange = target.isDatagram() ? datagrams(target, wait) : calls(target, wait)) {
+            try {
+                exchange.roundTrip(new byte[Math.min(size, Long.BYTES)]); // warm before the first timing
+            } catch (SocketTimeoutException e) {
+                if (!target.isDatagram()) {
+                    throw e;
+                }
+                // A lost warm-up datagram; the timed ones say what is lost.
+            }
             for (int i = 0; i < count; i++) {
+                if (size >= Long.BYTES) {
+                    ByteBuffer.wrap(request).putLong(0, i + 1);
+                }
                 long start = System.nanoTime();
-                byte[] reply = client.call(request);
+                byte[] reply;
+                try {
+                    reply = exchange.roundTrip(request);
+                } catch (SocketTimeoutException e) {
+                    if (!target.isDatagram()) {
+                        throw e;
+                    }
+                    System.out.printf(Locale.ROOT, "seq=%d: no reply within %s (lost)%n", i + 1, timeout);
+                    continue;
+                }
                 long took = System.nanoTime() - start;
                 if (reply.length != size) {
                     System.out.printf(Locale.ROOT, "seq=%d: a reply of %d bytes to %d%n", i + 1, reply.length, size);
@@ -110,6 +144,56 @@ final class Ping implements Callable<Integer> {
                     times[times.length - 1] / 1e6);
         }
         return received == count ? Main.OK : Main.FAILURE;
+    }
+
+    /** One request and its reply, over a connection or as datagrams. */
+    private interface Exchange extends Closeable {
+        byte[] roundTrip(byte[] request) throws IOException;
+    }
+
+    private static Exchange calls(Endpoint target, Duration wait) throws IOException {
+        IpcClient client = IpcClient.connect(
+                target,
+                ClientOptions.builder()
+                        .set(ClientOptions.RECONNECT_TIMEOUT, Duration.ZERO)
+                        .build());
+        return new Exchange() {
+            @Override
+            public byte[] roundTrip(byte[] request) throws IOException {
+                return client.call(request, wait);
+            }
+
+            @Override
+            public void close() throws IOException {
+                client.close();
+            }
+        };
+    }
+
+    /** Datagrams: a reply is the datagram equal to the request; others (late replies to lost ones) are skipped. */
+    private static Exchange datagrams(Endpoint target, Duration wait) throws IOException {
+        DatagramSocket socket = Ipc.connectDatagram(
+                target,
+                DatagramOptions.builder()
+                        .set(ConnectionOptions.READ_TIMEOUT, wait)
+                        .build());
+        return new Exchange() {
+            @Override
+            public byte[] roundTrip(byte[] request) throws IOException {
+                socket.send(request);
+                while (true) {
+                    byte[] reply = socket.receive().payload();
+                    if (reply.length != request.length || Arrays.equals(reply, request)) {
+                        return reply;
+                    }
+                }
+            }
+
+            @Override
+            public void close() throws IOException {
+                socket.close();
+            }
+        };
     }
 
     /** The nearest-rank percentile of sorted values. */

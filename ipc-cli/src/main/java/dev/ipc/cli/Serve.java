@@ -1,8 +1,12 @@
 package dev.ipc.cli;
 
+import dev.ipc.Datagram;
+import dev.ipc.DatagramSocket;
 import dev.ipc.Endpoint;
+import dev.ipc.Ipc;
 import dev.ipc.IpcServer;
 import java.io.IOException;
+import java.net.ProtocolException;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
@@ -16,7 +20,10 @@ import picocli.CommandLine.Parameters;
         description = {
             "Serves ENDPOINT, answering every request with its own payload, until SIGTERM or Ctrl-C.",
             "Prints the bound endpoint (with the real port for port 0, and its query) as its first line, so that a "
-                    + "script can read it and hand it to ipc call. Exits 0 after a graceful stop."
+                    + "script can read it and hand it to ipc call. Exits 0 after a graceful stop.",
+            "On a datagram endpoint (udp://host:port, unixgram:/path, unixgram:@name?access=anyone) it sends each "
+                    + "datagram back to its sender; one from an unbound socket, which has no address, is noted on "
+                    + "stderr."
         })
 final class Serve implements Callable<Integer> {
 
@@ -30,9 +37,11 @@ final class Serve implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        IpcServer server = IpcServer.builder(Endpoint.parse(endpoint))
-                .handler(request -> request)
-                .build();
+        Endpoint target = Endpoint.parse(endpoint);
+        if (target.isDatagram()) {
+            return echoDatagrams(target);
+        }
+        IpcServer server = IpcServer.builder(target).handler(request -> request).build();
         // A signal starts the JVM's shutdown, whose exit status is 128 + the signal's number; a graceful stop is this
         // command's success, so the hook ends the JVM itself once the server has closed (a close during start() waits
         // for it, then undoes it). An exit for a failure to start keeps its own status.
@@ -66,6 +75,56 @@ final class Serve implements Callable<Integer> {
         System.out.println(server.endpoint());
         System.out.flush();
         server.serve(); // until the hook closes it
+        return Main.OK;
+    }
+
+    /** The datagram echo: each datagram back to its sender, until a signal closes the socket. */
+    private static int echoDatagrams(Endpoint target) throws IOException {
+        DatagramSocket socket = Ipc.bindDatagram(target);
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            int status = Main.OK;
+                            try {
+                                socket.close();
+                            } catch (IOException | RuntimeException e) {
+                                System.err.println("ipc serve: closing: " + e.getMessage());
+                                status = Main.FAILURE;
+                            }
+                            System.out.flush();
+                            System.err.flush();
+                            Runtime.getRuntime().halt(status);
+                        },
+                        "ipc-serve-shutdown"));
+        System.out.println(socket.localEndpoint());
+        System.out.flush();
+        while (socket.isOpen()) {
+            Datagram datagram;
+            try {
+                datagram = socket.receive();
+            } catch (ProtocolException e) {
+                System.err.println("ipc serve: " + e.getMessage());
+                continue;
+            } catch (IOException e) {
+                if (!socket.isOpen()) {
+                    break; // the hook closed it
+                }
+                throw e;
+            }
+            if (datagram.sender().isEmpty()) {
+                System.err.println("ipc serve: a datagram of " + datagram.length()
+                        + " bytes from an unbound socket: it has no address to echo to");
+                continue;
+            }
+            try {
+                socket.send(datagram.sender().get(), datagram.payload());
+            } catch (IOException e) {
+                if (!socket.isOpen()) {
+                    break;
+                }
+                System.err.println("ipc serve: " + e.getMessage()); // one sender gone; the others are served on
+            }
+        }
         return Main.OK;
     }
 }

@@ -139,6 +139,53 @@ class IpcCliTest {
     }
 
     @Test
+    void servesCallsAndPingsDatagramsOnUdpAndAUnixDatagramFile() throws Exception {
+        for (String bind : List.of("udp://127.0.0.1:0", "unixgram:" + directory.resolve("d.sock"))) {
+            String endpoint = serve(bind);
+            if (bind.startsWith("udp")) {
+                assertTrue(endpoint.matches("udp://127\\.0\\.0\\.1:[1-9][0-9]*"), endpoint);
+            } else {
+                assertEquals(bind, endpoint);
+            }
+            CommandRun call = ipc("call", endpoint, "a datagram");
+            assertEquals(0, call.exit, call.toString());
+            assertEquals("a datagram", call.out);
+
+            CommandRun ping = ipc("ping", endpoint, "-c", "5", "-s", "64", "-W", "10s");
+            assertEquals(0, ping.exit, ping.toString());
+            assertEquals(
+                    5,
+                    ping.out
+                            .lines()
+                            .filter(line -> line.startsWith("64 bytes from " + endpoint + ": seq="))
+                            .count(),
+                    ping.out);
+            assertTrue(ping.out.contains("5 sent, 5 received, 0% lost"), ping.out);
+
+            CommandRun doctor = ipc("doctor", endpoint);
+            assertDoctor(doctor, 0, "is well formed: datagrams", "datagrams have no TLS and no shared secret");
+            if (!bind.startsWith("udp")) {
+                assertDoctor(doctor, 0, "ok       a socket is bound at " + endpoint);
+            }
+        }
+        Process server = servers.get(1);
+        server.destroy(); // SIGTERM
+        assertTrue(server.waitFor(60, TimeUnit.SECONDS), "ipc serve stopped");
+        assertEquals(0, server.exitValue(), "a graceful stop is success; stderr: " + read(server.getErrorStream()));
+        assertFalse(Files.exists(directory.resolve("d.sock")), "the socket file went with the server");
+    }
+
+    @Test
+    void aDatagramCallWithNoReplyTimesOutInOneLine() throws Exception {
+        Path stale = directory.resolve("nobody.sock");
+        CommandRun refused = ipc("call", "unixgram:" + stale, "x");
+        assertOneLineError(refused, 1, "call", "unixgram:" + stale);
+        assertDoctor(ipc("doctor", "unixgram:" + stale), 1, "PROBLEM  no such file");
+        CommandRun lost = ipc("call", "--timeout", "300ms", "udp://127.0.0.1:9", "x");
+        assertOneLineError(lost, 1, "call");
+    }
+
+    @Test
     void servesTcpOnPortZeroAndPrintsTheRealPort() throws Exception {
         String endpoint = serve("tcp://127.0.0.1:0");
         assertTrue(endpoint.matches("tcp://127\\.0\\.0\\.1:[1-9][0-9]*"), endpoint);
