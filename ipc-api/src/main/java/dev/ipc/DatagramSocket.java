@@ -27,7 +27,10 @@ import java.util.Optional;
  *       program in any language sends to this socket with a plain {@code sendto}.
  *   <li>Sizes: a send larger than {@link #maxDatagramSize()} fails with an {@link IllegalArgumentException} before
  *       anything is sent. A datagram larger than that which arrives is dropped and its receive fails with a
- *       {@link java.net.ProtocolException} naming its sender; the socket stays usable. Nothing is ever cut short.
+ *       {@link java.net.ProtocolException} naming its sender; the socket stays usable. Nothing is ever cut short. An
+ *       empty payload is refused: the JDK's channels send nothing for one. A UDP socket receives an empty datagram
+ *       another program sends as an empty payload; a Unix datagram socket never sees one, since junixsocket 2.10.1
+ *       takes it for "nothing arrived" and drops it.
  *   <li>Delivery: UDP may lose, duplicate or reorder datagrams; a full receiver drops what arrives. Unix datagrams are
  *       reliable and ordered on one host: a receiver's queue that is full holds the sender back, up to
  *       {@link DatagramOptions#SEND_TIMEOUT}. A send to a Unix address nobody has bound fails with a
@@ -52,7 +55,7 @@ public interface DatagramSocket extends Closeable {
      * Sends one datagram to the connected peer.
      *
      * @throws IllegalStateException if this socket is not connected (use {@link #send(Endpoint, byte[])})
-     * @throws IllegalArgumentException if the payload is over {@link #maxDatagramSize()}; nothing is sent
+     * @throws IllegalArgumentException if the payload is empty or over {@link #maxDatagramSize()}; nothing is sent
      * @throws java.net.SocketTimeoutException if the receiver stayed full for the send timeout; nothing was sent
      * @throws IOException if sending fails or the socket is closed; the message names the destination and the cause
      */
@@ -64,7 +67,7 @@ public interface DatagramSocket extends Closeable {
     /**
      * Sends one datagram to {@code destination}, an endpoint of this socket's scheme, without its query.
      *
-     * @throws IllegalArgumentException if the destination is of another scheme, or the payload is over
+     * @throws IllegalArgumentException if the destination is of another scheme, or the payload is empty or over
      *     {@link #maxDatagramSize()}; nothing is sent
      * @throws IllegalStateException if this socket is connected and {@code destination} is not its peer
      * @throws java.net.ConnectException if nobody has bound a Unix destination

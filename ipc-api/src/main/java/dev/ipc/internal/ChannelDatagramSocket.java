@@ -65,6 +65,21 @@ public final class ChannelDatagramSocket implements DatagramSocket {
     private final ReentrantLock sendWaitLock = new ReentrantLock();
     private final ByteBuffer receiveBuffer; // guarded by receiveLock
     private final AtomicBoolean closed = new AtomicBoolean();
+    // The last peer each way: a request and its reply name the same address again and again, and making a socket
+    // address or an endpoint costs microseconds (junixsocket's about two).
+    private volatile Peer lastDestination;
+    private Peer lastSender; // guarded by receiveLock
+
+    /** An endpoint and the socket address it names. */
+    private static final class Peer {
+        final Endpoint endpoint;
+        final SocketAddress address;
+
+        Peer(Endpoint endpoint, SocketAddress address) {
+            this.endpoint = endpoint;
+            this.address = address;
+        }
+    }
 
     /**
      * Wraps a bound (and, for a connected socket, connected) channel, which this socket then owns.
@@ -135,17 +150,27 @@ public final class ChannelDatagramSocket implements DatagramSocket {
             transmit(ByteBuffer.wrap(payload), null, to);
             return;
         }
-        SocketAddress address;
-        try {
-            address = addressing.addressOf(to);
-        } catch (IOException e) {
-            throw addressing.sendFailure(to, e);
+        Peer peer = lastDestination;
+        if (peer == null || !peer.endpoint.equals(to)) {
+            try {
+                peer = new Peer(to, addressing.addressOf(to));
+            } catch (IOException e) {
+                throw addressing.sendFailure(to, e);
+            }
+            lastDestination = peer;
         }
-        transmit(ByteBuffer.wrap(payload), address, to);
+        transmit(ByteBuffer.wrap(payload), peer.address, to);
     }
 
     private void transmit(ByteBuffer payload, SocketAddress address, Endpoint destination) throws IOException {
         int length = payload.remaining();
+        if (length == 0) {
+            // The JDK's channels return 0 for an empty buffer without sending anything, and junixsocket's
+            // receivers drop an empty datagram: refused, rather than lost unseen.
+            throw new IllegalArgumentException("cannot send an empty datagram to " + destination
+                    + ": the JDK's datagram channels send nothing for one, and Unix datagram receivers here drop "
+                    + "it; send at least one byte");
+        }
         if (length > maxDatagramSize) {
             throw new IllegalArgumentException("cannot send a datagram of " + length + " bytes to " + destination
                     + ": over maxDatagramSize, " + maxDatagramSize + " bytes; nothing was sent");
@@ -156,13 +181,8 @@ public final class ChannelDatagramSocket implements DatagramSocket {
                 write(payload, address);
                 return;
             }
-            if (length > 0 && write(payload, address) > 0) {
-                return;
-            }
-            // An empty datagram and a full receiver both return 0: wait for room before trying (again).
-            awaitRoom(destination, length);
-            while (write(payload, address) == 0 && length > 0) {
-                awaitRoom(destination, length);
+            while (write(payload, address) == 0) {
+                awaitRoom(destination, length); // a full receiver
             }
         } catch (ClosedChannelException e) {
             throw closedWhile("sending", e);
@@ -208,6 +228,9 @@ public final class ChannelDatagramSocket implements DatagramSocket {
         receiveLock.lock();
         try {
             ByteBuffer buffer = receiveBuffer;
+            if (blocking && remoteEndpoint != null) {
+                return receiveConnected(buffer);
+            }
             long deadline = System.nanoTime() + readTimeoutNanos;
             SocketAddress from;
             while (true) {
@@ -227,18 +250,16 @@ public final class ChannelDatagramSocket implements DatagramSocket {
                     readWaiter.await(left);
                 }
             }
-            int length = buffer.position();
-            Endpoint sender = from == null ? null : addressing.endpointOf(from);
-            if (length > maxDatagramSize) {
-                throw new ProtocolException(
-                        "a datagram over maxDatagramSize (" + maxDatagramSize + " bytes) arrived at "
-                                + label + " from " + (sender == null ? "an unbound socket" : sender.toString())
-                                + " and was dropped; raise maxDatagramSize on this side to take it");
+            Endpoint sender = null;
+            if (from != null) {
+                Peer peer = lastSender;
+                if (peer == null || !peer.address.equals(from)) {
+                    peer = new Peer(addressing.endpointOf(from), from);
+                    lastSender = peer;
+                }
+                sender = peer.endpoint;
             }
-            byte[] payload = new byte[length];
-            buffer.flip();
-            buffer.get(payload);
-            return new Datagram(payload, sender);
+            return take(buffer, sender);
         } catch (ClosedChannelException e) {
             throw closedWhile("receiving", e);
         } catch (IOException e) {
@@ -249,6 +270,36 @@ public final class ChannelDatagramSocket implements DatagramSocket {
         } finally {
             receiveLock.unlock();
         }
+    }
+
+    /**
+     * A connected socket's blocking receive: a read, which takes no sender address (the peer is the only one who may
+     * send), and so spares junixsocket's decoding of one, which costs it tens of microseconds for an abstract name.
+     */
+    private Datagram receiveConnected(ByteBuffer buffer) throws IOException {
+        while (true) {
+            buffer.clear();
+            int read = channel.read(buffer);
+            requireOpenWhile("receiving");
+            // junixsocket answers -1, not a datagram, where recv found none (it drops empty datagrams so).
+            if (read >= 0) {
+                return take(buffer, remoteEndpoint);
+            }
+        }
+    }
+
+    /** The datagram in {@code buffer}, whole, or a failure if it filled the buffer: then it was over the limit. */
+    private Datagram take(ByteBuffer buffer, Endpoint sender) throws ProtocolException {
+        int length = buffer.position();
+        if (length > maxDatagramSize) {
+            throw new ProtocolException("a datagram over maxDatagramSize (" + maxDatagramSize + " bytes) arrived at "
+                    + label + " from " + (sender == null ? "an unbound socket" : sender.toString())
+                    + " and was dropped; raise maxDatagramSize on this side to take it");
+        }
+        byte[] payload = new byte[length];
+        buffer.flip();
+        buffer.get(payload);
+        return new Datagram(payload, sender);
     }
 
     private void requireOpen() throws ClosedChannelException {

@@ -22,10 +22,11 @@ final class BenchPair implements AutoCloseable {
      * with hand-written framing, no library; {@code call-*}, the library's {@code IpcClient.call} to an
      * {@code IpcServer} (the JDK backend on {@code unix}), and {@code direct-unix} the same with {@code directHandlers}
      * (handlers on the thread that read the request, as gRPC's direct executor); {@code netty-*} and {@code grpc-unix},
-     * the peers a user would pick instead.
+     * the peers a user would pick instead; {@code udp} and {@code unixgram}, the library's datagram sockets, beside
+     * {@code raw-udp} and {@code raw-unixgram}, the channels by hand ({@link DatagramPeers}).
      */
     static final String TRANSPORTS = "unix-jdk,unix-junixsocket,tcp,raw-unix,raw-tcp,call-unix,call-tcp,direct-unix,"
-            + "netty-unix,netty-tcp,grpc-unix";
+            + "netty-unix,netty-tcp,grpc-unix,udp,unixgram,raw-udp,raw-unixgram";
 
     private final Path directory;
     private final Process process;
@@ -35,19 +36,30 @@ final class BenchPair implements AutoCloseable {
     final String kind;
 
     private final boolean echo;
+    private final BufferedReader replies; // the server process's standard output, after READY
 
     private BenchPair(
-            Path directory, Process process, BenchServer thread, Endpoint endpoint, String kind, boolean echo) {
+            Path directory,
+            Process process,
+            BufferedReader replies,
+            BenchServer thread,
+            Endpoint endpoint,
+            String kind,
+            boolean echo) {
         this.directory = directory;
         this.process = process;
+        this.replies = replies;
         this.thread = thread;
         this.endpoint = endpoint;
         this.kind = kind;
         this.echo = echo;
     }
 
-    /** The kind of server and client of a transport: lib, raw, call, netty or grpc. */
+    /** The kind of server and client of a transport: lib, raw, call, netty, grpc, dgram or rawdgram. */
     static String kind(String transport) {
+        if (DatagramPeers.isDatagram(transport)) {
+            return transport.startsWith("raw-") ? "rawdgram" : "dgram";
+        }
         int dash = transport.indexOf('-');
         String prefix = dash < 0 ? transport : transport.substring(0, dash);
         switch (prefix) {
@@ -76,10 +88,24 @@ final class BenchPair implements AutoCloseable {
      * @param echo whether the server echoes (round trips) or drains (streaming)
      */
     static BenchPair start(String transport, String server, boolean echo) throws Exception {
+        return start(transport, server, echo, 64);
+    }
+
+    /**
+     * Starts a server for messages of at most {@code size} bytes (datagram servers are sized for them).
+     *
+     * @param transport one of {@link #TRANSPORTS}
+     * @param server {@code process} or {@code thread}
+     * @param echo whether the server echoes (round trips) or drains (streaming)
+     */
+    static BenchPair start(String transport, String server, boolean echo, int size) throws Exception {
         Path directory = Files.createTempDirectory("ipcb");
         String kind = kind(transport);
         Endpoint endpoint;
-        switch (transport) {
+        switch (DatagramPeers.isDatagram(transport) ? "datagram" : transport) {
+            case "datagram":
+                endpoint = DatagramPeers.endpoint(transport, directory, size);
+                break;
             case "unix-jdk":
             case "unix-junixsocket":
                 endpoint = Endpoint.unix(directory.resolve("b.sock")).withParameter("backend", transport.substring(5));
@@ -104,7 +130,7 @@ final class BenchPair implements AutoCloseable {
         }
         if (server.equals("thread")) {
             BenchServer started = BenchServer.start(serverKind(transport), echo, endpoint);
-            return new BenchPair(directory, null, started, started.endpoint(), kind, echo);
+            return new BenchPair(directory, null, null, started, started.endpoint(), kind, echo);
         }
         if (!server.equals("process")) {
             throw new IllegalArgumentException("server must be process or thread, was '" + server + "'");
@@ -135,18 +161,41 @@ final class BenchPair implements AutoCloseable {
         Process process = new ProcessBuilder(command)
                 .redirectError(ProcessBuilder.Redirect.INHERIT)
                 .start();
-        String ready =
-                new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)).readLine();
+        BufferedReader replies =
+                new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        String ready = replies.readLine();
         if (ready == null || !ready.startsWith("READY ")) {
             process.destroyForcibly();
             throw new IllegalStateException("the benchmark server did not start: " + ready);
         }
-        return new BenchPair(directory, process, null, Endpoint.parse(ready.substring(6)), kind, echo);
+        return new BenchPair(directory, process, replies, null, Endpoint.parse(ready.substring(6)), kind, echo);
+    }
+
+    /** Whether this pair exchanges datagrams. */
+    boolean isDatagram() {
+        return kind.equals("dgram") || kind.equals("rawdgram");
+    }
+
+    /** How many datagrams the server took, counted once they stopped coming. */
+    long received() throws IOException {
+        if (thread != null) {
+            return thread.received();
+        }
+        process.getOutputStream().write("COUNT\n".getBytes(StandardCharsets.UTF_8));
+        process.getOutputStream().flush();
+        String line = replies.readLine();
+        if (line == null || !line.startsWith("COUNT ")) {
+            throw new IOException("the benchmark server did not answer COUNT: " + line);
+        }
+        return Long.parseLong(line.substring(6));
     }
 
     /** A new client connection to the server, of the server's kind. */
     Exchange connect() throws IOException {
         switch (kind) {
+            case "dgram":
+            case "rawdgram":
+                return DatagramPeers.connect(kind, endpoint);
             case "raw":
                 return Exchange.connectRaw(endpoint);
             case "call":

@@ -6,15 +6,20 @@ import dev.ipc.Ipc;
 import dev.ipc.IpcServer;
 import dev.ipc.Listener;
 import dev.ipc.ServerOptions;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 /**
  * The server side of the benchmarks, in this JVM (a thread) or in its own (run as a main class): echoes every message,
@@ -22,13 +27,17 @@ import java.nio.file.Path;
  * ({@code raw}), the library's {@code IpcServer} ({@code call}, and {@code direct} with handlers on the reading thread:
  * echo only), Netty ({@code netty}) or gRPC ({@code grpc}).
  *
- * <p>As a process: {@code BenchServer lib|raw|call|direct|netty|grpc echo|drain ENDPOINT}; prints {@code READY
- * <endpoint>} and serves until its standard input closes.
+ * <p>As a process: {@code BenchServer lib|raw|call|direct|netty|grpc|dgram|rawdgram echo|drain ENDPOINT}; prints
+ * {@code READY <endpoint>} and serves until its standard input closes.
  */
 final class BenchServer implements AutoCloseable {
 
-    /** A server that is up: where it listens, and how it stops. */
-    record Serving(Endpoint endpoint, Stop stop) {}
+    /** A server that is up: where it listens, how it stops, and how many datagrams it took (-1: not a count). */
+    record Serving(Endpoint endpoint, Stop stop, LongSupplier received) {
+        Serving(Endpoint endpoint, Stop stop) {
+            this(endpoint, stop, () -> -1);
+        }
+    }
 
     /** Stops a server. */
     @FunctionalInterface
@@ -39,15 +48,21 @@ final class BenchServer implements AutoCloseable {
     private final AutoCloseable listener;
     private final Endpoint endpoint;
     private final Thread acceptor; // null for a server with threads of its own
+    private final LongSupplier received;
 
     private BenchServer(AutoCloseable listener, Endpoint endpoint, Thread acceptor) {
+        this(listener, endpoint, acceptor, () -> -1);
+    }
+
+    private BenchServer(AutoCloseable listener, Endpoint endpoint, Thread acceptor, LongSupplier received) {
         this.listener = listener;
         this.endpoint = endpoint;
         this.acceptor = acceptor;
+        this.received = received;
     }
 
     private static BenchServer of(Serving serving) {
-        return new BenchServer(serving.stop()::stop, serving.endpoint(), null);
+        return new BenchServer(serving.stop()::stop, serving.endpoint(), null, serving.received());
     }
 
     /** Starts serving on {@code endpoint} (port 0 for TCP) in this JVM. */
@@ -57,6 +72,9 @@ final class BenchServer implements AutoCloseable {
                 return of(NettyPeer.serve(endpoint, echo));
             case "grpc":
                 return of(GrpcPeer.serve(endpoint));
+            case "dgram":
+            case "rawdgram":
+                return of(DatagramPeers.serve(kind, endpoint, echo, new AtomicLong()));
             case "call":
             case "direct":
                 IpcServer server = IpcServer.builder(endpoint)
@@ -154,6 +172,11 @@ final class BenchServer implements AutoCloseable {
         return endpoint;
     }
 
+    /** How many datagrams a datagram server took, once they stopped coming; -1 for the other servers. */
+    long received() {
+        return received.getAsLong();
+    }
+
     @Override
     public void close() throws Exception {
         listener.close();
@@ -162,13 +185,20 @@ final class BenchServer implements AutoCloseable {
         }
     }
 
-    /** Runs the server as a process until standard input closes. */
+    /**
+     * Runs the server as a process until standard input closes; a line {@code COUNT} there is answered with
+     * {@code COUNT <datagrams received>}.
+     */
     public static void main(String[] args) throws Exception {
         try (BenchServer server = start(args[0], args[1].equals("echo"), Endpoint.parse(args[2]))) {
             System.out.println("READY " + server.endpoint());
             System.out.flush();
-            while (System.in.read() >= 0) {
-                // wait for the benchmark to close our standard input
+            BufferedReader commands = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+            for (String line = commands.readLine(); line != null; line = commands.readLine()) {
+                if (line.equals("COUNT")) {
+                    System.out.println("COUNT " + server.received());
+                    System.out.flush();
+                }
             }
         }
     }

@@ -157,7 +157,8 @@ public final class Runner implements Callable<Integer> {
             for (int size : oneSize ? List.of(64) : sizes) {
                 for (int threads : benchmark.equals("calls") ? callers : List.of(0)) {
                     for (String transport : transports) {
-                        if (applies(benchmark, transport)) {
+                        if (applies(benchmark, transport)
+                                && (!DatagramPeers.isDatagram(transport) || size <= DatagramPeers.maxSize(transport))) {
                             cases.add(new Object[] {benchmark, transport, size, threads});
                         }
                     }
@@ -183,7 +184,7 @@ public final class Runner implements Callable<Integer> {
             System.out.flush();
             RunResult result = run(benchmark, transport, size, threads);
             raw.add(result);
-            Measured m = Measured.of(benchmark, transport, size, threads, result);
+            Measured m = Measured.of(benchmark, transport, size, threads, result, lost(benchmark, transport));
             measured.add(m);
             System.out.println(m.headline());
         }
@@ -203,10 +204,13 @@ public final class Runner implements Callable<Integer> {
      * Whether a benchmark has a case for a transport: {@code IpcClient} has no one-way messages, so no streaming for
      * {@code call-*}; a gRPC client stream takes one sender, so no four-thread streaming for it; the calls benchmark is
      * for the clients that multiplex calls ({@code call-*}, {@code grpc-*}); connection setup is the library's and the
-     * raw channel's.
+     * raw channel's; datagrams have round trips and one-way streams only, and UDP no sizes over 65,507 bytes.
      */
     static boolean applies(String benchmark, String transport) {
         String kind = BenchPair.kind(transport);
+        if (DatagramPeers.isDatagram(transport)) {
+            return benchmark.equals("roundtrip") || benchmark.equals("streaming");
+        }
         switch (benchmark) {
             case "streaming":
                 return !kind.equals("call");
@@ -223,6 +227,9 @@ public final class Runner implements Callable<Integer> {
         }
     }
 
+    /** Where a datagram stream's trial leaves {@code transport size sent received}, read back into the table. */
+    private Path losses;
+
     private RunResult run(String benchmark, String transport, int size, int threads) throws Exception {
         String include = BENCHMARKS.get(benchmark)[0];
         ChainedOptionsBuilder options = new OptionsBuilder()
@@ -236,9 +243,21 @@ public final class Runner implements Callable<Integer> {
         if (threads > 0) {
             options.threads(threads).addProfiler(GCProfiler.class); // allocation per call: the client's JVM
         }
+        List<String> jvmArgs = new ArrayList<>();
         if (Runtime.version().feature() >= 24) {
-            options.jvmArgsAppend(
-                    "--enable-native-access=ALL-UNNAMED", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
+            jvmArgs.addAll(
+                    List.of("--enable-native-access=ALL-UNNAMED", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
+        }
+        if (DatagramPeers.isDatagram(transport) && !isLatency(benchmark)) {
+            if (losses == null) {
+                losses = Files.createTempFile("ipc-bench-losses", ".txt");
+                losses.toFile().deleteOnExit();
+            }
+            Files.writeString(losses, "");
+            jvmArgs.add("-Dipc.bench.losses=" + losses);
+        }
+        if (!jvmArgs.isEmpty()) {
+            options.jvmArgsAppend(jvmArgs.toArray(new String[0]));
         }
         if (!full) {
             options.warmupIterations(2)
@@ -247,6 +266,21 @@ public final class Runner implements Callable<Integer> {
                     .measurementTime(TimeValue.milliseconds(iterationMillis));
         }
         return new org.openjdk.jmh.runner.Runner(options.build()).runSingle(); // same simple name as this class
+    }
+
+    /** The share of a datagram stream's messages that did not arrive, from the file its trial wrote; NaN otherwise. */
+    private double lost(String benchmark, String transport) throws IOException {
+        if (!DatagramPeers.isDatagram(transport) || isLatency(benchmark) || losses == null) {
+            return Double.NaN;
+        }
+        List<String> lines = Files.readAllLines(losses);
+        if (lines.isEmpty()) {
+            return Double.NaN;
+        }
+        String[] fields = lines.get(lines.size() - 1).split(" ");
+        double sent = Double.parseDouble(fields[2]);
+        double received = Double.parseDouble(fields[3]);
+        return sent <= 0 ? Double.NaN : Math.max(0, 1 - received / sent);
     }
 
     static boolean isLatency(String benchmark) {
@@ -267,6 +301,7 @@ public final class Runner implements Callable<Integer> {
         final double p99;
         final double perSecond;
         final double bytesPerOp; // NaN where not measured
+        final double lost; // the share of datagrams that did not arrive; NaN for streams and round trips
 
         Measured(
                 String benchmark,
@@ -276,7 +311,8 @@ public final class Runner implements Callable<Integer> {
                 double p50,
                 double p99,
                 double perSecond,
-                double bytesPerOp) {
+                double bytesPerOp,
+                double lost) {
             this.benchmark = benchmark;
             this.transport = transport;
             this.size = size;
@@ -285,9 +321,10 @@ public final class Runner implements Callable<Integer> {
             this.p99 = p99;
             this.perSecond = perSecond;
             this.bytesPerOp = bytesPerOp;
+            this.lost = lost;
         }
 
-        static Measured of(String benchmark, String transport, int size, int callers, RunResult run) {
+        static Measured of(String benchmark, String transport, int size, int callers, RunResult run, double lost) {
             Result<?> primary = run.getPrimaryResult();
             Result<?> allocated = run.getSecondaryResults().get("gc.alloc.rate.norm");
             if (allocated == null) {
@@ -303,9 +340,11 @@ public final class Runner implements Callable<Integer> {
                         primary.getStatistics().getPercentile(50),
                         primary.getStatistics().getPercentile(99),
                         Double.NaN,
-                        bytes);
+                        bytes,
+                        Double.NaN);
             }
-            return new Measured(benchmark, transport, size, callers, Double.NaN, Double.NaN, primary.getScore(), bytes);
+            return new Measured(
+                    benchmark, transport, size, callers, Double.NaN, Double.NaN, primary.getScore(), bytes, lost);
         }
 
         /** The case this row is compared within: the same size, and the same callers. */
@@ -321,7 +360,13 @@ public final class Runner implements Callable<Integer> {
         String headline() {
             return isLatency(benchmark)
                     ? String.format(Locale.ROOT, "p50 %.1f us, p99 %.1f us", p50, p99)
-                    : String.format(Locale.ROOT, "%,.0f msg/s, %.1f MB/s", perSecond, perSecond * size / 1e6);
+                    : String.format(Locale.ROOT, "%,.0f msg/s, %.1f MB/s", perSecond, perSecond * size / 1e6)
+                            + (Double.isNaN(lost) ? "" : String.format(Locale.ROOT, ", %.1f%% lost", lost * 100));
+        }
+
+        /** Messages that arrived per second: those sent, less the lost ones. */
+        double delivered() {
+            return Double.isNaN(lost) ? perSecond : perSecond * (1 - lost);
         }
     }
 
@@ -344,8 +389,8 @@ public final class Runner implements Callable<Integer> {
                         roundTrip
                                 ? "| size | transport | p50 (µs) | p99 (µs) | vs raw | vs netty | vs grpc |\n"
                                         + "|---|---|---:|---:|---:|---:|---:|\n"
-                                : "| size | transport | per second | MB/s | vs raw | vs netty | vs grpc |\n"
-                                        + "|---|---|---:|---:|---:|---:|---:|\n");
+                                : "| size | transport | per second | MB/s | lost | vs raw | vs netty | vs grpc |\n"
+                                        + "|---|---|---:|---:|---:|---:|---:|---:|\n");
             }
             for (Measured m : rows) {
                 if (calls) {
@@ -372,27 +417,95 @@ public final class Runner implements Callable<Integer> {
                                         peers)
                                 : String.format(
                                         Locale.ROOT,
-                                        "| %s | %s | %,.0f | %.1f | %s |%n",
+                                        "| %s | %s | %,.0f | %.1f | %s | %s |%n",
                                         sizeName(m.size),
                                         m.transport,
                                         m.perSecond,
                                         m.perSecond * m.size / 1e6,
+                                        Double.isNaN(m.lost) ? "–" : String.format(Locale.ROOT, "%.1f%%", m.lost * 100),
                                         peers));
             }
             out.append('\n');
         }
+        out.append(streamsAndDatagrams(measured));
         out.append("Ratios are costs (time per round trip or per message) over the peer's in the same "
                         + "case, on the same ")
-                .append("family (Unix socket or TCP): below 1.00x is faster than the peer. raw: the JDK channel ")
+                .append("family (Unix stream, TCP, Unix datagram or UDP): below 1.00x is faster than the peer. raw: "
+                        + "the JDK channel (junixsocket's for Unix datagrams) ")
                 .append("with hand-written framing; netty: Netty 4.2, epoll; grpc: gRPC-java unary calls (a "
                         + "client stream")
                 .append(" when streaming) over a Unix socket.\n");
         return out.toString();
     }
 
-    /** The family of a transport: unix or tcp. */
+    /** The family of a transport: unix, tcp, unixgram or udp. */
     static String family(String transport) {
+        if (DatagramPeers.isDatagram(transport)) {
+            return transport.endsWith("udp") ? "udp" : "unixgram";
+        }
         return transport.contains("tcp") ? "tcp" : "unix";
+    }
+
+    /** Each datagram case beside the stream it would replace: UDP beside TCP, Unix datagrams beside Unix streams. */
+    private static final String[][] DATAGRAM_AND_STREAM = {
+        {"udp", "tcp"}, {"raw-udp", "raw-tcp"}, {"unixgram", "unix-jdk"}, {"raw-unixgram", "raw-unix"}
+    };
+
+    /**
+     * The table that answers "stream or datagram?": for each size, the datagram cases beside the stream case of the
+     * same kind, round trip p50 and messages delivered per second, and the datagram's cost over the stream's.
+     */
+    static String streamsAndDatagrams(List<Measured> measured) {
+        StringBuilder rows = new StringBuilder();
+        for (int size :
+                measured.stream().mapToInt(m -> m.size).distinct().sorted().toArray()) {
+            for (String[] pair : DATAGRAM_AND_STREAM) {
+                Measured datagramTrip = find(measured, "roundtrip", pair[0], size);
+                Measured streamTrip = find(measured, "roundtrip", pair[1], size);
+                Measured datagramFlow = find(measured, "streaming", pair[0], size);
+                Measured streamFlow = find(measured, "streaming", pair[1], size);
+                if ((datagramTrip == null || streamTrip == null) && (datagramFlow == null || streamFlow == null)) {
+                    continue;
+                }
+                rows.append(String.format(
+                        Locale.ROOT,
+                        "| %s | %s vs %s | %s | %s | %s | %s | %s | %s | %s |%n",
+                        sizeName(size),
+                        pair[0],
+                        pair[1],
+                        datagramTrip == null ? "–" : String.format(Locale.ROOT, "%.1f", datagramTrip.p50),
+                        streamTrip == null ? "–" : String.format(Locale.ROOT, "%.1f", streamTrip.p50),
+                        datagramTrip == null || streamTrip == null
+                                ? "–"
+                                : String.format(Locale.ROOT, "%.2fx", datagramTrip.p50 / streamTrip.p50),
+                        datagramFlow == null ? "–" : String.format(Locale.ROOT, "%,.0f", datagramFlow.delivered()),
+                        datagramFlow == null || Double.isNaN(datagramFlow.lost)
+                                ? "–"
+                                : String.format(Locale.ROOT, "%.1f%%", datagramFlow.lost * 100),
+                        streamFlow == null ? "–" : String.format(Locale.ROOT, "%,.0f", streamFlow.perSecond),
+                        datagramFlow == null || streamFlow == null
+                                ? "–"
+                                : String.format(
+                                        Locale.ROOT, "%.2fx", streamFlow.perSecond / datagramFlow.delivered())));
+            }
+        }
+        if (rows.length() == 0) {
+            return "";
+        }
+        return "### Streams and datagrams: each datagram case beside the stream it would replace\n\n"
+                + "| size | datagram vs stream | datagram p50 (µs) | stream p50 (µs) | round trip cost | "
+                + "datagrams delivered/s | lost | stream msg/s | one-way cost |\n"
+                + "|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+                + rows
+                + "\nCosts are the datagram's time over the stream's (below 1.00x: the datagram is faster); one-way, "
+                + "per message delivered, so that what UDP lost counts against it.\n\n";
+    }
+
+    private static Measured find(List<Measured> measured, String benchmark, String transport, int size) {
+        return measured.stream()
+                .filter(m -> m.benchmark.equals(benchmark) && m.transport.equals(transport) && m.size == size)
+                .findFirst()
+                .orElse(null);
     }
 
     /** {@code m}'s cost over the peer's of the same family and case, or a dash where there is none. */

@@ -81,7 +81,7 @@ final class Ping implements Callable<Integer> {
         Duration wait = Durations.parse(timeout);
         try (Exchange exchange = target.isDatagram() ? datagrams(target, wait) : calls(target, wait)) {
             try {
-                exchange.roundTrip(new byte[Math.min(size, Long.BYTES)]); // warm before the first timing
+                exchange.roundTrip(new byte[Math.max(1, Math.min(size, Long.BYTES))]); // warm before the first timing
             } catch (SocketTimeoutException e) {
                 if (!target.isDatagram()) {
                     throw e;
