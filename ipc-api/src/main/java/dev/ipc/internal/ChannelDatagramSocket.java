@@ -62,8 +62,9 @@ public final class ChannelDatagramSocket implements DatagramSocket {
     private final ReadinessWaiter readWaiter;
     private final ReadinessWaiter writeWaiter;
     private final ReentrantLock receiveLock = new ReentrantLock();
-    private final ReentrantLock sendWaitLock = new ReentrantLock();
+    private final ReentrantLock sendLock = new ReentrantLock();
     private final ByteBuffer receiveBuffer; // guarded by receiveLock
+    private ByteBuffer sendBuffer; // guarded by sendLock; made at the first send
     private final AtomicBoolean closed = new AtomicBoolean();
     // The last peer each way: a request and its reply name the same address again and again, and making a socket
     // address or an endpoint costs microseconds (junixsocket's about two).
@@ -176,13 +177,23 @@ public final class ChannelDatagramSocket implements DatagramSocket {
                     + ": over maxDatagramSize, " + maxDatagramSize + " bytes; nothing was sent");
         }
         requireOpen();
+        sendLock.lock();
         try {
+            // Sent from a direct buffer of our own: junixsocket copies a heap buffer into a new one at each send.
+            ByteBuffer direct = sendBuffer;
+            if (direct == null || direct.capacity() < length) {
+                direct = ByteBuffer.allocateDirect(Math.max(length, Math.min(maxDatagramSize, 64 * 1024)));
+                sendBuffer = direct;
+            }
+            direct.clear();
+            direct.put(payload).flip();
             if (blocking) {
-                write(payload, address);
+                write(direct, address);
                 return;
             }
-            while (write(payload, address) == 0) {
-                awaitRoom(destination, length); // a full receiver
+            long deadline = System.nanoTime() + sendTimeoutNanos;
+            while (write(direct, address) == 0) {
+                awaitRoom(destination, length, deadline); // a full receiver
             }
         } catch (ClosedChannelException e) {
             throw closedWhile("sending", e);
@@ -193,6 +204,8 @@ public final class ChannelDatagramSocket implements DatagramSocket {
                 throw closedWhile("sending", e);
             }
             throw addressing.sendFailure(destination, e);
+        } finally {
+            sendLock.unlock();
         }
     }
 
@@ -200,19 +213,13 @@ public final class ChannelDatagramSocket implements DatagramSocket {
         return address == null ? channel.write(payload) : channel.send(payload, address);
     }
 
-    private void awaitRoom(Endpoint destination, int length) throws IOException {
-        long deadline = System.nanoTime() + sendTimeoutNanos;
-        sendWaitLock.lock();
-        try {
-            long left = sendTimeoutNanos == 0 ? 0 : deadline - System.nanoTime();
-            if (sendTimeoutNanos > 0 && left <= 0) {
-                throw sendTimedOut(destination, length);
-            }
-            if (!writeWaiter.await(left) && sendTimeoutNanos > 0 && deadline - System.nanoTime() <= 0) {
-                throw sendTimedOut(destination, length);
-            }
-        } finally {
-            sendWaitLock.unlock();
+    private void awaitRoom(Endpoint destination, int length, long deadline) throws IOException {
+        long left = sendTimeoutNanos == 0 ? 0 : deadline - System.nanoTime();
+        if (sendTimeoutNanos > 0 && left <= 0) {
+            throw sendTimedOut(destination, length);
+        }
+        if (!writeWaiter.await(left) && sendTimeoutNanos > 0 && deadline - System.nanoTime() <= 0) {
+            throw sendTimedOut(destination, length);
         }
     }
 
