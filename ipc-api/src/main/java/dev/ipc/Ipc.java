@@ -218,17 +218,8 @@ public final class Ipc {
     public static List<TransportInfo> datagramTransports() {
         List<TransportInfo> found = new ArrayList<>();
         for (DatagramTransport transport : Providers.DATAGRAMS) {
-            boolean available = transport.isAvailable();
-            found.add(new TransportInfo(
-                    transport.scheme(),
-                    transport.name(),
-                    available,
-                    available
-                            ? Optional.empty()
-                            : Optional.of(transport
-                                    .unavailabilityCause()
-                                    .map(Ipc::describe)
-                                    .orElse("no reason given"))));
+            found.add(info(
+                    transport.scheme(), transport.name(), transport.isAvailable(), transport.unavailabilityCause()));
         }
         return List.copyOf(found);
     }
@@ -243,17 +234,17 @@ public final class Ipc {
     }
 
     private static TransportInfo info(Transport transport) {
-        boolean available = transport.isAvailable();
+        return info(transport.scheme(), transport.name(), transport.isAvailable(), transport.unavailabilityCause());
+    }
+
+    private static TransportInfo info(String scheme, String name, boolean available, Optional<Throwable> cause) {
         return new TransportInfo(
-                transport.scheme(),
-                transport.name(),
+                scheme,
+                name,
                 available,
                 available
                         ? Optional.empty()
-                        : Optional.of(transport
-                                .unavailabilityCause()
-                                .map(Ipc::describe)
-                                .orElse("no reason given")));
+                        : Optional.of(cause.map(Ipc::describe).orElse("no reason given")));
     }
 
     /**

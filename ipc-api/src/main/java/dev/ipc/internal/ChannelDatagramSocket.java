@@ -6,6 +6,7 @@ import dev.ipc.DatagramOptions;
 import dev.ipc.DatagramSocket;
 import dev.ipc.Endpoint;
 import java.io.IOException;
+import java.net.PortUnreachableException;
 import java.net.ProtocolException;
 import java.net.SocketAddress;
 import java.net.SocketTimeoutException;
@@ -269,6 +270,11 @@ public final class ChannelDatagramSocket implements DatagramSocket {
             return take(buffer, sender);
         } catch (ClosedChannelException e) {
             throw closedWhile("receiving", e);
+        } catch (PortUnreachableException e) {
+            PortUnreachableException named = new PortUnreachableException(
+                    label + ": nothing is bound at the peer's port (the host answered an earlier datagram so)");
+            named.initCause(e);
+            throw named;
         } catch (IOException e) {
             if (closed.get()) {
                 throw closedWhile("receiving", e);

@@ -46,24 +46,7 @@ final class Serve implements Callable<Integer> {
         // command's success, so the hook ends the JVM itself once the server has closed (a close during start() waits
         // for it, then undoes it). An exit for a failure to start keeps its own status.
         AtomicBoolean startFailed = new AtomicBoolean();
-        Runtime.getRuntime()
-                .addShutdownHook(new Thread(
-                        () -> {
-                            if (startFailed.get()) {
-                                return;
-                            }
-                            int status = Main.OK;
-                            try {
-                                server.close();
-                            } catch (IOException | RuntimeException e) {
-                                System.err.println("ipc serve: closing: " + e.getMessage());
-                                status = Main.FAILURE;
-                            }
-                            System.out.flush();
-                            System.err.flush();
-                            Runtime.getRuntime().halt(status);
-                        },
-                        "ipc-serve-shutdown"));
+        closeOnSignal(server, startFailed);
         try {
             server.start();
         } catch (IOException | RuntimeException e) {
@@ -78,16 +61,21 @@ final class Serve implements Callable<Integer> {
         return Main.OK;
     }
 
-    /** The datagram echo: each datagram back to its sender, until a signal closes the socket. */
-    private static int echoDatagrams(Endpoint target) throws IOException {
-        DatagramSocket socket = Ipc.bindDatagram(target);
+    /**
+     * Closes {@code served} when a signal starts the JVM's shutdown, then ends the JVM with this command's status: 0
+     * for the graceful stop, 1 if closing failed; nothing when {@code startFailed} says there is nothing to stop.
+     */
+    private static void closeOnSignal(AutoCloseable served, AtomicBoolean startFailed) {
         Runtime.getRuntime()
                 .addShutdownHook(new Thread(
                         () -> {
+                            if (startFailed.get()) {
+                                return;
+                            }
                             int status = Main.OK;
                             try {
-                                socket.close();
-                            } catch (IOException | RuntimeException e) {
+                                served.close();
+                            } catch (Exception e) {
                                 System.err.println("ipc serve: closing: " + e.getMessage());
                                 status = Main.FAILURE;
                             }
@@ -96,6 +84,12 @@ final class Serve implements Callable<Integer> {
                             Runtime.getRuntime().halt(status);
                         },
                         "ipc-serve-shutdown"));
+    }
+
+    /** The datagram echo: each datagram back to its sender, until a signal closes the socket. */
+    private static int echoDatagrams(Endpoint target) throws IOException {
+        DatagramSocket socket = Ipc.bindDatagram(target);
+        closeOnSignal(socket, new AtomicBoolean());
         System.out.println(socket.localEndpoint());
         System.out.flush();
         while (socket.isOpen()) {

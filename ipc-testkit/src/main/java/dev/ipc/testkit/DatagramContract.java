@@ -25,7 +25,6 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
@@ -36,8 +35,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -59,9 +56,8 @@ public abstract class DatagramContract {
     private static final Random RANDOM = new Random(20261201);
     private static final Path PYTHON = Path.of("/usr/bin/python3");
 
-    private Path classDirectory;
+    private ContractDirectories directories;
     private Path directory;
-    private int testNumber;
     private final ExecutorService threads = Executors.newCachedThreadPool(new NamedThreads("ipc-test-datagram"));
     private LeakGate.Baseline baseline;
 
@@ -103,8 +99,8 @@ public abstract class DatagramContract {
 
     @BeforeAll
     void recordBaseline() throws Exception {
-        classDirectory = Files.createTempDirectory("ipcd");
-        directory = Files.createDirectory(classDirectory.resolve("warmup"));
+        directories = new ContractDirectories("ipcd");
+        directory = directories.current();
         // One exchange first, so that classes and native libraries that stay for the JVM's life are loaded.
         try (DatagramSocket server = bind(DatagramOptions.defaults());
                 DatagramSocket client = Ipc.connectDatagram(server.localEndpoint())) {
@@ -116,24 +112,17 @@ public abstract class DatagramContract {
 
     @BeforeEach
     void newDirectory() throws IOException {
-        directory = Files.createDirectory(classDirectory.resolve("t" + ++testNumber));
+        directory = directories.next();
     }
 
     @AfterEach
     void noSocketFileLeftBehind() throws IOException {
-        try (Stream<Path> files = Files.walk(directory)) {
-            List<Path> left = files.filter(path -> !path.equals(directory)).collect(Collectors.toList());
-            assertEquals(List.of(), left, "files left behind after the test");
-        }
+        directories.assertCurrentEmpty();
     }
 
     @AfterAll
     void nothingLeaked() throws Exception {
-        try (Stream<Path> files = Files.walk(classDirectory)) {
-            for (Path path : files.sorted(Comparator.reverseOrder()).collect(Collectors.toList())) {
-                Files.delete(path);
-            }
-        }
+        directories.deleteAll();
         threads.shutdown();
         assertTrue(threads.awaitTermination(10, TimeUnit.SECONDS), "test threads did not stop");
         baseline.assertNothingLeaked("the datagram contract on " + transportId(), Duration.ofSeconds(5));
@@ -532,8 +521,8 @@ public abstract class DatagramContract {
                         && "root".equals(System.getProperty("user.name")),
                 "acting as uid 65534 needs root, setpriv (util-linux) and python3");
         // The way down to the socket must be open to the other user; the socket file's mode then decides.
-        Set<PosixFilePermission> before = Files.getPosixFilePermissions(classDirectory);
-        Files.setPosixFilePermissions(classDirectory, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Set<PosixFilePermission> before = Files.getPosixFilePermissions(directories.root());
+        Files.setPosixFilePermissions(directories.root(), PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
         try {
             for (int mode : new int[] {0600, 0666}) {
@@ -569,7 +558,7 @@ public abstract class DatagramContract {
                 }
             }
         } finally {
-            Files.setPosixFilePermissions(classDirectory, before);
+            Files.setPosixFilePermissions(directories.root(), before);
         }
     }
 }

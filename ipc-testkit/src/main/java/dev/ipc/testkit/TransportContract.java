@@ -39,7 +39,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -52,8 +51,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -77,10 +74,9 @@ public abstract class TransportContract {
 
     private static final Random RANDOM = new Random(20261124);
 
-    private Path classDirectory;
+    private ContractDirectories directories;
 
     private Path directory;
-    private int testNumber;
     private final ExecutorService threads = Executors.newCachedThreadPool(new NamedThreads("ipc-test-contract"));
     private LeakGate.Baseline baseline;
 
@@ -112,8 +108,8 @@ public abstract class TransportContract {
         // One full exchange first, so that classes, native libraries and JDK-internal descriptors that
         // stay for the life of the JVM are already there when the baseline is taken.
         // Short, so that socket paths stay far below the 108-byte limit.
-        classDirectory = Files.createTempDirectory("ipc");
-        directory = Files.createDirectory(classDirectory.resolve("warmup"));
+        directories = new ContractDirectories("ipc");
+        directory = directories.current();
         try (Listener listener = listen(ConnectionOptions.defaults());
                 Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection server = listener.accept()) {
@@ -133,24 +129,17 @@ public abstract class TransportContract {
 
     @BeforeEach
     void newDirectory() throws IOException {
-        directory = Files.createDirectory(classDirectory.resolve("t" + ++testNumber));
+        directory = directories.next();
     }
 
     @AfterEach
     void noSocketFileLeftBehind() throws IOException {
-        try (Stream<Path> files = Files.walk(directory)) {
-            List<Path> left = files.filter(path -> !path.equals(directory)).collect(Collectors.toList());
-            assertEquals(List.of(), left, "files left behind after the test");
-        }
+        directories.assertCurrentEmpty();
     }
 
     @AfterAll
     void nothingLeaked() throws Exception {
-        try (Stream<Path> files = Files.walk(classDirectory)) {
-            for (Path path : files.sorted(Comparator.reverseOrder()).collect(Collectors.toList())) {
-                Files.delete(path);
-            }
-        }
+        directories.deleteAll();
         threads.shutdown();
         assertTrue(threads.awaitTermination(10, TimeUnit.SECONDS), "test threads did not stop");
         baseline.assertNothingLeaked("the contract suite on " + transportId(), Duration.ofSeconds(5));
