@@ -407,7 +407,7 @@ final class SocketFiles {
      * would send from a path that is gone. With {@code inPlace}, the socket is bound at the path itself when this
      * process's umask gives the new file no write permission beyond {@code mode} (connecting or sending needs write),
      * so nobody else can reach it before its mode is set; with a looser umask it is bound privately all the same, and
-     * sends from the private path, logged at debug.
+     * sends from the private path, kept until close so that replies reach it (logged at debug).
      *
      * @param group the file's group by name, or null to keep the process's
      * @param inPlace whether to bind at the path itself where the umask makes that safe
@@ -424,8 +424,12 @@ final class SocketFiles {
             Path privateDirectory = Directories.createPrivate(path.getParent());
             C channel;
             Object identity;
+            boolean keepPrivate = binder.needsBoundPath();
             try {
                 boolean safeInPlace = inPlace && umaskKeepsOthersOut(privateDirectory, mode, group);
+                // Bound privately, a datagram socket's address is the private path: kept while it lives, so that
+                // replies to it (from this user and root: the directory is 0700) still arrive.
+                keepPrivate |= inPlace && !safeInPlace;
                 if (inPlace && !safeInPlace) {
                     LOG.debug(
                             "binding {} in a private directory first: the umask would let others write the new file "
@@ -445,7 +449,7 @@ final class SocketFiles {
                 Closer.closeQuietly(() -> removePrivate(privateDirectory), e);
                 throw e;
             }
-            if (!binder.needsBoundPath()) {
+            if (!keepPrivate) {
                 removePrivate(privateDirectory);
             }
             return new Bound<>(

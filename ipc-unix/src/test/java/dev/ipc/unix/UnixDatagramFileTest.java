@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.ipc.Datagram;
 import dev.ipc.DatagramSocket;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
@@ -99,7 +100,8 @@ class UnixDatagramFileTest {
         Path shell = Path.of("/bin/sh");
         assumeTrue(Files.isExecutable(shell), "needs /bin/sh to set another process's umask");
         Path path = directory.resolve("loose.sock");
-        try (DatagramSocket receiver = Ipc.bindDatagram(Endpoint.unixgram(directory.resolve("r.sock")))) {
+        try (DatagramSocket receiver =
+                Ipc.bindDatagram(Endpoint.parse("unixgram:" + directory.resolve("r.sock") + "?readTimeout=30s"))) {
             StringBuilder command = new StringBuilder("umask 000; exec");
             for (String word : JavaProcesses.command(
                     LooseUmaskBinder.class.getName(),
@@ -107,13 +109,25 @@ class UnixDatagramFileTest {
                     receiver.localEndpoint().toString())) {
                 command.append(" '").append(word.replace("'", "'\\''")).append('\'');
             }
-            CommandRun run = CommandRun.of(new ProcessBuilder(shell.toString(), "-c", command.toString()), "");
-            assertEquals(0, run.exit, run.toString());
-            assertEquals("0600", run.out.trim(), "the mode asked, though the umask would have given 0777");
-            Endpoint sender = receiver.receive().sender().orElseThrow();
-            assertTrue(
-                    sender.path().orElseThrow().toString().matches(".*/\\.ipc[0-9a-f]{6}/s"),
-                    "bound in a private directory first, so its datagrams come from there: " + sender);
+            Process child = new ProcessBuilder(shell.toString(), "-c", command.toString()).start();
+            try {
+                Datagram datagram = receiver.receive();
+                Endpoint sender = datagram.sender().orElseThrow();
+                assertTrue(
+                        sender.path().orElseThrow().toString().matches(".*/\\.ipc[0-9a-f]{6}/s"),
+                        "bound in a private directory first, so its datagrams come from there: " + sender);
+                receiver.send(sender, new byte[] {7});
+                assertTrue(child.waitFor(30, TimeUnit.SECONDS), "the other process finished");
+                String out = CommandRun.read(child.getInputStream());
+                assertEquals(0, child.exitValue(), out + CommandRun.read(child.getErrorStream()));
+                assertEquals(
+                        List.of("0600", "reply 7"),
+                        out.lines().collect(Collectors.toList()),
+                        "the mode asked, though the umask would have given 0777; and the reply to the private path "
+                                + "arrived");
+            } finally {
+                JavaProcesses.reap(child);
+            }
         }
         assertFalse(Files.exists(path, LinkOption.NOFOLLOW_LINKS), "the other process removed its file");
     }
