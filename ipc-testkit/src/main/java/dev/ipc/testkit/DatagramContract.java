@@ -322,6 +322,40 @@ public abstract class DatagramContract {
     }
 
     @Test
+    void aSendToAReceiverThatStaysFullWaitsAtMostTheSendTimeout() throws Exception {
+        assumeTrue(isReliable(), "UDP never holds a sender back: the kernel drops what does not fit");
+        DatagramOptions impatient = DatagramOptions.builder()
+                .set(DatagramOptions.SEND_TIMEOUT, Duration.ofMillis(300))
+                .build();
+        try (DatagramSocket server = bind(DatagramOptions.defaults());
+                DatagramSocket client = Ipc.connectDatagram(server.localEndpoint(), impatient)) {
+            int sent = 0;
+            SocketTimeoutException full = null;
+            while (full == null && sent < 1_000_000) {
+                try {
+                    client.send(new byte[] {(byte) sent});
+                    sent++;
+                } catch (SocketTimeoutException e) {
+                    full = e;
+                }
+            }
+            assertTrue(full != null, "the receiver never filled");
+            assertTrue(
+                    full.getMessage().contains("stayed full for sendTimeout")
+                            && full.getMessage()
+                                    .contains(server.localEndpoint()
+                                            .withoutParameters()
+                                            .toString()),
+                    full.getMessage());
+            for (int i = 0; i < sent; i++) {
+                assertArrayEquals(new byte[] {(byte) i}, server.receive().payload(), "datagram " + i);
+            }
+            client.send(new byte[] {9});
+            assertArrayEquals(new byte[] {9}, server.receive().payload(), "the timed-out datagram was not sent");
+        }
+    }
+
+    @Test
     void closeWakesABlockedReceive() throws Exception {
         try (DatagramSocket server = bind(DatagramOptions.defaults())) {
             for (DatagramOptions options :
