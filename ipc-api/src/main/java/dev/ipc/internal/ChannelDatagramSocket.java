@@ -214,14 +214,19 @@ public final class ChannelDatagramSocket implements DatagramSocket {
         return address == null ? channel.write(payload) : channel.send(payload, address);
     }
 
+    /**
+     * Waits for room until {@code deadline}; the caller tries again, and comes back here while the receiver is full.
+     */
     private void awaitRoom(Endpoint destination, int length, long deadline) throws IOException {
-        long left = sendTimeoutNanos == 0 ? 0 : deadline - System.nanoTime();
-        if (sendTimeoutNanos > 0 && left <= 0) {
+        if (sendTimeoutNanos == 0) {
+            writeWaiter.await(0);
+            return;
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
             throw sendTimedOut(destination, length);
         }
-        if (!writeWaiter.await(left) && sendTimeoutNanos > 0 && deadline - System.nanoTime() <= 0) {
-            throw sendTimedOut(destination, length);
-        }
+        writeWaiter.await(left);
     }
 
     private SocketTimeoutException sendTimedOut(Endpoint destination, int length) {
