@@ -46,6 +46,22 @@ public final class ConnectionOptions extends OptionSet {
         JUNIXSOCKET
     }
 
+    /** Whether a {@code unix:} connection carries its data in shared memory; see {@link #SHARED_MEMORY}. */
+    public enum SharedMemory {
+        /** The socket carries the data; a listener declines clients that ask, saying so. */
+        OFF,
+        /**
+         * A client asks for shared memory and, where it is declined or can't be asked for, uses the socket and logs
+         * why; a listener grants every client that asks, and serves the others over the socket.
+         */
+        ON,
+        /**
+         * A client asks, and fails where it is declined; a listener grants every client that asks and closes those that
+         * don't.
+         */
+        REQUIRE
+    }
+
     /** How long a connect may take before it fails with a {@code SocketTimeoutException}; zero for no limit. */
     public static final Option<Duration> CONNECT_TIMEOUT = Option.duration(
                     "connectTimeout", Duration.ofSeconds(10), "How long a connect may take; zero for no limit.")
@@ -209,6 +225,41 @@ public final class ConnectionOptions extends OptionSet {
                     : "expectServer is auto, any, same-user, root, uid:N or user:NAME, was '" + text + "'")
             .build();
 
+    /**
+     * Whether a {@code unix:} connection moves its data into two rings in shared memory once connected, with the socket
+     * left to carry wake-ups and liveness: {@code off}, {@code on} or {@code require} (see {@link SharedMemory}). The
+     * socket file, its mode, the access policy, the peer's credentials and the secret work as on any Unix socket.
+     * Descriptors pass only over a socket, so both sides use the junixsocket backend for it (chosen automatically).
+     */
+    public static final Option<SharedMemory> SHARED_MEMORY = Option.choice(
+                    "sharedMemory",
+                    SharedMemory.class,
+                    SharedMemory.OFF,
+                    "Whether unix: data goes through shared memory: off, on or require.")
+            .schemes(Endpoint.UNIX)
+            .build();
+
+    /**
+     * The bytes in each side's shared-memory ring: a power of two from 4 KiB to 1 GiB. Each connection in shared memory
+     * holds two rings, one per direction, each sized by its writer.
+     */
+    public static final Option<Integer> RING_SIZE = Option.size(
+                    "ringSize", 256 * 1024, 4096, 1 << 30, "The bytes of a shared-memory ring; a power of two.")
+            .schemes(Endpoint.UNIX)
+            .check(size -> size < 4096 || size > 1 << 30 || Integer.bitCount(size) != 1
+                    ? "ringSize must be a power of two from 4096 to 1073741824, was " + size
+                    : null)
+            .build();
+
+    /**
+     * How long a shared-memory reader (or a writer facing a full ring) spins before it sleeps on the socket: longer
+     * trades CPU for latency; zero sleeps at once. An idle connection costs no CPU after it.
+     */
+    public static final Option<Duration> SPIN = Option.duration(
+                    "spin", Duration.ofNanos(50_000), "How long a shared-memory reader spins before it sleeps.")
+            .schemes(Endpoint.UNIX)
+            .build();
+
     static final List<Option<?>> TABLE = List.of(
             CONNECT_TIMEOUT,
             READ_TIMEOUT,
@@ -225,7 +276,10 @@ public final class ConnectionOptions extends OptionSet {
             HANDSHAKE_TIMEOUT,
             MAX_HANDSHAKES,
             MAX_HANDSHAKES_PER_PEER,
-            EXPECT_SERVER);
+            EXPECT_SERVER,
+            SHARED_MEMORY,
+            RING_SIZE,
+            SPIN);
 
     private static final Set<Scope> SCOPES = scopesOf(LISTEN, CONNECT);
     private static final ConnectionOptions DEFAULTS = new ConnectionOptions(Map.of());

@@ -440,7 +440,11 @@ class OptionsTest {
     private static String render(Object value) {
         if (value instanceof Duration) {
             Duration duration = (Duration) value;
-            return duration.isZero() ? "none" : duration.toSeconds() + " s";
+            return duration.isZero()
+                    ? "none"
+                    : duration.toMillis() == 0
+                            ? duration.toNanos() / 1000 + " µs"
+                            : duration.toSeconds() == 0 ? duration.toMillis() + " ms" : duration.toSeconds() + " s";
         }
         if (value instanceof Integer && (Integer) value >= 1024 * 1024 && (Integer) value % (1024 * 1024) == 0) {
             return (Integer) value / (1024 * 1024) + " MiB";

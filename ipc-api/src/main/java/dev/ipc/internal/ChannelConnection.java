@@ -3,11 +3,14 @@ package dev.ipc.internal;
 import dev.ipc.Connection;
 import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
+import dev.ipc.ErrorCode;
 import dev.ipc.PeerCredentials;
+import java.io.EOFException;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.ProtocolException;
 import java.net.SocketAddress;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
@@ -48,6 +51,14 @@ public final class ChannelConnection extends FramedConnection {
 
     // Guarded by readLock.
     private final List<FileDescriptor> receivedDescriptors = new ArrayList<>();
+    /** A server's options for answering a request for shared memory, until the first bytes are in (readLock). */
+    private ConnectionOptions offer;
+    /** The first bytes a server reads, until it knows whether they ask for shared memory (readLock). */
+    private ByteBuffer prefix;
+    /** First bytes that turned out not to be a request, for the reader (readLock). */
+    private ByteBuffer leftover;
+    /** The rings, once the data path is in shared memory; null while the socket carries it. */
+    private volatile SharedRings rings;
 
     /**
      * Wraps a connected channel, which this connection then owns.
@@ -77,6 +88,60 @@ public final class ChannelConnection extends FramedConnection {
     }
 
     /**
+     * On an accepted connection: answers a client whose first bytes ask to move the data into shared memory
+     * ({@code docs/PROTOCOL.md}), granting or declining as {@code options} say. The check runs in the first read, so a
+     * connection whose client does not ask costs nothing more, and one that asks is moved before its first byte of data
+     * is read.
+     */
+    public void answerSharedMemoryRequests(ConnectionOptions options) {
+        readLock.lock();
+        try {
+            offer = Objects.requireNonNull(options, "options");
+            prefix = ByteBuffer.allocate(SharedMemoryHandshake.MAGIC.length);
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    /**
+     * On a client, right after connecting: asks the server to move the data into shared memory. Where it is declined or
+     * can't be asked for, the socket carries on and the reason is logged; with {@code sharedMemory=require}, that fails
+     * instead. Bounded by the shorter of {@link ConnectionOptions#CONNECT_TIMEOUT} and
+     * {@link ConnectionOptions#HANDSHAKE_TIMEOUT}.
+     *
+     * @throws IOException if the server did not answer, answered out of protocol, or (when required) declined; the
+     *     connection is then closed
+     */
+    public void requestSharedMemory(ConnectionOptions options) throws IOException {
+        // Part of connecting, as a TLS handshake is: bounded by the connect timeout too.
+        Duration connect = options.get(ConnectionOptions.CONNECT_TIMEOUT);
+        Duration handshake = options.get(ConnectionOptions.HANDSHAKE_TIMEOUT);
+        boolean byConnect = !connect.isZero() && (handshake.isZero() || connect.compareTo(handshake) < 0);
+        Duration limit = byConnect ? connect : handshake;
+        try {
+            readLock.lock();
+            try {
+                Deadline.within(
+                        limit,
+                        this,
+                        "the server of " + label + " did not answer the shared-memory request within "
+                                + (byConnect ? "connectTimeout " : "handshakeTimeout ") + limit,
+                        () -> rings = SharedMemoryHandshake.request(new Wire(), options, label));
+            } finally {
+                readLock.unlock();
+            }
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(this, e);
+            throw e;
+        }
+    }
+
+    /** Whether the data path is in shared memory. */
+    public boolean isSharedMemory() {
+        return rings != null;
+    }
+
+    /**
      * Writes on the calling thread, or, where this backend's blocking calls misbehave in a virtual thread, on a
      * platform thread while the caller waits: the one place every write reaches the socket (a send, a flush, a full
      * queue, a close's last frames, raw output), so a {@code write} that only queues never moves.
@@ -91,6 +156,11 @@ public final class ChannelConnection extends FramedConnection {
     }
 
     private void writeAll(ByteBuffer[] sources) throws IOException {
+        SharedRings shared = rings;
+        if (shared != null) {
+            shared.write(sources);
+            return;
+        }
         // Hand over only buffers with bytes left: junixsocket's gathering write writes just the first buffer it is
         // given, even an empty one.
         int first = 0;
@@ -117,7 +187,9 @@ public final class ChannelConnection extends FramedConnection {
 
     @Override
     protected String whyNoDescriptors() {
-        return traits.whyNoDescriptors;
+        return rings != null
+                ? "its data travels in shared memory, and descriptors only over a socket"
+                : traits.whyNoDescriptors;
     }
 
     @Override
@@ -134,7 +206,7 @@ public final class ChannelConnection extends FramedConnection {
 
     @Override
     public boolean canPassDescriptors() {
-        return traits.descriptorPassing != null;
+        return traits.descriptorPassing != null && rings == null;
     }
 
     @Override
@@ -159,6 +231,77 @@ public final class ChannelConnection extends FramedConnection {
     /** One read that waits at most the read timeout for data; the count, or -1 at end of stream. */
     @Override
     protected int readInto(ByteBuffer destination) throws IOException {
+        if (prefix != null) {
+            settleFirstBytes();
+        }
+        SharedRings shared = rings;
+        if (shared != null) {
+            return shared.read(destination, readTimeoutNanos);
+        }
+        if (leftover != null) {
+            int count = Math.min(leftover.remaining(), destination.remaining());
+            int limit = leftover.limit();
+            leftover.limit(leftover.position() + count);
+            destination.put(leftover);
+            leftover.limit(limit);
+            if (!leftover.hasRemaining()) {
+                leftover = null;
+            }
+            return count;
+        }
+        return readSocket(destination);
+    }
+
+    /**
+     * A server's first read: the first four bytes decide whether the client asks for shared memory, which is then
+     * answered; if they don't ask, they are kept as the start of the stream. A timeout keeps what arrived for the next
+     * read. The caller holds the read lock.
+     */
+    private void settleFirstBytes() throws IOException {
+        while (prefix.hasRemaining() && SharedMemoryHandshake.couldBeRequest(prefix)) {
+            if (readSocket(prefix) < 0) {
+                break;
+            }
+        }
+        ByteBuffer first = prefix.flip();
+        ConnectionOptions options = offer;
+        prefix = null;
+        offer = null;
+        if (SharedMemoryHandshake.isRequest(first)) {
+            rings = SharedMemoryHandshake.answer(new Wire(), options, label);
+            return;
+        }
+        if (options.get(ConnectionOptions.SHARED_MEMORY) == ConnectionOptions.SharedMemory.REQUIRE) {
+            String why = "this listener requires shared memory (sharedMemory=require) and the client did not ask for"
+                    + " it";
+            send(Protocol.error(0, ErrorCode.UNAUTHORIZED, why)); // the client learns why before the close
+            throw new ProtocolException("the client of " + label + ": " + why + "; the connection is closed");
+        }
+        if (first.hasRemaining()) {
+            leftover = first;
+        }
+    }
+
+    /**
+     * Where the listener offers shared memory, its handshake: waits for the client's first bytes and answers a request
+     * before the connection is accepted, so that a client, whose connect waits for the answer, need not wait for the
+     * server's first read. Frames can be sent all along (this is no TLS), so a handshake stopped from outside is woken
+     * with {@link #shutdownInput()} and answered with an ERROR.
+     */
+    @Override
+    public void handshake() throws IOException {
+        readLock.lock();
+        try {
+            if (prefix != null) {
+                settleFirstBytes();
+            }
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    /** One read from the socket that waits at most the read timeout; the count, or -1 at end of stream. */
+    private int readSocket(ByteBuffer destination) throws IOException {
         int count = timed ? timedRead(destination) : checkNotClosed(channel.read(destination));
         if (traits.descriptorPassing != null && count > 0) {
             FileDescriptor[] arrived = traits.descriptorPassing.takeReceived();
@@ -199,13 +342,23 @@ public final class ChannelConnection extends FramedConnection {
 
     @Override
     protected void closeOutput() throws IOException {
-        channel.shutdownOutput();
+        SharedRings shared = rings;
+        if (shared != null) {
+            shared.shutdownOutput(); // the socket stays open both ways: it carries the wake-ups
+        } else {
+            channel.shutdownOutput();
+        }
     }
 
     @Override
     public void shutdownInput() throws IOException {
         ensureOpen();
-        channel.shutdownInput();
+        SharedRings shared = rings;
+        if (shared != null) {
+            shared.shutdownInput();
+        } else {
+            channel.shutdownInput();
+        }
     }
 
     @Override
@@ -235,8 +388,52 @@ public final class ChannelConnection extends FramedConnection {
                 readLock.unlock();
             }
         }
+        SharedRings shared = rings;
+        if (shared != null) {
+            shared.close(closer);
+        }
         // Selectors first: a channel still registered with one may put off closing its descriptor, and the peer
         // would not see the end of stream.
         closer.close(readWaiter).close(writeWaiter).close(channel);
+    }
+
+    /** The raw socket, for the shared-memory handshake; the caller holds the read lock. */
+    private final class Wire implements SharedMemoryHandshake.Wire {
+        @Override
+        public void readFully(ByteBuffer destination) throws IOException {
+            while (destination.hasRemaining()) {
+                if (readSocket(destination) < 0) {
+                    throw new EOFException("connection " + label + " ended inside the shared-memory handshake");
+                }
+            }
+        }
+
+        @Override
+        public void write(ByteBuffer bytes, FileDescriptor descriptor) throws IOException {
+            writeLock.lock();
+            try {
+                if (descriptor != null) {
+                    traits.descriptorPassing.attach(new FileDescriptor[] {descriptor});
+                }
+                writeFully(new ByteBuffer[] {bytes});
+            } finally {
+                writeLock.unlock();
+            }
+        }
+
+        @Override
+        public List<FileDescriptor> takeDescriptors() {
+            return takeReceivedDescriptors();
+        }
+
+        @Override
+        public String whyNoDescriptors() {
+            return traits.descriptorPassing == null ? traits.whyNoDescriptors : null;
+        }
+
+        @Override
+        public SocketChannel socket() {
+            return channel;
+        }
     }
 }

@@ -97,6 +97,17 @@ public final class ReadinessWaiter implements AutoCloseable {
         return new AsynchronousCloseException();
     }
 
+    /** Makes a thread waiting in {@link #await} return at once, as if the time were up. */
+    public void wakeup() {
+        Selector current;
+        synchronized (lock) {
+            current = selector;
+        }
+        if (current != null) {
+            current.wakeup();
+        }
+    }
+
     /** Closes the selector, waking a waiting thread; idempotent. */
     @Override
     public void close() throws IOException {

@@ -154,8 +154,16 @@ public abstract class TransportContract {
 
     /** Connects to {@code endpoint}. */
     protected final Connection connect(Endpoint endpoint, ConnectionOptions options) throws IOException {
-        return Ipc.connect(endpoint, options);
+        Connection connection = Ipc.connect(endpoint, options);
+        checkConnected(connection);
+        return connection;
     }
+
+    /**
+     * Checks a client connection the suite made, for what the backend under test promises of it (that it really runs in
+     * shared memory, say); does nothing by default.
+     */
+    protected void checkConnected(Connection connection) {}
 
     private static byte[] randomBytes(int size) {
         byte[] bytes = new byte[size];

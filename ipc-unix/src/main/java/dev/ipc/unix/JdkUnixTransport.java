@@ -2,6 +2,7 @@ package dev.ipc.unix;
 
 import dev.ipc.AccessPolicy;
 import dev.ipc.ConnectionOptions;
+import dev.ipc.ConnectionOptions.SharedMemory;
 import dev.ipc.ConnectionOptions.UnixBackend;
 import dev.ipc.Endpoint;
 import dev.ipc.PeerCredentials;
@@ -75,8 +76,17 @@ public final class JdkUnixTransport implements Transport {
                 .orElse(false)) {
             return Suitability.unsuitable("the JDK gives peer names only, and the access policy needs numeric ids");
         }
+        SharedMemory shared = options.get(ConnectionOptions.SHARED_MEMORY);
+        if (shared == SharedMemory.REQUIRE) {
+            return Suitability.unsuitable("sharedMemory=require passes the memory as a descriptor, which the JDK's"
+                    + " channels cannot send");
+        }
         if (options.get(ConnectionOptions.BACKEND) == UnixBackend.JDK) {
             return Suitability.suitable(Suitability.FORCED, "backend=jdk was asked for");
+        }
+        if (shared == SharedMemory.ON) {
+            return Suitability.suitable(
+                    Suitability.FALLBACK, "the JDK's channels can't pass the memory's descriptor: the socket only");
         }
         return Suitability.suitable(Suitability.PREFERRED, "the JDK's Unix channels are the default: no native code");
     }
@@ -125,13 +135,17 @@ public final class JdkUnixTransport implements Transport {
     /** Wraps a connected JDK Unix channel; also for sockets inherited from systemd. */
     static FramedConnection wrap(SocketChannel channel, Endpoint endpoint, ConnectionOptions options, String side)
             throws IOException {
-        return new ChannelConnection(
+        ChannelConnection connection = new ChannelConnection(
                 channel,
                 endpoint,
                 peerOf(channel),
                 options,
                 SocketFiles.label(endpoint, "unix/jdk", side),
                 NO_DESCRIPTORS);
+        if (side.equals("server")) {
+            connection.answerSharedMemoryRequests(options); // to decline, saying why
+        }
+        return connection;
     }
 
     private static PeerCredentials peerOf(SocketChannel channel) {

@@ -104,7 +104,7 @@ final class JunixsocketChannels {
             throws IOException {
         AFUNIXSocketChannel unix = (AFUNIXSocketChannel) channel;
         unix.setAncillaryReceiveBufferSize(ANCILLARY_BUFFER_SIZE);
-        return new ChannelConnection(
+        ChannelConnection connection = new ChannelConnection(
                 channel,
                 endpoint,
                 peerOf(channel),
@@ -121,6 +121,10 @@ final class JunixsocketChannels {
                         return unix.getReceivedFileDescriptors();
                     }
                 }));
+        if (side.equals("server")) {
+            connection.answerSharedMemoryRequests(options);
+        }
+        return connection;
     }
 
     private static PeerCredentials peerOf(SocketChannel channel) {

@@ -60,6 +60,11 @@ public final class JunixsocketUnixTransport implements Transport {
         if (endpoint.isAbstract()) {
             return Suitability.suitable(Suitability.PREFERRED, "the abstract namespace needs junixsocket");
         }
+        if (options.get(ConnectionOptions.SHARED_MEMORY) != ConnectionOptions.SharedMemory.OFF) {
+            return Suitability.suitable(
+                    Suitability.PREFERRED,
+                    "shared memory passes its memory file as a descriptor, which needs junixsocket");
+        }
         if (options.find(ConnectionOptions.ACCESS)
                 .map(AccessPolicy::needsNumericIds)
                 .orElse(false)) {

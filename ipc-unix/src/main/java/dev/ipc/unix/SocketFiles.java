@@ -3,10 +3,13 @@ package dev.ipc.unix;
 import dev.ipc.AccessPolicy;
 import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
+import dev.ipc.internal.ChannelConnection;
 import dev.ipc.internal.ChannelListener;
 import dev.ipc.internal.Closer;
 import dev.ipc.internal.FramedConnection;
 import dev.ipc.internal.FramedListener;
+import dev.ipc.internal.HandshakingListener;
+import dev.ipc.internal.SecretHandshake;
 import dev.ipc.internal.ServerIdentity;
 import dev.ipc.internal.UnixPaths;
 import java.io.IOException;
@@ -245,6 +248,11 @@ final class SocketFiles {
         try {
             // Who listens, before a byte is sent: another user may have taken the path first.
             ServerIdentity.check(endpoint, connection.peer(), options.get(ConnectionOptions.EXPECT_SERVER));
+            // Only then is the memory offered: it goes to the server that was expected.
+            if (options.get(ConnectionOptions.SHARED_MEMORY) != ConnectionOptions.SharedMemory.OFF
+                    && connection instanceof ChannelConnection) {
+                ((ChannelConnection) connection).requestSharedMemory(options);
+            }
             return connection;
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(connection, e);
@@ -473,11 +481,23 @@ final class SocketFiles {
             AccessPolicy policy,
             Closer.Action release)
             throws IOException {
+        ChannelListener listener;
         try {
-            return new ChannelListener(channel, endpoint, options, acceptor, policy, release);
+            listener = new ChannelListener(channel, endpoint, options, acceptor, policy, release);
         } catch (IOException | RuntimeException e) {
             Closer.closeQuietly(channel, e);
             Closer.closeQuietly(release::run, e);
+            throw e;
+        }
+        if (options.get(ConnectionOptions.SHARED_MEMORY) == ConnectionOptions.SharedMemory.OFF) {
+            return listener;
+        }
+        // A client waits in connect for the answer to its request for shared memory, so it is answered at once, off
+        // the accept loop, as TLS's and the secret's handshakes are; the secret's runs after it, in the rings.
+        try {
+            return new HandshakingListener(listener, options, AccessPolicy.anyone(), SecretHandshake.secretOf(options));
+        } catch (IOException | RuntimeException e) {
+            Closer.closeQuietly(listener, e);
             throw e;
         }
     }
