@@ -155,7 +155,8 @@ public final class SharedMemoryHandshake {
                         capacity,
                         theirs,
                         peerCapacity,
-                        options.get(ConnectionOptions.SPIN));
+                        options.get(ConnectionOptions.SPIN),
+                        !options.get(ConnectionOptions.READ_TIMEOUT).isZero());
                 LOG.debug("{}: data in shared memory, rings of {} and {} bytes", label, capacity, peerCapacity);
                 return rings;
             } catch (IOException | RuntimeException e) {
@@ -241,7 +242,8 @@ public final class SharedMemoryHandshake {
                     capacity,
                     theirs,
                     peerCapacity,
-                    options.get(ConnectionOptions.SPIN));
+                    options.get(ConnectionOptions.SPIN),
+                    !options.get(ConnectionOptions.READ_TIMEOUT).isZero());
             LOG.debug("{}: data in shared memory, rings of {} and {} bytes", label, capacity, peerCapacity);
             return rings;
         } catch (IOException | RuntimeException e) {

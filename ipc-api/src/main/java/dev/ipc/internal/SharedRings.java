@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -72,6 +73,9 @@ final class SharedRings {
     private final int inCapacity;
     private final long spinNanos;
     private final ReadinessWaiter socketReady;
+    private final boolean timed;
+    /** Whether this side shut the socket's input (to wake a blocked read): it carries no more wake-ups. */
+    private volatile boolean socketShut;
 
     // The writer's state (under the connection's write lock).
     private long tail;
@@ -104,7 +108,8 @@ final class SharedRings {
             int outCapacity,
             Mapping theirs,
             int inCapacity,
-            Duration spin)
+            Duration spin,
+            boolean timed)
             throws IOException {
         this.label = label;
         this.socket = socket;
@@ -119,7 +124,10 @@ final class SharedRings {
         this.inRing =
                 peer.duplicate().position(HEADER).limit(HEADER + inCapacity).slice();
         this.spinNanos = spin.toNanos();
-        socket.configureBlocking(false);
+        // Blocking unless reads have a timeout: a blocking read sees the peer's end at once on every backend, where a
+        // selector may not report it (junixsocket's, at times), and shutdownInput wakes it.
+        this.timed = timed;
+        socket.configureBlocking(!timed);
         this.socketReady = new ReadinessWaiter(socket, SelectionKey.OP_READ);
     }
 
@@ -258,7 +266,7 @@ final class SharedRings {
     /** Reads see an end of stream from now on; what the peer sends is no longer read. */
     void shutdownInput() {
         inputShut = true;
-        socketReady.wakeup();
+        wakeSocketWaiter();
         doorbell.lock();
         try {
             rang.signalAll();
@@ -413,12 +421,32 @@ final class SharedRings {
         }
     }
 
+    /** Wakes the thread that waits on the socket, if one does; blocking, that takes shutting the socket's input. */
+    private void wakeSocketWaiter() {
+        if (timed) {
+            socketReady.wakeup();
+            return;
+        }
+        socketShut = true;
+        try {
+            socket.shutdownInput();
+        } catch (IOException e) {
+            // closed already: nobody waits on it
+        }
+    }
+
     /**
      * Waits for anything from the peer (a wake-up, or the end of the socket), for {@code nanos} at most (zero: no
-     * limit, but never longer than {@link #CHECK_NANOS} before the caller looks again).
+     * limit, though a follower looks again every {@link #CHECK_NANOS}).
      */
     private void awaitSocket(long nanos) throws IOException {
         long wait = nanos <= 0 ? CHECK_NANOS : Math.min(nanos, CHECK_NANOS);
+        if (socketShut) {
+            // This side shut the socket's input: nothing more comes on it, so a writer waiting for room looks again.
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+            ensureOpen();
+            return;
+        }
         doorbell.lock();
         try {
             ensureOpen();
@@ -434,12 +462,26 @@ final class SharedRings {
             doorbell.unlock();
         }
         try {
-            if (drainSocket() == 0) {
+            if (!timed) {
+                wakeups.clear();
+                int count;
+                try {
+                    count = socket.read(wakeups);
+                } catch (AsynchronousCloseException e) {
+                    throw e;
+                } catch (IOException e) {
+                    count = -1; // reset by a peer that died
+                }
+                if (count < 0 && !socketShut) {
+                    peerGone = true;
+                }
+            } else if (drainSocket() == 0) {
                 boolean ready = socketReady.await(wait);
                 if (drainSocket() == 0 && ready) {
                     peerGone = true; // junixsocket reads 0, not -1, at the end of the stream
                 }
             }
+            ensureOpen();
         } catch (AsynchronousCloseException e) {
             ensureOpen();
             throw e;
@@ -513,6 +555,7 @@ final class SharedRings {
         if (before >= CLOSED) {
             return;
         }
+        wakeSocketWaiter();
         closer.close(socketReady);
         doorbell.lock();
         try {

@@ -23,10 +23,12 @@ final class BenchPair implements AutoCloseable {
      * {@code IpcServer} (the JDK backend on {@code unix}), and {@code direct-unix} the same with {@code directHandlers}
      * (handlers on the thread that read the request, as gRPC's direct executor); {@code netty-*} and {@code grpc-unix},
      * the peers a user would pick instead; {@code udp} and {@code unixgram}, the library's datagram sockets, beside
-     * {@code raw-udp} and {@code raw-unixgram}, the channels by hand ({@link DatagramPeers}).
+     * {@code raw-udp} and {@code raw-unixgram}, the channels by hand ({@link DatagramPeers}); {@code shm}, the
+     * library's {@code Connection} with its data in shared memory ({@code sharedMemory=require} on a Unix socket file).
      */
-    static final String TRANSPORTS = "unix-jdk,unix-junixsocket,tcp,raw-unix,raw-tcp,call-unix,call-tcp,direct-unix,"
-            + "netty-unix,netty-tcp,grpc-unix,udp,unixgram,raw-udp,raw-unixgram";
+    static final String TRANSPORTS =
+            "unix-jdk,unix-junixsocket,shm,tcp,raw-unix,raw-tcp,call-unix,call-tcp,direct-unix,"
+                    + "netty-unix,netty-tcp,grpc-unix,udp,unixgram,raw-udp,raw-unixgram";
 
     private final Path directory;
     private final Process process;
@@ -114,6 +116,9 @@ final class BenchPair implements AutoCloseable {
             case "netty-unix":
             case "grpc-unix":
                 endpoint = Endpoint.unix(directory.resolve("b.sock"));
+                break;
+            case "shm":
+                endpoint = Endpoint.unix(directory.resolve("b.sock")).withParameter("sharedMemory", "require");
                 break;
             case "call-unix":
             case "direct-unix":

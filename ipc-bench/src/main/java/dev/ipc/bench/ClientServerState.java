@@ -20,6 +20,7 @@ public abstract class ClientServerState {
     @Param({
         "unix-jdk",
         "unix-junixsocket",
+        "shm",
         "tcp",
         "raw-unix",
         "raw-tcp",

@@ -32,6 +32,7 @@ public class ConcurrentClientsBenchmark {
     @Param({
         "unix-jdk",
         "unix-junixsocket",
+        "shm",
         "tcp",
         "raw-unix",
         "raw-tcp",

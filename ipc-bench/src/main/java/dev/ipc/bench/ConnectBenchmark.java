@@ -25,7 +25,7 @@ import org.openjdk.jmh.annotations.Warmup;
         jvmArgsAppend = {"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
 public class ConnectBenchmark {
 
-    @Param({"unix-jdk", "unix-junixsocket", "tcp", "raw-unix", "raw-tcp"})
+    @Param({"unix-jdk", "unix-junixsocket", "shm", "tcp", "raw-unix", "raw-tcp"})
     public String transport;
 
     @Param({"64"})
