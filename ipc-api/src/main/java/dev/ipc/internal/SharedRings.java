@@ -217,11 +217,9 @@ final class SharedRings {
             }
             Thread.onSpinWait();
         }
-        readerSleeps += 2;
-        LONGS.setVolatile(own, OFFSET_READER_ASLEEP, readerSleeps - 1);
         try {
-            VarHandle.fullFence();
             while (true) {
+                sleep(OFFSET_READER_ASLEEP, readerSleeps += 2);
                 long available = available();
                 if (available > 0) {
                     return available;
@@ -239,6 +237,18 @@ final class SharedRings {
         } finally {
             LONGS.setRelease(own, OFFSET_READER_ASLEEP, readerSleeps);
         }
+    }
+
+    /**
+     * Marks this side's reader or writer asleep with a value it has never had (odd: {@code next - 1}), then fences, so
+     * that the caller's look at the ring that follows sees the peer's last publish, or the peer sees the mark. A new
+     * value for every sleep, the first and each after a wake-up that found nothing: a wake-up spent on a sleep that
+     * needed none (the peer published, this side took the bytes and slept again before the peer looked) must not keep
+     * the peer from waking the next one.
+     */
+    private void sleep(int offset, long next) {
+        LONGS.setVolatile(own, offset, next - 1);
+        VarHandle.fullFence();
     }
 
     /** At the end: what the peer published before it ended is still read first. */
@@ -339,11 +349,9 @@ final class SharedRings {
             }
             Thread.onSpinWait();
         }
-        writerSleeps += 2;
-        LONGS.setVolatile(own, OFFSET_WRITER_ASLEEP, writerSleeps - 1);
         try {
-            VarHandle.fullFence();
             while (true) {
+                sleep(OFFSET_WRITER_ASLEEP, writerSleeps += 2);
                 long room = room(1);
                 if (room > 0) {
                     return room;
@@ -390,7 +398,7 @@ final class SharedRings {
             LONGS.setRelease(own, OFFSET_OUTPUT_ENDED, 1L);
             VarHandle.fullFence();
             if (((long) LONGS.getVolatile(peer, OFFSET_READER_ASLEEP) & 1) != 0) {
-                ring(true);
+                ring(false); // a peer that is gone already needs no telling, as a socket's half-close would not fail
             }
         } finally {
             exit();

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -118,7 +119,9 @@ final class BenchPair implements AutoCloseable {
                 endpoint = Endpoint.unix(directory.resolve("b.sock"));
                 break;
             case "shm":
-                endpoint = Endpoint.unix(directory.resolve("b.sock")).withParameter("sharedMemory", "require");
+                endpoint = Endpoint.unix(directory.resolve("b.sock"))
+                        .withParameter("sharedMemory", "require")
+                        .withParameter("ringSize", System.getProperty("ipc.bench.ring", "262144"));
                 break;
             case "call-unix":
             case "direct-unix":
@@ -141,13 +144,10 @@ final class BenchPair implements AutoCloseable {
             throw new IllegalArgumentException("server must be process or thread, was '" + server + "'");
         }
         List<String> command = new ArrayList<>();
-        if (Files.isExecutable(Path.of("/usr/bin/taskset"))
-                && Runtime.getRuntime().availableProcessors() >= 2) {
+        int lastCpu = lastOnlineCpu();
+        if (Files.isExecutable(Path.of("/usr/bin/taskset")) && lastCpu >= 1) {
             // The server on the last CPU; the runner pins the benchmark's JVM to the first.
-            command.addAll(List.of(
-                    "/usr/bin/taskset",
-                    "-c",
-                    String.valueOf(Runtime.getRuntime().availableProcessors() - 1)));
+            command.addAll(List.of("/usr/bin/taskset", "-c", String.valueOf(lastCpu)));
         }
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         if (Runtime.version().feature() >= 24) {
@@ -174,6 +174,26 @@ final class BenchPair implements AutoCloseable {
             throw new IllegalStateException("the benchmark server did not start: " + ready);
         }
         return new BenchPair(directory, process, replies, null, Endpoint.parse(ready.substring(6)), kind, echo);
+    }
+
+    /**
+     * The machine's last online CPU, or 0 where that can't be read. Not from {@code availableProcessors()}: in a JVM
+     * pinned to the first CPU that counts one, which put the server on the client's CPU.
+     */
+    static int lastOnlineCpu() {
+        try {
+            String online =
+                    Files.readString(Path.of("/sys/devices/system/cpu/online")).trim();
+            String last = online.substring(Math.max(online.lastIndexOf(','), online.lastIndexOf('-')) + 1);
+            return Integer.parseInt(last);
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
+    /** The server's process, where it runs in one of its own. */
+    Optional<ProcessHandle> serverProcess() {
+        return process == null ? Optional.empty() : Optional.of(process.toHandle());
     }
 
     /** Whether this pair exchanges datagrams. */

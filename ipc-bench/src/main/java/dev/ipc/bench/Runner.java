@@ -189,6 +189,9 @@ public final class Runner implements Callable<Integer> {
             System.out.println(m.headline());
         }
         String table = table(measured);
+        if (transports.contains("shm")) {
+            table += IdleCost.table(new String[] {"shm", "unix-jdk"});
+        }
         System.out.println();
         System.out.println(table);
         Files.writeString(folder.resolve("results.md"), table, StandardCharsets.UTF_8);
@@ -255,6 +258,9 @@ public final class Runner implements Callable<Integer> {
             }
             Files.writeString(losses, "");
             jvmArgs.add("-Dipc.bench.losses=" + losses);
+        }
+        if (System.getProperty("ipc.bench.ring") != null) {
+            jvmArgs.add("-Dipc.bench.ring=" + System.getProperty("ipc.bench.ring")); // the shm rows' ringSize
         }
         if (!jvmArgs.isEmpty()) {
             options.jvmArgsAppend(jvmArgs.toArray(new String[0]));
@@ -428,6 +434,7 @@ public final class Runner implements Callable<Integer> {
             out.append('\n');
         }
         out.append(streamsAndDatagrams(measured));
+        out.append(sharedMemory(measured));
         out.append("Ratios are costs (time per round trip or per message) over the peer's in the same "
                         + "case, on the same ")
                 .append("family (Unix stream, TCP, Unix datagram or UDP): below 1.00x is faster than the peer. raw: "
@@ -499,6 +506,54 @@ public final class Runner implements Callable<Integer> {
                 + rows
                 + "\nCosts are the datagram's time over the stream's (below 1.00x: the datagram is faster); one-way, "
                 + "per message delivered, so that what UDP lost counts against it.\n\n";
+    }
+
+    /**
+     * The table that answers "is shared memory worth it?": for each size, the shared-memory connection beside the same
+     * library's Unix socket and beside Netty's, with the issue's targets: a round trip at most 0.15x the socket's, 64 B
+     * one-way at least 3x Netty's rate, 1 MiB one-way at least 2x the socket's.
+     */
+    static String sharedMemory(List<Measured> measured) {
+        StringBuilder rows = new StringBuilder();
+        for (int size :
+                measured.stream().mapToInt(m -> m.size).distinct().sorted().toArray()) {
+            Measured trip = find(measured, "roundtrip", "shm", size);
+            Measured socketTrip = find(measured, "roundtrip", "unix-jdk", size);
+            Measured flow = find(measured, "streaming", "shm", size);
+            Measured socketFlow = find(measured, "streaming", "unix-jdk", size);
+            Measured nettyFlow = find(measured, "streaming", "netty-unix", size);
+            if (trip == null && flow == null) {
+                continue;
+            }
+            rows.append(String.format(
+                    Locale.ROOT,
+                    "| %s | %s | %s | %s | %s | %s | %s | %s |%n",
+                    sizeName(size),
+                    trip == null ? "–" : String.format(Locale.ROOT, "%.2f", trip.p50),
+                    socketTrip == null ? "–" : String.format(Locale.ROOT, "%.2f", socketTrip.p50),
+                    trip == null || socketTrip == null
+                            ? "–"
+                            : String.format(Locale.ROOT, "%.2fx", trip.p50 / socketTrip.p50),
+                    flow == null ? "–" : String.format(Locale.ROOT, "%,.0f", flow.perSecond),
+                    flow == null || socketFlow == null
+                            ? "–"
+                            : String.format(Locale.ROOT, "%.2fx", flow.perSecond / socketFlow.perSecond),
+                    flow == null || nettyFlow == null
+                            ? "–"
+                            : String.format(Locale.ROOT, "%.2fx", flow.perSecond / nettyFlow.perSecond),
+                    flow == null ? "–" : String.format(Locale.ROOT, "%.1f", flow.perSecond * size / 1e6)));
+        }
+        if (rows.length() == 0) {
+            return "";
+        }
+        return "### Shared memory beside the socket\n\n"
+                + "| size | shm p50 (µs) | unix-jdk p50 (µs) | round trip cost | shm msg/s | vs unix-jdk | vs "
+                + "netty-unix "
+                + "| shm MB/s |\n"
+                + "|---|---:|---:|---:|---:|---:|---:|---:|\n"
+                + rows
+                + "\nRound trip cost: shm's time over the socket's (target 0.15x or less at 64 B). One-way: shm's rate "
+                + "over the other's (targets: 3x Netty's or more at 64 B, 2x the socket's or more at 1 MiB).\n\n";
     }
 
     private static Measured find(List<Measured> measured, String benchmark, String transport, int size) {
