@@ -23,6 +23,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,6 +39,7 @@ import org.slf4j.LoggerFactory;
 public final class ChannelConnection extends FramedConnection {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChannelConnection.class);
+    private static final long CLOSE_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
     private final SocketChannel channel;
     private final Endpoint localEndpoint;
@@ -57,6 +59,11 @@ public final class ChannelConnection extends FramedConnection {
     private ByteBuffer prefix;
     /** First bytes that turned out not to be a request, for the reader (readLock). */
     private ByteBuffer leftover;
+    /**
+     * Whether the first bytes ended in the end of the stream (readLock): it is not read a second time, as junixsocket's
+     * selector reports a closed peer only once.
+     */
+    private boolean endedFirst;
     /** The rings, once the data path is in shared memory; null while the socket carries it. */
     private volatile SharedRings rings;
 
@@ -158,7 +165,11 @@ public final class ChannelConnection extends FramedConnection {
     private void writeAll(ByteBuffer[] sources) throws IOException {
         SharedRings shared = rings;
         if (shared != null) {
-            shared.write(sources);
+            try {
+                shared.write(sources);
+            } catch (InternalError e) {
+                throw shared.unreadable(e);
+            }
             return;
         }
         // Hand over only buffers with bytes left: junixsocket's gathering write writes just the first buffer it is
@@ -236,7 +247,14 @@ public final class ChannelConnection extends FramedConnection {
         }
         SharedRings shared = rings;
         if (shared != null) {
-            return shared.read(destination, readTimeoutNanos);
+            try {
+                return shared.read(destination, readTimeoutNanos);
+            } catch (InternalError e) {
+                throw shared.unreadable(e); // reported late by compiled code: see SharedRings.unreadable
+            }
+        }
+        if (leftover == null && endedFirst) {
+            return -1;
         }
         if (leftover != null) {
             int count = Math.min(leftover.remaining(), destination.remaining());
@@ -260,6 +278,7 @@ public final class ChannelConnection extends FramedConnection {
     private void settleFirstBytes() throws IOException {
         while (prefix.hasRemaining() && SharedMemoryHandshake.couldBeRequest(prefix)) {
             if (readSocket(prefix) < 0) {
+                endedFirst = true;
                 break;
             }
         }
@@ -328,7 +347,11 @@ public final class ChannelConnection extends FramedConnection {
                 throw new SocketTimeoutException(
                         "no data on " + label + " within readTimeout " + Duration.ofNanos(readTimeoutNanos));
             }
-            ready = readWaiter.await(left);
+            // In slices: should junixsocket's selector miss a close's wake-up, the close is still seen.
+            ready = readWaiter.await(Math.min(left, CLOSE_CHECK_NANOS));
+            if (closed.get()) {
+                throw new AsynchronousCloseException();
+            }
         }
     }
 
@@ -378,6 +401,18 @@ public final class ChannelConnection extends FramedConnection {
 
     @Override
     protected void release(Closer closer) {
+        try {
+            releaseDescriptorsAndRings(closer);
+        } catch (InternalError e) {
+            // A fault in a peer's memory that compiled code reported late: the connection is closing for it anyway.
+            LOG.debug("closing {}: {}", label, e.toString());
+        }
+        // Selectors first: a channel still registered with one may put off closing its descriptor, and the peer
+        // would not see the end of stream.
+        closer.close(readWaiter).close(writeWaiter).close(channel);
+    }
+
+    private void releaseDescriptorsAndRings(Closer closer) {
         if (readLock.tryLock()) {
             try {
                 for (FileDescriptor untaken : receivedDescriptors) {
@@ -392,9 +427,6 @@ public final class ChannelConnection extends FramedConnection {
         if (shared != null) {
             shared.close(closer);
         }
-        // Selectors first: a channel still registered with one may put off closing its descriptor, and the peer
-        // would not see the end of stream.
-        closer.close(readWaiter).close(writeWaiter).close(channel);
     }
 
     /** The raw socket, for the shared-memory handshake; the caller holds the read lock. */

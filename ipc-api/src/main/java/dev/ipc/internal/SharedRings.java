@@ -175,9 +175,10 @@ final class SharedRings {
 
     /**
      * A fault in the mapped memory (the JVM reports it as an {@link InternalError}): the peer cut its file short after
-     * it was mapped.
+     * it was mapped. Compiled code reports such a fault a little after the access, so callers up the stack catch it
+     * too.
      */
-    private ProtocolException unreadable(InternalError e) {
+    ProtocolException unreadable(InternalError e) {
         ProtocolException failure = new ProtocolException("the shared memory of " + label + " became unreadable: the"
                 + " peer cut its memory file short; the connection is closed");
         failure.initCause(e);

