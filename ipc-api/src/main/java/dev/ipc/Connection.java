@@ -136,8 +136,8 @@ public interface Connection extends Closeable {
     List<FileDescriptor> takeReceivedDescriptors();
 
     /**
-     * Whether this connection can pass file descriptors: Unix sockets through junixsocket can; the JDK's Unix channels
-     * and TCP cannot.
+     * Whether this connection can pass file descriptors: Unix sockets through junixsocket can, unless the connection
+     * carries its data in shared memory ({@code sharedMemory}); the JDK's Unix channels and TCP cannot.
      */
     boolean canPassDescriptors();
 

@@ -148,17 +148,7 @@ public final class SharedMemoryHandshake {
             }
             Mapping theirs = mapPeer(wire.takeDescriptors(), peerCapacity, "the server of " + label);
             try {
-                SharedRings rings = new SharedRings(
-                        label,
-                        wire.socket(),
-                        own.mapping,
-                        capacity,
-                        theirs,
-                        peerCapacity,
-                        options.get(ConnectionOptions.SPIN),
-                        !options.get(ConnectionOptions.READ_TIMEOUT).isZero());
-                LOG.debug("{}: data in shared memory, rings of {} and {} bytes", label, capacity, peerCapacity);
-                return rings;
+                return rings(wire, options, label, own.mapping, capacity, theirs, peerCapacity);
             } catch (IOException | RuntimeException e) {
                 theirs.unmap();
                 throw e;
@@ -235,22 +225,35 @@ public final class SharedMemoryHandshake {
                     .putInt(0);
             wire.write(answer.flip(), own.readOnly.getFD());
             own.closeReadOnly();
-            SharedRings rings = new SharedRings(
-                    label,
-                    wire.socket(),
-                    own.mapping,
-                    capacity,
-                    theirs,
-                    peerCapacity,
-                    options.get(ConnectionOptions.SPIN),
-                    !options.get(ConnectionOptions.READ_TIMEOUT).isZero());
-            LOG.debug("{}: data in shared memory, rings of {} and {} bytes", label, capacity, peerCapacity);
-            return rings;
+            return rings(wire, options, label, own.mapping, capacity, theirs, peerCapacity);
         } catch (IOException | RuntimeException e) {
             own.close();
             theirs.unmap();
             throw e;
         }
+    }
+
+    /** The rings over both memory files, once both sides have them; the socket now carries only wake-ups. */
+    private static SharedRings rings(
+            Wire wire,
+            ConnectionOptions options,
+            String label,
+            Mapping mine,
+            int capacity,
+            Mapping theirs,
+            int peerCapacity)
+            throws IOException {
+        SharedRings rings = new SharedRings(
+                label,
+                wire.socket(),
+                mine,
+                capacity,
+                theirs,
+                peerCapacity,
+                options.get(ConnectionOptions.SPIN),
+                !options.get(ConnectionOptions.READ_TIMEOUT).isZero());
+        LOG.debug("{}: data in shared memory, rings of {} and {} bytes", label, capacity, peerCapacity);
+        return rings;
     }
 
     private static void decline(Wire wire, String why, String label) throws IOException {
