@@ -17,14 +17,30 @@ import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
 import java.net.ProtocolException;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Fuzz tests of everything that decodes bytes or strings from outside: the frame decoder, the hello and shared-secret
- * handshake parsers, the request and response decoder, and {@code Endpoint.parse}. Each may reject its input only with
- * the exception its contract names; anything else is a finding.
+ * handshake parsers, the request and response decoder, {@code Endpoint.parse}, and a shared-memory peer's control words
+ * and ring. Each may reject its input only with the exception its contract names; anything else is a finding.
  *
  * <p>In every build they run over the inputs committed under {@code src/test/resources} (regression mode).
  * {@code JAZZER_FUZZ=1 mvn -pl ipc-api test -Dtest=DecoderFuzzTest#frameDecoder} fuzzes one of them for five minutes
@@ -63,6 +79,88 @@ class DecoderFuzzTest {
             assertEquals(stream.length, consumed, "a clean end comes only after whole frames");
         } catch (EOFException | ProtocolException expected) {
             // a cut or a bad length: the contract's two ways to refuse
+        }
+    }
+
+    /**
+     * A shared-memory peer that writes anything into its own file: positions, sleep marks, the end flag and the ring's
+     * bytes. A read and a write on this side may go through, time out, or fail with a {@link ProtocolException} (or a
+     * {@link SocketException} once closed for want of room); nothing else, never a count out of bounds, never a hang.
+     */
+    @FuzzTest(maxDuration = "5m")
+    void sharedMemoryPeer(FuzzedDataProvider data) throws Exception {
+        int capacity = 4096;
+        long size = SharedRings.HEADER + capacity;
+        Path directory = Files.createTempDirectory("ipc-fuzz");
+        try (RandomAccessFile mineFile =
+                        new RandomAccessFile(directory.resolve("mine").toFile(), "rw");
+                RandomAccessFile peerFile =
+                        new RandomAccessFile(directory.resolve("peer").toFile(), "rw");
+                ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            mineFile.setLength(size);
+            peerFile.setLength(size);
+            Mapping pen = Mapping.map(peerFile.getChannel(), FileChannel.MapMode.READ_WRITE, size);
+            ByteBuffer peer = pen.buffer().duplicate().order(ByteOrder.nativeOrder());
+            for (int offset : new int[] {
+                SharedRings.OFFSET_TAIL,
+                SharedRings.OFFSET_HEAD,
+                SharedRings.OFFSET_READER_ASLEEP,
+                SharedRings.OFFSET_WRITER_ASLEEP
+            }) {
+                peer.putLong(offset, data.consumeLong());
+            }
+            peer.putLong(SharedRings.OFFSET_OUTPUT_ENDED, data.consumeBoolean() ? 1 : 0);
+            int writeSize = data.consumeInt(0, 3 * capacity);
+            peer.position(SharedRings.HEADER).put(data.consumeBytes(capacity));
+            server.bind(UnixDomainSocketAddress.of(directory.resolve("s")));
+            Closer closer = new Closer();
+            try (SocketChannel mine = SocketChannel.open(UnixDomainSocketAddress.of(directory.resolve("s")));
+                    SocketChannel theirs = server.accept()) {
+                SharedRings rings = new SharedRings(
+                        "fuzz",
+                        mine,
+                        Mapping.map(mineFile.getChannel(), FileChannel.MapMode.READ_WRITE, size),
+                        capacity,
+                        Mapping.map(peerFile.getChannel(), FileChannel.MapMode.READ_ONLY, size),
+                        capacity,
+                        Duration.ZERO,
+                        true);
+                try {
+                    ByteBuffer sink = ByteBuffer.allocate(2 * capacity);
+                    try {
+                        int count = rings.read(sink, TimeUnit.MILLISECONDS.toNanos(1));
+                        assertTrue(count >= -1 && count <= capacity && sink.position() == Math.max(count, 0));
+                    } catch (ProtocolException | SocketTimeoutException expected) {
+                        // positions out of bounds, or nothing to read
+                    }
+                    CompletableFuture<Void> writing = CompletableFuture.runAsync(() -> {
+                        try {
+                            rings.write(new ByteBuffer[] {ByteBuffer.allocate(writeSize)});
+                        } catch (ProtocolException | SocketException expected) {
+                            // positions out of bounds, or closed below while it waited for room
+                        } catch (IOException e) {
+                            throw new UncheckedIOException(e);
+                        }
+                    });
+                    try {
+                        writing.get(50, TimeUnit.MILLISECONDS);
+                    } catch (TimeoutException full) {
+                        rings.close(closer); // the peer says its ring is full: the write waits, and close ends it
+                        writing.get(10, TimeUnit.SECONDS);
+                    }
+                } finally {
+                    rings.close(closer);
+                    pen.unmap();
+                }
+            }
+            closer.rethrow();
+        } finally {
+            try (var files = Files.list(directory)) {
+                for (Path file : (Iterable<Path>) files::iterator) {
+                    Files.delete(file);
+                }
+            }
+            Files.delete(directory);
         }
     }
 
