@@ -226,7 +226,7 @@ class SharedMemoryTest {
             // 0xFF 'S' 'H' — a request so far — arrive one by one, then a byte that makes them data.
             for (byte b : new byte[] {(byte) 0xFF, 'S', 'H', 'X', 1, 2}) {
                 raw.write(ByteBuffer.wrap(new byte[] {b}));
-                Thread.sleep(20);
+                Thread.sleep(20); // spacing, not a wait: each byte a read of its own, as a slow peer sends them
             }
             try (Connection server = accepted.get(10, TimeUnit.SECONDS)) {
                 assertFalse(shared(server));
