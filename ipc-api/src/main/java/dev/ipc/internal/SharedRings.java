@@ -14,6 +14,7 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
@@ -67,8 +68,11 @@ final class SharedRings {
     private final Mapping theirs;
     private final ByteBuffer own; // this side's file, read-write
     private final ByteBuffer peer; // the peer's file, read-only
+    /** This side's ring: moved only by the writer, under the connection's write lock. */
     private final ByteBuffer outRing;
+    /** The peer's ring: moved only by the reader, under the connection's read lock. */
     private final ByteBuffer inRing;
+
     private final int outCapacity;
     private final int inCapacity;
     private final long spinNanos;
@@ -142,8 +146,6 @@ final class SharedRings {
         enter();
         try {
             return readShared(destination, timeoutNanos);
-        } catch (InternalError e) {
-            throw unreadable(e);
         } finally {
             exit();
         }
@@ -175,8 +177,8 @@ final class SharedRings {
 
     /**
      * A fault in the mapped memory (the JVM reports it as an {@link InternalError}): the peer cut its file short after
-     * it was mapped. Compiled code reports such a fault a little after the access, so callers up the stack catch it
-     * too.
+     * it was mapped. Compiled code reports such a fault a little after the access, so the connection catches it around
+     * its calls into the rings rather than here.
      */
     ProtocolException unreadable(InternalError e) {
         ProtocolException failure = new ProtocolException("the shared memory of " + label + " became unreadable: the"
@@ -265,7 +267,7 @@ final class SharedRings {
     private void copyOut(ByteBuffer destination, int count) {
         int at = (int) (head & (inCapacity - 1));
         int first = Math.min(count, inCapacity - at);
-        ByteBuffer from = inRing.duplicate();
+        ByteBuffer from = inRing;
         from.limit(at + first).position(at);
         destination.put(from);
         if (first < count) {
@@ -293,8 +295,6 @@ final class SharedRings {
         enter();
         try {
             writeShared(sources);
-        } catch (InternalError e) {
-            throw unreadable(e);
         } finally {
             exit();
         }
@@ -370,7 +370,7 @@ final class SharedRings {
     private void copyIn(ByteBuffer source, int count) {
         int at = (int) (tail & (outCapacity - 1));
         int first = Math.min(count, outCapacity - at);
-        ByteBuffer to = outRing.duplicate();
+        ByteBuffer to = outRing;
         int limit = source.limit();
         to.position(at);
         source.limit(source.position() + first);
@@ -577,10 +577,10 @@ final class SharedRings {
         }
     }
 
-    private final AtomicLong unmapped = new AtomicLong();
+    private final AtomicBoolean unmapped = new AtomicBoolean();
 
     private void unmap() {
-        if (unmapped.compareAndSet(0, 1)) {
+        if (unmapped.compareAndSet(false, true)) {
             mine.unmap();
             theirs.unmap();
         }
