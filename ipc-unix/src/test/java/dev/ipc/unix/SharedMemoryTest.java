@@ -277,12 +277,14 @@ class SharedMemoryTest {
                     Connection bystanderServer = listener.accept()) {
                 assertTrue(shared(hostile));
                 Throwable failure = assertThrows(Throwable.class, hostile::receive);
-                // A fault in compiled code is reported a little after the access: then as the JVM's InternalError,
-                // from the library's calls on that connection, never as a crash.
+                // A fault in compiled code is reported a little after the access, and loads from the lost pages read
+                // garbage until then: a truncated file may end that connection as the JVM's InternalError or as a
+                // broken frame too; never as a crash, never on another connection.
+                boolean truncated = expected.equals("became unreadable");
                 assertTrue(
                         failure instanceof ProtocolException
                                         && failure.getMessage().contains(expected)
-                                || failure instanceof InternalError && expected.equals("became unreadable"),
+                                || truncated && (failure instanceof InternalError || failure instanceof IOException),
                         failure::toString);
                 hostile.close();
                 assertTrue(python.waitFor(30, TimeUnit.SECONDS));
