@@ -221,6 +221,7 @@ public final class IpcServer implements AutoCloseable {
                 inFlight.sum(),
                 bytesIn.sum(),
                 bytesOut.sum(),
+                memory.used(),
                 byCode);
     }
 
@@ -854,29 +855,31 @@ public final class IpcServer implements AutoCloseable {
                 for (byte[] frame = next(); frame != null; frame = next()) {
                     lastActivity = System.nanoTime();
                     bytesIn.add(frame.length + 4L);
+                    byte type;
                     try {
-                        byte type = Protocol.type(frame);
+                        type = Protocol.type(frame);
                         if (type == Protocol.REQUEST) {
                             dispatch(Protocol.id(frame), frame);
                             continue;
                         }
-                        memory.release(frame.length); // a CANCEL or CREDIT is done with once read
-                        if (type == Protocol.CANCEL && version >= Protocol.STREAMS && frame.length == 5) {
-                            Request cancelled = taken(Protocol.id(frame));
-                            if (cancelled != null) {
-                                cancelled.cancel("its client cancelled it");
-                            }
-                        } else if (type == Protocol.CREDIT && version >= Protocol.STREAMS && frame.length == 9) {
-                            Request granted = taken(Protocol.id(frame));
-                            if (granted != null) {
-                                granted.grant(Protocol.creditCount(frame));
-                            }
-                        } else {
-                            throw notARequest("type " + type + " (" + frame.length + " bytes)");
-                        }
                     } catch (ProtocolException e) {
                         memory.release(frame.length); // not taken
                         throw e;
+                    }
+                    // Any other frame is done with once read, refused or not: released here, and only here.
+                    memory.release(frame.length);
+                    if (type == Protocol.CANCEL && version >= Protocol.STREAMS && frame.length == 5) {
+                        Request cancelled = taken(Protocol.id(frame));
+                        if (cancelled != null) {
+                            cancelled.cancel("its client cancelled it");
+                        }
+                    } else if (type == Protocol.CREDIT && version >= Protocol.STREAMS && frame.length == 9) {
+                        Request granted = taken(Protocol.id(frame));
+                        if (granted != null) {
+                            granted.grant(Protocol.creditCount(frame));
+                        }
+                    } else {
+                        throw notARequest("type " + type + " (" + frame.length + " bytes)");
                     }
                 }
                 // The peer's end of stream: its replies still go out, then the close. Its streams end now: it can send

@@ -13,6 +13,8 @@ import java.util.Map;
  * @param requestsInFlight requests taken whose reply is not yet queued, now
  * @param bytesReceived bytes of frames read after the hello, with their length prefixes
  * @param bytesSent bytes of frames queued to send after the hello, with their length prefixes
+ * @param bufferedBytes bytes of requests and replies held now, counted against {@code maxBufferedBytes}: frames being
+ *     read, requests while they run, replies until written; back to 0 once every connection has closed
  * @param errors ERROR frames sent since the start, by code ({@link ErrorCode#APPLICATION} for all the application's)
  */
 public record ServerStats(
@@ -23,6 +25,7 @@ public record ServerStats(
         long requestsInFlight,
         long bytesReceived,
         long bytesSent,
+        long bufferedBytes,
         Map<ErrorCode, Long> errors) {
 
     /** The snapshot; {@code errors} is copied. */

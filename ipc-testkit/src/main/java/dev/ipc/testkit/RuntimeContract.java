@@ -93,6 +93,24 @@ public abstract class RuntimeContract {
         }
         threads.shutdownNow();
         assertTrue(threads.awaitTermination(10, TimeUnit.SECONDS));
+        for (AutoCloseable resource : resources) {
+            if (resource instanceof IpcServer) {
+                assertBudgetReturned((IpcServer) resource);
+            }
+        }
+    }
+
+    /**
+     * The memory budget's invariant, checked after every test on every transport: once a server is closed and its
+     * connections have ended, it holds no bytes of requests or replies. A count that stays above 0 is a release missed
+     * (the budget shrinks for good); below 0, a release made twice (the budget widens, and a peer could repeat it until
+     * the heap is gone).
+     */
+    static void assertBudgetReturned(IpcServer server) throws InterruptedException {
+        assertEquals(
+                0,
+                ConformanceContract.heldAfterClose(server),
+                "bytes still counted in maxBufferedBytes after " + server + " closed");
     }
 
     private <T extends AutoCloseable> T closing(T resource) {
@@ -918,6 +936,45 @@ public abstract class RuntimeContract {
     }
 
     // ---- limits -----------------------------------------------------------------------------------------
+
+    /**
+     * A frame after the hello that is not a request (an unknown type, a CANCEL or CREDIT the version does not take) is
+     * counted in the memory budget as it arrives and released once when refused: released twice, each such frame
+     * widened the budget for good, until a request of twice the budget was taken.
+     */
+    @Test
+    void framesRefusedAfterTheHelloLeaveTheMemoryBudgetAsTheyFoundIt() throws Exception {
+        int budget = 256 * 1024;
+        IpcServer server = echoServer(ServerOptions.builder()
+                .set(ServerOptions.MAX_BUFFERED_BYTES, budget)
+                .connection(ConnectionOptions.builder()
+                        .set(ConnectionOptions.MAX_FRAME_SIZE, 4 * budget)
+                        .build())
+                .build());
+        for (byte type : new byte[] {99, 11, 13, 1}) {
+            Connection raw = welcomed(server);
+            byte[] frame = new byte[200 * 1024];
+            frame[0] = type;
+            raw.send(frame);
+            List<String> errors = untilClosed(raw);
+            assertTrue(!errors.isEmpty() && errors.get(0).startsWith("PROTOCOL_ERROR"), errors.toString());
+            raw.close();
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while ((server.stats().connectionsOpen() != 0 || server.stats().bufferedBytes() != 0)
+                && System.nanoTime() < deadline) {
+            TimeUnit.MILLISECONDS.sleep(20); // the sessions end just after their peers see the close
+        }
+        assertEquals(0, server.stats().bufferedBytes(), "bytes counted once the refused connections ended");
+        // A request of twice the budget still finds no room.
+        IpcClient client = client(
+                server,
+                ConnectionOptions.builder()
+                        .set(ConnectionOptions.MAX_FRAME_SIZE, 4 * budget)
+                        .build());
+        RemoteException dropped = assertThrows(RemoteException.class, () -> client.call(new byte[2 * budget]));
+        assertEquals(ErrorCode.TOO_MANY_REQUESTS, dropped.code(), dropped.getMessage());
+    }
 
     @Test
     void refusesConnectionsOverTheLimitWithAnErrorFrame() throws Exception {
