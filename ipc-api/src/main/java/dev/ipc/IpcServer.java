@@ -33,6 +33,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -318,7 +319,9 @@ public final class IpcServer implements AutoCloseable {
             workers = limits.workers == 0
                     ? Threads.workers(name + "-worker", WORKERS)
                     : Executors.newFixedThreadPool(limits.workers, Threads.daemons(name + "-worker"));
-            watchdog = Executors.newSingleThreadScheduledExecutor(Threads.daemons(name + "-watchdog"));
+            ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, Threads.daemons(name + "-watchdog"));
+            timer.setRemoveOnCancelPolicy(true); // a deadline's task leaves with its answered request, payload and all
+            watchdog = timer;
             long tick = watchdogTick();
             watchdog.scheduleWithFixedDelay(this::enforceTimeouts, tick, tick, TimeUnit.MILLISECONDS);
             acceptor = new Thread(this::acceptLoop, name + "-accept");
@@ -1070,6 +1073,11 @@ public final class IpcServer implements AutoCloseable {
 
         /** Runs the handler on this thread, and queues its reply once its stage completes. */
         private void handle(Request request, long requestBytes, long arrived) {
+            if (request.isCancelled()) {
+                // Cancelled, or past its deadline, while it waited for a worker: answered CANCELLED, never run.
+                reply(request, requestBytes, null, null, arrived);
+                return;
+            }
             CompletionStage<byte[]> reply;
             try {
                 reply = handler.handle(request);

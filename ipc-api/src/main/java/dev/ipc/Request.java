@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
@@ -90,6 +91,7 @@ public final class Request {
     private ReplyStream stream;
     private boolean answered;
     private boolean deadlineWatched;
+    private Future<?> deadlineTask; // the timer's task for onCancel, cancelled once it is not needed
 
     /** A request with no deadline, for a caller that takes a single reply; tests and adapters may make them. */
     public Request(byte[] payload, PeerCredentials peer, int id) {
@@ -235,6 +237,7 @@ public final class Request {
             cancelled = why;
             actions = onCancel;
             onCancel = null;
+            unwatchDeadline();
             lock.notifyAll();
         }
         if (actions != null) {
@@ -259,6 +262,7 @@ public final class Request {
         synchronized (lock) {
             answered = true;
             onCancel = null;
+            unwatchDeadline();
             lock.notifyAll();
             return cancelledLocked();
         }
@@ -318,13 +322,24 @@ public final class Request {
         deadlineWatched = true;
         long delay = deadlineNanos - System.nanoTime();
         try {
-            sink.timer()
+            deadlineTask = sink.timer()
                     .schedule(
                             () -> cancel("its deadline passed (the client waits no longer)"),
                             Math.max(0, delay),
                             TimeUnit.NANOSECONDS);
         } catch (RuntimeException e) {
             LOG.debug("could not watch the deadline of request {}: {}", id, e.toString());
+        }
+    }
+
+    /**
+     * Drops the timer's task once the request is answered or cancelled: it would hold the request and its payload until
+     * the deadline (up to 49 days), whatever became of it; under the lock.
+     */
+    private void unwatchDeadline() {
+        if (deadlineTask != null) {
+            deadlineTask.cancel(false);
+            deadlineTask = null;
         }
     }
 

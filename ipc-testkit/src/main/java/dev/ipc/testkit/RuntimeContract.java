@@ -451,6 +451,72 @@ public abstract class RuntimeContract {
         assertEquals(0, held, held + " of 200 replies of 1 MiB are still reachable after their calls completed");
     }
 
+    /** A request cancelled (here: past its deadline) while it waits for a worker is answered without running. */
+    @Test
+    void aRequestCancelledWhileItWaitsForAWorkerNeverRuns() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch blocking = new CountDownLatch(1);
+        List<String> ran = new CopyOnWriteArrayList<>();
+        IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .options(ServerOptions.builder().set(ServerOptions.WORKERS, 1).build())
+                .handler(request -> {
+                    String text = new String(request, UTF_8);
+                    ran.add(text);
+                    if (text.equals("block")) {
+                        blocking.countDown();
+                        assertTrue(release.await(30, TimeUnit.SECONDS));
+                    }
+                    return request;
+                })
+                .build()
+                .start());
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        CompletableFuture<byte[]> blocked = client.callAsync("block".getBytes(UTF_8));
+        assertTrue(blocking.await(30, TimeUnit.SECONDS));
+        IpcClient impatient = client(
+                server,
+                ClientOptions.builder()
+                        .set(ClientOptions.CALL_TIMEOUT, Duration.ofMillis(300))
+                        .build());
+        assertThrows(SocketTimeoutException.class, () -> impatient.call("queued".getBytes(UTF_8)));
+        release.countDown();
+        assertArrayEquals("block".getBytes(UTF_8), blocked.get(30, TimeUnit.SECONDS));
+        assertArrayEquals("after".getBytes(UTF_8), client.call("after".getBytes(UTF_8))); // the one worker, in turn
+        assertEquals(List.of("block", "after"), ran, "the handler's runs");
+    }
+
+    /**
+     * A request whose handler watches for its cancellation ({@code onCancel}) and answers is let go at once: the timer
+     * that watches its deadline leaves with it, rather than holding it and its payload until the deadline.
+     */
+    @Test
+    void anAnsweredRequestIsNotHeldByTheTimerOfItsDeadline() throws Exception {
+        List<WeakReference<Request>> taken = Collections.synchronizedList(new ArrayList<>());
+        IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .requestHandler(request -> {
+                    request.onCancel(() -> {});
+                    taken.add(new WeakReference<>(request));
+                    return new byte[0];
+                })
+                .build()
+                .start());
+        IpcClient client = client(
+                server,
+                ClientOptions.builder()
+                        .set(ClientOptions.CALL_TIMEOUT, Duration.ofDays(40))
+                        .build());
+        for (int i = 0; i < 50; i++) {
+            client.call(new byte[256 * 1024]);
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (taken.stream().anyMatch(request -> request.get() != null) && System.nanoTime() < deadline) {
+            System.gc();
+            Thread.sleep(50); // polling the collector: nothing to wait on
+        }
+        long held = taken.stream().filter(request -> request.get() != null).count();
+        assertEquals(0, held, held + " of 50 answered requests of 256 KiB are still reachable (a deadline 40 days on)");
+    }
+
     @Test
     void aHandlerThatThrowsFailsOnlyItsRequestAsAnIncidentTheServerLogs() throws Exception {
         IpcServer server = echoServer(ConnectionOptions.defaults());
