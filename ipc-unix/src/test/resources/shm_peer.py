@@ -6,6 +6,9 @@ Usage: shm_peer.py SOCKET_PATH MODE [MESSAGE]
   overrun   asks, then publishes a write position past the end of its ring
   truncate  asks, publishes a frame, then cuts its memory file to nothing before the server reads it
   declined  asks, and prints the reason of a refusal
+  deaf      asks, says HELLO to an IpcServer, then sends REQUEST after REQUEST, each time marking its writer asleep
+            afresh (so that the server rings its doorbell once for each), and never reads the socket: the wake-up
+            bytes fill it. Prints READY (or STUCK, if the server stopped taking requests), then waits for the close
 Exits 0 when the exchange went as the mode expects; prints what it saw.
 """
 import mmap
@@ -84,6 +87,29 @@ def main():
                 raise TimeoutError("the server's reader never slept")
             time.sleep(0.001)
 
+    def drop_replies():
+        put(HEAD, get(theirs, TAIL))  # read and dropped
+        if get(theirs, WRITER_ASLEEP) & 1:
+            sock.send(b"\x01")
+
+    if mode == "deaf":
+        write(struct.pack(">I", 6) + b"\x01IPC\x00\x01")  # HELLO, version 1
+        state = "READY"
+        for i in range(1, 2001):
+            put(WRITER_ASLEEP, 2 * i + 1)  # a fresh mark, before the frame: the server rings once it has read it
+            write(struct.pack(">IBI", 5 + 8, 3, i) + b"deafdeaf")  # REQUEST id i
+            deadline = time.time() + 5
+            while get(theirs, HEAD) != get(mine, TAIL):  # one frame a read, so one wake-up a frame
+                if time.time() > deadline:
+                    state = "STUCK"
+                    break
+                drop_replies()
+                time.sleep(0.0001)
+            if state == "STUCK":
+                break
+        print(state, flush=True)
+        time.sleep(60)  # deaf to the end: the test ends this process
+        return 0
     if mode == "echo":
         message = sys.argv[3].encode()
         await_sleeping_reader()  # so that only the wake-up byte can wake it
@@ -110,7 +136,7 @@ def main():
         os.ftruncate(memory, 0)  # ...and the memory under it gone
         sock.send(b"\x01")
     # Wait for the server to close the connection on its side.
-    sock.settimeout(10)
+    sock.settimeout(30)
     while sock.recv(64):
         pass
     print("closed by the server")

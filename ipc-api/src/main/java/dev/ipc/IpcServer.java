@@ -85,6 +85,9 @@ public final class IpcServer implements AutoCloseable {
     private static final AtomicInteger SERVERS = new AtomicInteger();
     /** How many refusals (ERROR frames of requests not taken) may wait to be written before the reader waits. */
     private static final int MAX_QUEUED_REFUSALS = 64;
+
+    /** How long a timed-out session's ERROR may take to go out before the watchdog closes the connection anyway. */
+    private static final long TIMEOUT_ERROR_GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** The most workers the default JDK 17 pool adds for open streams. */
     private static final int MAX_STREAM_WORKERS = 10_000;
     /** How long a connection's thread waits for the next connection before it ends. */
@@ -1352,12 +1355,22 @@ public final class IpcServer implements AutoCloseable {
             }
         }
 
-        // Watchdog state: the write seen in progress, and since when (only the watchdog thread uses these).
+        // Watchdog state: the write seen in progress, and since when, and when the session was timed out (only the
+        // watchdog thread uses these).
         private long stalledWrite = -1;
         private long stalledSince;
+        private long timedOutAt;
 
         /** Enforces the timeouts; returns whether a write is in progress that was in progress at the last tick. */
         boolean enforceTimeouts(long now) {
+            if (timedOutAt != 0) {
+                // Timed out at an earlier tick: the ERROR had its moment to go out; whatever holds it up, the end
+                // comes.
+                if (now - timedOutAt > TIMEOUT_ERROR_GRACE_NANOS) {
+                    connection.abort();
+                }
+                return false;
+            }
             long writes = connection.writeCount();
             boolean stalled = false;
             if ((writes & 1) == 0) {
@@ -1402,10 +1415,26 @@ public final class IpcServer implements AutoCloseable {
             return !timeout.isZero() && now - since > timeout.toNanos();
         }
 
+        /**
+         * Ends the session for a timeout. The watchdog serves every connection, so it never writes here: a write may
+         * wait on the peer, or on a lock that a writer stuck on the peer holds. A thread of the session's sends the
+         * ERROR and closes; the watchdog closes anyway at a later tick if that has not happened within a second.
+         */
         private void timeOut(String why) {
             LOG.debug("closing {}: {}", connection, why);
-            sendQuietly(Protocol.error(0, ErrorCode.TIMEOUT, why));
-            connection.abort();
+            timedOutAt = System.nanoTime() | 1; // never 0
+            byte[] error = Protocol.error(0, ErrorCode.TIMEOUT, why);
+            try {
+                connection
+                        .threads(name + "-timeout")
+                        .newThread(() -> {
+                            sendQuietly(error);
+                            connection.abort();
+                        })
+                        .start();
+            } catch (RuntimeException | OutOfMemoryError e) {
+                connection.abort(); // no thread to spare: close without the word
+            }
         }
 
         void finish() {

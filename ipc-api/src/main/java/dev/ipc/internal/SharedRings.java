@@ -101,6 +101,11 @@ final class SharedRings {
     private final ByteBuffer wakeup = ByteBuffer.allocateDirect(1);
     private final ReentrantLock ringing = new ReentrantLock();
     private volatile boolean peerGone;
+    /**
+     * Counts the doorbell's switches of the socket's mode, odd during one: a blocking read that begins while the socket
+     * is non-blocking finds nothing, and junixsocket returns -1 for that as for an end of stream.
+     */
+    private volatile long modeChanges;
 
     /** Threads inside a ring operation, and {@link #CLOSED}: the memory is unmapped when both say so. */
     private final AtomicLong users = new AtomicLong();
@@ -409,8 +414,8 @@ final class SharedRings {
     // ---- the socket --------------------------------------------------------------------------------
 
     /**
-     * Sends the peer one wake-up byte. A full socket buffer already holds wake-ups the peer has not read, so a byte
-     * that does not fit is not needed.
+     * Sends the peer one wake-up byte, never waiting for room: a full socket buffer already holds wake-ups the peer has
+     * not read, so a byte that does not fit is not needed.
      *
      * @param mustReach whether a failure must be reported (a writer's data waits behind it)
      */
@@ -419,7 +424,11 @@ final class SharedRings {
         try {
             wakeup.clear();
             wakeup.put((byte) 1).flip();
-            socket.write(wakeup);
+            if (timed) {
+                socket.write(wakeup); // non-blocking already
+            } else {
+                writeWithoutWaiting();
+            }
         } catch (IOException e) {
             peerGone = true;
             if (mustReach) {
@@ -427,6 +436,29 @@ final class SharedRings {
             }
         } finally {
             ringing.unlock();
+        }
+    }
+
+    /**
+     * Writes the wake-up byte on the blocking socket without waiting for room: the socket is non-blocking for that one
+     * write. A peer that never reads its socket fills it, and a blocking write there held this side's reader or writer,
+     * with the ring's lock, for good (and the server's watchdog, which waited on that lock). A reader blocked in a read
+     * meanwhile stays blocked (the mode is read when a call begins); one that begins in that instant reads nothing and
+     * looks again. Safe with junixsocket's channels, the only ones that carry shared memory: the JDK's would wait for
+     * the blocked reader's lock to change the mode.
+     */
+    private void writeWithoutWaiting() throws IOException {
+        modeChanges++; // odd: the mode may be non-blocking (a plain volatile write: only ringers, under ringing, write
+        // it)
+        try {
+            socket.configureBlocking(false);
+            try {
+                socket.write(wakeup);
+            } finally {
+                socket.configureBlocking(true);
+            }
+        } finally {
+            modeChanges++;
         }
     }
 
@@ -474,6 +506,7 @@ final class SharedRings {
             if (!timed) {
                 wakeups.clear();
                 int count;
+                long modes = modeChanges;
                 try {
                     count = socket.read(wakeups);
                 } catch (AsynchronousCloseException e) {
@@ -481,8 +514,9 @@ final class SharedRings {
                 } catch (IOException e) {
                     count = -1; // reset by a peer that died
                 }
-                if (count < 0 && !socketShut) {
-                    peerGone = true;
+                boolean modeChanged = (modes & 1) != 0 || modeChanges != modes;
+                if (count < 0 && !socketShut && !modeChanged) {
+                    peerGone = true; // a -1 while the doorbell had the socket non-blocking is nothing: look again
                 }
             } else if (drainSocket() == 0) {
                 boolean ready = socketReady.await(wait);

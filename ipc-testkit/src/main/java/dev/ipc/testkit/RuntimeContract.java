@@ -1004,6 +1004,40 @@ public abstract class RuntimeContract {
     // ---- limits -----------------------------------------------------------------------------------------
 
     /**
+     * The watchdog serves every connection, so it never waits on one: a session it times out while that session's
+     * writer is stuck on a peer that reads nothing (holding the write lock) is closed anyway, and the timeouts of the
+     * other connections still fire. Before, the watchdog waited on that lock to send the ERROR, and no timeout fired
+     * again for any connection of the server.
+     */
+    @Test
+    void aSessionStuckOnAPeerThatReadsNothingHoldsUpNoOtherTimeout() throws Exception {
+        IpcServer server = echoServer(ServerOptions.builder()
+                .set(ServerOptions.FRAME_TIMEOUT, Duration.ofSeconds(1))
+                .set(ServerOptions.IDLE_TIMEOUT, Duration.ofSeconds(5))
+                .set(ServerOptions.WRITE_TIMEOUT, Duration.ofMinutes(10))
+                .build());
+        Connection deaf = welcomed(server);
+        for (int id = 1; id <= 32; id++) {
+            deaf.send(request(id, new byte[1024 * 1024])); // 32 MiB of replies that nobody reads
+        }
+        deaf.output().write(new byte[] {0, 0, 0, 100, 3, 0, 0}); // a frame begun and never finished
+        deaf.output().flush();
+        Connection idle = welcomed(server);
+        Future<List<String>> idleEnd = threads.submit(() -> untilClosed(idle));
+        List<String> errors = idleEnd.get(30, TimeUnit.SECONDS);
+        assertTrue(
+                errors.size() == 1
+                        && errors.get(0).startsWith("TIMEOUT")
+                        && errors.get(0).contains("idleTimeout"),
+                "the idle connection's end: " + errors);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (server.stats().connectionsOpen() > 0 && System.nanoTime() < deadline) {
+            TimeUnit.MILLISECONDS.sleep(20); // polling the server's count: nothing to wait on
+        }
+        assertEquals(0, server.stats().connectionsOpen(), "the stuck session was closed too");
+    }
+
+    /**
      * A frame after the hello that is not a request (an unknown type, a CANCEL or CREDIT the version does not take) is
      * counted in the memory budget as it arrives and released once when refused: released twice, each such frame
      * widened the budget for good, until a request of twice the budget was taken.

@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.ipc.Connection;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
+import dev.ipc.IpcServer;
 import dev.ipc.Listener;
 import dev.ipc.internal.ChannelConnection;
 import dev.ipc.testkit.JavaProcesses;
@@ -315,7 +316,56 @@ class SharedMemoryTest {
         }
     }
 
+    /**
+     * A peer in shared memory that never reads its socket fills it with the server's wake-up bytes. A doorbell that
+     * waited for room there held the server's reader, and its lock, for good; the watchdog then parked on that lock the
+     * first time it timed the session out, and no timeout fired again for any connection of the server.
+     */
+    @Test
+    void aPeerDeafToItsWakeUpsHoldsUpNoTimeoutOfAnyConnection() throws Exception {
+        try (IpcServer server = IpcServer.builder(
+                        endpoint("sharedMemory=on&spin=0s&idleTimeout=2s&handshakeTimeout=2s"))
+                .handler(request -> request)
+                .build()
+                .start()) {
+            Path socket = server.endpoint().path().orElseThrow();
+            Process python = python(socket, "deaf");
+            try {
+                BufferedReader lines = new BufferedReader(new InputStreamReader(python.getInputStream(), UTF_8));
+                assertEquals("READY", lines.readLine(), "the server took every request of the deaf peer");
+                try (SocketChannel silent = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+                    // Past the hello, then silent: only the watchdog ends it.
+                    silent.write(ByteBuffer.wrap(new byte[] {0, 0, 0, 6, 1, 0x49, 0x50, 0x43, 0, 1}));
+                    CompletableFuture<String> read = CompletableFuture.supplyAsync(() -> {
+                        try {
+                            ByteBuffer buffer = ByteBuffer.allocate(4096);
+                            while (silent.read(buffer) >= 0) {
+                                // to the end of the stream
+                            }
+                            return new String(buffer.array(), 0, buffer.position(), UTF_8);
+                        } catch (IOException e) {
+                            throw new UncheckedIOException(e);
+                        }
+                    });
+                    String said = read.get(20, TimeUnit.SECONDS);
+                    assertTrue(said.contains("idleTimeout"), "an idle connection is timed out with its ERROR: " + said);
+                }
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                while (server.stats().connectionsOpen() > 0 && System.nanoTime() < deadline) {
+                    TimeUnit.MILLISECONDS.sleep(20); // polling the server's count: nothing to wait on
+                }
+                assertEquals(0, server.stats().connectionsOpen(), "the deaf peer's connection, idle, was timed out");
+            } finally {
+                JavaProcesses.reap(python);
+            }
+        }
+    }
+
     private Process python(Listener listener, String... arguments) throws Exception {
+        return python(listener.endpoint().path().orElseThrow(), arguments);
+    }
+
+    private Process python(Path socket, String... arguments) throws Exception {
         Path python = Path.of("/usr/bin/python3");
         assumeTrue(Files.isExecutable(python), "python3 is not installed at /usr/bin/python3");
         Path script = directory.resolve("shm_peer.py");
@@ -324,10 +374,7 @@ class SharedMemoryTest {
                 Files.copy(source, script);
             }
         }
-        List<String> command = new ArrayList<>(List.of(
-                python.toString(),
-                script.toString(),
-                listener.endpoint().path().orElseThrow().toString()));
+        List<String> command = new ArrayList<>(List.of(python.toString(), script.toString(), socket.toString()));
         command.addAll(List.of(arguments));
         return new ProcessBuilder(command).redirectErrorStream(true).start();
     }
