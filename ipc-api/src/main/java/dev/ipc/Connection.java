@@ -131,7 +131,9 @@ public interface Connection extends Closeable {
     /**
      * Takes the file descriptors that arrived with what was received so far, oldest first, and clears them. They arrive
      * with the first bytes of the message they were sent with. The caller owns them and must close them (for example
-     * through {@code new FileInputStream(descriptor).close()}); those not taken are closed with the connection.
+     * through {@code new FileInputStream(descriptor).close()}); those not taken are closed with the connection. A
+     * connection takes descriptors only where {@link ConnectionOptions#MAX_RECEIVED_DESCRIPTORS} says it may (none by
+     * default): those a peer attaches otherwise are closed by the kernel and never reach this process.
      */
     List<FileDescriptor> takeReceivedDescriptors();
 

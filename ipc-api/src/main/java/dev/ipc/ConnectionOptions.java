@@ -260,6 +260,22 @@ public final class ConnectionOptions extends OptionSet {
             .schemes(Endpoint.UNIX)
             .build();
 
+    /**
+     * How many file descriptors a connection takes from its peer and holds until
+     * {@link Connection#takeReceivedDescriptors()}: at most this many arrive with one message, and at most this many
+     * are held untaken. 0 (the default) takes none: the kernel closes any a peer attaches, so a peer can make this
+     * process hold no descriptor it did not ask for. Past the bound, the extra descriptors are closed and the read
+     * fails with a {@link java.net.ProtocolException} that names it. Only junixsocket's Unix connections receive
+     * descriptors at all.
+     */
+    public static final Option<Integer> MAX_RECEIVED_DESCRIPTORS = Option.size(
+                    "maxReceivedDescriptors",
+                    0,
+                    0,
+                    253,
+                    "How many file descriptors a connection takes from its peer and holds; 0: none.")
+            .build();
+
     static final List<Option<?>> TABLE = List.of(
             CONNECT_TIMEOUT,
             READ_TIMEOUT,
@@ -279,7 +295,8 @@ public final class ConnectionOptions extends OptionSet {
             EXPECT_SERVER,
             SHARED_MEMORY,
             RING_SIZE,
-            SPIN);
+            SPIN,
+            MAX_RECEIVED_DESCRIPTORS);
 
     private static final Set<Scope> SCOPES = scopesOf(LISTEN, CONNECT);
     private static final ConnectionOptions DEFAULTS = new ConnectionOptions(Map.of());

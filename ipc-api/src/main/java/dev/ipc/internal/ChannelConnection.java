@@ -52,7 +52,14 @@ public final class ChannelConnection extends FramedConnection {
     private final ReadinessWaiter writeWaiter;
 
     // Guarded by readLock.
+    /** Room for the memory file of a shared-memory handshake, and a few more to decline with the reason. */
+    private static final int HANDSHAKE_DESCRIPTORS = 8;
+
     private final List<FileDescriptor> receivedDescriptors = new ArrayList<>();
+    /** How many descriptors this connection holds untaken at most: maxReceivedDescriptors, more in a handshake. */
+    private final int maxDescriptors;
+
+    private int descriptorAllowance; // readLock
     /** A server's options for answering a request for shared memory, until the first bytes are in (readLock). */
     private ConnectionOptions offer;
     /** The first bytes a server reads, until it knows whether they ask for shared memory (readLock). */
@@ -87,6 +94,8 @@ public final class ChannelConnection extends FramedConnection {
         this.localEndpoint = Objects.requireNonNull(localEndpoint, "localEndpoint");
         this.peer = Objects.requireNonNull(peer, "peer");
         this.readTimeoutNanos = options.get(ConnectionOptions.READ_TIMEOUT).toNanos();
+        this.maxDescriptors = options.get(ConnectionOptions.MAX_RECEIVED_DESCRIPTORS);
+        allowDescriptors(maxDescriptors);
         this.timed = readTimeoutNanos > 0;
         channel.configureBlocking(!timed);
         this.readWaiter = new ReadinessWaiter(channel, SelectionKey.OP_READ);
@@ -100,14 +109,28 @@ public final class ChannelConnection extends FramedConnection {
      * connection whose client does not ask costs nothing more, and one that asks is moved before its first byte of data
      * is read.
      */
-    public void answerSharedMemoryRequests(ConnectionOptions options) {
+    public void answerSharedMemoryRequests(ConnectionOptions options) throws IOException {
         readLock.lock();
         try {
             offer = Objects.requireNonNull(options, "options");
             prefix = ByteBuffer.allocate(SharedMemoryHandshake.MAGIC.length);
+            if (options.get(ConnectionOptions.SHARED_MEMORY) != ConnectionOptions.SharedMemory.OFF) {
+                allowDescriptors(Math.max(maxDescriptors, HANDSHAKE_DESCRIPTORS)); // the request's memory file
+            }
         } finally {
             readLock.unlock();
         }
+    }
+
+    /**
+     * Makes room for {@code count} descriptors from the peer, with one read and held untaken; the caller holds the read
+     * lock, or is the constructor.
+     */
+    private void allowDescriptors(int count) throws IOException {
+        if (traits.descriptorPassing != null && count != descriptorAllowance) {
+            traits.descriptorPassing.room(count);
+        }
+        descriptorAllowance = count;
     }
 
     /**
@@ -133,7 +156,14 @@ public final class ChannelConnection extends FramedConnection {
                         this,
                         "the server of " + label + " did not answer the shared-memory request within "
                                 + (byConnect ? "connectTimeout " : "handshakeTimeout ") + limit,
-                        () -> rings = SharedMemoryHandshake.request(new Wire(), options, label));
+                        () -> {
+                            allowDescriptors(Math.max(maxDescriptors, HANDSHAKE_DESCRIPTORS)); // the server's file
+                            try {
+                                rings = SharedMemoryHandshake.request(new Wire(), options, label);
+                            } finally {
+                                allowDescriptors(maxDescriptors);
+                            }
+                        });
             } finally {
                 readLock.unlock();
             }
@@ -287,9 +317,14 @@ public final class ChannelConnection extends FramedConnection {
         prefix = null;
         offer = null;
         if (SharedMemoryHandshake.isRequest(first)) {
-            rings = SharedMemoryHandshake.answer(new Wire(), options, label);
+            try {
+                rings = SharedMemoryHandshake.answer(new Wire(), options, label);
+            } finally {
+                allowDescriptors(maxDescriptors);
+            }
             return;
         }
+        allowDescriptors(maxDescriptors);
         if (options.get(ConnectionOptions.SHARED_MEMORY) == ConnectionOptions.SharedMemory.REQUIRE) {
             String why = "this listener requires shared memory (sharedMemory=require) and the client did not ask for"
                     + " it";
@@ -324,11 +359,39 @@ public final class ChannelConnection extends FramedConnection {
         int count = timed ? timedRead(destination) : checkNotClosed(channel.read(destination));
         if (traits.descriptorPassing != null && count > 0) {
             FileDescriptor[] arrived = traits.descriptorPassing.takeReceived();
-            if (arrived != null) {
-                receivedDescriptors.addAll(Arrays.asList(arrived));
+            if (arrived != null && arrived.length > 0) {
+                keep(arrived);
             }
         }
         return count;
+    }
+
+    /**
+     * Holds the descriptors that arrived, up to the allowance; closes the rest at once and fails the read naming the
+     * bound (the kernel installs up to about 60 in this process with one read, whatever the allowance).
+     */
+    private void keep(FileDescriptor[] arrived) throws ProtocolException {
+        int kept = Math.max(0, Math.min(arrived.length, descriptorAllowance - receivedDescriptors.size()));
+        receivedDescriptors.addAll(Arrays.asList(arrived).subList(0, kept));
+        if (kept == arrived.length) {
+            return;
+        }
+        Closer closer = new Closer();
+        for (int i = kept; i < arrived.length; i++) {
+            closer.close(new FileInputStream(arrived[i]));
+        }
+        try {
+            closer.rethrow();
+        } catch (IOException e) {
+            LOG.debug("closing descriptors a peer of {} sent: {}", label, e.toString());
+        }
+        throw new ProtocolException("the peer of " + label + " sent " + arrived.length + " file descriptors with one "
+                + "message, and this connection holds at most " + descriptorAllowance
+                + " untaken (maxReceivedDescriptors"
+                + (descriptorAllowance == maxDescriptors
+                        ? ""
+                        : ", or " + HANDSHAKE_DESCRIPTORS + " in the shared-memory" + " handshake")
+                + "); the " + (arrived.length - kept) + " over it were closed");
     }
 
     private int timedRead(ByteBuffer destination) throws IOException {

@@ -14,6 +14,12 @@ public final class ChannelTraits {
 
         /** The descriptors received by the reads since the last call; null or empty if none. */
         FileDescriptor[] takeReceived() throws IOException;
+
+        /**
+         * Makes room for at most {@code count} descriptors with each read; 0 for none, the kernel closing any that a
+         * peer attaches.
+         */
+        void room(int count) throws IOException;
     }
 
     /** The JDK's channels: read -1 at the end of the stream, block virtual threads well, pass no descriptors. */

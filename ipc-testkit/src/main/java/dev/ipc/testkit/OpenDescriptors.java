@@ -7,14 +7,14 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /** This process's open file descriptors, read from {@code /proc/self/fd}; for leak checks on Linux. */
-final class OpenDescriptors {
+public final class OpenDescriptors {
 
     private static final Path FDS = Path.of("/proc/self/fd");
 
     private OpenDescriptors() {}
 
     /** How many descriptors are open, or 0 where {@code /proc} is missing (the check then passes trivially). */
-    static long count() throws IOException {
+    public static long count() throws IOException {
         if (!Files.isDirectory(FDS)) {
             return 0;
         }
@@ -24,7 +24,7 @@ final class OpenDescriptors {
     }
 
     /** Each open descriptor and what it points to, for the message of a failed check. */
-    static String describe() throws IOException {
+    public static String describe() throws IOException {
         if (!Files.isDirectory(FDS)) {
             return "";
         }

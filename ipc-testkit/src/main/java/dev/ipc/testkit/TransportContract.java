@@ -862,7 +862,9 @@ public abstract class TransportContract {
     @Test
     void passesOpenFileDescriptorsWhereTheBackendCan() throws Exception {
         Path file = Files.writeString(directory.resolve("shared.txt"), "handed over");
-        try (Listener listener = listen(ConnectionOptions.defaults());
+        try (Listener listener = listen(ConnectionOptions.builder()
+                        .set(ConnectionOptions.MAX_RECEIVED_DESCRIPTORS, 4)
+                        .build());
                 Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
                 Connection server = listener.accept();
                 FileInputStream open = new FileInputStream(file.toFile())) {
@@ -879,6 +881,46 @@ public abstract class TransportContract {
             }
         } finally {
             Files.delete(file);
+        }
+    }
+
+    /** A connection takes no descriptor it was not told to: the kernel closes those a peer attaches. */
+    @Test
+    void takesNoFileDescriptorsUnlessToldTo() throws Exception {
+        try (Listener listener = listen(ConnectionOptions.defaults());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
+                Connection server = listener.accept();
+                FileInputStream open = new FileInputStream("/dev/null")) {
+            assumeTrue(client.canPassDescriptors(), transportId() + " cannot pass file descriptors");
+            long before = OpenDescriptors.count();
+            FileDescriptor[] many = new FileDescriptor[100];
+            Arrays.fill(many, open.getFD());
+            client.sendWithDescriptors("with".getBytes(UTF_8), many);
+            assertEquals("with", new String(server.receive(), UTF_8));
+            assertEquals(List.of(), server.takeReceivedDescriptors());
+            assertTrue(OpenDescriptors.count() <= before, "descriptors held: " + OpenDescriptors.describe());
+        }
+    }
+
+    /** Past maxReceivedDescriptors, the extra descriptors are closed and the read fails naming the bound. */
+    @Test
+    void refusesMoreFileDescriptorsThanItHoldsAndClosesThem() throws Exception {
+        try (Listener listener = listen(ConnectionOptions.builder()
+                        .set(ConnectionOptions.MAX_RECEIVED_DESCRIPTORS, 2)
+                        .build());
+                Connection client = connect(listener.endpoint(), ConnectionOptions.defaults());
+                Connection server = listener.accept();
+                FileInputStream open = new FileInputStream("/dev/null")) {
+            assumeTrue(client.canPassDescriptors(), transportId() + " cannot pass file descriptors");
+            long before = OpenDescriptors.count();
+            client.sendWithDescriptors("two".getBytes(UTF_8), open.getFD(), open.getFD());
+            assertEquals("two", new String(server.receive(), UTF_8));
+            client.sendWithDescriptors("one more".getBytes(UTF_8), open.getFD());
+            ProtocolException refused = assertThrows(ProtocolException.class, server::receive);
+            assertTrue(refused.getMessage().contains("maxReceivedDescriptors"), refused.getMessage());
+            // The connection failed with that read: the two it held untaken were closed with it.
+            assertEquals(List.of(), server.takeReceivedDescriptors());
+            assertTrue(OpenDescriptors.count() <= before, "descriptors held: " + OpenDescriptors.describe());
         }
     }
 

@@ -23,9 +23,6 @@ import org.newsclub.net.unix.FileDescriptorCast;
 /** The only class that names junixsocket's types, loaded when the junixsocket transport is used. */
 final class JunixsocketChannels {
 
-    /** Room for the ancillary data of about 250 descriptors per read. */
-    private static final int ANCILLARY_BUFFER_SIZE = 1024;
-
     private JunixsocketChannels() {}
 
     /** Null if junixsocket works here; otherwise why not. Loads the native library. */
@@ -103,7 +100,6 @@ final class JunixsocketChannels {
             SocketChannel channel, Endpoint endpoint, ConnectionOptions options, String transportId, String side)
             throws IOException {
         AFUNIXSocketChannel unix = (AFUNIXSocketChannel) channel;
-        unix.setAncillaryReceiveBufferSize(ANCILLARY_BUFFER_SIZE);
         ChannelConnection connection = new ChannelConnection(
                 channel,
                 endpoint,
@@ -119,6 +115,12 @@ final class JunixsocketChannels {
                     @Override
                     public FileDescriptor[] takeReceived() throws IOException {
                         return unix.getReceivedFileDescriptors();
+                    }
+
+                    @Override
+                    public void room(int count) {
+                        // A cmsghdr (16 bytes) and the ints, rounded up to 8; none: no ancillary buffer at all.
+                        unix.setAncillaryReceiveBufferSize(count == 0 ? 0 : 16 + ((4 * count + 7) & ~7));
                     }
                 }));
         if (side.equals("server")) {
