@@ -761,6 +761,27 @@ def too_many_connections(endpoint):
 
 
 @check
+def idle_connections_give_way(endpoint):
+    """C4: past maxConnections, the connection idle the longest gives way to a newcomer that says its HELLO."""
+    limit = int(ipc.options(endpoint)["maxConnections"])
+    held = [welcomed(endpoint)[0] for _ in range(limit)]
+    newcomer = None
+    try:
+        time.sleep(2.5)  # idle: nothing in flight and nothing sent, for more than two seconds
+        newcomer, _ = welcomed(endpoint)
+        ended, deadline = [], time.time() + 5
+        while not ended and time.time() < deadline:
+            ended = [peer for peer in held if peer.has_bytes(0.05)]
+        expect(len(ended) == 1, "%d of the %d idle connections ended, not one" % (len(ended), limit))
+        message = ended[0].expect_error_then_end(TOO_MANY_CONNECTIONS)[2]
+        expect("gave way" in message, "the message says it gave way: %r" % message)
+        expect(response_of(newcomer.call(1, b"in"), 1) == b"in", "the newcomer is served")
+    finally:
+        for peer in held + ([newcomer] if newcomer else []):
+            peer.close()
+
+
+@check
 def access_refused(endpoint):
     """C2: a peer the access policy does not permit gets UNAUTHORIZED, then the end."""
     peer = Peer(endpoint)

@@ -86,6 +86,9 @@ public final class IpcServer implements AutoCloseable {
     /** How many refusals (ERROR frames of requests not taken) may wait to be written before the reader waits. */
     private static final int MAX_QUEUED_REFUSALS = 64;
 
+    /** How long a connection has been silent, nothing in flight, before it may give way to a newer one. */
+    private static final long IDLE_BEFORE_GIVING_WAY_NANOS = TimeUnit.SECONDS.toNanos(2);
+
     /** How long a timed-out session's ERROR may take to go out before the watchdog closes the connection anyway. */
     private static final long TIMEOUT_ERROR_GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** The most workers the default JDK 17 pool adds for open streams. */
@@ -173,7 +176,12 @@ public final class IpcServer implements AutoCloseable {
     private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final Set<Thread> sessionThreads = ConcurrentHashMap.newKeySet();
-    private final Map<String, AtomicInteger> perPeer = new ConcurrentHashMap<>(); // past the hello, per user
+    private final Map<String, AtomicInteger> perPeer = new ConcurrentHashMap<>(); // past the hello, per peer
+    /** Guards taking and giving back places in maxConnections and maxConnectionsPerPeer, and choosing who gives way. */
+    private final Object places = new Object();
+
+    private long gaveWay; // idle connections that gave way since the last warning; guarded by places
+    private long gaveWayWarned = System.nanoTime() - TimeUnit.MINUTES.toNanos(2); // guarded by places
     private final AtomicInteger established = new AtomicInteger(); // sessions past the hello
     private HandshakeSlots helloSlots; // sessions before it
     private final ReentrantLock sessionsLock = new ReentrantLock();
@@ -397,16 +405,18 @@ public final class IpcServer implements AutoCloseable {
             Closer.closeQuietly(connection, null); // accepted as the server began to close
             return;
         }
-        String peer = peerKey(connection.peer());
+        String peer = HandshakeSlots.peerOf(connection);
         String full = full(peer);
-        if (full != null) {
+        if (full != null && !anyIdleFor(peer)) {
+            // Refused at once; where an idle connection could give way, that waits for this one's hello: a connection
+            // that says nothing must not push anyone out.
             refuse(connection, ErrorCode.TOO_MANY_CONNECTIONS, full);
             return;
         }
         Session session = new Session(connection, peer);
         sessions.add(session);
         // Until its hello the session counts against maxHandshakes, not maxConnections: silent ones give way.
-        session.helloSlot = helloSlots.admit(HandshakeSlots.peerOf(connection), session::pushOut);
+        session.helloSlot = helloSlots.admit(peer, session::pushOut);
         try {
             if (sessionPool == null) {
                 sessionPool = new ThreadPoolExecutor(
@@ -429,20 +439,88 @@ public final class IpcServer implements AutoCloseable {
         if (established.get() >= limits.maxConnections) {
             return "the server holds its maximum of " + limits.maxConnections + " connections";
         }
-        if (peer != null && limits.maxConnectionsPerPeer > 0) {
-            AtomicInteger count = perPeer.get(peer);
-            if (count != null && count.get() >= limits.maxConnectionsPerPeer) {
-                return "peer " + peer + " holds its maximum of " + limits.maxConnectionsPerPeer + " connections";
-            }
+        if (overItsOwn(peer)) {
+            return "peer " + peer + " holds its maximum of " + limits.maxConnectionsPerPeer + " connections";
         }
         return null;
     }
 
-    private static String peerKey(PeerCredentials peer) {
-        if (peer.uid().isPresent()) {
-            return "uid " + peer.uid().getAsLong();
+    private boolean overItsOwn(String peer) {
+        if (limits.maxConnectionsPerPeer == 0) {
+            return false;
         }
-        return peer.user().map(user -> "user " + user).orElse(null);
+        AtomicInteger count = perPeer.get(peer);
+        return count != null && count.get() >= limits.maxConnectionsPerPeer;
+    }
+
+    /**
+     * Makes a place for a connection of {@code peer} that finished its hello: where a limit is reached, the connection
+     * idle the longest gives way (of this peer, past its own limit; of the peer holding the most, past the total), so
+     * that a crowd of silent connections can't keep a newcomer out. Why not, if no connection is idle; the caller holds
+     * {@code places}.
+     */
+    private String makeRoom(String peer) {
+        String full = full(peer);
+        if (full == null) {
+            return null;
+        }
+        boolean ownLimit = established.get() < limits.maxConnections;
+        Session idle = longestIdle(ownLimit ? peer : null);
+        if (idle == null) {
+            return full;
+        }
+        long idleMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - idle.lastActivity);
+        String why = "this connection gave way to a newer one: it was idle the longest (" + idleMillis + " ms) of "
+                + (ownLimit
+                        ? idle.peer + ", which holds its maximum of " + limits.maxConnectionsPerPeer
+                                + " connections (maxConnectionsPerPeer)"
+                        : "the peer holding the most connections, at the server's maximum of " + limits.maxConnections
+                                + " (maxConnections)");
+        LOG.debug("{} on {}: {}", idle.connection, endpoint, why);
+        idle.giveWay(why);
+        gaveWay++;
+        long now = System.nanoTime();
+        if (now - gaveWayWarned > TimeUnit.MINUTES.toNanos(1)) {
+            LOG.warn(
+                    "{} idle connections on {} gave way to newer ones, the last for {}: {}; raise maxConnections or "
+                            + "maxConnectionsPerPeer if so many clients are meant to stay connected",
+                    gaveWay,
+                    endpoint,
+                    peer,
+                    full);
+            gaveWay = 0;
+            gaveWayWarned = now;
+        }
+        return full(peer); // a connection of this peer may still be over both limits
+    }
+
+    /**
+     * The session idle the longest of {@code peer}, or (null) of the peer holding the most connections among those with
+     * an idle one; null if none is idle. The caller holds {@code places}.
+     */
+    private Session longestIdle(String peer) {
+        long now = System.nanoTime();
+        Session chosen = null;
+        int chosenWeight = -1;
+        for (Session session : sessions) {
+            if ((peer != null && !peer.equals(session.peer)) || !session.idleSince(now)) {
+                continue;
+            }
+            AtomicInteger held = perPeer.get(session.peer);
+            int weight = peer != null || held == null ? 0 : held.get();
+            if (weight > chosenWeight || (weight == chosenWeight && session.lastActivity - chosen.lastActivity < 0)) {
+                chosen = session;
+                chosenWeight = weight;
+            }
+        }
+        return chosen;
+    }
+
+    /** Whether a connection of {@code peer} past a limit could have a place once it says its hello. */
+    private boolean anyIdleFor(String peer) {
+        synchronized (places) {
+            return longestIdle(established.get() < limits.maxConnections ? peer : null) != null;
+        }
     }
 
     /** Tells the peer why, then closes gracefully in the background. */
@@ -920,18 +998,21 @@ public final class IpcServer implements AutoCloseable {
             }
         }
 
-        /** Counts the session, past its hello, against maxConnections and its peer's; why not, if it is over. */
+        /**
+         * Counts the session, past its hello, against maxConnections and its peer's, an idle connection giving way if
+         * one is over; why not, if no place could be had.
+         */
         private String count() {
-            String full = full(peer);
-            if (full != null) {
-                return full; // connections that finished their hello meanwhile took the last places
-            }
-            established.incrementAndGet();
-            if (peer != null && limits.maxConnectionsPerPeer > 0) {
+            synchronized (places) {
+                String full = makeRoom(peer);
+                if (full != null) {
+                    return full; // nothing idle, and connections that finished their hello meanwhile took the places
+                }
+                established.incrementAndGet();
                 perPeer.computeIfAbsent(peer, key -> new AtomicInteger()).incrementAndGet();
+                counted = true;
+                return null;
             }
-            counted = true;
-            return null;
         }
 
         /** Ends a session that has not sent its hello, for a newer one; never blocks (the accept thread calls it). */
@@ -1355,18 +1436,18 @@ public final class IpcServer implements AutoCloseable {
             }
         }
 
-        // Watchdog state: the write seen in progress, and since when, and when the session was timed out (only the
-        // watchdog thread uses these).
+        // Watchdog state: the write seen in progress, and since when (only the watchdog thread uses these).
         private long stalledWrite = -1;
         private long stalledSince;
-        private long timedOutAt;
+        /** When the session was cut off (timed out, or gave way), or 0. */
+        private volatile long cutOffAt;
 
         /** Enforces the timeouts; returns whether a write is in progress that was in progress at the last tick. */
         boolean enforceTimeouts(long now) {
-            if (timedOutAt != 0) {
-                // Timed out at an earlier tick: the ERROR had its moment to go out; whatever holds it up, the end
-                // comes.
-                if (now - timedOutAt > TIMEOUT_ERROR_GRACE_NANOS) {
+            long cut = cutOffAt;
+            if (cut != 0) {
+                // Cut off earlier: the ERROR had its moment to go out; whatever holds it up, the end comes.
+                if (now - cut > TIMEOUT_ERROR_GRACE_NANOS) {
                     connection.abort();
                 }
                 return false;
@@ -1416,17 +1497,23 @@ public final class IpcServer implements AutoCloseable {
         }
 
         /**
-         * Ends the session for a timeout. The watchdog serves every connection, so it never writes here: a write may
-         * wait on the peer, or on a lock that a writer stuck on the peer holds. A thread of the session's sends the
-         * ERROR and closes; the watchdog closes anyway at a later tick if that has not happened within a second.
+         * Ends the session for a timeout, or to give way to a newer connection. The watchdog and the accepting threads
+         * serve every connection, so they never write here: a write may wait on the peer, or on a lock that a writer
+         * stuck on the peer holds. A thread of the session's sends the ERROR and closes; the watchdog closes anyway at
+         * a later tick if that has not happened within a second. Once only.
          */
-        private void timeOut(String why) {
+        private void cutOff(ErrorCode code, String why) {
+            synchronized (lock) {
+                if (cutOffAt != 0) {
+                    return; // the watchdog and a newcomer may both come for it
+                }
+                cutOffAt = System.nanoTime() | 1; // never 0
+            }
             LOG.debug("closing {}: {}", connection, why);
-            timedOutAt = System.nanoTime() | 1; // never 0
-            byte[] error = Protocol.error(0, ErrorCode.TIMEOUT, why);
+            byte[] error = Protocol.error(0, code, why);
             try {
                 connection
-                        .threads(name + "-timeout")
+                        .threads(name + "-cut-off")
                         .newThread(() -> {
                             sendQuietly(error);
                             connection.abort();
@@ -1434,6 +1521,45 @@ public final class IpcServer implements AutoCloseable {
                         .start();
             } catch (RuntimeException | OutOfMemoryError e) {
                 connection.abort(); // no thread to spare: close without the word
+            }
+        }
+
+        private void timeOut(String why) {
+            cutOff(ErrorCode.TIMEOUT, why);
+        }
+
+        /**
+         * Whether the session may give way to a newer connection: past its hello, nothing in flight, nothing half
+         * received, and silent for {@link #IDLE_BEFORE_GIVING_WAY_NANOS} at least; the caller holds {@code places}.
+         */
+        boolean idleSince(long now) {
+            if (!counted
+                    || cutOffAt != 0
+                    || draining
+                    || ending
+                    || connection.partialFrameSince() != 0
+                    || now - lastActivity < IDLE_BEFORE_GIVING_WAY_NANOS) {
+                return false;
+            }
+            synchronized (lock) {
+                return version != 0 && unanswered == 0 && queued == 0;
+            }
+        }
+
+        /** Gives the session's place to a newer connection, and ends it saying why; the caller holds {@code places}. */
+        void giveWay(String why) {
+            uncount();
+            errors[ErrorCode.TOO_MANY_CONNECTIONS.ordinal()].increment();
+            cutOff(ErrorCode.TOO_MANY_CONNECTIONS, why);
+        }
+
+        /** Gives back the session's place in maxConnections and its peer's; the caller holds {@code places}. */
+        private void uncount() {
+            if (counted) {
+                counted = false;
+                established.decrementAndGet();
+                perPeer.computeIfPresent(peer, (key, count) -> count.decrementAndGet() == 0 ? null : count);
+                tell(listener -> listener.connectionClosed(connection.peer()));
             }
         }
 
@@ -1448,12 +1574,8 @@ public final class IpcServer implements AutoCloseable {
                 if (helloSlot != null) {
                     helloSlot.release();
                 }
-                if (counted) {
-                    established.decrementAndGet();
-                    tell(listener -> listener.connectionClosed(connection.peer()));
-                    if (peer != null && limits.maxConnectionsPerPeer > 0) {
-                        perPeer.computeIfPresent(peer, (key, count) -> count.decrementAndGet() == 0 ? null : count);
-                    }
+                synchronized (places) {
+                    uncount();
                 }
                 synchronized (lock) {
                     lock.notifyAll();

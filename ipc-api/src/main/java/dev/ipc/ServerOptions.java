@@ -59,15 +59,24 @@ public final class ServerOptions extends OptionSet {
             .scopes(SERVER)
             .build();
 
-    /** How many connections a server holds at once; more are refused with an error frame. */
+    /**
+     * How many connections a server holds at once, past their hello. Past it, the connection idle the longest (of the
+     * peer holding the most) gives way to the newcomer; with none idle, the newcomer is refused with an error frame.
+     */
     public static final Option<Integer> MAX_CONNECTIONS = Option.size(
                     "maxConnections", 1024, 1, 1_000_000, "How many connections a server holds at once.")
             .scopes(SERVER)
             .build();
 
-    /** How many connections one peer user (uid, on Unix sockets) may hold; 0 for no limit. */
+    /**
+     * How many connections one peer may hold: a uid (or user) on Unix sockets, an address on TCP (every loopback
+     * address being one); 0 for no limit. 512 by default, half of the default {@link #MAX_CONNECTIONS}. Past either
+     * limit, the connection of that peer (or, past the total, of the peer holding the most) idle the longest gives way
+     * to the newcomer (ERROR {@code TOO_MANY_CONNECTIONS}); the newcomer is refused only when none has been idle for 2
+     * s.
+     */
     public static final Option<Integer> MAX_CONNECTIONS_PER_PEER = Option.size(
-                    "maxConnectionsPerPeer", 0, 0, 1_000_000, "How many connections one peer user may hold; 0: any.")
+                    "maxConnectionsPerPeer", 512, 0, 1_000_000, "How many connections one peer may hold; 0: any.")
             .scopes(SERVER)
             .build();
 

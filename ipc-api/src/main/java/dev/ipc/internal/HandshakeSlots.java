@@ -138,7 +138,9 @@ public final class HandshakeSlots {
     }
 
     /**
-     * Whom a connection counts against: its uid or user where the transport says, else its address without the port.
+     * Whom a connection counts against: its uid or user where the transport says, else its address without the port;
+     * every loopback address is one peer, since any local user may bind any of 127.0.0.0/8 and so change its address at
+     * will.
      */
     public static String peerOf(FramedConnection connection) {
         var credentials = connection.peer();
@@ -150,7 +152,11 @@ public final class HandshakeSlots {
         }
         String remote = connection.remote();
         int colon = remote.lastIndexOf(':');
-        return "address " + (colon > 0 ? remote.substring(0, colon) : remote);
+        String address = colon > 0 ? remote.substring(0, colon) : remote;
+        if (address.startsWith("127.") || address.equals("0:0:0:0:0:0:0:1") || address.equals("::1")) {
+            return "address loopback (127.0.0.0/8, ::1)";
+        }
+        return "address " + address;
     }
 
     private Slot oldestOf(String peer) {

@@ -100,7 +100,11 @@ public abstract class ConformanceContract {
                     query("maxFrameSize", "2097152", "maxBufferedBytes", "1048576"),
                     options -> {},
                     List.of("memory_budget")),
-            new Profile("connections", query("maxConnections", "2"), options -> {}, List.of("too_many_connections")),
+            new Profile(
+                    "connections",
+                    query("maxConnections", "2"),
+                    options -> {},
+                    List.of("too_many_connections", "idle_connections_give_way")),
             new Profile(
                     "handshakes",
                     query("maxHandshakes", "3"),

@@ -1093,17 +1093,58 @@ public abstract class RuntimeContract {
         assertTrue(refused.getMessage().contains("maximum of 2 connections"), refused.getMessage());
     }
 
+    /**
+     * Past maxConnections, the connection idle the longest gives way to a newcomer that said its hello, with an ERROR
+     * that says why: connections that say HELLO and then nothing can't lock a server out (issue 27, case 9).
+     */
+    @Test
+    void anIdleConnectionGivesWayToANewcomerPastTheLimit() throws Exception {
+        IpcServer server = echoServer(
+                ServerOptions.builder().set(ServerOptions.MAX_CONNECTIONS, 3).build());
+        List<Future<List<String>>> ends = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            Connection idle = welcomed(server);
+            ends.add(threads.submit(() -> untilClosed(idle)));
+        }
+        // Refused until one of them has been idle for two seconds.
+        IpcClient newcomer = null;
+        long connecting = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (newcomer == null) {
+            try {
+                newcomer = client(server, ConnectionOptions.defaults());
+            } catch (RemoteException e) {
+                assertEquals(ErrorCode.TOO_MANY_CONNECTIONS, e.code(), e.getMessage());
+                assertTrue(System.nanoTime() < connecting, "no idle connection gave way in 30 s");
+                TimeUnit.MILLISECONDS.sleep(100); // as a client retrying would
+            }
+        }
+        assertArrayEquals("in".getBytes(UTF_8), newcomer.call("in".getBytes(UTF_8)));
+        List<String> gaveWay = null;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (gaveWay == null && System.nanoTime() < deadline) {
+            for (Future<List<String>> end : ends) {
+                if (end.isDone()) {
+                    gaveWay = end.get();
+                }
+            }
+            TimeUnit.MILLISECONDS.sleep(10); // polling three futures: any one of them ends
+        }
+        assertTrue(
+                gaveWay != null
+                        && gaveWay.size() == 1
+                        && gaveWay.get(0).startsWith("TOO_MANY_CONNECTIONS")
+                        && gaveWay.get(0).contains("gave way to a newer one"),
+                "how the idle connection ended: " + gaveWay);
+        assertEquals(3, server.stats().connectionsOpen());
+        assertEquals(2, ends.stream().filter(end -> !end.isDone()).count(), "the other two are still open");
+    }
+
     @Test
     void refusesAPeerUserOverItsConnectionLimit() throws Exception {
         IpcServer server = echoServer(ServerOptions.builder()
                 .set(ServerOptions.MAX_CONNECTIONS_PER_PEER, 1)
                 .build());
-        IpcClient first = client(server, ConnectionOptions.defaults());
-        Connection probe = closing(Ipc.connect(server.endpoint()));
-        assumeTrue(
-                probe.peer().uid().isPresent() || probe.peer().user().isPresent(),
-                contract.transportId() + " tells nothing of the peer, so there is no peer user to limit");
-        probe.close();
+        IpcClient first = client(server, ConnectionOptions.defaults()); // a uid on Unix, an address on TCP
         RemoteException refused = assertThrows(
                 RemoteException.class,
                 () -> IpcClient.connect(
