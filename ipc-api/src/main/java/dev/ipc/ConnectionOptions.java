@@ -273,7 +273,7 @@ public final class ConnectionOptions extends OptionSet {
                     0,
                     0,
                     253,
-                    "How many file descriptors a connection takes from its peer and holds; 0: none.")
+                    "File descriptors a connection takes from its peer and holds; 0: none.")
             .build();
 
     static final List<Option<?>> TABLE = List.of(

@@ -177,6 +177,7 @@ public final class IpcServer implements AutoCloseable {
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final Set<Thread> sessionThreads = ConcurrentHashMap.newKeySet();
     private final Map<String, AtomicInteger> perPeer = new ConcurrentHashMap<>(); // past the hello, per peer
+    private final Map<String, AtomicInteger> streamsPerPeer = new ConcurrentHashMap<>(); // in flight, per peer
     /** Guards taking and giving back places in maxConnections and maxConnectionsPerPeer, and choosing who gives way. */
     private final Object places = new Object();
 
@@ -722,6 +723,8 @@ public final class IpcServer implements AutoCloseable {
         final int maxInFlight;
         final int maxConnections;
         final int maxConnectionsPerPeer;
+        final int maxStreamsPerConnection;
+        final int maxStreamsPerPeer;
         final int maxHandshakes;
         final int workers;
         final boolean directHandlers;
@@ -740,6 +743,8 @@ public final class IpcServer implements AutoCloseable {
             maxInFlight = options.get(ServerOptions.MAX_IN_FLIGHT);
             maxConnections = options.get(ServerOptions.MAX_CONNECTIONS);
             maxConnectionsPerPeer = options.get(ServerOptions.MAX_CONNECTIONS_PER_PEER);
+            maxStreamsPerConnection = options.get(ServerOptions.MAX_STREAMS_PER_CONNECTION);
+            maxStreamsPerPeer = options.get(ServerOptions.MAX_STREAMS_PER_PEER);
             maxHandshakes = options.get(ConnectionOptions.MAX_HANDSHAKES);
             workers = options.get(ServerOptions.WORKERS);
             directHandlers = options.get(ServerOptions.DIRECT_HANDLERS);
@@ -790,21 +795,35 @@ public final class IpcServer implements AutoCloseable {
         private final Map<Integer, Request> running = new HashMap<>(); // taken, their reply not yet queued
         private int unanswered; // requests taken whose reply is not yet written; bounded by maxInFlight
         private int queued; // frames in the outbox or being written
+        private int streams; // requests taken that may answer with a stream, their reply not yet queued
 
         private final ConcurrentLinkedQueue<Outgoing> outbox = new ConcurrentLinkedQueue<>();
         private final AtomicBoolean writing = new AtomicBoolean();
 
-        /** How many requests answer with a stream now. */
+        /**
+         * How many requests that may answer with a stream are in flight (the pool of a JDK without virtual threads
+         * grows by them at the next tick, whether or not their handlers have opened the stream yet).
+         */
         int openStreams() {
-            int open = 0;
             synchronized (lock) {
-                for (Request request : running.values()) {
-                    if (request.streamOpened()) {
-                        open++;
-                    }
+                return streams;
+            }
+        }
+
+        /** Why a request that may answer with a stream is refused, or null; under the lock. */
+        private byte[] streamRefusal(int id) {
+            String why = null;
+            if (limits.maxStreamsPerConnection > 0 && streams >= limits.maxStreamsPerConnection) {
+                why = "this connection has its maximum of " + limits.maxStreamsPerConnection + " requests that may "
+                        + "answer with a stream in flight (maxStreamsPerConnection)";
+            } else if (limits.maxStreamsPerPeer > 0) {
+                AtomicInteger held = streamsPerPeer.get(peer);
+                if (held != null && held.get() >= limits.maxStreamsPerPeer) {
+                    why = peer + " has its maximum of " + limits.maxStreamsPerPeer + " requests that may answer with a "
+                            + "stream in flight, over all its connections (maxStreamsPerPeer)";
                 }
             }
-            return open;
+            return why == null ? null : Protocol.error(id, ErrorCode.TOO_MANY_REQUESTS, why);
         }
 
         /** Cancels the requests that answer with a stream, for {@code why}. */
@@ -1125,7 +1144,15 @@ public final class IpcServer implements AutoCloseable {
                             id,
                             ErrorCode.TOO_MANY_REQUESTS,
                             "this connection has its maximum of " + limits.maxInFlight + " requests in flight");
+                } else if (request.acceptsStream() && (refusal = streamRefusal(id)) != null) {
+                    // refused: each request that may answer with a stream holds a worker for as long as it streams
                 } else {
+                    if (request.acceptsStream()) {
+                        streams++;
+                        streamsPerPeer
+                                .computeIfAbsent(peer, key -> new AtomicInteger())
+                                .incrementAndGet();
+                    }
                     running.put(id, request);
                     unanswered++;
                     lastTaken = id;
@@ -1198,6 +1225,10 @@ public final class IpcServer implements AutoCloseable {
             memory.add(frame.length);
             synchronized (lock) {
                 running.remove(id); // before the write: a client may reuse the id as soon as it reads the reply
+                if (request.acceptsStream()) {
+                    streams--;
+                    streamsPerPeer.computeIfPresent(peer, (key, count) -> count.decrementAndGet() == 0 ? null : count);
+                }
                 queue(frame, true, requestBytes + frame.length);
             }
             inFlight.decrement();

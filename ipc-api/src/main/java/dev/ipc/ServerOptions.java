@@ -80,6 +80,29 @@ public final class ServerOptions extends OptionSet {
             .scopes(SERVER)
             .build();
 
+    /**
+     * How many requests that may answer with a stream (their client called {@link IpcClient#stream}) one connection may
+     * have in flight; more are answered TOO_MANY_REQUESTS without running. Each holds a worker for as long as it
+     * streams (a platform thread on JDK 17 to 20); 0 for no limit.
+     */
+    public static final Option<Integer> MAX_STREAMS_PER_CONNECTION = Option.size(
+                    "maxStreamsPerConnection",
+                    32,
+                    0,
+                    1_000_000,
+                    "Requests that may stream, in flight on one connection; 0: any.")
+            .scopes(SERVER)
+            .build();
+
+    /**
+     * How many requests that may answer with a stream one peer (as for {@link #MAX_CONNECTIONS_PER_PEER}) may have in
+     * flight over all its connections; more are answered TOO_MANY_REQUESTS without running; 0 for no limit.
+     */
+    public static final Option<Integer> MAX_STREAMS_PER_PEER = Option.size(
+                    "maxStreamsPerPeer", 128, 0, 1_000_000, "Requests that may stream, in flight for one peer; 0: any.")
+            .scopes(SERVER)
+            .build();
+
     /** How many requests one connection may have in flight; more are answered TOO_MANY_REQUESTS. */
     public static final Option<Integer> MAX_IN_FLIGHT = Option.size(
                     "maxInFlight", 128, 1, 1_000_000, "How many requests one connection may have in flight.")
@@ -121,6 +144,8 @@ public final class ServerOptions extends OptionSet {
             MAX_CONNECTIONS,
             MAX_CONNECTIONS_PER_PEER,
             MAX_IN_FLIGHT,
+            MAX_STREAMS_PER_CONNECTION,
+            MAX_STREAMS_PER_PEER,
             MAX_BUFFERED_BYTES);
 
     private static final Set<Scope> SCOPES = scopesOf(SERVER);

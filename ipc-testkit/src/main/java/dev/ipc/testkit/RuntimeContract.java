@@ -1094,6 +1094,48 @@ public abstract class RuntimeContract {
     }
 
     /**
+     * Each request that may answer with a stream holds a worker while it streams, so a connection has at most
+     * maxStreamsPerConnection of them in flight: more are refused without running, and plain calls go on (issue 27,
+     * case 3).
+     */
+    @Test
+    void streamsPastTheConnectionsLimitAreRefusedAndCallsGoOn() throws Exception {
+        CountDownLatch ended = new CountDownLatch(1);
+        IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                .options(ServerOptions.builder()
+                        .set(ServerOptions.MAX_STREAMS_PER_CONNECTION, 4)
+                        .build())
+                .requestHandler(request -> {
+                    if (!request.acceptsStream()) {
+                        return request.payload();
+                    }
+                    request.openStream().send("open".getBytes(UTF_8));
+                    ended.await(30, TimeUnit.SECONDS);
+                    return null;
+                })
+                .build()
+                .start());
+        IpcClient client = client(server, ConnectionOptions.defaults());
+        List<StreamingCall> open = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            StreamingCall watch = closing(client.stream(new byte[] {1}));
+            assertEquals("open", new String(watch.next(Duration.ofSeconds(30)), UTF_8));
+            open.add(watch);
+        }
+        StreamingCall fifth = closing(client.stream(new byte[] {1}));
+        RemoteException refused = assertThrows(RemoteException.class, () -> fifth.next(Duration.ofSeconds(30)));
+        assertEquals(ErrorCode.TOO_MANY_REQUESTS, refused.code());
+        assertTrue(refused.getMessage().contains("maxStreamsPerConnection"), refused.getMessage());
+        assertArrayEquals("plain".getBytes(UTF_8), client.call("plain".getBytes(UTF_8)));
+        ended.countDown();
+        for (StreamingCall watch : open) {
+            assertEquals(null, watch.next(Duration.ofSeconds(30)), "the end of the stream");
+        }
+        StreamingCall again = closing(client.stream(new byte[] {1}));
+        assertEquals("open", new String(again.next(Duration.ofSeconds(30)), UTF_8), "a place again, once they ended");
+    }
+
+    /**
      * Past maxConnections, the connection idle the longest gives way to a newcomer that said its hello, with an ERROR
      * that says why: connections that say HELLO and then nothing can't lock a server out (issue 27, case 9).
      */
