@@ -9,10 +9,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -25,17 +25,24 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>{@code watch} answers with a stream ({@link IpcClient#stream(byte[])}): first {@code watching PREFIX} once the
  * watch is in place, then each change to a key with that prefix as it happens, {@code put KEY}, a line break and the
- * value, or {@code del KEY}. A watcher that falls more than {@link #WATCH_BACKLOG} changes behind is ended with
- * application error {@link #FELL_BEHIND} (watch again, and list what you missed), so a stalled watcher costs the daemon
- * a bounded queue, never its memory.
+ * value, or {@code del KEY}. A watcher that falls more than {@link #WATCH_BACKLOG_BYTES} bytes of changes behind is
+ * ended with application error {@link #FELL_BEHIND} (watch again, and list what you missed), so a stalled watcher costs
+ * the daemon a bounded queue (by bytes, not by count: a count let 1,024 values of 1 MiB pile up per watcher), never its
+ * memory.
  */
 final class KvStore {
 
     static final byte OK = 0;
     static final byte NOT_FOUND = 1;
     static final byte BAD_REQUEST = 2;
-    /** The changes a watcher may fall behind by before it is ended. */
-    static final int WATCH_BACKLOG = 1024;
+    /**
+     * The bytes of changes a watcher may fall behind by before it is ended (each change counted with its key, its value
+     * and {@link #CHANGE_OVERHEAD} more): a watcher that stops reading holds at most this much of the daemon's heap,
+     * whatever the size of the values.
+     */
+    static final long WATCH_BACKLOG_BYTES = 1024 * 1024;
+    /** What one queued change costs beyond its bytes (the array's header, the queue's node), rounded up. */
+    static final int CHANGE_OVERHEAD = 64;
     /** The application error that ends a watcher that fell behind. */
     static final int FELL_BEHIND = 1429;
 
@@ -44,14 +51,43 @@ final class KvStore {
     private final Map<String, byte[]> entries = new ConcurrentSkipListMap<>();
     private final List<Watcher> watchers = new CopyOnWriteArrayList<>();
 
-    /** One watch: the prefix it follows, and the changes not yet sent. */
-    private record Watcher(String prefix, BlockingQueue<byte[]> changes, AtomicBoolean fellBehind) {
+    /** One watch: the prefix it follows, and the changes not yet sent, bounded by their bytes. */
+    private static final class Watcher {
+        final String prefix;
+        final BlockingQueue<byte[]> changes = new LinkedBlockingQueue<>();
+        final AtomicBoolean fellBehind = new AtomicBoolean();
+        private long queuedBytes; // guarded by this
+
+        Watcher(String prefix) {
+            this.prefix = prefix;
+        }
+
         void tell(String key, byte[] change) {
-            if (key.startsWith(prefix) && !changes.offer(change)) {
-                fellBehind.set(true);
-                changes.clear();
-                changes.offer(CANCELLED); // wakes it, to end
+            if (!key.startsWith(prefix) || fellBehind.get()) {
+                return;
             }
+            synchronized (this) {
+                if (queuedBytes + change.length + CHANGE_OVERHEAD > WATCH_BACKLOG_BYTES) {
+                    fellBehind.set(true);
+                    changes.clear();
+                    queuedBytes = 0;
+                    changes.offer(CANCELLED); // wakes it, to end
+                    return;
+                }
+                queuedBytes += change.length + CHANGE_OVERHEAD;
+                changes.offer(change);
+            }
+        }
+
+        /** The next change, once taken off the backlog. */
+        byte[] take() throws InterruptedException {
+            byte[] change = changes.take();
+            synchronized (this) {
+                if (change != CANCELLED && !fellBehind.get()) {
+                    queuedBytes -= change.length + CHANGE_OVERHEAD;
+                }
+            }
+            return change;
         }
     }
 
@@ -75,18 +111,18 @@ final class KvStore {
     /** Streams the changes under {@code prefix} until the watcher cancels (or the daemon stops). */
     private byte[] watch(Request request, String prefix) throws InterruptedException, ApplicationException {
         ReplyStream stream = request.openStream();
-        Watcher watcher = new Watcher(prefix, new ArrayBlockingQueue<>(WATCH_BACKLOG + 1), new AtomicBoolean());
+        Watcher watcher = new Watcher(prefix);
         watchers.add(watcher);
         try {
-            request.onCancel(() -> watcher.changes().offer(CANCELLED)); // wakes the wait below at once
+            request.onCancel(() -> watcher.changes.offer(CANCELLED)); // wakes the wait below at once
             stream.send(("watching " + prefix).getBytes(StandardCharsets.UTF_8));
             while (true) {
-                byte[] change = watcher.changes().take();
-                if (watcher.fellBehind().get()) {
+                byte[] change = watcher.take();
+                if (watcher.fellBehind.get()) {
                     throw new ApplicationException(
                             FELL_BEHIND,
-                            "this watcher fell more than " + WATCH_BACKLOG + " changes behind; watch again, and list"
-                                    + " what changed meanwhile");
+                            "this watcher fell more than " + WATCH_BACKLOG_BYTES + " bytes of changes behind; watch "
+                                    + "again, and list what changed meanwhile");
                 }
                 if (change == CANCELLED) {
                     return null; // cancelled: the server answers CANCELLED whatever is returned
