@@ -1,13 +1,17 @@
 package dev.ipc.cli;
 
 import dev.ipc.Datagram;
+import dev.ipc.DatagramOptions;
 import dev.ipc.DatagramSocket;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
 import dev.ipc.IpcServer;
 import java.io.IOException;
 import java.net.ProtocolException;
+import java.net.SocketTimeoutException;
+import java.time.Duration;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -86,9 +90,19 @@ final class Serve implements Callable<Integer> {
                         "ipc-serve-shutdown"));
     }
 
-    /** The datagram echo: each datagram back to its sender, until a signal closes the socket. */
+    /**
+     * The datagram echo: each datagram back to its sender, until a signal closes the socket. A reply whose receiver is
+     * full (a Unix datagram socket that does not read) is dropped at once rather than waited for, so one sender that
+     * never reads stops no other sender's echo; a {@code sendTimeout} in the endpoint waits that long instead.
+     */
     private static int echoDatagrams(Endpoint target) throws IOException {
-        DatagramSocket socket = Ipc.bindDatagram(target);
+        DatagramSocket socket = Ipc.bindDatagram(
+                target,
+                DatagramOptions.builder()
+                        .set(DatagramOptions.SEND_TIMEOUT, Duration.ofNanos(1)) // a full receiver fails at once
+                        .build());
+        long dropped = 0;
+        long droppedSaid = System.nanoTime() - TimeUnit.SECONDS.toNanos(2);
         closeOnSignal(socket, new AtomicBoolean());
         System.out.println(socket.localEndpoint());
         System.out.flush();
@@ -112,6 +126,14 @@ final class Serve implements Callable<Integer> {
             }
             try {
                 socket.send(datagram.sender().get(), datagram.payload());
+            } catch (SocketTimeoutException e) {
+                dropped++; // its receiver is full: said at most once a second, as a sender may cause it at any rate
+                if (System.nanoTime() - droppedSaid > TimeUnit.SECONDS.toNanos(1)) {
+                    System.err.println("ipc serve: dropped " + dropped + " echoes to receivers that were full, the "
+                            + "last to " + datagram.sender().get() + " (it does not read its socket)");
+                    dropped = 0;
+                    droppedSaid = System.nanoTime();
+                }
             } catch (IOException e) {
                 if (!socket.isOpen()) {
                     break;

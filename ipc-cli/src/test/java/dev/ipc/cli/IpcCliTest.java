@@ -175,6 +175,42 @@ class IpcCliTest {
         assertFalse(Files.exists(directory.resolve("d.sock")), "the socket file went with the server");
     }
 
+    /**
+     * A sender that never reads its own socket fills its queue with echoes; the echo drops what no longer fits instead
+     * of waiting, so every other sender is still answered (issue 27, case 6).
+     */
+    @Test
+    void theDatagramEchoServesOthersWhileASenderNeverReads() throws Exception {
+        Path python = Path.of("/usr/bin/python3");
+        assumeTrue(Files.isExecutable(python), "python3 is not installed at " + python);
+        String endpoint = serve("unixgram:" + directory.resolve("e.sock"));
+        Process deaf = new ProcessBuilder(
+                        python.toString(),
+                        "-c",
+                        "import socket, sys\n"
+                                + "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                                + "s.bind(sys.argv[1])\n"
+                                + "for i in range(200):\n"
+                                + "    s.sendto(b'never read', sys.argv[2])\n"
+                                + "print('SENT', flush=True)\n"
+                                + "sys.stdin.read()\n",
+                        directory.resolve("deaf.sock").toString(),
+                        directory.resolve("e.sock").toString())
+                .redirectErrorStream(true)
+                .start();
+        try {
+            BufferedReader lines = new BufferedReader(new InputStreamReader(deaf.getInputStream(), UTF_8));
+            assertEquals("SENT", lines.readLine());
+            CommandRun call = ipc("call", "--timeout", "10s", endpoint, "still echoing");
+            assertEquals(0, call.exit, call.toString());
+            assertEquals("still echoing", call.out);
+        } finally {
+            deaf.getOutputStream().close();
+            assertTrue(deaf.waitFor(30, TimeUnit.SECONDS));
+            JavaProcesses.reap(deaf);
+        }
+    }
+
     @Test
     void aDatagramCallWithNoReplyTimesOutInOneLine() throws Exception {
         Path stale = directory.resolve("nobody.sock");
