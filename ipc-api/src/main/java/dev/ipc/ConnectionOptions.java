@@ -213,12 +213,14 @@ public final class ConnectionOptions extends OptionSet {
      * sent: {@code auto} (the default: this user, root, or the owner of the socket file's directory when every
      * directory above that is root's and writable by nobody else), {@code same-user}, {@code root}, {@code uid:N},
      * {@code user:NAME}, or {@code any}. A listener the rule does not name is refused with
-     * {@link UnexpectedServerException}.
+     * {@link UnexpectedServerException}. A {@code unixgram:} socket file's client ({@link Ipc#connectDatagram}) checks
+     * the owner of the socket file (the user that bound it; the kernel gives no credentials for a datagram socket),
+     * before anything is sent; an abstract name has no owner to check.
      */
     public static final Option<String> EXPECT_SERVER = Option.of(
                     "expectServer", String.class, "auto", "Who a client expects to listen on a Unix socket.")
-            .scopes(CONNECT, CLIENT)
-            .schemes(Endpoint.UNIX)
+            .scopes(CONNECT, CLIENT, CONNECT_DATAGRAM)
+            .schemes(Endpoint.UNIX, Endpoint.UNIXGRAM)
             .parser(text -> text)
             .check(text -> text.matches("auto|any|same-user|root|uid:[0-9]+|user:[A-Za-z0-9._-]+")
                     ? null

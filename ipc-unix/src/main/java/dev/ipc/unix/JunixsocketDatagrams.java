@@ -4,18 +4,26 @@ import dev.ipc.ConnectionOptions;
 import dev.ipc.DatagramOptions;
 import dev.ipc.DatagramSocket;
 import dev.ipc.Endpoint;
+import dev.ipc.PeerCredentials;
+import dev.ipc.UnexpectedServerException;
 import dev.ipc.internal.ChannelDatagramSocket;
 import dev.ipc.internal.Closer;
+import dev.ipc.internal.ServerIdentity;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.SocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
 import org.newsclub.net.unix.AFUNIXDatagramChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
@@ -70,7 +78,16 @@ final class JunixsocketDatagrams {
         Endpoint local = Endpoint.unixgramAbstract("ipc-" + HexFormat.of().formatHex(randomBytes()));
         AFUNIXDatagramChannel channel = open(ADDRESSING.addressOf(local));
         try {
+            Object before = boundBy(endpoint, options);
             channel.connect(ADDRESSING.addressOf(endpoint));
+            if (before != null && !before.equals(boundBy(endpoint, options))) {
+                // The file changed between the look and the connect: whoever swapped it is not to be trusted.
+                throw new UnexpectedServerException("the socket file " + endpoint.withoutParameters() + " was replaced "
+                        + "while this client connected to it; another user may be taking the path");
+            }
+        } catch (UnexpectedServerException e) {
+            Closer.closeQuietly(channel, e);
+            throw e;
         } catch (IOException e) {
             Closer.closeQuietly(channel, e);
             throw SocketFiles.connectFailure(endpoint, e);
@@ -80,6 +97,30 @@ final class JunixsocketDatagrams {
         }
         Endpoint remote = endpoint.withoutParameters();
         return wrap(channel, local, remote, options, max, () -> {}, transportId, "connected to " + remote);
+    }
+
+    /**
+     * Checks who bound the socket file of {@code endpoint} against expectServer, before anything is sent: its owner,
+     * since the kernel tells nothing of who holds a datagram socket; returns the file's identity (its inode), or null
+     * for an abstract name, which has no owner to check, or a file that is not there (the connect says so).
+     */
+    private static Object boundBy(Endpoint endpoint, DatagramOptions options) throws IOException {
+        if (endpoint.path().isEmpty()) {
+            return null;
+        }
+        Path path = endpoint.path().get();
+        Map<String, Object> file;
+        try {
+            file = Files.readAttributes(path, "unix:uid,gid,ino", LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return null;
+        }
+        ServerIdentity.check(
+                endpoint,
+                PeerCredentials.ofIds(
+                        ((Number) file.get("uid")).longValue(), ((Number) file.get("gid")).longValue(), 0),
+                options.get(ConnectionOptions.EXPECT_SERVER));
+        return List.of(file.get("ino"), file.get("uid"));
     }
 
     private static byte[] randomBytes() {

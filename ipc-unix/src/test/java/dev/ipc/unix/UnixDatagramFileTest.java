@@ -1,5 +1,6 @@
 package dev.ipc.unix;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -11,6 +12,7 @@ import dev.ipc.Datagram;
 import dev.ipc.DatagramSocket;
 import dev.ipc.Endpoint;
 import dev.ipc.Ipc;
+import dev.ipc.UnexpectedServerException;
 import dev.ipc.testkit.CommandRun;
 import dev.ipc.testkit.JavaProcesses;
 import dev.ipc.testkit.LeakGate;
@@ -153,5 +155,58 @@ class UnixDatagramFileTest {
                 () -> Ipc.bindDatagram(Endpoint.unixgram(foreign.resolve("d.sock")))
                         .close());
         assertTrue(owned.getMessage().contains("owned by uid 65534"), owned.getMessage());
+    }
+
+    /**
+     * A client checks who bound the socket file it sends to, as a stream client checks who listens (issue 27, case 7):
+     * a socket bound first by uid 65534 is refused before a byte is sent, unless the client says it expects that user.
+     */
+    @Test
+    void aClientRefusesASocketFileAnotherUserBound() throws Exception {
+        Path python = Path.of("/usr/bin/python3");
+        assumeTrue(
+                "root".equals(System.getProperty("user.name"))
+                        && Files.isExecutable(Path.of("/usr/bin/setpriv"))
+                        && Files.isExecutable(python),
+                "acting as uid 65534 needs root, setpriv (util-linux) and python3");
+        Path theirs = Files.createDirectory(directory.resolve("theirs"));
+        Files.setAttribute(theirs, "unix:uid", 65534);
+        Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path socket = theirs.resolve("d.sock");
+        Process nobody = new ProcessBuilder(
+                        "/usr/bin/setpriv",
+                        "--reuid=65534",
+                        "--regid=65534",
+                        "--clear-groups",
+                        python.toString(),
+                        "-c",
+                        "import os, socket, sys\n"
+                                + "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                                + "s.bind(sys.argv[1])\n"
+                                + "os.chmod(sys.argv[1], 0o666)\n"
+                                + "print('BOUND', flush=True)\n"
+                                + "sys.stdin.read()\n",
+                        socket.toString())
+                .redirectErrorStream(true)
+                .start();
+        try {
+            assertEquals("BOUND", new String(nobody.getInputStream().readNBytes(6), UTF_8).strip());
+            UnexpectedServerException refused =
+                    assertThrows(UnexpectedServerException.class, () -> Ipc.connectDatagram(Endpoint.unixgram(socket)));
+            assertTrue(
+                    refused.getMessage().contains("uid 65534")
+                            && refused.getMessage().contains("expectServer"),
+                    refused.getMessage());
+            try (DatagramSocket expected =
+                    Ipc.connectDatagram(Endpoint.parse("unixgram:" + socket + "?expectServer=uid:65534"))) {
+                expected.send(new byte[] {1}); // the user it expects: sent
+            }
+        } finally {
+            nobody.getOutputStream().close();
+            assertTrue(nobody.waitFor(30, TimeUnit.SECONDS));
+            JavaProcesses.reap(nobody);
+            Files.deleteIfExists(socket);
+            Files.deleteIfExists(theirs);
+        }
     }
 }
