@@ -294,7 +294,13 @@ public final class SharedMemoryHandshake {
                 throw new ProtocolException(who + " sent a memory file of " + size + " bytes, too small for its ring"
                         + " of " + capacity + " bytes after the " + SharedRings.HEADER + "-byte header");
             }
-            Mapping mapping = Mapping.map(channel, MapMode.READ_ONLY, SharedRings.HEADER + (long) capacity);
+            Mapping mapping;
+            try {
+                mapping = Mapping.map(channel, MapMode.READ_ONLY, SharedRings.HEADER + (long) capacity);
+            } catch (IOException e) {
+                // A directory, a device: large enough, and yet no memory to map. Said, as any other decline.
+                throw new ProtocolException(who + " sent a descriptor that can't be mapped as a memory file: " + e);
+            }
             ByteBuffer header = mapping.buffer().duplicate().order(ByteOrder.nativeOrder());
             if (header.getInt(SharedRings.OFFSET_LAYOUT) != SharedRings.LAYOUT
                     || header.getInt(SharedRings.OFFSET_CAPACITY) != capacity) {

@@ -361,6 +361,51 @@ class SharedMemoryTest {
         }
     }
 
+    /** A directory sent as the memory file, large enough to pass the size check, is declined with the reason. */
+    @Test
+    void aDirectoryForAMemoryFileIsDeclinedSayingWhy() throws Exception {
+        Path python = Path.of("/usr/bin/python3");
+        assumeTrue(Files.isExecutable(python), "python3 is not installed at /usr/bin/python3");
+        Path large = Files.createDirectory(directory.resolve("large"));
+        for (int i = 0; i < 2000 && Files.size(large) < 16384; i++) {
+            Files.createFile(large.resolve("a-file-with-a-rather-long-name-to-grow-the-directory-" + i));
+        }
+        assumeTrue(Files.size(large) >= 16384, "this file system does not report a directory's size as it grows");
+        try (IpcServer server = IpcServer.builder(endpoint("sharedMemory=on"))
+                .handler(request -> request)
+                .build()
+                .start()) {
+            Process peer = new ProcessBuilder(
+                            python.toString(),
+                            "-c",
+                            "import os, socket, struct, sys\n"
+                                    + "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+                                    + "s.connect(sys.argv[1])\n"
+                                    + "request = b'\\xffSHM' + struct.pack('>BBHII', 1, 0, 0, 4096, 0)\n"
+                                    + "socket.send_fds(s, [request], [os.open(sys.argv[2], os.O_RDONLY)])\n"
+                                    + "s.settimeout(10)\n"
+                                    + "answer = s.recv(16, socket.MSG_WAITALL)\n"
+                                    + "length = struct.unpack('>H', answer[6:8])[0]\n"
+                                    + "print(answer[5], s.recv(length, socket.MSG_WAITALL).decode())\n",
+                            server.endpoint().path().orElseThrow().toString(),
+                            large.toString())
+                    .redirectErrorStream(true)
+                    .start();
+            try {
+                assertTrue(peer.waitFor(30, TimeUnit.SECONDS));
+                String output = output(peer);
+                assertTrue(output.startsWith("1 ") && output.contains("can't be mapped as a memory file"), output);
+            } finally {
+                JavaProcesses.reap(peer);
+            }
+        }
+        try (Stream<Path> files = Files.list(large)) {
+            for (Path file : (Iterable<Path>) files::iterator) {
+                Files.delete(file);
+            }
+        }
+    }
+
     private Process python(Listener listener, String... arguments) throws Exception {
         return python(listener.endpoint().path().orElseThrow(), arguments);
     }
