@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ipc.Endpoint;
+import dev.ipc.ErrorCode;
 import dev.ipc.IpcClient;
 import dev.ipc.IpcServer;
+import dev.ipc.RemoteException;
 import dev.ipc.internal.UnixPaths;
 import dev.ipc.testkit.Background;
 import dev.ipc.testkit.JavaProcesses;
@@ -79,6 +81,50 @@ class CrowdTest extends OnEachTransport {
         } finally {
             closeAll(crowd);
             Files.deleteIfExists(directory.resolve("secret"));
+        }
+    }
+
+    /**
+     * 1,024 connections that say HELLO and then nothing held every place of a TCP server (issue 27, case 9); now each
+     * limit makes room: the connections past the peer's 512 are refused, and once the others have been idle for two
+     * seconds a newcomer that says HELLO takes the place of the one idle longest, and is served.
+     */
+    @Test
+    void idleConnectionsPastTheirHelloGiveWayToANewcomer() throws Exception {
+        List<SocketChannel> crowd = new ArrayList<>();
+        try (IpcServer server = echo(Endpoint.tcp("127.0.0.1", 0))) {
+            InetSocketAddress address =
+                    new InetSocketAddress("127.0.0.1", server.endpoint().port());
+            for (int i = 0; i < 1024; i++) {
+                SocketChannel idle = SocketChannel.open(address);
+                idle.write(ByteBuffer.wrap(HELLO));
+                crowd.add(idle);
+            }
+            long started = System.nanoTime();
+            IpcClient newcomer = null;
+            int refused = 0;
+            while (newcomer == null) {
+                try {
+                    newcomer = IpcClient.connect(server.endpoint());
+                } catch (RemoteException e) {
+                    assertEquals(ErrorCode.TOO_MANY_CONNECTIONS, e.code(), e.getMessage());
+                    assertTrue(System.nanoTime() - started < TimeUnit.SECONDS.toNanos(30), "no place in 30 s");
+                    refused++;
+                    TimeUnit.MILLISECONDS.sleep(100); // as a client retrying would
+                }
+            }
+            try (IpcClient client = newcomer) {
+                assertArrayEquals("in".getBytes(UTF_8), client.call("in".getBytes(UTF_8)));
+            }
+            System.out.printf(
+                    Locale.ROOT,
+                    "RELIABILITY crowd tcp, 1024 idle past their HELLO: a newcomer was served after %.2f s (%d refusals"
+                            + " while none had been idle 2 s); connections held %d%n",
+                    (System.nanoTime() - started) / 1e9,
+                    refused,
+                    server.stats().connectionsOpen());
+        } finally {
+            closeAll(crowd);
         }
     }
 

@@ -116,20 +116,7 @@ class MemoryTest extends OnEachTransport {
                     .array();
             AtomicInteger sent = new AtomicInteger();
             try (IpcClient good = IpcClient.connect(endpoint)) {
-                for (int i = 0; i < NON_READING; i++) {
-                    Connection heavy = welcomed(endpoint, peers);
-                    senders.submit(() -> {
-                        byte[] framed = new byte[4 + DECLARED];
-                        ByteBuffer.wrap(framed).putInt(DECLARED).put((byte) 3);
-                        for (int id = 1; id <= 40; id++) {
-                            ByteBuffer.wrap(framed, 5, 4).putInt(id);
-                            // Blocks once the server stops reading this one; the close at the end ends it.
-                            heavy.output().write(framed);
-                            sent.incrementAndGet();
-                        }
-                        return null;
-                    });
-                }
+                sendWithoutReading(endpoint, peers, senders, sent);
                 long slowest = 0;
                 for (int i = 0; i < 1000; i++) {
                     welcomed(endpoint, peers).output().write(start);
@@ -161,6 +148,76 @@ class MemoryTest extends OnEachTransport {
             JavaProcesses.reap(server);
             Files.deleteIfExists(directory.resolve("s.sock"));
             Files.deleteIfExists(directory.resolve("s.sock.lock"));
+        }
+    }
+
+    /**
+     * A frame after the hello that is not a request was released from the budget twice, once read and again refused: a
+     * hundred refused frames of 4 MiB, then ten clients sending requests of 4 MiB and reading nothing, brought a 256
+     * MiB server down with OutOfMemoryError (issue 27, case 1). Now the budget holds.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"unix", "tcp"})
+    void refusedFramesDoNotWidenTheBudget(String transport) throws Exception {
+        List<String> jvm = List.of("-Xmx256m", "-XX:+ExitOnOutOfMemoryError");
+        Process server = new ProcessBuilder(JavaProcesses.command(
+                        jvm, ServerPeer.class.getName(), endpoint(transport).toString()))
+                .redirectErrorStream(true)
+                .start();
+        List<Connection> peers = new ArrayList<>();
+        ExecutorService senders = Executors.newCachedThreadPool();
+        try {
+            Endpoint endpoint = awaitReady(server);
+            byte[] refused = new byte[4 + DECLARED];
+            ByteBuffer.wrap(refused).putInt(DECLARED).put((byte) 99); // no such type: refused with PROTOCOL_ERROR
+            for (int i = 0; i < 100; i++) {
+                Connection peer = welcomed(endpoint, peers);
+                peer.output().write(refused);
+                byte[] error = peer.receive();
+                assertEquals(5, error[0], "the ERROR that refuses it");
+                peer.close();
+            }
+            AtomicInteger sent = new AtomicInteger();
+            try (IpcClient good = IpcClient.connect(endpoint)) {
+                sendWithoutReading(endpoint, peers, senders, sent);
+                int calls = goodCallsFor(good, 3);
+                assertTrue(server.isAlive(), "the server did not run out of memory");
+                System.out.printf(
+                        Locale.ROOT,
+                        "RELIABILITY refused frames %s: 100 refused frames of 4 MiB, then %d non-reading clients sent"
+                                + " %d requests of 4 MiB, server heap 256 MiB; alive, %d good calls in 3 s%n",
+                        transport,
+                        NON_READING,
+                        sent.get(),
+                        calls);
+            }
+        } finally {
+            for (Connection peer : peers) {
+                peer.close();
+            }
+            senders.shutdownNow();
+            JavaProcesses.reap(server);
+            Files.deleteIfExists(directory.resolve("s.sock"));
+            Files.deleteIfExists(directory.resolve("s.sock.lock"));
+        }
+    }
+
+    /** {@link #NON_READING} clients each send 40 requests of 4 MiB and read nothing, each from a thread of its own. */
+    private static void sendWithoutReading(
+            Endpoint endpoint, List<Connection> peers, ExecutorService senders, AtomicInteger sent) throws IOException {
+        for (int i = 0; i < NON_READING; i++) {
+            Connection heavy = welcomed(endpoint, peers);
+            senders.submit(() -> {
+                byte[] framed = new byte[4 + DECLARED];
+                ByteBuffer.wrap(framed).putInt(DECLARED).put((byte) 3);
+                for (int id = 1; id <= 40; id++) {
+                    ByteBuffer.wrap(framed, 5, 4).putInt(id);
+                    // Blocks once the server stops reading this one; the close at the end ends it.
+                    heavy.output().write(framed);
+                    sent.incrementAndGet();
+                }
+                return null;
+            });
         }
     }
 
