@@ -100,14 +100,16 @@ class MemoryTest extends OnEachTransport {
     @ValueSource(strings = {"unix", "tcp"})
     void nonReadingClientsAndHalfSentFramesStayWithinTheBudget(String transport) throws Exception {
         List<String> jvm = List.of("-Xmx256m", "-XX:+ExitOnOutOfMemoryError");
-        Process server = new ProcessBuilder(JavaProcesses.command(
-                        jvm, ServerPeer.class.getName(), endpoint(transport).toString()))
+        // 1,010 connections of one peer, past its default 512: the budget is what is under test here.
+        Endpoint unlimited = endpoint(transport).withParameter("maxConnectionsPerPeer", "0");
+        Process server = new ProcessBuilder(
+                        JavaProcesses.command(jvm, ServerPeer.class.getName(), unlimited.toString()))
                 .redirectErrorStream(true)
                 .start();
         List<Connection> peers = new ArrayList<>();
         ExecutorService senders = Executors.newCachedThreadPool();
         try {
-            Endpoint endpoint = awaitReady(server);
+            Endpoint endpoint = awaitReady(server).withoutParameters(); // the server's option, not a client's
             byte[] start = ByteBuffer.allocate(14)
                     .putInt(DECLARED)
                     .put((byte) 3)

@@ -115,12 +115,14 @@ class RestartTest {
                 .redirectErrorStream(true)
                 .start();
         BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), UTF_8));
+        StringBuilder said = new StringBuilder();
         String ready = Background.call("io", () -> {
                     try {
                         for (String line = lines.readLine(); line != null; line = lines.readLine()) {
                             if (line.startsWith("READY ")) {
                                 return line;
                             }
+                            said.append(line).append('\n');
                         }
                         return null;
                     } catch (IOException e) {
@@ -128,7 +130,10 @@ class RestartTest {
                     }
                 })
                 .get(60, TimeUnit.SECONDS);
-        assertTrue(ready != null, "the server started (and reclaimed the stale socket file)");
+        assertTrue(
+                ready != null,
+                "the server started (and reclaimed the stale socket file); it said:\n" + said + "exit: "
+                        + (process.isAlive() ? "still running" : process.exitValue()));
         // Keep draining its output, so that its log lines never fill the pipe.
         Background.run("io", () -> {
             try {
