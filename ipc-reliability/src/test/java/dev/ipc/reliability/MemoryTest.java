@@ -143,13 +143,7 @@ class MemoryTest extends OnEachTransport {
                         calls);
             }
         } finally {
-            for (Connection peer : peers) {
-                peer.close();
-            }
-            senders.shutdownNow();
-            JavaProcesses.reap(server);
-            Files.deleteIfExists(directory.resolve("s.sock"));
-            Files.deleteIfExists(directory.resolve("s.sock.lock"));
+            release(peers, senders, server);
         }
     }
 
@@ -194,14 +188,19 @@ class MemoryTest extends OnEachTransport {
                         calls);
             }
         } finally {
-            for (Connection peer : peers) {
-                peer.close();
-            }
-            senders.shutdownNow();
-            JavaProcesses.reap(server);
-            Files.deleteIfExists(directory.resolve("s.sock"));
-            Files.deleteIfExists(directory.resolve("s.sock.lock"));
+            release(peers, senders, server);
         }
+    }
+
+    /** Closes the peers, stops their senders, and reaps the server with what it left in the directory. */
+    private void release(List<Connection> peers, ExecutorService senders, Process server) throws Exception {
+        for (Connection peer : peers) {
+            peer.close();
+        }
+        senders.shutdownNow();
+        JavaProcesses.reap(server);
+        Files.deleteIfExists(directory.resolve("s.sock"));
+        Files.deleteIfExists(directory.resolve("s.sock.lock"));
     }
 
     /** {@link #NON_READING} clients each send 40 requests of 4 MiB and read nothing, each from a thread of its own. */

@@ -14,6 +14,7 @@ import dev.ipc.ServerOptions;
 import dev.ipc.testkit.JavaProcesses;
 import dev.ipc.testkit.LeakGate;
 import dev.ipc.testkit.OpenDescriptors;
+import dev.ipc.testkit.OtherUser;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -89,10 +90,8 @@ class DescriptorFloodTest {
 
     @Test
     void aPeerTheAccessPolicyRefusesMakesTheServerHoldNoDescriptor() throws Exception {
-        assumeTrue(
-                "root".equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/usr/bin/setpriv")),
-                "acting as uid 65534 needs root and setpriv (util-linux)");
-        flood(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"), "refused");
+        OtherUser.assumeAvailable();
+        flood(OtherUser.command(), "refused");
     }
 
     /**

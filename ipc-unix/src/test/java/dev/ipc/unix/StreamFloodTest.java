@@ -4,7 +4,6 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ipc.AccessPolicy;
 import dev.ipc.ClientOptions;
@@ -15,6 +14,7 @@ import dev.ipc.IpcServer;
 import dev.ipc.ServerOptions;
 import dev.ipc.testkit.JavaProcesses;
 import dev.ipc.testkit.LeakGate;
+import dev.ipc.testkit.OtherUser;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -38,15 +38,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class StreamFloodTest {
 
-    private static final Path PYTHON = Path.of("/usr/bin/python3");
-
     @Test
     void onePeersStreamsAreBoundedAndOthersCallsGoOn() throws Exception {
-        assumeTrue(
-                "root".equals(System.getProperty("user.name"))
-                        && Files.isExecutable(Path.of("/usr/bin/setpriv"))
-                        && Files.isExecutable(PYTHON),
-                "acting as uid 65534 needs root, setpriv (util-linux) and python3");
+        OtherUser.assumeAvailable();
         Path run = Files.createTempDirectory("ipcw");
         Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path script = run.resolve("stream_flood.py");
@@ -73,16 +67,11 @@ class StreamFloodTest {
                 })
                 .build()
                 .start();
-        Process nobody = new ProcessBuilder(
-                        "/usr/bin/setpriv",
-                        "--reuid=65534",
-                        "--regid=65534",
-                        "--clear-groups",
-                        PYTHON.toString(),
+        Process nobody = new ProcessBuilder(OtherUser.python(
                         script.toString(),
                         server.endpoint().path().orElseThrow().toString(),
                         "8",
-                        "32")
+                        "32"))
                 .redirectErrorStream(true)
                 .start();
         try (server;

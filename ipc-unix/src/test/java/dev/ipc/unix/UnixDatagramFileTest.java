@@ -16,6 +16,7 @@ import dev.ipc.UnexpectedServerException;
 import dev.ipc.testkit.CommandRun;
 import dev.ipc.testkit.JavaProcesses;
 import dev.ipc.testkit.LeakGate;
+import dev.ipc.testkit.OtherUser;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -163,22 +164,12 @@ class UnixDatagramFileTest {
      */
     @Test
     void aClientRefusesASocketFileAnotherUserBound() throws Exception {
-        Path python = Path.of("/usr/bin/python3");
-        assumeTrue(
-                "root".equals(System.getProperty("user.name"))
-                        && Files.isExecutable(Path.of("/usr/bin/setpriv"))
-                        && Files.isExecutable(python),
-                "acting as uid 65534 needs root, setpriv (util-linux) and python3");
+        OtherUser.assumeAvailable();
         Path theirs = Files.createDirectory(directory.resolve("theirs"));
         Files.setAttribute(theirs, "unix:uid", 65534);
         Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path socket = theirs.resolve("d.sock");
-        Process nobody = new ProcessBuilder(
-                        "/usr/bin/setpriv",
-                        "--reuid=65534",
-                        "--regid=65534",
-                        "--clear-groups",
-                        python.toString(),
+        Process nobody = new ProcessBuilder(OtherUser.python(
                         "-c",
                         "import os, socket, sys\n"
                                 + "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
@@ -186,7 +177,7 @@ class UnixDatagramFileTest {
                                 + "os.chmod(sys.argv[1], 0o666)\n"
                                 + "print('BOUND', flush=True)\n"
                                 + "sys.stdin.read()\n",
-                        socket.toString())
+                        socket.toString()))
                 .redirectErrorStream(true)
                 .start();
         try {
