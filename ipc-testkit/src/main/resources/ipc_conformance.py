@@ -651,6 +651,32 @@ def stream_with_credit(endpoint):
 
 
 @check
+def stream_limit(endpoint):
+    """W4: past maxStreamsPerConnection requests of window > 0 in flight, another is answered TOO_MANY_REQUESTS and
+    did not run; one of window 0 still runs, and a place frees once a stream ends."""
+    limit = int(ipc.options(endpoint)["maxStreamsPerConnection"])
+    peer, _ = welcomed_v3(endpoint)
+    try:
+        for request_id in range(1, limit + 1):
+            peer.send(frame(request_v3(request_id, b"hold:60000", window=4)))
+        peer.send(frame(request_v3(limit + 1, b"hold:60000", window=4)))
+        refused = peer.read()
+        expect(refused is not None and refused[0] == ERROR, "the one past the limit: %s" % describe(refused))
+        request_id, code, message = error_fields(refused)
+        expect((request_id, code) == (limit + 1, TOO_MANY_REQUESTS), "refused: %s" % describe(refused))
+        expect("maxStreamsPerConnection" in message, "the message names the limit: %r" % message)
+        peer.send(frame(request_v3(90, b"plain")))
+        expect(response_of(peer.read(), 90) == b"plain", "a request of window 0 still runs")
+        peer.send(frame(cancel_body(1)))
+        expect_cancelled(peer.read(), 1)
+        peer.send(frame(request_v3(91, b"stream:1:again", window=4)))
+        expect(peer.read_expecting(STREAM)[5:] == b"again 1", "a place again once a stream ended")
+        expect(response_of(peer.read(), 91) == b"", "and its end")
+    finally:
+        peer.close()
+
+
+@check
 def stream_needs_a_window(endpoint):
     """W3: a request of window 0 gets its one answer and no STREAM frame, whatever its handler does."""
     peer, _ = welcomed_v3(endpoint)

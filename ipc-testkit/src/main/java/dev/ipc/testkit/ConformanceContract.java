@@ -95,6 +95,7 @@ public abstract class ConformanceContract {
                             "stream_cancelled",
                             "malformed_frames_v3")),
             new Profile("idle", query("idleTimeout", "1s"), options -> {}, List.of("idle_timeout")),
+            new Profile("streams", query("maxStreamsPerConnection", "2"), options -> {}, List.of("stream_limit")),
             new Profile(
                     "memory",
                     query("maxFrameSize", "2097152", "maxBufferedBytes", "1048576"),
