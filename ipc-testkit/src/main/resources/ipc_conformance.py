@@ -672,6 +672,9 @@ def stream_limit(endpoint):
         peer.send(frame(request_v3(91, b"stream:1:again", window=4)))
         expect(peer.read_expecting(STREAM)[5:] == b"again 1", "a place again once a stream ended")
         expect(response_of(peer.read(), 91) == b"", "and its end")
+        for request_id in range(2, limit + 1):  # the rest held, ended before the close
+            peer.send(frame(cancel_body(request_id)))
+            expect_cancelled(peer.read(), request_id)
     finally:
         peer.close()
 

@@ -2,7 +2,7 @@
 
 Usage: fd_flood.py SOCKET_PATH CONNECTIONS MODE
   admitted  says HELLO, then sends three REQUESTs, each with 250 descriptors attached, and reads the three replies
-  refused   says HELLO with 250 descriptors attached, then sends more with each byte it can, until the server ends it
+  refused   says HELLO with 250 descriptors attached, then 20 more bytes, each with 250 descriptors
 Prints SENT once every connection has done so, then holds the connections open until its standard input closes.
 """
 import os
@@ -17,7 +17,7 @@ held = []
 for _ in range(count):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(path)
-    sock.settimeout(30 if mode == "admitted" else 2)  # a refused peer pushes until the server stops reading
+    sock.settimeout(30 if mode == "admitted" else 1)
     if mode == "admitted":
         socket.send_fds(sock, [hello], descriptors)
         for i in range(1, 4):
@@ -32,10 +32,10 @@ for _ in range(count):
     else:
         try:
             socket.send_fds(sock, [hello], descriptors)
-            while True:
+            for _ in range(20):  # while the server reads what a refused peer sends, before it closes
                 socket.send_fds(sock, [b"\x00"], descriptors)
         except OSError:
-            pass  # refused and closed
+            pass  # refused and closed already
     held.append(sock)
 print("SENT", flush=True)
 sys.stdin.read()

@@ -1013,12 +1013,12 @@ public abstract class RuntimeContract {
     void aSessionStuckOnAPeerThatReadsNothingHoldsUpNoOtherTimeout() throws Exception {
         IpcServer server = echoServer(ServerOptions.builder()
                 .set(ServerOptions.FRAME_TIMEOUT, Duration.ofSeconds(1))
-                .set(ServerOptions.IDLE_TIMEOUT, Duration.ofSeconds(5))
+                .set(ServerOptions.IDLE_TIMEOUT, Duration.ofSeconds(2))
                 .set(ServerOptions.WRITE_TIMEOUT, Duration.ofMinutes(10))
                 .build());
         Connection deaf = welcomed(server);
-        for (int id = 1; id <= 32; id++) {
-            deaf.send(request(id, new byte[1024 * 1024])); // 32 MiB of replies that nobody reads
+        for (int id = 1; id <= 16; id++) {
+            deaf.send(request(id, new byte[1024 * 1024])); // 16 MiB of replies that nobody reads
         }
         deaf.output().write(new byte[] {0, 0, 0, 100, 3, 0, 0}); // a frame begun and never finished
         deaf.output().flush();
