@@ -40,6 +40,8 @@ public final class ChannelConnection extends FramedConnection {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChannelConnection.class);
     private static final long CLOSE_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+    /** Room for the memory file of a shared-memory handshake, and a few more to decline with the reason. */
+    private static final int HANDSHAKE_DESCRIPTORS = 8;
 
     private final SocketChannel channel;
     private final Endpoint localEndpoint;
@@ -51,15 +53,12 @@ public final class ChannelConnection extends FramedConnection {
     private final ReadinessWaiter readWaiter;
     private final ReadinessWaiter writeWaiter;
 
-    // Guarded by readLock.
-    /** Room for the memory file of a shared-memory handshake, and a few more to decline with the reason. */
-    private static final int HANDSHAKE_DESCRIPTORS = 8;
-
-    private final List<FileDescriptor> receivedDescriptors = new ArrayList<>();
-    /** How many descriptors this connection holds untaken at most: maxReceivedDescriptors, more in a handshake. */
+    /** How many descriptors this connection holds untaken at most, outside a handshake: maxReceivedDescriptors. */
     private final int maxDescriptors;
 
-    private int descriptorAllowance; // readLock
+    // Guarded by readLock.
+    private final List<FileDescriptor> receivedDescriptors = new ArrayList<>();
+    private int descriptorAllowance; // maxDescriptors, or HANDSHAKE_DESCRIPTORS in a shared-memory handshake
     /** A server's options for answering a request for shared memory, until the first bytes are in (readLock). */
     private ConnectionOptions offer;
     /** The first bytes a server reads, until it knows whether they ask for shared memory (readLock). */
@@ -390,7 +389,7 @@ public final class ChannelConnection extends FramedConnection {
                 + " untaken (maxReceivedDescriptors"
                 + (descriptorAllowance == maxDescriptors
                         ? ""
-                        : ", or " + HANDSHAKE_DESCRIPTORS + " in the shared-memory" + " handshake")
+                        : ", or " + HANDSHAKE_DESCRIPTORS + " in the shared-memory handshake")
                 + "); the " + (arrived.length - kept) + " over it were closed");
     }
 
