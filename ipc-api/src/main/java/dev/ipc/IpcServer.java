@@ -1030,6 +1030,8 @@ public final class IpcServer implements AutoCloseable {
                 established.incrementAndGet();
                 perPeer.computeIfAbsent(peer, key -> new AtomicInteger()).incrementAndGet();
                 counted = true;
+                // Silent from its HELLO on, not from its accept: one that waited long for a place is not idle yet.
+                lastActivity = System.nanoTime();
                 return null;
             }
         }
