@@ -496,6 +496,20 @@ def duplicate_id_in_flight(endpoint):
 def in_flight_limit(endpoint):
     """R4: a request over the WELCOME's in-flight limit is TOO_MANY_REQUESTS for that id; the connection goes on."""
     peer, (_, _, in_flight) = welcomed(endpoint)
+    expect_in_flight_limit(peer, in_flight)
+
+
+@check
+def in_flight_limit_v1(endpoint):
+    """R4: a version 1 client, whose WELCOME states no limit, meets the same limit on requests in flight."""
+    probe, (_, _, in_flight) = welcomed(endpoint)
+    probe.close()
+    peer, _ = welcomed(endpoint, 1)
+    expect_in_flight_limit(peer, in_flight)
+
+
+def expect_in_flight_limit(peer, in_flight):
+    """Sends one request more than in_flight at once: that one is refused first, the rest answered; then closes."""
     try:
         peer.send(b"".join(frame(request_body(i, b"sleep:500:held")) for i in range(1, in_flight + 1)))
         peer.send(frame(request_body(in_flight + 1, b"one too many")))
@@ -550,6 +564,23 @@ def application_error(endpoint):
         expect(body[0] == ERROR, describe(body))
         expect(error_fields(body) == (6, 4242, "no key été"), "the fields: %r" % (error_fields(body),))
         expect(response_of(peer.call(7, b"fine"), 7) == b"fine", "the connection goes on")
+    finally:
+        peer.close()
+
+
+@check
+def error_message_bound(endpoint):
+    """E1: an ERROR's message is at most 1,024 bytes of UTF-8, cut at a whole character."""
+    peer, _ = welcomed(endpoint)
+    try:
+        long_message = "é" * 1500  # 3,000 bytes, two to a character: a cut at 1,024 falls inside none
+        body = peer.call(6, ("app:4242:x" + long_message).encode())
+        expect(body[0] == ERROR, describe(body))
+        request_id, code, message = error_fields(body)
+        expect((request_id, code) == (6, 4242), "the fields: %r" % ((request_id, code),))
+        size = len(message.encode())
+        expect(size <= 1024, "the message is %d bytes" % size)
+        expect(size >= 1020 and ("x" + long_message).startswith(message), "cut at the end, whole: %r" % message[-8:])
     finally:
         peer.close()
 
@@ -704,6 +735,23 @@ def stream_cancelled(endpoint):
         expect_cancelled(peer.read(), 8)
         peer.send(frame(request_v3(10, b"still here")))
         expect(response_of(peer.read(), 10) == b"still here", "the connection goes on")
+    finally:
+        peer.close()
+
+
+@check
+def streams_answered_before_the_error(endpoint):
+    """F6: an ERROR that ends the connection comes after the streams still open, each ended CANCELLED."""
+    peer, _ = welcomed_v3(endpoint)
+    try:
+        peer.send(frame(request_v3(8, b"stream-forever", window=1)))
+        expect(peer.read_expecting(STREAM)[5:] == b"tick 1", "the first message")
+        started = time.monotonic()
+        peer.send(frame(request_v3(0, b"id zero")))
+        message = expect_cancelled(peer.read(), 8)
+        expect("request id 0" in message, "the stream's end names why the connection ends: %r" % message)
+        peer.expect_error_then_end(PROTOCOL_ERROR)
+        expect(time.monotonic() - started < 5, "at once, not after the shutdown timeout")
     finally:
         peer.close()
 

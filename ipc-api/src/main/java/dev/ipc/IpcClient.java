@@ -1,28 +1,21 @@
 package dev.ipc;
 
-import dev.ipc.internal.Closer;
 import dev.ipc.internal.FramedConnection;
-import dev.ipc.internal.Protocol;
 import dev.ipc.internal.Threads;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
-import java.net.ProtocolException;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.HashSet;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Flow;
-import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -30,7 +23,6 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -61,6 +53,9 @@ public final class IpcClient implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(IpcClient.class);
     private static final AtomicInteger CLIENTS = new AtomicInteger();
+    /** The completion threads of a client: enough to keep up with one reader, a few for stages that take a while. */
+    private static final int COMPLETION_THREADS =
+            Math.min(4, Math.max(2, Runtime.getRuntime().availableProcessors()));
 
     private final Endpoint endpoint;
     private final ClientOptions options;
@@ -71,13 +66,17 @@ public final class IpcClient implements AutoCloseable {
     private final int streamWindow;
     /** Where callAsync's futures complete: never the reader thread. */
     private final Executor completions;
+    /** The client's own completion threads, unless the options name an executor; ended by {@link #close()}. */
+    private final ExecutorService ownCompletions;
+    /** What each session needs of this client. */
+    private final ClientSession.Setup setup;
 
     private final String name = "ipc-client-" + CLIENTS.incrementAndGet();
     private final ReentrantLock connectLock = new ReentrantLock();
     private final AtomicInteger ids = new AtomicInteger();
-    private volatile Session session;
+    private volatile ClientSession session;
     /** Sessions told GOAWAY and replaced, still reading the replies to their last calls. */
-    private final Set<Session> retiring = ConcurrentHashMap.newKeySet();
+    private final Set<ClientSession> retiring = ConcurrentHashMap.newKeySet();
 
     private volatile boolean closed;
     private final LongAdder calls = new LongAdder();
@@ -93,7 +92,10 @@ public final class IpcClient implements AutoCloseable {
         this.callTimeout = options.get(ClientOptions.CALL_TIMEOUT);
         this.maxQueued = options.get(ClientOptions.MAX_QUEUED_CALLS);
         this.streamWindow = options.get(ClientOptions.STREAM_WINDOW);
-        this.completions = options.find(ClientOptions.EXECUTOR).orElse(ForkJoinPool.commonPool());
+        Executor given = options.find(ClientOptions.EXECUTOR).orElse(null);
+        this.ownCompletions = given == null ? Threads.completions(name + "-completion", COMPLETION_THREADS) : null;
+        this.completions = given == null ? ownCompletions : given;
+        this.setup = new ClientSession.Setup(endpoint.toString(), maxQueued, completions, retiring::remove);
     }
 
     /** Connects with the default options (and those in the endpoint's query). */
@@ -131,7 +133,7 @@ public final class IpcClient implements AutoCloseable {
      * @throws IllegalArgumentException if the request is over the server's maxFrameSize; nothing is sent
      */
     public byte[] call(byte[] request, Duration timeout) throws IOException {
-        Pending pending = start(request, timeout, 0);
+        Call pending = start(request, timeout, 0);
         try {
             return timeout.isZero()
                     ? pending.future.get()
@@ -172,13 +174,43 @@ public final class IpcClient implements AutoCloseable {
         if (closed) {
             return CompletableFuture.failedFuture(new SocketException("client of " + endpoint + " is closed"));
         }
-        CompletableFuture<byte[]> result = new CompletableFuture<>();
-        AtomicReference<Pending> started = new AtomicReference<>();
-        Runnable begin = () -> {
+        AsyncCall call = new AsyncCall(request, timeout);
+        ClientSession current = session;
+        if (current != null && current.usable()) {
+            call.begin();
+        } else {
+            completions.execute(call::begin); // a reconnect may take a while: not on the caller's thread
+        }
+        ScheduledFuture<?> timer = after(timeout, call::timeOut, call.result::completeExceptionally);
+        call.result.whenComplete((reply, failure) -> {
+            if (timer != null) {
+                timer.cancel(false); // the timer lets go of the call, and so of its reply
+            }
+            Call started = call.started;
+            if (failure != null && started != null) {
+                started.abandon(failure); // timed out or cancelled: a late reply is dropped
+            }
+        });
+        return call.result;
+    }
+
+    /** One call of {@link #callAsync}: its future completes on the client's executor, never the reader's thread. */
+    private final class AsyncCall {
+        final CompletableFuture<byte[]> result = new CompletableFuture<>();
+        final byte[] request;
+        final Duration timeout;
+        volatile Call started;
+
+        AsyncCall(byte[] request, Duration timeout) {
+            this.request = request;
+            this.timeout = timeout;
+        }
+
+        void begin() {
             try {
-                Pending pending = start(request, timeout, 0);
-                started.set(pending);
-                pending.future.whenCompleteAsync(
+                Call call = start(request, timeout, 0);
+                started = call;
+                call.future.whenCompleteAsync(
                         (reply, failure) -> {
                             if (failure == null) {
                                 result.complete(reply);
@@ -188,53 +220,36 @@ public final class IpcClient implements AutoCloseable {
                         },
                         completions);
                 if (result.isDone()) {
-                    pending.abandon(new SocketTimeoutException("abandoned"));
+                    call.abandon(new SocketTimeoutException("abandoned"));
                 }
             } catch (IOException | RuntimeException e) {
                 completions.execute(() -> result.completeExceptionally(e));
             }
-        };
-        Session current = session;
-        if (current != null && current.usable()) {
-            begin.run();
-        } else {
-            completions.execute(begin); // a reconnect may take a while: not on the caller's thread
         }
-        ScheduledFuture<?> timer = after(
-                timeout,
-                () -> {
-                    Pending pending = started.get();
-                    SocketTimeoutException timedOut = pending != null
-                            ? pending.timedOut(timeout)
-                            : new SocketTimeoutException("could not reach " + endpoint + " within " + timeout);
-                    if (pending != null) {
-                        pending.abandon(timedOut); // out of the queue before anyone is told
-                    }
-                    result.completeExceptionally(timedOut);
-                },
-                result::completeExceptionally);
-        result.whenComplete((reply, failure) -> {
-            if (timer != null) {
-                timer.cancel(false); // the timer lets go of the call, and so of its reply
+
+        /** On the timer's thread: the call fails on the executor, never here. */
+        void timeOut() {
+            Call call = started;
+            if (call != null) {
+                call.abandon(call.timedOut(timeout)); // out of the queue, then told through its own completion
+            } else {
+                SocketTimeoutException timedOut =
+                        new SocketTimeoutException("could not reach " + endpoint + " within " + timeout);
+                completions.execute(() -> result.completeExceptionally(timedOut));
             }
-            Pending pending = started.get();
-            if (failure != null && pending != null) {
-                pending.abandon(failure); // timed out or cancelled: a late reply is dropped
-            }
-        });
-        return result;
+        }
     }
 
     /** The client's counters now: calls made, in flight and queued, and connections made. */
     public ClientStats stats() {
         long inFlight = 0;
         long queued = 0;
-        Session current = session;
-        Set<Session> all = new HashSet<>(retiring);
+        ClientSession current = session;
+        Set<ClientSession> all = new HashSet<>(retiring);
         if (current != null) {
             all.add(current);
         }
-        for (Session each : all) {
+        for (ClientSession each : all) {
             inFlight += each.pending.size();
             queued += each.queued();
         }
@@ -298,7 +313,7 @@ public final class IpcClient implements AutoCloseable {
      */
     public StreamingCall stream(byte[] request, Duration timeout) throws IOException {
         Objects.requireNonNull(timeout, "timeout");
-        Pending pending = start(request, timeout, streamWindow);
+        Call pending = start(request, timeout, streamWindow);
         ScheduledFuture<?> timer = after(timeout, () -> pending.abandon(pending.timedOut(timeout)), pending::abandon);
         if (timer != null) {
             pending.future.whenComplete((reply, failure) -> timer.cancel(false));
@@ -333,65 +348,28 @@ public final class IpcClient implements AutoCloseable {
         return subscriber -> StreamPublisher.subscribe(this, request, subscriber, completions);
     }
 
-    private Pending start(byte[] request, Duration timeout, int window) throws IOException {
+    private Call start(byte[] request, Duration timeout, int window) throws IOException {
         Objects.requireNonNull(request, "request");
         calls.increment();
-        Session current = usableSession();
+        ClientSession current = usableSession();
         if (request.length > current.maxPayload) {
             throw new IllegalArgumentException("request of " + request.length
                     + " bytes is over the server's maxFrameSize " + current.maxPayload + "; nothing was sent");
         }
-        if (window > 0 && current.version < Protocol.STREAMS) {
+        if (window > 0 && !current.hasStreams()) {
             throw new UnsupportedOperationException("the server at " + endpoint + " speaks protocol version "
                     + current.version + ", which has no streams (they came in version 3); nothing was sent");
         }
-        Pending pending = new Pending(current, request, timeout, window);
+        Call pending = new Call(current, request, timeout, window);
         if (current.admit(pending)) {
-            send(pending);
+            current.send(pending);
         }
         return pending;
     }
 
-    /** Sends a call that has its place among the server's requests in flight. */
-    private void send(Pending pending) {
-        Session current = pending.session;
-        byte[] request = pending.request;
-        pending.request = null; // held only until sent
-        int id = ids.updateAndGet(last -> last == Integer.MAX_VALUE ? 1 : last + 1);
-        pending.id = id;
-        current.pending.put(id, pending);
-        // Registered after the GOAWAY was read, the request goes out after the last one the server takes.
-        pending.afterGoaway = current.goingAway;
-        try {
-            byte[] frame = current.version >= Protocol.STREAMS
-                    ? Protocol.request(id, pending.timeoutMillisLeft(), pending.window, request)
-                    : Protocol.call(Protocol.REQUEST, id, request);
-            current.connection.send(frame);
-        } catch (IOException e) {
-            current.lost(e);
-        }
-        if (pending.future.isDone()) {
-            pending.tellServer(); // abandoned while it was being sent
-        }
-        if (current.dead) {
-            // Lost while this call was being registered: fail it too, rather than let it wait for nothing.
-            current.lost(new SocketException("the connection dropped"));
-        }
-    }
-
-    /** Sends, on the timer's thread (never the reader's), a call that waited for its place. */
-    private void sendLater(Pending pending) {
-        try {
-            timer().execute(() -> send(pending));
-        } catch (RejectedExecutionException e) {
-            pending.future.completeExceptionally(new NotRunException(
-                    "the client of " + endpoint + " was closed before " + "this call was sent; it did not run"));
-        }
-    }
-
     /** The current session, or a new one when it has dropped or been told to go away. */
-    private Session usableSession() throws IOException {
-        Session current = session;
+    private ClientSession usableSession() throws IOException {
+        ClientSession current = session;
         if (current != null && current.usable()) {
             return current;
         }
@@ -404,9 +382,9 @@ public final class IpcClient implements AutoCloseable {
             if (current != null && current.usable()) {
                 return current;
             }
-            if (current != null && !current.dead) {
+            if (current != null && !current.isDead()) {
                 retiring.add(current); // its calls still complete; close() ends it if the server does not first
-                if (current.dead) {
+                if (current.isDead()) {
                     retiring.remove(current);
                 }
             }
@@ -417,13 +395,13 @@ public final class IpcClient implements AutoCloseable {
         }
     }
 
-    private Session reconnect() throws IOException {
+    private ClientSession reconnect() throws IOException {
         long deadline =
                 System.nanoTime() + options.get(ClientOptions.RECONNECT_TIMEOUT).toNanos();
         long pauseNanos = TimeUnit.MILLISECONDS.toNanos(10);
         while (true) {
             try {
-                Session fresh = open();
+                ClientSession fresh = open();
                 LOG.debug("reconnected to {}", endpoint);
                 return fresh;
             } catch (IOException e) {
@@ -451,68 +429,17 @@ public final class IpcClient implements AutoCloseable {
     }
 
     /** Connects and shakes hands, within the handshake timeout. */
-    private Session open() throws IOException {
-        // Room for the server's ERROR frames too, whose messages may outgrow a tiny payload limit.
-        ConnectionOptions connectionOptions = ConnectionOptions.takenFrom(options)
-                .set(
-                        ConnectionOptions.MAX_FRAME_SIZE,
-                        Math.max(
-                                Protocol.frameLimit(options.get(ConnectionOptions.MAX_FRAME_SIZE), Protocol.VERSION),
-                                Protocol.MAX_HELLO + 1024))
-                .build();
-        FramedConnection connection = Ipc.connectFramed(endpoint.withoutParameters(), connectionOptions);
-        CompletableFuture<Void> handshake = new CompletableFuture<>();
-        if (!options.get(ConnectionOptions.HANDSHAKE_TIMEOUT).isZero()) {
-            CompletableFuture.delayedExecutor(
-                            options.get(ConnectionOptions.HANDSHAKE_TIMEOUT).toNanos(),
-                            TimeUnit.NANOSECONDS,
-                            Runnable::run)
-                    .execute(() -> {
-                        if (handshake.complete(null)) {
-                            Closer.closeQuietly(connection, null);
-                        }
-                    });
-        }
-        try {
-            connection.send(Protocol.hello(Protocol.VERSION));
-            byte[] answer = connection.receive();
-            if (answer == null) {
-                throw new ConnectionLostException(
-                        "the server at " + endpoint + " closed the connection during the " + "handshake", null);
-            }
-            if (Protocol.type(answer) == Protocol.ERROR) {
-                throw new RemoteException(Protocol.errorCode(answer), Protocol.errorMessage(answer));
-            }
-            int[] welcome = Protocol.welcomeFields(answer); // version, payload limit, in-flight limit
-            if (!handshake.complete(null)) {
-                throw new SocketTimeoutException("no answer to the hello from " + endpoint + " within handshakeTimeout "
-                        + options.get(ConnectionOptions.HANDSHAKE_TIMEOUT));
-            }
-            Session fresh = new Session(
-                    connection,
-                    welcome[0],
-                    Math.min(welcome[1], options.get(ConnectionOptions.MAX_FRAME_SIZE)),
-                    welcome[2]);
-            LOG.debug(
-                    "connected to {}: protocol version {}, payloads up to {} bytes, {} requests in flight",
-                    endpoint,
-                    welcome[0],
-                    welcome[1],
-                    welcome[2] == 0 ? "unstated" : welcome[2]);
-            connects.increment();
-            fresh.reader = connection.threads(name + "-reader").newThread(fresh::read);
-            fresh.reader.start();
-            return fresh;
-        } catch (IOException | RuntimeException e) {
-            Closer.closeQuietly(connection, e);
-            if (!handshake.complete(null) && !(e instanceof RemoteException)) {
-                SocketTimeoutException timeout = new SocketTimeoutException("no answer to the hello from " + endpoint
-                        + " within handshakeTimeout " + options.get(ConnectionOptions.HANDSHAKE_TIMEOUT));
-                timeout.initCause(e);
-                throw timeout;
-            }
-            throw e;
-        }
+    private ClientSession open() throws IOException {
+        FramedConnection connection =
+                Ipc.connectFramed(endpoint.withoutParameters(), ClientSession.connectionOptions(options));
+        ClientSession fresh = ClientSession.handshake(
+                connection,
+                options.get(ConnectionOptions.HANDSHAKE_TIMEOUT),
+                options.get(ConnectionOptions.MAX_FRAME_SIZE),
+                setup);
+        connects.increment();
+        fresh.start(name + "-reader");
+        return fresh;
     }
 
     /** Closes the connection; calls in flight fail with {@link ConnectionLostException}. Idempotent. */
@@ -534,393 +461,22 @@ public final class IpcClient implements AutoCloseable {
         if (stopping != null) {
             stopping.shutdownNow();
         }
-        Session current = session;
+        ClientSession current = session;
         if (current != null) {
             current.cancelAll();
             current.close();
         }
-        for (Session old : retiring) {
+        for (ClientSession old : retiring) {
             old.cancelAll();
             old.close();
+        }
+        if (ownCompletions != null) {
+            ownCompletions.shutdown(); // what is queued still completes; the threads end once it has
         }
     }
 
     @Override
     public String toString() {
         return "IpcClient[" + endpoint + (closed ? ", closed" : "") + "]";
-    }
-
-    /** A call: waiting for its place among the server's requests in flight, then for its reply. */
-    private final class Pending {
-        final Session session;
-        final CompletableFuture<byte[]> future = new CompletableFuture<>();
-        /** The request, until it is sent. */
-        volatile byte[] request;
-        /** Its id once sent; 0 before. */
-        volatile int id;
-        /** Whether it was sent after the server's GOAWAY arrived, so after the last request the server takes. */
-        volatile boolean afterGoaway;
-        /** When the caller stops waiting (System.nanoTime()), if it has a timeout. */
-        final long deadline;
-
-        final boolean hasDeadline;
-        final Duration timeout;
-        /** STREAM frames taken ahead of the reader; 0 for a single reply. */
-        final int window;
-        /** The messages, for a stream; null for a single reply. */
-        final StreamingCall stream;
-
-        Pending(Session session, byte[] request, Duration timeout, int window) {
-            this.session = session;
-            this.request = request;
-            this.hasDeadline = !timeout.isZero();
-            this.timeout = timeout;
-            this.deadline = hasDeadline ? System.nanoTime() + timeout.toNanos() : 0;
-            this.window = window;
-            if (window > 0) {
-                stream = new StreamingCall(
-                        "the stream of " + endpoint,
-                        window,
-                        this::grant,
-                        () -> abandon(new CancellationException("the stream was closed")));
-                future.whenComplete((reply, failure) -> stream.end(reply, failure));
-            } else {
-                stream = null;
-            }
-        }
-
-        /** The milliseconds the server is told the client waits, from now; 0 for no limit. */
-        long timeoutMillisLeft() {
-            if (!hasDeadline) {
-                return 0;
-            }
-            return Math.max(1, Protocol.timeoutMillis(Duration.ofNanos(Math.max(1, deadline - System.nanoTime()))));
-        }
-
-        /**
-         * Gives up on the call: if it still waits for a place it never goes out; if it was sent, the server is told to
-         * cancel it, and its answer will be dropped (its place is the server's until then).
-         */
-        void abandon(Throwable why) {
-            future.completeExceptionally(why);
-            session.unqueue(this);
-            tellServer();
-        }
-
-        /** Sends CANCEL for a call that was sent and is not answered yet (version 3; older servers are not told). */
-        void tellServer() {
-            int sent = id;
-            if (sent == 0 || session.version < Protocol.STREAMS || session.pending.get(sent) != this || session.dead) {
-                return;
-            }
-            try {
-                session.connection.send(Protocol.cancel(sent));
-            } catch (IOException | RuntimeException e) {
-                LOG.debug("could not cancel request {} on {}: {}", sent, endpoint, e.toString());
-            }
-        }
-
-        /** Sends CREDIT for {@code count} more messages of the stream. */
-        private void grant(int count) {
-            int sent = id;
-            if (sent == 0 || session.pending.get(sent) != this || session.dead) {
-                return;
-            }
-            try {
-                session.connection.send(Protocol.credit(sent, count));
-            } catch (IOException | RuntimeException e) {
-                LOG.debug("could not grant credit on request {} to {}: {}", sent, endpoint, e.toString());
-            }
-        }
-
-        /** The timeout of a call that took longer than {@code timeout}, saying what it waited for. */
-        SocketTimeoutException timedOut(Duration timeout) {
-            if (id == 0 && request != null) {
-                return new SocketTimeoutException("no place for this call among the " + session.maxInFlight
-                        + " requests in flight that " + endpoint + " allows within " + timeout + " (the others were"
-                        + " still running); it was not sent");
-            }
-            return new SocketTimeoutException("no reply from " + endpoint + " within " + timeout);
-        }
-    }
-
-    /** One connection and the calls in flight on it. */
-    private final class Session {
-        final FramedConnection connection;
-        final int version;
-        final int maxPayload;
-        final Map<Integer, Pending> pending = new ConcurrentHashMap<>();
-        volatile boolean goingAway;
-        /** The last request the server takes, as its GOAWAY said; -1 before a GOAWAY, or from a version 1 server. */
-        volatile long lastTaken = -1;
-
-        volatile boolean dead;
-        Thread reader;
-
-        /** The WELCOME's limit on requests in flight; 0 where the server states none (version 1). */
-        final int maxInFlight;
-
-        private int places; // free places among them; guarded by waiting
-        private final ArrayDeque<Pending> waiting = new ArrayDeque<>(); // calls waiting for a place, in order
-
-        Session(FramedConnection connection, int version, int maxPayload, int maxInFlight) {
-            this.connection = connection;
-            this.version = version;
-            this.maxPayload = maxPayload;
-            this.maxInFlight = maxInFlight;
-            this.places = maxInFlight;
-        }
-
-        /**
-         * Takes a place among the requests in flight for {@code call}: true if it may be sent now, false if it waits
-         * for one (a reply frees it, and it is sent then).
-         *
-         * @throws CallQueueFullException if {@link ClientOptions#MAX_QUEUED_CALLS} calls wait already
-         */
-        boolean admit(Pending call) throws CallQueueFullException {
-            if (maxInFlight == 0) {
-                return true;
-            }
-            synchronized (waiting) {
-                if (places > 0 && waiting.isEmpty()) {
-                    places--;
-                    return true;
-                }
-                if (waiting.size() >= maxQueued) {
-                    throw new CallQueueFullException(waiting.size() + " calls already wait for a place among the "
-                            + maxInFlight + " requests in flight that " + endpoint + " allows (maxQueuedCalls "
-                            + maxQueued + "); this one was not sent");
-                }
-                waiting.add(call);
-            }
-            if (dead) {
-                failWaiting("the connection dropped");
-            }
-            return false;
-        }
-
-        /** How many calls wait for a place now. */
-        int queued() {
-            synchronized (waiting) {
-                return waiting.size();
-            }
-        }
-
-        /** Takes back a call that still waits for a place, as it is abandoned. */
-        void unqueue(Pending call) {
-            synchronized (waiting) {
-                waiting.remove(call);
-            }
-        }
-
-        /** A reply freed a place: the next waiting call takes it, or it stays free. */
-        private void freePlace() {
-            if (maxInFlight == 0) {
-                return;
-            }
-            Pending next;
-            synchronized (waiting) {
-                next = waiting.poll();
-                if (next == null) {
-                    places++;
-                    return;
-                }
-            }
-            sendLater(next);
-        }
-
-        /** Fails the calls still waiting for a place: none was sent, so none ran. */
-        private void failWaiting(String why) {
-            while (true) {
-                Pending next;
-                synchronized (waiting) {
-                    next = waiting.poll();
-                }
-                if (next == null) {
-                    return;
-                }
-                next.future.completeExceptionally(new NotRunException(why + " before this call was sent to " + endpoint
-                        + " (it waited for a place among the requests in flight); it did not run"));
-            }
-        }
-
-        boolean usable() {
-            return !dead && !goingAway && connection.isOpen();
-        }
-
-        void read() {
-            try {
-                for (byte[] frame = connection.receive(); frame != null; frame = connection.receive()) {
-                    switch (Protocol.type(frame)) {
-                        case Protocol.RESPONSE:
-                            complete(Protocol.id(frame), Protocol.payload(frame), null);
-                            break;
-                        case Protocol.STREAM:
-                            streamed(Protocol.id(frame), frame);
-                            break;
-                        case Protocol.ERROR:
-                            int id = Protocol.id(frame);
-                            RemoteException error = Protocol.remoteError(frame);
-                            if (id == 0) {
-                                throw error;
-                            }
-                            complete(id, null, failure(id, error));
-                            break;
-                        case Protocol.GOAWAY:
-                            // Every request up to the last one taken is answered before the server's end of stream;
-                            // the rest fail there, as not run. Reading goes on until then.
-                            lastTaken = Protocol.goawayLastId(version, frame);
-                            goingAway = true;
-                            failWaiting("the server began to shut down");
-                            LOG.debug(
-                                    "{} is going away (last request taken: {}): {}",
-                                    endpoint,
-                                    lastTaken < 0 ? "unstated" : lastTaken,
-                                    Protocol.goawayMessage(version, frame));
-                            break;
-                        default:
-                            throw new ProtocolException("unknown frame type " + frame[0] + " from " + endpoint);
-                    }
-                }
-                if (goingAway) {
-                    notRun();
-                }
-                lost(new EOFException("the server closed the connection"));
-            } catch (IOException e) {
-                lost(e);
-            }
-        }
-
-        /** At the server's end of stream after its GOAWAY: what is still pending was not taken, so did not run. */
-        private void notRun() {
-            dead = true; // a call registered from now on fails as sent after the GOAWAY
-            retiring.remove(this);
-            failWaiting("the server shut down");
-            // Before the close: a sender whose write the close interrupts would fail its calls as lost, not as not run.
-            for (Pending call : pending.values()) {
-                if (pending.remove(call.id, call)) {
-                    call.future.completeExceptionally(new NotRunException("the server at " + endpoint + " shut down "
-                            + "before it took this request (its GOAWAY named request " + lastTaken
-                            + " as the last it would answer); it did not run and may be sent again"));
-                }
-            }
-            Closer.closeQuietly(connection, null);
-        }
-
-        /**
-         * The exception an ERROR fails its call with: not run for SHUTTING_DOWN; for a call with a timeout that the
-         * server cancelled as its deadline passed, the same timeout the client's own timer would have given.
-         */
-        private IOException failure(int id, RemoteException error) {
-            if (error.code() == ErrorCode.SHUTTING_DOWN) {
-                return new NotRunException(error.getMessage());
-            }
-            Pending call = pending.get(id);
-            if (error.code() == ErrorCode.CANCELLED
-                    && call != null
-                    && call.hasDeadline
-                    && call.deadline - System.nanoTime() < TimeUnit.MILLISECONDS.toNanos(100)) {
-                SocketTimeoutException timedOut = call.timedOut(call.timeout);
-                timedOut.initCause(error);
-                return timedOut;
-            }
-            return error;
-        }
-
-        /** One message of a stream; dropped if its call was abandoned (its end is still awaited). */
-        private void streamed(int id, byte[] frame) throws ProtocolException {
-            Pending call = pending.get(id);
-            if (call == null) {
-                throw new ProtocolException("the server sent a STREAM frame for request " + Integer.toUnsignedString(id)
-                        + ", which is not in flight");
-            }
-            if (call.stream == null) {
-                throw new ProtocolException("the server sent a STREAM frame for request " + Integer.toUnsignedString(id)
-                        + ", whose client asked for a single reply (window 0)");
-            }
-            call.stream.offer(Protocol.payload(frame));
-        }
-
-        /** Tells the server the calls in flight are given up (the client is closing), so their handlers stop. */
-        void cancelAll() {
-            if (version < Protocol.STREAMS || dead) {
-                return;
-            }
-            for (Pending call : pending.values()) {
-                call.tellServer();
-            }
-        }
-
-        private void complete(int id, byte[] reply, IOException error) {
-            Pending call = pending.remove(id);
-            if (call != null) {
-                freePlace();
-                if (error == null) {
-                    call.future.complete(reply);
-                } else {
-                    call.future.completeExceptionally(error);
-                }
-            }
-        }
-
-        /**
-         * Whether the server's GOAWAY said it would not take request {@code id}: sent after the last one it named. Ids
-         * rise by one per call (wrapping past 2^31 - 1 to 1), so "after" is a positive difference.
-         */
-        private boolean notTaken(int id) {
-            long last = lastTaken;
-            return goingAway && last >= 0 && id - (int) last > 0;
-        }
-
-        /**
-         * Fails every call in flight at once; the next call reconnects. After a GOAWAY, a call the server said it would
-         * not take fails as not run however the stream ended (a server that stops waiting for this client to close may
-         * reset the connection rather than end it).
-         */
-        void lost(IOException cause) {
-            dead = true;
-            retiring.remove(this);
-            Closer.closeQuietly(connection, cause);
-            failWaiting("the connection dropped (" + cause.getMessage() + ")");
-            if (!pending.isEmpty()) {
-                LOG.debug(
-                        "connection to {} lost with {} calls in flight: {}",
-                        endpoint,
-                        pending.size(),
-                        cause.toString());
-            }
-            for (Pending call : pending.values()) {
-                if (!pending.remove(call.id, call)) {
-                    continue;
-                }
-                if ((call.afterGoaway || notTaken(call.id)) && !(cause instanceof RemoteException)) {
-                    call.future.completeExceptionally(new NotRunException("the connection to " + endpoint + " was lost"
-                            + " after the server's GOAWAY, before this request could be taken; it did not run and may"
-                            + " be sent again: " + cause.getMessage()));
-                } else {
-                    call.future.completeExceptionally(
-                            cause instanceof RemoteException
-                                    ? cause
-                                    : new ConnectionLostException(
-                                            "the connection to " + endpoint + " was lost before the reply: "
-                                                    + cause.getMessage(),
-                                            cause));
-                }
-            }
-        }
-
-        void close() {
-            dead = true;
-            Closer.closeQuietly(connection, null);
-            Thread current = reader;
-            if (current != null && current != Thread.currentThread()) {
-                try {
-                    current.join(5000);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            lost(new SocketException("the client was closed"));
-        }
     }
 }

@@ -327,7 +327,7 @@ public final class ChannelConnection extends FramedConnection {
         if (options.get(ConnectionOptions.SHARED_MEMORY) == ConnectionOptions.SharedMemory.REQUIRE) {
             String why = "this listener requires shared memory (sharedMemory=require) and the client did not ask for"
                     + " it";
-            send(Protocol.error(0, ErrorCode.UNAUTHORIZED, why)); // the client learns why before the close
+            send(Codec.error(0, ErrorCode.UNAUTHORIZED, why)); // the client learns why before the close
             throw new ProtocolException("the client of " + label + ": " + why + "; the connection is closed");
         }
         if (first.hasRemaining()) {

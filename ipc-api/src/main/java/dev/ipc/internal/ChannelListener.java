@@ -48,6 +48,7 @@ public final class ChannelListener implements FramedListener {
     private final ReadinessWaiter waiter;
     private final ReentrantLock acceptLock = new ReentrantLock();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile FramedListener.RefusalWatcher refusals = (peer, code, why) -> {};
 
     /**
      * Takes ownership of a bound channel.
@@ -100,13 +101,10 @@ public final class ChannelListener implements FramedListener {
                             connection.peer(),
                             policy);
                     // The peer speaks the protocol: tell it why, as a TLS or shared-secret refusal does.
-                    Refusals.refuse(
-                            connection,
-                            Protocol.error(
-                                    0,
-                                    ErrorCode.UNAUTHORIZED,
-                                    "the access policy of " + endpoint.withoutParameters() + " does not permit "
-                                            + connection.peer()));
+                    String why = "the access policy of " + endpoint.withoutParameters() + " does not permit "
+                            + connection.peer();
+                    refusals.refused(connection.remote(), ErrorCode.UNAUTHORIZED, why);
+                    Refusals.refuse(connection, Codec.error(0, ErrorCode.UNAUTHORIZED, why));
                     continue;
                 }
                 long left = acceptTimeoutNanos == 0 ? 0 : deadline - System.nanoTime();
@@ -121,6 +119,11 @@ public final class ChannelListener implements FramedListener {
         } finally {
             acceptLock.unlock();
         }
+    }
+
+    @Override
+    public void watchRefusals(FramedListener.RefusalWatcher watcher) {
+        this.refusals = Objects.requireNonNull(watcher, "watcher");
     }
 
     private FramedConnection wrap(SocketChannel accepted) throws IOException {

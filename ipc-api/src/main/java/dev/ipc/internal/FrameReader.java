@@ -1,5 +1,6 @@
 package dev.ipc.internal;
 
+import dev.ipc.FrameTooLargeException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
@@ -209,7 +210,7 @@ public final class FrameReader {
                     length,
                     "frame on " + label + " declares " + length + " bytes, over maxFrameSize "
                             + maxFrameSize
-                            + (Protocol.looksLikeTls(ByteBuffer.allocate(4)
+                            + (Codec.looksLikeTls(ByteBuffer.allocate(4)
                                             .putInt(length)
                                             .array())
                                     ? " (the bytes are a TLS record: the peer speaks TLS, so connect with tls://)"

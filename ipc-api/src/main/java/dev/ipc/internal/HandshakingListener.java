@@ -1,12 +1,14 @@
 package dev.ipc.internal;
 
 import dev.ipc.AccessPolicy;
+import dev.ipc.AuthenticationException;
 import dev.ipc.ConnectionOptions;
 import dev.ipc.Endpoint;
 import dev.ipc.ErrorCode;
 import dev.ipc.Listener;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.net.ProtocolException;
 import java.net.SocketTimeoutException;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedChannelException;
@@ -18,6 +20,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,6 +48,7 @@ public final class HandshakingListener implements FramedListener {
     private final LinkedBlockingQueue<FramedConnection> ready = new LinkedBlockingQueue<>();
     private final Set<FramedConnection> shaking = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile FramedListener.RefusalWatcher refusals = (peer, code, why) -> {};
     private final Thread acceptor;
 
     /**
@@ -182,7 +186,7 @@ public final class HandshakingListener implements FramedListener {
 
         /** Why it was stopped from outside, as an ERROR if frames can carry one; null if it was not. */
         synchronized byte[] refusal() {
-            return stopped == null || !framing.get() ? null : Protocol.error(0, stopCode, stopped);
+            return stopped == null || !framing.get() ? null : Codec.error(0, stopCode, stopped);
         }
 
         synchronized String stopped() {
@@ -220,11 +224,10 @@ public final class HandshakingListener implements FramedListener {
                         policy,
                         connection.peer());
                 // Past the handshake the peer speaks the protocol: tell it why, as a server refuses a request.
-                refusal = Protocol.error(
-                        0,
-                        ErrorCode.UNAUTHORIZED,
-                        "the access policy of " + endpoint().withoutParameters() + " does not permit "
-                                + connection.peer());
+                String why = "the access policy of " + endpoint().withoutParameters() + " does not permit "
+                        + connection.peer();
+                refusals.refused(connection.remote(), ErrorCode.UNAUTHORIZED, why);
+                refusal = Codec.error(0, ErrorCode.UNAUTHORIZED, why);
                 return;
             }
             admitted = true;
@@ -241,6 +244,7 @@ public final class HandshakingListener implements FramedListener {
                         stopped != null ? stopped : describe(e));
             }
             refusal = handshake.refusal(); // a limit is answered, never with silence
+            refusals.refused(connection.remote(), refusedWith(refusal, e), stopped != null ? stopped : describe(e));
         } finally {
             handshake.slot.release();
             shaking.remove(connection);
@@ -255,6 +259,28 @@ public final class HandshakingListener implements FramedListener {
                 connection.finish(refusal, closed.get() ? Duration.ZERO : Refusals.LINGER);
             }
         }
+    }
+
+    /** The code a refused handshake was answered with, or (where it could not be told) would have been. */
+    private static ErrorCode refusedWith(byte[] refusal, Exception e) {
+        if (refusal != null) {
+            try {
+                if (Codec.decode(refusal, Codec.VERSION) instanceof Frame.Error error) {
+                    return error.errorCode();
+                }
+            } catch (ProtocolException malformed) {
+                // made here: cannot be
+            }
+        }
+        return e instanceof SSLException || e instanceof AuthenticationException
+                ? ErrorCode.UNAUTHORIZED
+                : ErrorCode.PROTOCOL_ERROR;
+    }
+
+    @Override
+    public void watchRefusals(FramedListener.RefusalWatcher watcher) {
+        this.refusals = Objects.requireNonNull(watcher, "watcher");
+        inner.watchRefusals(watcher);
     }
 
     private static String describe(Throwable e) {

@@ -86,14 +86,14 @@ public final class SecretHandshake {
         byte[] clientNonce = nonce();
         ByteBuffer hello = ByteBuffer.allocate(5 + NONCE)
                 .put(AUTH_HELLO)
-                .put((byte) (Protocol.MAGIC >> 16))
-                .put((byte) (Protocol.MAGIC >> 8))
-                .put((byte) Protocol.MAGIC)
+                .put((byte) (Codec.MAGIC >> 16))
+                .put((byte) (Codec.MAGIC >> 8))
+                .put((byte) Codec.MAGIC)
                 .put((byte) VERSION)
                 .put(clientNonce);
         write(connection.output(), hello.array());
         byte[] challenge = read(connection.input(), peer, "the server's challenge");
-        if (challenge[0] == Protocol.ERROR) {
+        if (challenge[0] == Codec.ERROR) {
             throw refusedBy(peer, challenge);
         }
         if (challenge[0] != AUTH_CHALLENGE) {
@@ -116,7 +116,7 @@ public final class SecretHandshake {
                         .put(mac(secret, "client", clientNonce, serverNonce))
                         .array());
         byte[] verdict = read(connection.input(), peer, "the server's verdict");
-        if (verdict[0] == Protocol.ERROR) {
+        if (verdict[0] == Codec.ERROR) {
             throw refusedBy(peer, verdict);
         }
         if (verdict[0] != AUTH_OK || verdict.length != 1) {
@@ -136,7 +136,7 @@ public final class SecretHandshake {
     public static void verify(Connection connection, byte[] secret, String peer) throws IOException {
         byte[] hello = readFromClient(connection, peer, "the client's hello");
         if (hello[0] != AUTH_HELLO) {
-            String why = hello[0] == Protocol.HELLO
+            String why = hello[0] == Codec.HELLO
                     ? "it sent a plain HELLO: this server requires a shared secret (secretFile or secretEnv) and "
                             + "the client has none configured"
                     : "its first frame is of type " + hello[0] + ", not AUTH_HELLO " + AUTH_HELLO;
@@ -144,13 +144,13 @@ public final class SecretHandshake {
             throw new AuthenticationException(peer + " did not prove the shared secret: " + why);
         }
         int magic = hello.length < 5 ? 0 : (hello[1] & 0xff) << 16 | (hello[2] & 0xff) << 8 | (hello[3] & 0xff);
-        if (magic == Protocol.MAGIC && hello[4] != VERSION) {
+        if (magic == Codec.MAGIC && hello[4] != VERSION) {
             String why = "shared-secret handshake version " + (hello[4] & 0xff) + " is not spoken here; this server "
                     + "speaks version " + VERSION;
             refuse(connection, ErrorCode.UNSUPPORTED_VERSION, why);
             throw new ProtocolException(peer + " asked for " + why);
         }
-        if (magic != Protocol.MAGIC || hello.length != 5 + NONCE) {
+        if (magic != Codec.MAGIC || hello.length != 5 + NONCE) {
             String why = "an AUTH_HELLO is 7, \"IPC\", version 1 and a 32-byte nonce (" + (5 + NONCE) + " bytes)";
             refuse(connection, ErrorCode.PROTOCOL_ERROR, why);
             throw new ProtocolException(peer + " sent an AUTH_HELLO of " + hello.length + " bytes and magic 0x"
@@ -166,9 +166,8 @@ public final class SecretHandshake {
                         .put(mac(secret, "server", clientNonce, serverNonce))
                         .array());
         byte[] proof = readFromClient(connection, peer, "the client's proof");
-        if (proof[0] == Protocol.ERROR) {
-            throw new AuthenticationException(
-                    peer + " refused this server (" + Protocol.errorCode(proof) + "): " + Protocol.errorMessage(proof));
+        if (proof[0] == Codec.ERROR) {
+            throw refusedBy(peer, proof);
         }
         if (proof[0] != AUTH_PROOF) {
             refuse(connection, "expected the shared-secret proof");
@@ -188,8 +187,11 @@ public final class SecretHandshake {
     }
 
     private static AuthenticationException refusedBy(String peer, byte[] error) throws ProtocolException {
+        if (!(Codec.decode(error, Codec.VERSION) instanceof Frame.Error refusal)) {
+            throw new ProtocolException(peer + " sent a malformed ERROR frame of " + error.length + " bytes");
+        }
         return new AuthenticationException(
-                peer + " refused the connection (" + Protocol.errorCode(error) + "): " + Protocol.errorMessage(error));
+                peer + " refused the connection (" + refusal.errorCode() + "): " + refusal.message());
     }
 
     private static void refuse(Connection connection, String message) {
@@ -198,7 +200,7 @@ public final class SecretHandshake {
 
     private static void refuse(Connection connection, ErrorCode code, String message) {
         try {
-            write(connection.output(), Protocol.error(0, code, message));
+            write(connection.output(), Codec.error(0, code, message));
         } catch (IOException e) {
             // The client is gone; the caller reports the failure.
         }

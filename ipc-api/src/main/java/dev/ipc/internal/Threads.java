@@ -7,6 +7,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -138,6 +139,25 @@ public final class Threads {
                 new SynchronousQueue<>(),
                 daemons("ipc-platform-io"),
                 new ThreadPoolExecutor.CallerRunsPolicy());
+    }
+
+    /**
+     * Where a client's asynchronous calls complete: up to {@code size} daemon threads named {@code name-N}, made as
+     * completions come and gone after ten idle seconds, so that a burst of replies is handed over in turn by threads
+     * already awake, never one thread per completion. Once shut down, what is still given to it runs on the thread that
+     * gives it (the client is closing, and its calls must still complete).
+     */
+    public static ExecutorService completions(String name, int size) {
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(
+                size,
+                size,
+                10,
+                TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(),
+                daemons(name),
+                (task, executor) -> task.run());
+        pool.allowCoreThreadTimeOut(true);
+        return pool;
     }
 
     /** A factory of daemon platform threads named {@code name-N}. */

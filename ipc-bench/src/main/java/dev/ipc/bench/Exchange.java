@@ -12,6 +12,7 @@ import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.util.concurrent.CompletableFuture;
 
 /** One side of a benchmarked exchange: through the library, or on a raw JDK channel with hand-written framing. */
 interface Exchange extends AutoCloseable {
@@ -46,6 +47,15 @@ interface Exchange extends AutoCloseable {
     }
 
     /**
+     * One request whose reply completes the future, without waiting: {@code IpcClient.callAsync}, gRPC's async stub.
+     *
+     * @throws UnsupportedOperationException for the clients that have no asynchronous call
+     */
+    default CompletableFuture<byte[]> callAsync(byte[] message) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " has no asynchronous call");
+    }
+
+    /**
      * Makes round trips until both sides are compiled: 30,000 of them, or 10 seconds, whichever comes first. JMH's
      * warm-up runs for a time, and a deep stack that starts slow (gRPC's takes 1 to 2 ms a call before it is compiled,
      * 50 µs after) makes so few calls in it that neither its client nor its server, in another process, is ever
@@ -77,6 +87,11 @@ interface Exchange extends AutoCloseable {
             @Override
             public byte[] call(byte[] message) throws IOException {
                 return client.call(message);
+            }
+
+            @Override
+            public CompletableFuture<byte[]> callAsync(byte[] message) {
+                return client.callAsync(message);
             }
 
             @Override

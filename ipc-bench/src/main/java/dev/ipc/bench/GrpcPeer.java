@@ -175,6 +175,27 @@ final class GrpcPeer {
         public byte[] call(byte[] message) {
             return ClientCalls.blockingUnaryCall(channel, ECHO, CallOptions.DEFAULT, message);
         }
+
+        /** The async stub's way: a unary call whose observer completes the future on gRPC's executor. */
+        @Override
+        public CompletableFuture<byte[]> callAsync(byte[] message) {
+            CompletableFuture<byte[]> reply = new CompletableFuture<>();
+            ClientCalls.asyncUnaryCall(channel.newCall(ECHO, CallOptions.DEFAULT), message, new StreamObserver<>() {
+                @Override
+                public void onNext(byte[] value) {
+                    reply.complete(value);
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    reply.completeExceptionally(t);
+                }
+
+                @Override
+                public void onCompleted() {}
+            });
+            return reply;
+        }
     }
 
     private static final class ClientStream extends Client {

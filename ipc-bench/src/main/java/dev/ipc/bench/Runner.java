@@ -59,9 +59,10 @@ public final class Runner implements Callable<Integer> {
             split = ",",
             description = "roundtrip, streaming, streaming4 (four sending "
                     + "threads), bursts, bursts4 (write bursts of 64 messages, then flush), calls (calls per "
-                    + "second, many callers on one client, 64 B), clients8 (eight clients' "
+                    + "second, many callers on one client, 64 B), async (calls per second through callAsync, "
+                    + "as many in flight as --callers from one thread, 64 B), clients8 (eight clients' "
                     + "round trips), connect (connect + one round trip, 64 B only) (default: ${DEFAULT-VALUE}).")
-    List<String> benchmarks = List.of("roundtrip", "streaming", "streaming4", "bursts", "bursts4", "calls");
+    List<String> benchmarks = List.of("roundtrip", "streaming", "streaming4", "bursts", "bursts4", "calls", "async");
 
     @Option(
             names = "--callers",
@@ -102,6 +103,12 @@ public final class Runner implements Callable<Integer> {
             CallsBenchmark.class.getName() + ".call$",
             "throughput",
             "Calls per second, many callers sharing one client (64 B), higher is better"
+        });
+        BENCHMARKS.put("async", new String[] {
+            AsyncCallsBenchmark.class.getName() + ".callAsync$",
+            "throughput",
+            "Calls per second through callAsync, one thread keeping that many calls in flight on one client (64 B), "
+                    + "higher is better"
         });
         BENCHMARKS.put("clients8", new String[] {
             ConcurrentClientsBenchmark.class.getName() + ".roundTrip$",
@@ -153,9 +160,9 @@ public final class Runner implements Callable<Integer> {
                         "unknown benchmark '" + benchmark + "' (known: " + String.join(", ", BENCHMARKS.keySet())
                                 + ")");
             }
-            boolean oneSize = benchmark.equals("connect") || benchmark.equals("calls");
+            boolean oneSize = benchmark.equals("connect") || perCaller(benchmark);
             for (int size : oneSize ? List.of(64) : sizes) {
-                for (int threads : benchmark.equals("calls") ? callers : List.of(0)) {
+                for (int threads : perCaller(benchmark) ? callers : List.of(0)) {
                     for (String transport : transports) {
                         if (applies(benchmark, transport)
                                 && (!DatagramPeers.isDatagram(transport) || size <= DatagramPeers.maxSize(transport))) {
@@ -222,12 +229,18 @@ public final class Runner implements Callable<Integer> {
             case "bursts4":
                 return !kind.equals("call") && !kind.equals("grpc");
             case "calls":
+            case "async":
                 return kind.equals("call") || kind.equals("grpc");
             case "connect":
                 return !kind.equals("netty") && !kind.equals("grpc");
             default:
                 return true;
         }
+    }
+
+    /** Whether a benchmark's cases are per caller count (the calls in flight): calls and async. */
+    static boolean perCaller(String benchmark) {
+        return benchmark.equals("calls") || benchmark.equals("async");
     }
 
     /** Where a datagram stream's trial leaves {@code transport size sent received}, read back into the table. */
@@ -243,7 +256,10 @@ public final class Runner implements Callable<Integer> {
                 .forks(1)
                 .verbosity(VerboseMode.SILENT)
                 .shouldFailOnError(true);
-        if (threads > 0) {
+        if (benchmark.equals("async")) {
+            // One thread keeps that many calls in flight.
+            options.param("inFlight", String.valueOf(threads)).threads(1).addProfiler(GCProfiler.class);
+        } else if (threads > 0) {
             options.threads(threads).addProfiler(GCProfiler.class); // allocation per call: the client's JVM
         }
         List<String> jvmArgs = new ArrayList<>();
@@ -386,10 +402,11 @@ public final class Runner implements Callable<Integer> {
                 continue;
             }
             boolean roundTrip = isLatency(benchmark);
-            boolean calls = benchmark.equals("calls");
+            boolean calls = perCaller(benchmark);
             out.append("### ").append(BENCHMARKS.get(benchmark)[2]).append("\n\n");
             if (calls) {
-                out.append("| callers | transport | calls/s | B/op (client) | vs grpc |\n|---|---|---:|---:|---:|\n");
+                out.append(benchmark.equals("async") ? "| in flight " : "| callers ");
+                out.append("| transport | calls/s | B/op (client) | vs grpc |\n|---|---|---:|---:|---:|\n");
             } else {
                 out.append(
                         roundTrip
@@ -592,7 +609,10 @@ public final class Runner implements Callable<Integer> {
                     .height(560)
                     .title(BENCHMARKS.get(benchmark)[2].replaceAll(",? (lower|higher) is better", "")
                             + (roundTrip ? ": p50" : ": time per message"))
-                    .xAxisTitle(benchmark.equals("calls") ? "callers on one client" : "message size")
+                    .xAxisTitle(
+                            benchmark.equals("calls")
+                                    ? "callers on one client"
+                                    : benchmark.equals("async") ? "calls in flight on one client" : "message size")
                     .yAxisTitle("x the fastest (lower is better)")
                     .build();
             // Beside the plot, not over it: inside, the legend covered the first group of bars.

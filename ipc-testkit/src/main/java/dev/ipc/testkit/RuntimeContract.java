@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.ipc.AccessPolicy;
 import dev.ipc.ApplicationException;
 import dev.ipc.CallQueueFullException;
 import dev.ipc.ClientOptions;
@@ -29,7 +30,8 @@ import dev.ipc.Request;
 import dev.ipc.ServerOptions;
 import dev.ipc.ServerStats;
 import dev.ipc.StreamingCall;
-import dev.ipc.internal.Protocol;
+import dev.ipc.internal.Codec;
+import dev.ipc.internal.Frame;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -914,6 +916,42 @@ public abstract class RuntimeContract {
         assertEquals(0, handled.get());
     }
 
+    /**
+     * A connection refused before its WELCOME, by the transport's listener (the access policy, after TLS's handshake
+     * where there is one) or by the server (a version it does not speak), is counted in connectionsRefused and told to
+     * events() with its code and why.
+     */
+    @Test
+    void refusalsBeforeTheWelcomeAreCountedAndTold() throws Exception {
+        List<String> told = new CopyOnWriteArrayList<>();
+        IpcServer.Events events = new IpcServer.Events() {
+            @Override
+            public void connectionRefused(String peer, ErrorCode code, String why) {
+                told.add(code + " " + why);
+            }
+        };
+        ConnectionOptions nobody = ConnectionOptions.builder()
+                .set(ConnectionOptions.ACCESS, AccessPolicy.matching("nobody", false, peer -> false))
+                .build();
+        for (ConnectionOptions options : List.of(nobody, ConnectionOptions.defaults())) {
+            told.clear();
+            IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
+                    .options(ServerOptions.builder().connection(options).build())
+                    .handler(request -> request)
+                    .events(events)
+                    .build()
+                    .start());
+            Connection raw = closing(Ipc.connect(server.endpoint()));
+            raw.send(options == nobody ? HELLO : WRONG_VERSION_HELLO);
+            String expected = options == nobody ? "UNAUTHORIZED" : "UNSUPPORTED_VERSION";
+            List<String> refused = untilClosed(raw);
+            assertTrue(refused.get(0).startsWith(expected), refused.toString());
+            assertEquals(1, server.stats().connectionsRefused(), "counted before the client read why");
+            assertEquals(1, told.size(), told.toString());
+            assertTrue(told.get(0).startsWith(expected), told.toString());
+        }
+    }
+
     @Test
     void badLengthsCloseOnlyThatConnectionAndNeverReachTheHandler() throws Exception {
         int limit = 1024;
@@ -1221,19 +1259,19 @@ public abstract class RuntimeContract {
         // A client that ignores the WELCOME's limit is refused; IpcClient keeps to it, and its third call waits.
         Connection raw = welcomed(server);
         for (int id = 1; id <= 3; id++) {
-            raw.send(Protocol.call(Protocol.REQUEST, id, new byte[] {(byte) id}));
+            raw.send(request(id, new byte[] {(byte) id}));
         }
         assertTrue(twoArrived.await(30, TimeUnit.SECONDS));
         byte[] refusal = raw.receive();
-        assertEquals(Protocol.ERROR, refusal[0]);
-        assertEquals(3, Protocol.id(refusal));
-        assertEquals(ErrorCode.TOO_MANY_REQUESTS, Protocol.errorCode(refusal));
+        Frame.Error error = (Frame.Error) Codec.decode(refusal, 1);
+        assertEquals(3, error.id());
+        assertEquals(ErrorCode.TOO_MANY_REQUESTS, error.errorCode());
         IpcClient client = client(server, ConnectionOptions.defaults());
         CompletableFuture<byte[]> waits = client.callAsync(new byte[] {4});
         release.countDown();
         assertArrayEquals(new byte[] {4}, waits.get(30, TimeUnit.SECONDS));
         for (int answered = 0; answered < 2; answered++) {
-            assertEquals(Protocol.RESPONSE, raw.receive()[0]);
+            assertEquals(Codec.RESPONSE, raw.receive()[0]);
         }
     }
 
@@ -1330,11 +1368,11 @@ public abstract class RuntimeContract {
         Future<?> server = threads.submit(() -> {
             try (Connection connection = listener.accept()) {
                 connection.receive(); // the HELLO
-                connection.send(Protocol.welcome(2, 1 << 20, 16));
-                byte[] first = connection.receive();
-                connection.send(Protocol.call(Protocol.RESPONSE, Protocol.id(first), Protocol.payload(first)));
+                connection.send(Codec.encode(new Frame.Welcome(2, 1 << 20, 16), 2));
+                Frame.Request first = (Frame.Request) Codec.decode(connection.receive(), 2);
+                connection.send(Codec.encode(new Frame.Response(first.id(), first.payload()), 2));
                 assertTrue(bothSent.await(30, TimeUnit.SECONDS));
-                connection.send(Protocol.goaway(2, Protocol.id(first), "going away"));
+                connection.send(Codec.encode(new Frame.GoAway(first.id(), "going away"), 2));
                 // Closed with the two later requests unread: the peer sees a reset, not an end of stream.
             }
             return null;

@@ -1,8 +1,12 @@
-package dev.ipc.internal;
+package dev.ipc;
 
 import java.net.ProtocolException;
 
-/** A frame declared a length over the limit (or with its top bit set); nothing was read or allocated for it. */
+/**
+ * A frame declared a length over the receiving side's limit ({@link ConnectionOptions#MAX_FRAME_SIZE}), or with its top
+ * bit set; nothing was read or allocated for it, and the connection cannot go on framing. Thrown by
+ * {@link Connection#receive()}; a {@link ProtocolException}, with the declared length for whoever wants to say it.
+ */
 public final class FrameTooLargeException extends ProtocolException {
 
     private static final long serialVersionUID = 1L;
