@@ -58,7 +58,7 @@ public final class ClientOptions extends OptionSet {
      * connection, so a stage may make another call and wait for it.
      */
     public static final Option<Executor> EXECUTOR = Option.of(
-                    "executor", Executor.class, null, "Where callAsync's futures complete, set in code only.")
+                    "executor", Executor.class, null, "Where callAsync's stages run, set in code only.")
             .scopes(CLIENT)
             .build();
 

@@ -161,10 +161,12 @@ public final class IpcClient implements AutoCloseable {
      * would.
      *
      * <p>Never blocks the caller: a call that must wait for a reconnect, or for a place among the server's requests in
-     * flight, waits in the background. The future completes on the client's executor ({@link ClientOptions#EXECUTOR}),
-     * never on the thread that reads the connection, so a stage chained to it may make another call and wait for it.
-     * Its timer is cancelled when it completes, so nothing holds the reply after that. Cancelling the future abandons
-     * the call: a late reply is dropped.
+     * flight, waits in the background. A thread waiting in {@code get} or {@code join} is woken by the thread that
+     * reads the reply; every stage chained to the future (and its {@code *Async} stages by default) runs on the
+     * client's executor ({@link ClientOptions#EXECUTOR}, else 2 to 4 threads of the client's own), never on the thread
+     * that reads the connection, so a stage may make another call and wait for it. Its timer is cancelled when it
+     * completes, so nothing holds the reply after that. Cancelling the future abandons the call: a late reply is
+     * dropped.
      *
      * @param timeout how long the call may take in all; zero for no limit
      */
@@ -182,7 +184,7 @@ public final class IpcClient implements AutoCloseable {
             completions.execute(call::begin); // a reconnect may take a while: not on the caller's thread
         }
         ScheduledFuture<?> timer = after(timeout, call::timeOut, call.result::completeExceptionally);
-        call.result.whenComplete((reply, failure) -> {
+        call.result.whenDone((reply, failure) -> {
             if (timer != null) {
                 timer.cancel(false); // the timer lets go of the call, and so of its reply
             }
@@ -194,9 +196,9 @@ public final class IpcClient implements AutoCloseable {
         return call.result;
     }
 
-    /** One call of {@link #callAsync}: its future completes on the client's executor, never the reader's thread. */
+    /** One call of {@link #callAsync}: its stages run on the client's executor, never the reader's thread. */
     private final class AsyncCall {
-        final CompletableFuture<byte[]> result = new CompletableFuture<>();
+        final CallFuture result = new CallFuture(completions);
         final byte[] request;
         final Duration timeout;
         volatile Call started;
@@ -210,24 +212,22 @@ public final class IpcClient implements AutoCloseable {
             try {
                 Call call = start(request, timeout, 0);
                 started = call;
-                call.future.whenCompleteAsync(
-                        (reply, failure) -> {
-                            if (failure == null) {
-                                result.complete(reply);
-                            } else {
-                                result.completeExceptionally(failure);
-                            }
-                        },
-                        completions);
+                call.future.whenComplete((reply, failure) -> {
+                    if (failure == null) {
+                        result.complete(reply); // wakes a waiter here; chained stages go to the executor
+                    } else {
+                        result.completeExceptionally(failure);
+                    }
+                });
                 if (result.isDone()) {
                     call.abandon(new SocketTimeoutException("abandoned"));
                 }
             } catch (IOException | RuntimeException e) {
-                completions.execute(() -> result.completeExceptionally(e));
+                result.completeExceptionally(e);
             }
         }
 
-        /** On the timer's thread: the call fails on the executor, never here. */
+        /** On the timer's thread: the call fails here, and its chained stages run on the executor. */
         void timeOut() {
             Call call = started;
             if (call != null) {
@@ -235,7 +235,7 @@ public final class IpcClient implements AutoCloseable {
             } else {
                 SocketTimeoutException timedOut =
                         new SocketTimeoutException("could not reach " + endpoint + " within " + timeout);
-                completions.execute(() -> result.completeExceptionally(timedOut));
+                result.completeExceptionally(timedOut);
             }
         }
     }

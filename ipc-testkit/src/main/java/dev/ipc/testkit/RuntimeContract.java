@@ -429,6 +429,25 @@ public abstract class RuntimeContract {
                 .get(10, TimeUnit.SECONDS);
         assertEquals("after first", new String(second, UTF_8));
         assertFalse(where[0].contains("reader"), "completed on " + where[0]);
+        // Every kind of stage, chained before or after the reply came.
+        List<String> threadsOfStages = new CopyOnWriteArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            CompletableFuture<byte[]> async = client.callAsync(new byte[] {(byte) i});
+            Runnable note = () -> threadsOfStages.add(Thread.currentThread().getName());
+            CompletableFuture.allOf(
+                            async.whenComplete((reply, failure) -> note.run()),
+                            async.handle((reply, failure) -> reply).thenRun(note),
+                            async.thenAccept(reply -> note.run()),
+                            async.thenCompose(reply -> {
+                                note.run();
+                                return CompletableFuture.completedFuture(reply);
+                            }))
+                    .get(10, TimeUnit.SECONDS);
+        }
+        assertEquals(80, threadsOfStages.size());
+        for (String thread : threadsOfStages) {
+            assertFalse(thread.contains("reader"), "a stage ran on " + thread);
+        }
     }
 
     @Test
