@@ -3,7 +3,8 @@
 #   ipc_launch [--build] [--pin] NAME MODULE MAIN_CLASS [JVM_OPTION...] -- [ARG...]
 # builds (mvn package, tests skipped) when --build is given or the module has not been built yet, then
 # replaces the shell with java on the module's classes and class path; --pin runs that JVM on the first
-# CPU (taskset, where there are two or more). On JDK 24 and later it passes
+# CPU (taskset, where there are two or more; IPC_BENCH_PIN=0 leaves it, and the benchmark's servers, to the
+# scheduler). On JDK 24 and later it passes
 # --enable-native-access=ALL-UNNAMED, which junixsocket's JNI code needs there.
 ipc_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -12,7 +13,9 @@ ipc_launch() {
   if [ "$1" = "--build" ]; then always_build=true; shift; fi
   if [ "$1" = "--pin" ]; then
     shift
-    if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then pin=(taskset -c 0); fi
+    if [ "${IPC_BENCH_PIN:-1}" != 0 ] && command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+      pin=(taskset -c 0)
+    fi
   fi
   local name="$1" module="$ipc_root/$2" main="$3"
   shift 3

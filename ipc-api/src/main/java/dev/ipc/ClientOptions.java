@@ -53,17 +53,29 @@ public final class ClientOptions extends OptionSet {
             .build();
 
     /**
-     * Where the futures of {@link IpcClient#callAsync} complete, and so where the stages chained to them run; set in
-     * code only. By default the common {@link java.util.concurrent.ForkJoinPool}: never the thread that reads the
-     * connection, so a stage may make another call and wait for it.
+     * Where the stages chained to the futures of {@link IpcClient#callAsync} run; set in code only. By default 2 to 4
+     * threads of the client's own: never the thread that reads the connection, so a stage may make another call and
+     * wait for it.
      */
     public static final Option<Executor> EXECUTOR = Option.of(
                     "executor", Executor.class, null, "Where callAsync's stages run, set in code only.")
             .scopes(CLIENT)
             .build();
 
+    /**
+     * What runs around each {@link IpcClient#call} and {@link IpcClient#callAsync} ({@link IpcClient.Interceptor}); set
+     * in code only. Several make one chain with {@link IpcClient.Interceptor#chain}.
+     */
+    public static final Option<IpcClient.Interceptor> INTERCEPTOR = Option.of(
+                    "interceptor",
+                    IpcClient.Interceptor.class,
+                    null,
+                    "What runs around each call and callAsync, set in code only.")
+            .scopes(CLIENT)
+            .build();
+
     static final List<Option<?>> TABLE =
-            List.of(CALL_TIMEOUT, RECONNECT_TIMEOUT, MAX_QUEUED_CALLS, STREAM_WINDOW, EXECUTOR);
+            List.of(CALL_TIMEOUT, RECONNECT_TIMEOUT, MAX_QUEUED_CALLS, STREAM_WINDOW, EXECUTOR, INTERCEPTOR);
 
     private static final Set<Scope> SCOPES = scopesOf(CLIENT);
     private static final ClientOptions DEFAULTS = new ClientOptions(Map.of());

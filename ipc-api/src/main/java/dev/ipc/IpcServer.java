@@ -11,6 +11,8 @@ import dev.ipc.internal.Refusals;
 import dev.ipc.internal.Threads;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -126,6 +128,32 @@ public final class IpcServer implements AutoCloseable {
         CompletionStage<byte[]> handle(Request request);
     }
 
+    /**
+     * Runs around the handler of each request: what users put there in gRPC (authorisation from the request's
+     * {@link Request#peer()}, logging, metrics, timing). Interceptors form one chain, in the order they were added to
+     * the builder: the first added sees the request first and the answer last. Each runs where the handler would (a
+     * worker), and must return quickly or return a stage that completes later.
+     *
+     * <pre>{@code
+     * .intercept((request, next) -> {
+     *     if (request.peer().uid().orElse(-1) != 0) {
+     *         throw new ApplicationException(1403, "only root may ask");   // the handler does not run
+     *     }
+     *     long start = System.nanoTime();
+     *     return next.handle(request).whenComplete((reply, failure) -> timings.record(System.nanoTime() - start));
+     * })
+     * }</pre>
+     */
+    @FunctionalInterface
+    public interface Interceptor {
+        /**
+         * Answers {@code request}: by calling {@code next} (the rest of the chain, then the handler) and returning its
+         * stage, changed or not; or without it, returning an answer or failing. What it throws fails this request as a
+         * handler's failure does ({@link ApplicationException} with its code, anything else INTERNAL).
+         */
+        CompletionStage<byte[]> intercept(Request request, AsyncRequestHandler next) throws Exception;
+    }
+
     private enum State {
         NEW,
         STARTING,
@@ -175,7 +203,7 @@ public final class IpcServer implements AutoCloseable {
         this.endpoint = builder.endpoint;
         this.options = builder.options.toBuilder().query(builder.endpoint).build();
         this.limits = new ServerLimits(options);
-        this.handler = builder.handler;
+        this.handler = builder.chained();
         this.events = builder.events;
         this.memory = new MemoryBudget(limits.maxBuffered);
     }
@@ -571,6 +599,7 @@ public final class IpcServer implements AutoCloseable {
         private ServerOptions options = ServerOptions.defaults();
         private AsyncRequestHandler handler;
         private Events events;
+        private final List<Interceptor> interceptors = new ArrayList<>();
 
         private Builder(Endpoint endpoint) {
             this.endpoint = endpoint;
@@ -617,6 +646,32 @@ public final class IpcServer implements AutoCloseable {
         public Builder asyncRequestHandler(AsyncRequestHandler handler) {
             this.handler = Objects.requireNonNull(handler, "handler");
             return this;
+        }
+
+        /**
+         * Adds {@code interceptor} to the chain that runs around the handler ({@link Interceptor}): after those added
+         * before it, before those added after it.
+         */
+        public Builder intercept(Interceptor interceptor) {
+            interceptors.add(Objects.requireNonNull(interceptor, "interceptor"));
+            return this;
+        }
+
+        /** The handler with the interceptors around it, the first added outermost. */
+        private AsyncRequestHandler chained() {
+            AsyncRequestHandler chain = handler;
+            for (int i = interceptors.size() - 1; i >= 0; i--) {
+                Interceptor interceptor = interceptors.get(i);
+                AsyncRequestHandler next = chain;
+                chain = request -> {
+                    try {
+                        return interceptor.intercept(request, next);
+                    } catch (Exception e) {
+                        return CompletableFuture.failedFuture(e);
+                    }
+                };
+            }
+            return chain;
         }
 
         /**

@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Flow;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -62,6 +64,15 @@ public final class Request {
          */
         void stream(Request request, byte[] message);
 
+        /**
+         * Queues one STREAM frame for {@code request} if the memory budget has room, without waiting; {@code written}
+         * runs once it is written (or dropped). False if the budget is full: nothing was queued.
+         *
+         * @throws IllegalStateException if the request was answered meanwhile
+         * @throws IllegalArgumentException if the message is over the largest the client takes
+         */
+        boolean offer(Request request, byte[] message, Runnable written);
+
         /** Writes what is queued (not under the request's lock: a write may take as long as the peer makes it). */
         void flush();
 
@@ -92,6 +103,7 @@ public final class Request {
     private boolean answered;
     private boolean deadlineWatched;
     private Future<?> deadlineTask; // the timer's task for onCancel, cancelled once it is not needed
+    private PublishedStream published; // the stream's publisher's subscriber, for stream(Publisher)
 
     /** A request with no deadline, for a caller that takes a single reply; tests and adapters may make them. */
     public Request(byte[] payload, PeerCredentials peer, int id) {
@@ -191,14 +203,73 @@ public final class Request {
      */
     public ReplyStream openStream() {
         if (!acceptsStream()) {
-            throw new IllegalStateException("request " + id + " from " + peer + " takes a single reply, not a stream "
-                    + "(its client called call(), not stream(), or speaks protocol version 1 or 2)");
+            throw singleReplyOnly();
         }
         synchronized (lock) {
             if (stream == null) {
                 stream = new ReplyStream(this);
             }
             return stream;
+        }
+    }
+
+    /**
+     * Answers with the messages of {@code messages}, as a stream, holding no thread while it waits: the server
+     * subscribes and asks for as many messages as the caller has room for (its window and the credit it grants as it
+     * reads), each one going out as it comes. The publisher's completion ends the stream; its error fails the request
+     * as a handler's would ({@link ApplicationException} with its code). A cancelled request (its caller gave up, its
+     * deadline passed, its connection ended, the server is shutting down) cancels the subscription. Return the stage
+     * from an {@link IpcServer.AsyncRequestHandler}:
+     *
+     * <pre>{@code
+     * .asyncRequestHandler(request -> request.stream(watches.publisherOf(request.payload())))
+     * }</pre>
+     *
+     * <p>The publisher's signals may come on any thread, one at a time, as {@link Flow} requires; each message is
+     * queued for the connection's writer on the thread that delivers it.
+     *
+     * @return the stage the handler returns: it completes when the stream ends
+     * @throws IllegalStateException if the caller asked for a single reply ({@link #acceptsStream()} is false), or a
+     *     stream was opened already
+     */
+    public CompletionStage<byte[]> stream(Flow.Publisher<byte[]> messages) {
+        Objects.requireNonNull(messages, "messages");
+        PublishedStream subscriber = new PublishedStream(this, sink);
+        synchronized (lock) {
+            if (!acceptsStream()) {
+                throw singleReplyOnly();
+            }
+            if (stream != null) {
+                throw new IllegalStateException("request " + id + " has its stream already");
+            }
+            stream = new ReplyStream(this);
+            published = subscriber;
+        }
+        onCancel(subscriber::cancel);
+        messages.subscribe(subscriber);
+        return subscriber.done;
+    }
+
+    private IllegalStateException singleReplyOnly() {
+        return new IllegalStateException("request " + id + " from " + peer + " takes a single reply, not a stream "
+                + "(its client called call(), not stream(), or speaks protocol version 1 or 2)");
+    }
+
+    /** The messages the caller has room for now. */
+    long credit() {
+        synchronized (lock) {
+            return answered || cancelledLocked() != null ? 0 : credit;
+        }
+    }
+
+    /** Takes one message's credit, if the stream still takes messages; whether it did. */
+    boolean takeCredit() {
+        synchronized (lock) {
+            if (answered || cancelledLocked() != null || credit <= 0) {
+                return false;
+            }
+            credit--;
+            return true;
         }
     }
 
@@ -247,9 +318,14 @@ public final class Request {
 
     /** Adds {@code count} to the messages the client takes. */
     void grant(long count) {
+        PublishedStream subscriber;
         synchronized (lock) {
             credit = Math.min(Long.MAX_VALUE / 2, credit + count);
             lock.notifyAll();
+            subscriber = published;
+        }
+        if (subscriber != null) {
+            subscriber.more(); // on the reader's thread: asks, never waits
         }
     }
 

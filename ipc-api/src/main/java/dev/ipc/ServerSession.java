@@ -85,7 +85,7 @@ final class ServerSession {
      * A frame waiting in the outbox, whether writing it answers a request taken, and the bytes of the memory budget to
      * release once it is written (its own, and its request's).
      */
-    private record Outgoing(byte[] frame, boolean answers, long release) {}
+    private record Outgoing(byte[] frame, boolean answers, long release, Runnable written) {}
 
     final FramedConnection connection;
     final String peer;
@@ -116,6 +116,7 @@ final class ServerSession {
     private int unanswered; // requests taken whose reply is not yet written; bounded by maxInFlight
     private int queued; // frames in the outbox or being written
     private int streams; // requests taken that may answer with a stream, their reply not yet queued
+    private int holding; // of those, the ones whose handler has not returned: each may hold a worker
 
     private final ConcurrentLinkedQueue<Outgoing> outbox = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean writing = new AtomicBoolean();
@@ -131,6 +132,11 @@ final class ServerSession {
         @Override
         public void stream(Request request, byte[] message) {
             streamMessage(request, message);
+        }
+
+        @Override
+        public boolean offer(Request request, byte[] message, Runnable written) {
+            return offerMessage(request, message, written);
         }
 
         @Override
@@ -171,12 +177,14 @@ final class ServerSession {
     }
 
     /**
-     * How many requests that may answer with a stream are in flight (the pool of a JDK without virtual threads grows by
-     * them at the next tick, whether or not their handlers have opened the stream yet).
+     * How many requests that may answer with a stream have a handler that has not returned, waiting for a worker or
+     * running: the pool of a JDK without virtual threads grows by them at the next tick, since a handler that streams
+     * with {@link ReplyStream#send} holds its worker while it waits. One that answers with
+     * {@link Request#stream(java.util.concurrent.Flow.Publisher)} returns at once and holds none.
      */
     int openStreams() {
         synchronized (lock) {
-            return streams;
+            return holding;
         }
     }
 
@@ -389,6 +397,7 @@ final class ServerSession {
         try {
             context.workers().execute(() -> handle(request, requestBytes, arrived));
         } catch (RuntimeException e) {
+            returned(request);
             reply(request, requestBytes, null, e, arrived);
         }
     }
@@ -426,6 +435,7 @@ final class ServerSession {
                 return new Frame.Error(id, ErrorCode.TOO_MANY_REQUESTS, why);
             }
             streams++;
+            holding++;
         }
         running.put(id, request);
         unanswered++;
@@ -439,6 +449,7 @@ final class ServerSession {
     private void handle(Request request, long requestBytes, long arrived) {
         if (request.isCancelled()) {
             // Cancelled, or past its deadline, while it waited for a worker: answered CANCELLED, never run.
+            returned(request);
             reply(request, requestBytes, null, null, arrived);
             return;
         }
@@ -447,9 +458,20 @@ final class ServerSession {
             reply = context.handler().handle(request);
         } catch (Throwable t) {
             reply = CompletableFuture.failedFuture(t);
+        } finally {
+            returned(request);
         }
         CompletionStage<byte[]> answered = reply == null ? CompletableFuture.completedFuture(null) : reply;
         answered.whenComplete((answer, failure) -> reply(request, requestBytes, answer, failure, arrived));
+    }
+
+    /** The handler of {@code request} has returned: it holds no worker any more. */
+    private void returned(Request request) {
+        if (request.acceptsStream()) {
+            synchronized (lock) {
+                holding--;
+            }
+        }
     }
 
     /** Queues a request's reply; its bytes, and the request's ({@code requestBytes}), count until it is written. */
@@ -579,6 +601,39 @@ final class ServerSession {
                 + "a stream would not end by itself");
     }
 
+    /**
+     * Queues one message of a published stream if the memory budget takes it, without waiting: its stream asks for no
+     * more than {@link PublishedStream#AHEAD} ahead, so the outbox holds a bounded number of them. A stream whose
+     * connection is ending is cancelled.
+     */
+    private boolean offerMessage(Request request, byte[] message, Runnable written) {
+        if (message.length > limits.maxPayload) {
+            throw new IllegalArgumentException(
+                    "a message of " + message.length + " bytes is over maxFrameSize " + limits.maxPayload);
+        }
+        Frame frame = new Frame.Stream(request.id(), message);
+        byte[] bytes = encode(frame);
+        boolean ending = false;
+        synchronized (lock) {
+            if (running.get(request.id()) != request) {
+                throw new IllegalStateException("request " + request.id() + " is already answered: its stream is over");
+            }
+            if (draining || outputShut || inputEnded || !connection.isOpen()) {
+                ending = true;
+            } else if (!memory.tryReserve(bytes.length)) {
+                return false;
+            } else {
+                queue(frame, bytes, false, bytes.length, written);
+            }
+        }
+        if (ending) {
+            request.cancel(draining ? "the server is shutting down" : "its connection ended");
+            return true; // dropped: the cancellation ends the stream
+        }
+        flush();
+        return true;
+    }
+
     /** Cancels the requests that answer with a stream, for {@code why}. */
     private void cancelStreams(String why) {
         List<Request> open = new ArrayList<>();
@@ -626,11 +681,19 @@ final class ServerSession {
      * @param release the bytes of the memory budget to release once it is written (or dropped)
      */
     private void queue(Frame frame, byte[] bytes, boolean answers, long release) {
+        queue(frame, bytes, answers, release, null);
+    }
+
+    /** As above; {@code written} (if not null) runs once the frame is written or dropped, off the lock. */
+    private void queue(Frame frame, byte[] bytes, boolean answers, long release, Runnable written) {
         if (outputShut) {
             if (answers) {
                 unanswered--; // cut off by a forced close: nobody will read it
             }
             memory.release(release);
+            if (written != null) {
+                context.workers().execute(written); // never under the lock, which its stream's next offer takes
+            }
             return;
         }
         queued++;
@@ -638,7 +701,7 @@ final class ServerSession {
         if (frame instanceof Frame.Error error) {
             context.counters().error(error.errorCode());
         }
-        outbox.add(new Outgoing(bytes, answers, release));
+        outbox.add(new Outgoing(bytes, answers, release, written));
     }
 
     /**
@@ -674,6 +737,9 @@ final class ServerSession {
             synchronized (lock) {
                 queued--;
                 lock.notifyAll();
+            }
+            if (next.written() != null) {
+                next.written().run();
             }
         }
     }

@@ -13,8 +13,11 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -124,6 +127,60 @@ class SessionTest {
             Frame.Response end = (Frame.Response) harness.read();
             assertEquals(7, end.id());
             assertArrayEquals(EMPTY, end.payload());
+        }
+    }
+
+    @Test
+    void aPublishedStreamAsksForNoMoreThanTheCreditAndHoldsNoWorker() throws Exception {
+        AtomicLong asked = new AtomicLong();
+        AtomicInteger next = new AtomicInteger();
+        // Emits message i on demand, on the thread that asks, up to five; then completes.
+        Flow.Publisher<byte[]> five = subscriber -> subscriber.onSubscribe(new Flow.Subscription() {
+            private boolean emitting;
+            private long owed;
+
+            @Override
+            public synchronized void request(long n) {
+                asked.addAndGet(n);
+                owed += n;
+                if (emitting) {
+                    return; // reentrant: the loop below delivers it
+                }
+                emitting = true;
+                while (owed > 0 && next.get() < 5) {
+                    owed--;
+                    subscriber.onNext(new byte[] {(byte) next.getAndIncrement()});
+                }
+                emitting = false;
+                if (next.get() == 5) {
+                    subscriber.onComplete();
+                }
+            }
+
+            @Override
+            public void cancel() {}
+        });
+        try (SessionHarness harness = new SessionHarness(ServerOptions.defaults(), request -> request.stream(five))) {
+            harness.hello(3);
+            harness.send(new Frame.Request(7, 0, 2, "go".getBytes()));
+            for (int i = 0; i < 2; i++) {
+                assertArrayEquals(new byte[] {(byte) i}, ((Frame.Stream) harness.read()).payload());
+            }
+            assertEquals(2, asked.get(), "asked for the window, no more");
+            // Its handler returns once it has subscribed, while the stream goes on: it holds no worker.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (harness.session.openStreams() != 0 && System.nanoTime() < deadline) {
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+            }
+            assertEquals(0, harness.session.openStreams(), "a stream open, and no handler holding a worker for it");
+            harness.send(new Frame.Credit(7, 3));
+            for (int i = 2; i < 5; i++) {
+                assertArrayEquals(new byte[] {(byte) i}, ((Frame.Stream) harness.read()).payload());
+            }
+            Frame.Response end = (Frame.Response) harness.read();
+            assertEquals(7, end.id());
+            assertArrayEquals(EMPTY, end.payload(), "the publisher's completion ends the stream");
+            assertTrue(asked.get() <= 5, "never more than the credit: " + asked.get());
         }
     }
 

@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import org.slf4j.Logger;
@@ -33,6 +34,27 @@ import org.slf4j.LoggerFactory;
  * crash.
  */
 public final class SharedMemoryHandshake {
+
+    /**
+     * Throws the server's refusal if its answer is an ERROR frame rather than the handshake's (a listener that refuses
+     * the peer, by its access policy say, says why before the handshake is answered): the caller learns why, not that
+     * the server "did not answer".
+     */
+    private static void refusedWithError(Wire wire, ByteBuffer answer) throws IOException {
+        int length = answer.getInt(0);
+        if (answer.get(4) != Codec.ERROR || length < 7 || length > 7 + Codec.MAX_MESSAGE) {
+            return;
+        }
+        ByteBuffer whole =
+                ByteBuffer.allocate(4 + length).put(answer.duplicate().limit(Math.min(answer.limit(), 4 + length)));
+        if (whole.hasRemaining()) {
+            wire.readFully(whole);
+        }
+        byte[] frame = Arrays.copyOfRange(whole.array(), 4, whole.capacity());
+        if (Codec.decode(frame, Codec.VERSION) instanceof Frame.Error refusal) {
+            throw refusal.toException();
+        }
+    }
 
     private static final Logger LOG = LoggerFactory.getLogger(SharedMemoryHandshake.class);
 
@@ -114,6 +136,7 @@ public final class SharedMemoryHandshake {
             ByteBuffer answer = ByteBuffer.allocate(SIZE);
             wire.readFully(answer);
             answer.flip();
+            refusedWithError(wire, answer);
             for (byte expected : MAGIC) {
                 if (answer.get() != expected) {
                     throw new ProtocolException("the server of " + label + " did not answer the shared-memory"

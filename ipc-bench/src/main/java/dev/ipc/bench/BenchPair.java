@@ -25,10 +25,11 @@ final class BenchPair implements AutoCloseable {
      * (handlers on the thread that read the request, as gRPC's direct executor); {@code netty-*} and {@code grpc-unix},
      * the peers a user would pick instead; {@code udp} and {@code unixgram}, the library's datagram sockets, beside
      * {@code raw-udp} and {@code raw-unixgram}, the channels by hand ({@link DatagramPeers}); {@code shm}, the
-     * library's {@code Connection} with its data in shared memory ({@code sharedMemory=require} on a Unix socket file).
+     * library's {@code Connection} with its data in shared memory ({@code sharedMemory=require} on a Unix socket file),
+     * and {@code call-shm} the library's {@code IpcClient.call} over it.
      */
     static final String TRANSPORTS =
-            "unix-jdk,unix-junixsocket,shm,tcp,raw-unix,raw-tcp,call-unix,call-tcp,direct-unix,"
+            "unix-jdk,unix-junixsocket,shm,tcp,raw-unix,raw-tcp,call-unix,call-shm,call-tcp,direct-unix,"
                     + "netty-unix,netty-tcp,grpc-unix,udp,unixgram,raw-udp,raw-unixgram";
 
     private final Path directory;
@@ -119,6 +120,7 @@ final class BenchPair implements AutoCloseable {
                 endpoint = Endpoint.unix(directory.resolve("b.sock"));
                 break;
             case "shm":
+            case "call-shm":
                 endpoint = Endpoint.unix(directory.resolve("b.sock"))
                         .withParameter("sharedMemory", "require")
                         .withParameter("ringSize", System.getProperty("ipc.bench.ring", "262144"));
@@ -145,7 +147,9 @@ final class BenchPair implements AutoCloseable {
         }
         List<String> command = new ArrayList<>();
         int lastCpu = lastOnlineCpu();
-        if (Files.isExecutable(Path.of("/usr/bin/taskset")) && lastCpu >= 1) {
+        if (!"0".equals(System.getenv("IPC_BENCH_PIN"))
+                && Files.isExecutable(Path.of("/usr/bin/taskset"))
+                && lastCpu >= 1) {
             // The server on the last CPU; the runner pins the benchmark's JVM to the first.
             command.addAll(List.of("/usr/bin/taskset", "-c", String.valueOf(lastCpu)));
         }
