@@ -144,6 +144,14 @@ public interface Connection extends Closeable {
     boolean canPassDescriptors();
 
     /**
+     * Whether this connection's bytes travel through shared memory rather than its socket: a Unix socket whose two
+     * sides agreed to it ({@link ConnectionOptions#SHARED_MEMORY}); false on every other transport.
+     */
+    default boolean isSharedMemory() {
+        return false;
+    }
+
+    /**
      * The bytes that arrive, for a protocol of the user's own.
      *
      * <p>Reads honour the read timeout. Closing the stream shuts down this side's input only.

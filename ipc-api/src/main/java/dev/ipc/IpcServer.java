@@ -216,7 +216,13 @@ public final class IpcServer implements AutoCloseable {
     /** The server's counters now: connections, requests, bytes and errors. */
     public ServerStats stats() {
         ServerSession.Context shared = context;
-        return counters.snapshot(shared == null ? 0 : shared.places().established(), memory.used());
+        if (shared == null) {
+            return counters.snapshot(0, 0, memory.used());
+        }
+        long inSharedMemory = shared.places().sessions.stream()
+                .filter(session -> session.counted && session.connection.isSharedMemory())
+                .count();
+        return counters.snapshot(shared.places().established(), inSharedMemory, memory.used());
     }
 
     /**

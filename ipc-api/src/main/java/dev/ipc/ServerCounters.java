@@ -32,7 +32,7 @@ final class ServerCounters {
     }
 
     /** The snapshot, with the figures the counters do not hold. */
-    ServerStats snapshot(long open, long buffered) {
+    ServerStats snapshot(long open, long inSharedMemory, long buffered) {
         Map<ErrorCode, Long> byCode = new EnumMap<>(ErrorCode.class);
         for (ErrorCode code : ErrorCode.values()) {
             long count = errors[code.ordinal()].sum();
@@ -42,6 +42,7 @@ final class ServerCounters {
         }
         return new ServerStats(
                 open,
+                inSharedMemory,
                 accepted.sum(),
                 refused.sum(),
                 requests.sum(),

@@ -100,7 +100,7 @@ final class ServerSession {
 
     private volatile boolean pushedOut; // before its hello, for newer connections past maxHandshakes
     /** Counted against maxConnections (and its peer's); guarded by the places. */
-    boolean counted;
+    volatile boolean counted;
 
     private final Object lock = new Object();
     // Guarded by lock.

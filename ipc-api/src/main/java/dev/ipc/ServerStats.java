@@ -7,6 +7,7 @@ import java.util.Map;
  * totals only grow, the others are the state at the moment.
  *
  * @param connectionsOpen connections past their hello, now
+ * @param connectionsInSharedMemory of those, the ones whose bytes travel through shared memory
  * @param connectionsAccepted connections accepted since the start (refused ones too)
  * @param connectionsRefused connections refused with an ERROR before or at their hello (limits, policy, timeout)
  * @param requests requests taken since the start
@@ -19,6 +20,7 @@ import java.util.Map;
  */
 public record ServerStats(
         long connectionsOpen,
+        long connectionsInSharedMemory,
         long connectionsAccepted,
         long connectionsRefused,
         long requests,

@@ -172,7 +172,7 @@ public final class ChannelConnection extends FramedConnection {
         }
     }
 
-    /** Whether the data path is in shared memory. */
+    @Override
     public boolean isSharedMemory() {
         return rings != null;
     }

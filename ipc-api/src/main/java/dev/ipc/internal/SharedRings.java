@@ -57,6 +57,8 @@ final class SharedRings {
 
     private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.nativeOrder());
     private static final int SPINS_PER_CLOCK = 64;
+    /** How long a waiter spins before it starts to give the CPU to others between spins. */
+    private static final long YIELD_AFTER_NANOS = 2_000;
     /** A waiter on the socket looks at the connection's state at least this often, whatever it is told. */
     private static final long CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
@@ -219,7 +221,7 @@ final class SharedRings {
                 if (inputShut) {
                     return -1;
                 }
-                if (System.nanoTime() - start >= spinNanos) {
+                if (pause(start)) {
                     break;
                 }
             }
@@ -245,6 +247,24 @@ final class SharedRings {
         } finally {
             LONGS.setRelease(own, OFFSET_READER_ASLEEP, readerSleeps);
         }
+    }
+
+    /**
+     * Between spins, every {@link #SPINS_PER_CLOCK}: whether the spin budget is spent (then the waiter sleeps), else
+     * gives the CPU to any thread waiting for one, past the first {@link #YIELD_AFTER_NANOS}. A waiter mostly spins
+     * right after it woke a thread of its own side (a worker with a request, a caller with its reply) that the next
+     * bytes wait for: where CPUs are few (two, shared by both sides' threads, or one a side when pinned) a pure spin
+     * held the CPU that thread needed, and a call over shared memory took longer than over the socket.
+     */
+    private boolean pause(long start) {
+        long spun = System.nanoTime() - start;
+        if (spun >= spinNanos) {
+            return true;
+        }
+        if (spun >= YIELD_AFTER_NANOS) {
+            Thread.yield();
+        }
+        return false;
     }
 
     /**
@@ -349,7 +369,7 @@ final class SharedRings {
                 if (peerGone) {
                     throw gone();
                 }
-                if (System.nanoTime() - start >= spinNanos) {
+                if (pause(start)) {
                     break;
                 }
             }

@@ -15,6 +15,7 @@ import dev.ipc.Ipc;
 import dev.ipc.IpcServer;
 import dev.ipc.Listener;
 import dev.ipc.internal.ChannelConnection;
+import dev.ipc.internal.Codec;
 import dev.ipc.testkit.JavaProcesses;
 import dev.ipc.testkit.LogCapture;
 import java.io.BufferedReader;
@@ -358,6 +359,26 @@ class SharedMemoryTest {
             } finally {
                 JavaProcesses.reap(python);
             }
+        }
+    }
+
+    /** Each connection, and the server's stats, say which connections carry their bytes in shared memory. */
+    @Test
+    void connectionsAndStatsSayWhichAreInSharedMemory() throws Exception {
+        try (IpcServer server = IpcServer.builder(endpoint("sharedMemory=on"))
+                        .handler(request -> request)
+                        .build()
+                        .start();
+                Connection shared = Ipc.connect(server.endpoint().withParameter("sharedMemory", "require"));
+                Connection plain = Ipc.connect(server.endpoint().withParameter("sharedMemory", "off"))) {
+            assertTrue(shared.isSharedMemory());
+            assertFalse(plain.isSharedMemory());
+            for (Connection connection : List.of(shared, plain)) {
+                connection.send(Codec.hello(Codec.VERSION));
+                assertEquals(Codec.WELCOME, connection.receive()[0]); // counted before its WELCOME was sent
+            }
+            assertEquals(2, server.stats().connectionsOpen());
+            assertEquals(1, server.stats().connectionsInSharedMemory());
         }
     }
 
