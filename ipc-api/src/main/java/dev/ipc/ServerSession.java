@@ -45,6 +45,13 @@ final class ServerSession {
     private static final Logger LOG = LoggerFactory.getLogger(ServerSession.class);
     /** How many refusals (ERROR frames of requests not taken) may wait to be written before the reader waits. */
     private static final int MAX_QUEUED_REFUSALS = 64;
+    /**
+     * Why a stream ends at the server's shutdown: its CANCELLED says the stream may be asked for again, on a new
+     * connection (to this server restarted, or another), as a request the GOAWAY left out may be sent again.
+     */
+    static final String STREAM_AT_SHUTDOWN =
+            "the server is shutting down: the stream ends here; ask for it again on a new connection";
+
     /** How long a timed-out session's ERROR may take to go out before the watchdog closes the connection anyway. */
     private static final long TIMEOUT_ERROR_GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
@@ -596,7 +603,7 @@ final class ServerSession {
                 }
             }
         }
-        request.cancel("the server is shutting down");
+        request.cancel(STREAM_AT_SHUTDOWN);
         throw new CancellationException("request " + request.id() + " was cancelled: the server is shutting down, and "
                 + "a stream would not end by itself");
     }
@@ -627,7 +634,7 @@ final class ServerSession {
             }
         }
         if (ending) {
-            request.cancel(draining ? "the server is shutting down" : "its connection ended");
+            request.cancel(draining ? STREAM_AT_SHUTDOWN : "its connection ended");
             return true; // dropped: the cancellation ends the stream
         }
         flush();
@@ -846,7 +853,7 @@ final class ServerSession {
             }
         }
         // A stream (a watch, a tail) would not end by itself: it ends now, its client told CANCELLED.
-        cancelStreams("the server is shutting down");
+        cancelStreams(STREAM_AT_SHUTDOWN);
         try {
             connection
                     .threads(context.name() + "-goaway")

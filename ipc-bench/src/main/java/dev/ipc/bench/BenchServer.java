@@ -18,6 +18,8 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
@@ -65,6 +67,15 @@ final class BenchServer implements AutoCloseable {
         return new BenchServer(serving.stop()::stop, serving.endpoint(), null, serving.received());
     }
 
+    /** A publisher of nothing, ever: the stream of a watch on something that does not change. */
+    private static final Flow.Publisher<byte[]> SILENT = subscriber -> subscriber.onSubscribe(new Flow.Subscription() {
+        @Override
+        public void request(long n) {}
+
+        @Override
+        public void cancel() {}
+    });
+
     /** Starts serving on {@code endpoint} (port 0 for TCP) in this JVM. */
     static BenchServer start(String kind, boolean echo, Endpoint endpoint) throws IOException {
         switch (kind) {
@@ -80,8 +91,13 @@ final class BenchServer implements AutoCloseable {
                 IpcServer server = IpcServer.builder(endpoint)
                         .options(ServerOptions.builder()
                                 .set(ServerOptions.DIRECT_HANDLERS, kind.equals("direct"))
+                                // Room for OpenStreamsBenchmark's thousand streams over ten connections.
+                                .set(ServerOptions.MAX_STREAMS_PER_CONNECTION, 200)
+                                .set(ServerOptions.MAX_STREAMS_PER_PEER, 2000)
                                 .build())
-                        .handler(request -> request)
+                        .asyncRequestHandler(request -> request.acceptsStream()
+                                ? request.stream(SILENT) // a watch that nothing changes: open until cancelled
+                                : CompletableFuture.completedFuture(request.payload()))
                         .build()
                         .start();
                 return new BenchServer(server, server.endpoint(), null);

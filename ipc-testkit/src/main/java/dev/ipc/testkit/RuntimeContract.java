@@ -983,6 +983,7 @@ public abstract class RuntimeContract {
         });
         assertEquals(ErrorCode.CANCELLED, ended.code());
         assertTrue(ended.getMessage().contains("shutting down"), ended.getMessage());
+        assertTrue(ended.getMessage().contains("new connection"), "it may ask again: " + ended.getMessage());
         closing.get(30, TimeUnit.SECONDS);
         assertTrue(String.valueOf(cancelled.poll(20, TimeUnit.SECONDS)).contains("shutting down"));
     }
