@@ -239,7 +239,10 @@ final class ServerSession {
     private boolean hello() throws IOException {
         int asked = Codec.readHello(connection.input()).version();
         if (!helloSlot.release()) {
-            throw new EOFException("pushed out"); // pushOut() has shut the input: answered by run()
+            // Pushed out by a newer connection: its push-out may not have run yet (it runs after the slots' lock), so
+            // the flag is set here too, and run() answers with the ERROR rather than a silent close.
+            pushedOut = true;
+            throw new EOFException("pushed out");
         }
         int spoken = Codec.negotiate(asked);
         if (spoken < 0) {
