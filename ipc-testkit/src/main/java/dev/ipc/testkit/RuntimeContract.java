@@ -566,14 +566,21 @@ public abstract class RuntimeContract {
         assertEquals(0, held, held + " of 200 replies of 1 MiB are still reachable after their calls completed");
     }
 
-    /** A request cancelled (here: past its deadline) while it waits for a worker is answered without running. */
+    /**
+     * A request cancelled while it waits for a worker is answered CANCELLED without running. The client proves the
+     * server read its CANCEL before the worker is freed: a request after it, past maxInFlight, is refused by the same
+     * reader, in order.
+     */
     @Test
     void aRequestCancelledWhileItWaitsForAWorkerNeverRuns() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch blocking = new CountDownLatch(1);
         List<String> ran = new CopyOnWriteArrayList<>();
         IpcServer server = closing(IpcServer.builder(contract.newEndpoint(contract.directory()))
-                .options(ServerOptions.builder().set(ServerOptions.WORKERS, 1).build())
+                .options(ServerOptions.builder()
+                        .set(ServerOptions.WORKERS, 1)
+                        .set(ServerOptions.MAX_IN_FLIGHT, 1)
+                        .build())
                 .handler(request -> {
                     String text = new String(request, UTF_8);
                     ran.add(text);
@@ -588,13 +595,19 @@ public abstract class RuntimeContract {
         IpcClient client = client(server, ConnectionOptions.defaults());
         CompletableFuture<byte[]> blocked = client.callAsync("block".getBytes(UTF_8));
         assertTrue(blocking.await(30, TimeUnit.SECONDS));
-        IpcClient impatient = client(
-                server,
-                ClientOptions.builder()
-                        .set(ClientOptions.CALL_TIMEOUT, Duration.ofMillis(300))
-                        .build());
-        assertThrows(SocketTimeoutException.class, () -> impatient.call("queued".getBytes(UTF_8)));
+        Connection raw = closing(Ipc.connect(server.endpoint()));
+        raw.send(Codec.hello(3));
+        assertEquals(Codec.WELCOME, raw.receive()[0]);
+        raw.send(Codec.encode(new Frame.Request(1, 0, 0, "queued".getBytes(UTF_8)), 3));
+        raw.send(Codec.encode(new Frame.Cancel(1), 3));
+        raw.send(Codec.encode(new Frame.Request(2, 0, 0, "probe".getBytes(UTF_8)), 3));
+        Frame.Error probe = (Frame.Error) Codec.decode(raw.receive(), 3);
+        assertEquals(2, probe.id(), "the reader refused the probe, so it had read the CANCEL before it");
+        assertEquals(ErrorCode.TOO_MANY_REQUESTS, probe.errorCode());
         release.countDown();
+        Frame.Error cancelled = (Frame.Error) Codec.decode(raw.receive(), 3);
+        assertEquals(1, cancelled.id());
+        assertEquals(ErrorCode.CANCELLED, cancelled.errorCode());
         assertArrayEquals("block".getBytes(UTF_8), blocked.get(30, TimeUnit.SECONDS));
         assertArrayEquals("after".getBytes(UTF_8), client.call("after".getBytes(UTF_8))); // the one worker, in turn
         assertEquals(List.of("block", "after"), ran, "the handler's runs");
