@@ -17,14 +17,15 @@ ipc_launch() {
       pin=(taskset -c 0)
     fi
   fi
-  local name="$1" module="$ipc_root/$2" main="$3"
+  local name="$1" module_name="$2" module="$ipc_root/$2" main="$3"
   shift 3
   local jvm=()
   while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do jvm+=("$1"); shift; done
   [ "$#" -gt 0 ] && shift
   if $always_build || [ ! -f "$module/target/classpath.txt" ] || [ ! -d "$module/target/classes" ]; then
     echo "$name: building (mvn package, tests skipped)..." >&2
-    (cd "$ipc_root" && mvn -q -B -DskipTests package >&2)
+    # Only what the launcher runs (and the CLI, which the benchmark starts as a fresh process).
+    (cd "$ipc_root" && mvn -q -B -T 2 -DskipTests -Dipc.quick package -pl "$module_name,ipc-cli" -am >&2)
   fi
   local version
   version="$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}' | cut -d. -f1)"

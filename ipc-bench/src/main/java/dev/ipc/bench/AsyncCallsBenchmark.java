@@ -55,7 +55,7 @@ public class AsyncCallsBenchmark {
         pair = BenchPair.start(transport, server, true);
         client = pair.connect();
         message = new byte[size];
-        Exchange.warm(client, message);
+        Exchange.warm(transport, client, message);
         for (int i = 0; i < inFlight; i++) {
             window.add(client.callAsync(message));
         }
@@ -63,17 +63,21 @@ public class AsyncCallsBenchmark {
 
     @TearDown
     public void stop() throws Exception {
-        for (CompletableFuture<byte[]> call : window) {
-            call.get(30, TimeUnit.SECONDS);
+        try {
+            for (CompletableFuture<byte[]> call : window) {
+                Exchange.echoed(call.get(30, TimeUnit.SECONDS), message);
+            }
+            window.clear();
+            pair.checkServer();
+        } finally {
+            client.close();
+            pair.close();
         }
-        window.clear();
-        client.close();
-        pair.close();
     }
 
     @Benchmark
     public byte[] callAsync() throws Exception {
-        byte[] reply = window.poll().get(30, TimeUnit.SECONDS);
+        byte[] reply = Exchange.echoed(window.poll().get(30, TimeUnit.SECONDS), message);
         window.add(client.callAsync(message));
         return reply;
     }

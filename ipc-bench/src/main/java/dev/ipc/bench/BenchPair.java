@@ -157,6 +157,9 @@ final class BenchPair implements AutoCloseable {
         if (Runtime.version().feature() >= 24) {
             command.add("--enable-native-access=ALL-UNNAMED");
         }
+        if (!Tally.FAULT.isEmpty()) {
+            command.add("-Dipc.bench.fault=" + Tally.FAULT); // the runner's test: the server loses a message
+        }
         command.addAll(List.of(
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
                 // gRPC's server sets SO_KEEPALIVE on every child channel and warns that a Unix socket has none.
@@ -205,10 +208,13 @@ final class BenchPair implements AutoCloseable {
         return kind.equals("dgram") || kind.equals("rawdgram");
     }
 
-    /** How many datagrams the server took, counted once they stopped coming. */
-    long received() throws IOException {
+    /** What the server counted: the messages that arrived, and the first error it met (null if none). */
+    record Count(long received, String error) {}
+
+    /** What the server has counted so far. */
+    Count count() throws IOException {
         if (thread != null) {
-            return thread.received();
+            return new Count(thread.tally().received(), thread.tally().error());
         }
         process.getOutputStream().write("COUNT\n".getBytes(StandardCharsets.UTF_8));
         process.getOutputStream().flush();
@@ -216,7 +222,40 @@ final class BenchPair implements AutoCloseable {
         if (line == null || !line.startsWith("COUNT ")) {
             throw new IOException("the benchmark server did not answer COUNT: " + line);
         }
-        return Long.parseLong(line.substring(6));
+        int error = line.indexOf(" ERROR ");
+        return new Count(
+                Long.parseLong(line.substring(6, error < 0 ? line.length() : error)),
+                error < 0 ? null : line.substring(error + 7));
+    }
+
+    /** Fails when the server met an error. */
+    void checkServer() throws IOException {
+        String error = count().error();
+        if (error != null) {
+            throw new IllegalStateException("the server failed: " + error);
+        }
+    }
+
+    /**
+     * What the server counted once {@code expected} messages arrived, or once its count stopped growing (300 ms without
+     * a change, 10 s at most): what is still in the kernel's buffers counts; what never comes is a stream's missing
+     * messages, or a datagram socket's losses.
+     */
+    Count awaitCount(long expected) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        Count last = count();
+        long changed = System.nanoTime();
+        while (last.received() < expected
+                && System.nanoTime() < deadline
+                && System.nanoTime() - changed < TimeUnit.MILLISECONDS.toNanos(300)) {
+            TimeUnit.MILLISECONDS.sleep(10);
+            Count now = count();
+            if (now.received() != last.received()) {
+                changed = System.nanoTime();
+            }
+            last = now;
+        }
+        return last;
     }
 
     /** A new client connection to the server, of the server's kind. */

@@ -20,8 +20,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.LongSupplier;
 
 /**
  * The server side of the benchmarks, in this JVM (a thread) or in its own (run as a main class): echoes every message,
@@ -34,12 +32,8 @@ import java.util.function.LongSupplier;
  */
 final class BenchServer implements AutoCloseable {
 
-    /** A server that is up: where it listens, how it stops, and how many datagrams it took (-1: not a count). */
-    record Serving(Endpoint endpoint, Stop stop, LongSupplier received) {
-        Serving(Endpoint endpoint, Stop stop) {
-            this(endpoint, stop, () -> -1);
-        }
-    }
+    /** A server that is up: where it listens, how it stops, and what it counted. */
+    record Serving(Endpoint endpoint, Stop stop, Tally tally) {}
 
     /** Stops a server. */
     @FunctionalInterface
@@ -50,21 +44,17 @@ final class BenchServer implements AutoCloseable {
     private final AutoCloseable listener;
     private final Endpoint endpoint;
     private final Thread acceptor; // null for a server with threads of its own
-    private final LongSupplier received;
+    private final Tally tally;
 
-    private BenchServer(AutoCloseable listener, Endpoint endpoint, Thread acceptor) {
-        this(listener, endpoint, acceptor, () -> -1);
-    }
-
-    private BenchServer(AutoCloseable listener, Endpoint endpoint, Thread acceptor, LongSupplier received) {
+    private BenchServer(AutoCloseable listener, Endpoint endpoint, Thread acceptor, Tally tally) {
         this.listener = listener;
         this.endpoint = endpoint;
         this.acceptor = acceptor;
-        this.received = received;
+        this.tally = tally;
     }
 
     private static BenchServer of(Serving serving) {
-        return new BenchServer(serving.stop()::stop, serving.endpoint(), null, serving.received());
+        return new BenchServer(serving.stop()::stop, serving.endpoint(), null, serving.tally());
     }
 
     /** A publisher of nothing, ever: the stream of a watch on something that does not change. */
@@ -76,16 +66,22 @@ final class BenchServer implements AutoCloseable {
         public void cancel() {}
     });
 
+    /** Whether a request is one of OpenStreamsBenchmark's watches ("watch ..."); anything else is echoed. */
+    private static boolean isWatch(byte[] payload) {
+        return payload.length > 6 && payload[0] == 'w' && payload[1] == 'a' && payload[5] == ' ';
+    }
+
     /** Starts serving on {@code endpoint} (port 0 for TCP) in this JVM. */
     static BenchServer start(String kind, boolean echo, Endpoint endpoint) throws IOException {
+        Tally tally = new Tally();
         switch (kind) {
             case "netty":
-                return of(NettyPeer.serve(endpoint, echo));
+                return of(NettyPeer.serve(endpoint, echo, tally));
             case "grpc":
-                return of(GrpcPeer.serve(endpoint));
+                return of(GrpcPeer.serve(endpoint, tally));
             case "dgram":
             case "rawdgram":
-                return of(DatagramPeers.serve(kind, endpoint, echo, new AtomicLong()));
+                return of(DatagramPeers.serve(kind, endpoint, echo, tally));
             case "call":
             case "direct":
                 IpcServer server = IpcServer.builder(endpoint)
@@ -95,12 +91,16 @@ final class BenchServer implements AutoCloseable {
                                 .set(ServerOptions.MAX_STREAMS_PER_CONNECTION, 200)
                                 .set(ServerOptions.MAX_STREAMS_PER_PEER, 2000)
                                 .build())
-                        .asyncRequestHandler(request -> request.acceptsStream()
-                                ? request.stream(SILENT) // a watch that nothing changes: open until cancelled
-                                : CompletableFuture.completedFuture(request.payload()))
+                        .asyncRequestHandler(request -> {
+                            if (request.acceptsStream() && isWatch(request.payload())) {
+                                return request.stream(SILENT); // a watch that nothing changes: open until cancelled
+                            }
+                            tally.arrived();
+                            return CompletableFuture.completedFuture(request.payload());
+                        })
                         .build()
                         .start();
-                return new BenchServer(server, server.endpoint(), null);
+                return new BenchServer(server, server.endpoint(), null, tally);
             case "raw":
             case "lib":
                 break;
@@ -121,13 +121,13 @@ final class BenchServer implements AutoCloseable {
                 server.bind(new InetSocketAddress(endpoint.host(), endpoint.port()));
                 bound = endpoint.withPort(((InetSocketAddress) server.getLocalAddress()).getPort());
             }
-            Thread acceptor = thread(() -> {
+            Thread acceptor = thread(null, () -> {
                 while (server.isOpen()) {
                     SocketChannel channel = server.accept();
                     if (channel.getLocalAddress() instanceof InetSocketAddress) {
                         channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
                     }
-                    thread(() -> serve(Exchange.raw(channel), echo));
+                    thread(tally, () -> serve(Exchange.raw(channel), echo, tally));
                 }
                 return null;
             });
@@ -139,22 +139,24 @@ final class BenchServer implements AutoCloseable {
                         }
                     },
                     bound,
-                    acceptor);
+                    acceptor,
+                    tally);
         }
         Listener listener = Ipc.listen(endpoint);
-        Thread acceptor = thread(() -> {
+        Thread acceptor = thread(null, () -> {
             while (listener.isOpen()) {
                 Connection connection = listener.accept();
-                thread(() -> serve(Exchange.library(connection), echo));
+                thread(tally, () -> serve(Exchange.library(connection), echo, tally));
             }
             return null;
         });
-        return new BenchServer(listener, listener.endpoint(), acceptor);
+        return new BenchServer(listener, listener.endpoint(), acceptor, tally);
     }
 
-    private static Void serve(Exchange exchange, boolean echo) throws IOException {
+    private static Void serve(Exchange exchange, boolean echo, Tally tally) throws IOException {
         try (exchange) {
             for (byte[] message = exchange.receive(); message != null; message = exchange.receive()) {
+                tally.arrived();
                 if (echo) {
                     exchange.send(message);
                 }
@@ -168,13 +170,20 @@ final class BenchServer implements AutoCloseable {
         Void run() throws Exception;
     }
 
-    private static Thread thread(Body body) {
+    /**
+     * Runs {@code body} on a daemon thread; an exception it ends with is the tally's error where one is given (a
+     * connection's peer closes cleanly, so anything else is a failure), else the end of an accept loop whose listener
+     * closed.
+     */
+    private static Thread thread(Tally tally, Body body) {
         Thread thread = new Thread(
                 () -> {
                     try {
                         body.run();
                     } catch (Exception e) {
-                        // The peer or the listener closed: this thread's work is over.
+                        if (tally != null) {
+                            tally.failed(e);
+                        }
                     }
                 },
                 "ipc-bench-server");
@@ -188,9 +197,9 @@ final class BenchServer implements AutoCloseable {
         return endpoint;
     }
 
-    /** How many datagrams a datagram server took, once they stopped coming; -1 for the other servers. */
-    long received() {
-        return received.getAsLong();
+    /** What the server counted. */
+    Tally tally() {
+        return tally;
     }
 
     @Override
@@ -203,7 +212,7 @@ final class BenchServer implements AutoCloseable {
 
     /**
      * Runs the server as a process until standard input closes; a line {@code COUNT} there is answered with
-     * {@code COUNT <datagrams received>}.
+     * {@link Tally#report()}.
      */
     public static void main(String[] args) throws Exception {
         try (BenchServer server = start(args[0], args[1].equals("echo"), Endpoint.parse(args[2]))) {
@@ -212,7 +221,7 @@ final class BenchServer implements AutoCloseable {
             BufferedReader commands = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
             for (String line = commands.readLine(); line != null; line = commands.readLine()) {
                 if (line.equals("COUNT")) {
-                    System.out.println("COUNT " + server.received());
+                    System.out.println(server.tally().report());
                     System.out.flush();
                 }
             }

@@ -47,17 +47,21 @@ public class CallsBenchmark {
         pair = BenchPair.start(transport, server, true);
         client = pair.connect();
         message = new byte[size];
-        Exchange.warm(client, message);
+        Exchange.warm(transport, client, message);
     }
 
     @TearDown
     public void stop() throws Exception {
-        client.close();
-        pair.close();
+        try {
+            pair.checkServer();
+        } finally {
+            client.close();
+            pair.close();
+        }
     }
 
     @Benchmark
     public byte[] call() throws Exception {
-        return client.call(message);
+        return Exchange.echoed(client.call(message), message);
     }
 }

@@ -60,7 +60,11 @@ public class ConcurrentClientsBenchmark {
 
     @TearDown
     public void stop() throws Exception {
-        pair.close();
+        try {
+            pair.checkServer();
+        } finally {
+            pair.close();
+        }
     }
 
     /** One client's connection. */
@@ -83,7 +87,6 @@ public class ConcurrentClientsBenchmark {
 
     @Benchmark
     public byte[] roundTrip(Client client) throws Exception {
-        client.exchange.send(client.message);
-        return client.exchange.receive();
+        return Exchange.echoed(client.exchange.call(client.message), client.message);
     }
 }

@@ -46,13 +46,16 @@ public class ConnectBenchmark {
     @Benchmark
     public byte[] connectAndRoundTrip() throws Exception {
         try (Exchange client = pair.connect()) {
-            client.send(message);
-            return client.receive();
+            return Exchange.echoed(client.call(message), message);
         }
     }
 
     @TearDown
     public void stop() throws Exception {
-        pair.close();
+        try {
+            pair.checkServer();
+        } finally {
+            pair.close();
+        }
     }
 }

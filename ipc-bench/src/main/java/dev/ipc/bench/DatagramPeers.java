@@ -16,8 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.newsclub.net.unix.AFUNIXDatagramChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
@@ -136,24 +134,21 @@ final class DatagramPeers {
      *
      * @param kind {@code dgram} (the library) or {@code rawdgram}
      */
-    static BenchServer.Serving serve(String kind, Endpoint endpoint, boolean echo, AtomicLong received)
-            throws IOException {
+    static BenchServer.Serving serve(String kind, Endpoint endpoint, boolean echo, Tally tally) throws IOException {
         int limit = limit(endpoint);
-        AtomicLong lastArrival = new AtomicLong(System.nanoTime());
         if (kind.equals("dgram")) {
             DatagramSocket socket = Ipc.bindDatagram(endpoint);
             daemon(() -> {
                 while (socket.isOpen()) {
                     Datagram datagram = socket.receive();
-                    received.incrementAndGet();
-                    lastArrival.set(System.nanoTime());
+                    tally.arrived();
                     if (echo) {
                         socket.send(datagram.sender().orElseThrow(), datagram.payload());
                     }
                 }
                 return null;
             });
-            return new BenchServer.Serving(socket.localEndpoint(), socket::close, () -> settled(received, lastArrival));
+            return new BenchServer.Serving(socket.localEndpoint(), socket::close, tally);
         }
         if (endpoint.isUnix()) {
             Files.deleteIfExists(endpoint.path().orElseThrow());
@@ -173,8 +168,7 @@ final class DatagramPeers {
                 if (from == null && in.position() == 0) {
                     continue;
                 }
-                received.incrementAndGet();
-                lastArrival.set(System.nanoTime());
+                tally.arrived();
                 if (echo) {
                     if (!from.equals(lastFrom)) {
                         lastFrom = from;
@@ -193,7 +187,7 @@ final class DatagramPeers {
                         Files.deleteIfExists(endpoint.path().orElseThrow());
                     }
                 },
-                () -> settled(received, lastArrival));
+                tally);
     }
 
     /**
@@ -210,21 +204,6 @@ final class DatagramPeers {
             end--;
         }
         return AFUNIXSocketAddress.inAbstractNamespace(new String(bytes, 1, end - 1, StandardCharsets.UTF_8));
-    }
-
-    /** The count once no datagram has arrived for 100 ms (at most 5 s): what is still in the kernel's queue counts. */
-    private static long settled(AtomicLong received, AtomicLong lastArrival) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (System.nanoTime() - lastArrival.get() < TimeUnit.MILLISECONDS.toNanos(100)
-                && System.nanoTime() < deadline) {
-            try {
-                TimeUnit.MILLISECONDS.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
-        return received.get();
     }
 
     private static void daemon(BenchServer.Body body) {

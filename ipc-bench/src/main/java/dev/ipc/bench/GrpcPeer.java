@@ -70,7 +70,7 @@ final class GrpcPeer {
     private GrpcPeer() {}
 
     /** Serves the echo and the sink on a Unix socket file. */
-    static BenchServer.Serving serve(Endpoint endpoint) throws IOException {
+    static BenchServer.Serving serve(Endpoint endpoint, Tally tally) throws IOException {
         if (!endpoint.isUnix()) {
             throw new IllegalArgumentException("the gRPC peer serves on a Unix socket file, not " + endpoint);
         }
@@ -79,15 +79,20 @@ final class GrpcPeer {
         EventLoopGroup worker = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         ServerServiceDefinition service = ServerServiceDefinition.builder("bench.Bench")
                 .addMethod(ECHO, ServerCalls.asyncUnaryCall((request, reply) -> {
+                    tally.arrived();
                     reply.onNext(request);
                     reply.onCompleted();
                 }))
                 .addMethod(SINK, ServerCalls.asyncClientStreamingCall(reply -> new StreamObserver<byte[]>() {
                     @Override
-                    public void onNext(byte[] message) {}
+                    public void onNext(byte[] message) {
+                        tally.arrived();
+                    }
 
                     @Override
-                    public void onError(Throwable t) {}
+                    public void onError(Throwable t) {
+                        tally.failed(t);
+                    }
 
                     @Override
                     public void onCompleted() {
@@ -106,12 +111,15 @@ final class GrpcPeer {
                 .addService(service)
                 .build()
                 .start();
-        return new BenchServer.Serving(endpoint, () -> {
-            server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-            boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-            worker.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-            Files.deleteIfExists(endpoint.path().orElseThrow());
-        });
+        return new BenchServer.Serving(
+                endpoint,
+                () -> {
+                    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+                    boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+                    worker.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+                    Files.deleteIfExists(endpoint.path().orElseThrow());
+                },
+                tally);
     }
 
     /**

@@ -64,7 +64,7 @@ public class OpenStreamsBenchmark {
                 streams.add(watcher.stream(("watch " + i + "/" + j).getBytes(StandardCharsets.UTF_8)));
             }
         }
-        Exchange.warm(client, message);
+        Exchange.warm(transport, client, message);
     }
 
     @TearDown

@@ -33,7 +33,6 @@ public class RoundTripBenchmark extends ClientServerState {
 
     @Benchmark
     public byte[] roundTrip() throws Exception {
-        client.send(message);
-        return client.receive();
+        return Exchange.echoed(client.call(message), message);
     }
 }
