@@ -255,7 +255,15 @@ final class NettyPeer {
             if (!running) {
                 return;
             }
-            while (channel.isWritable()) {
+            // At most 256 messages a turn, then the rest in a task of its own: a channel that never fills (TCP with
+            // a fast reader) would otherwise keep the event loop from everything else, the stop included.
+            for (int turn = 0; channel.isWritable(); turn++) {
+                if (turn == 256) {
+                    publish();
+                    channel.flush();
+                    channel.eventLoop().execute(this::generate);
+                    return;
+                }
                 ByteBuf buffer = channel.alloc().directBuffer(payload.length).writeBytes(payload);
                 written++;
                 if (flushEach) {

@@ -67,12 +67,12 @@ public final class Runner implements Callable<Integer> {
     @Option(
             names = "--callers",
             split = ",",
-            description = "Callers sharing one client in the calls benchmark (with --all: 1, 16 and 128).")
+            description = "Callers sharing one client in the calls benchmark (with --all: 16 and 128).")
     List<Integer> callers;
 
     @Option(
             names = "--all",
-            description = "The full matrix (every transport, 64 B and 1 MiB, 1/16/128 callers, connection setup), "
+            description = "The full matrix (every transport, 64 B and 1 MiB, 16 and 128 callers, connection setup), "
                     + "the peers' cross-checks too: about 15 minutes. Without it, and without --benchmarks, "
                     + "--transports, --sizes or --callers, the default run answers the headline questions in about "
                     + "three.")
@@ -288,7 +288,7 @@ public final class Runner implements Callable<Integer> {
                 : List.of("roundtrip", "streaming", "streaming4", "bursts", "bursts4", "calls", "async", "connect");
         List<String> chosenTransports = transports != null ? transports : List.of(BenchPair.TRANSPORTS.split(","));
         List<Integer> chosenSizes = sizes != null ? sizes : List.of(64, 1048576);
-        List<Integer> chosenCallers = callers != null ? callers : List.of(1, 16, 128);
+        List<Integer> chosenCallers = callers != null ? callers : List.of(16, 128);
         for (String benchmark : chosenBenchmarks) {
             if (!BENCHMARKS.containsKey(benchmark)) {
                 throw new CommandLine.ParameterException(
