@@ -87,7 +87,8 @@ final class FreshProcesses {
         return bytes.array();
     }
 
-    private static boolean onPath(String program) {
+    /** Whether {@code program} is an executable on the PATH. */
+    static boolean onPath(String program) {
         for (String directory : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
             if (Files.isExecutable(Path.of(directory, program))) {
                 return true;

@@ -83,7 +83,7 @@ final class Machine {
             return "not measured: " + source + " is missing";
         }
         Path binary = folder.resolve("floor");
-        String compiler = onPath("cc") ? "cc" : onPath("gcc") ? "gcc" : null;
+        String compiler = FreshProcesses.onPath("cc") ? "cc" : FreshProcesses.onPath("gcc") ? "gcc" : null;
         if (compiler == null) {
             return "not measured: no C compiler (cc or gcc) on the PATH";
         }
@@ -128,15 +128,6 @@ final class Machine {
             }
             Files.deleteIfExists(scratch);
         }
-    }
-
-    private static boolean onPath(String program) {
-        for (String directory : System.getenv().getOrDefault("PATH", "").split(":")) {
-            if (Files.isExecutable(Path.of(directory, program))) {
-                return true;
-            }
-        }
-        return false;
     }
 
     double copyBytesPerSecond() {

@@ -666,8 +666,9 @@ public final class Runner implements Callable<Integer> {
                         + "the JDK channel (junixsocket's for Unix datagrams) ")
                 .append("with hand-written framing; netty: Netty 4.2, epoll, sending from its event loop; grpc: "
                         + "gRPC-java unary calls (a client stream")
-                .append(" when streaming) over a Unix socket. Every figure passed its own checks: the server "
-                        + "counted every message sent, no exception anywhere, no rate above a memory copy.\n\n");
+                .append(" when streaming) over a Unix socket. A figure is shown only where its case passed its own "
+                        + "checks (the server counted every message sent, no exception anywhere, no rate above a "
+                        + "memory copy); a case that did not says 'failed:' and why.\n\n");
         return out.toString();
     }
 
