@@ -74,7 +74,7 @@ interface Exchange extends AutoCloseable {
      */
     static void warm(String transport, Exchange exchange, byte[] message) throws IOException {
         boolean slow = transport.startsWith("grpc");
-        long end = System.nanoTime() + (slow ? 5_000_000_000L : 1_000_000_000L);
+        long end = System.nanoTime() + (slow ? 10_000_000_000L : 1_000_000_000L);
         for (int i = 0; i < (slow ? 30_000 : 1_000) && System.nanoTime() < end; i++) {
             echoed(exchange.call(message), message);
         }
