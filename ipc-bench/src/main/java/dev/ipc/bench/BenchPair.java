@@ -198,6 +198,16 @@ final class BenchPair implements AutoCloseable {
         }
     }
 
+    /** Deletes a scratch directory and the files in it (the runner's directories hold no subdirectories). */
+    static void deleteDirectory(Path directory) throws IOException {
+        try (var files = Files.list(directory)) {
+            for (Path file : (Iterable<Path>) files::iterator) {
+                Files.deleteIfExists(file);
+            }
+        }
+        Files.deleteIfExists(directory);
+    }
+
     /** The server's process, where it runs in one of its own. */
     Optional<ProcessHandle> serverProcess() {
         return process == null ? Optional.empty() : Optional.of(process.toHandle());
@@ -288,11 +298,6 @@ final class BenchPair implements AutoCloseable {
                 process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             }
         }
-        try (var files = Files.list(directory)) {
-            for (Path file : (Iterable<Path>) files::iterator) {
-                Files.deleteIfExists(file);
-            }
-        }
-        Files.deleteIfExists(directory);
+        deleteDirectory(directory);
     }
 }

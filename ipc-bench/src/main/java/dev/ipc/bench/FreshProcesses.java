@@ -183,12 +183,7 @@ final class FreshProcesses {
                             + "ends), and the Python client of ipc-testkit.\n\n")
                     .toString();
         } finally {
-            try (var files = Files.list(scratch)) {
-                for (Path file : (Iterable<Path>) files::iterator) {
-                    Files.deleteIfExists(file);
-                }
-            }
-            Files.deleteIfExists(scratch);
+            BenchPair.deleteDirectory(scratch);
         }
     }
 }

@@ -121,12 +121,7 @@ final class Machine {
             }
             return null;
         } finally {
-            try (var files = Files.list(scratch)) {
-                for (Path file : (Iterable<Path>) files::iterator) {
-                    Files.deleteIfExists(file);
-                }
-            }
-            Files.deleteIfExists(scratch);
+            BenchPair.deleteDirectory(scratch);
         }
     }
 
